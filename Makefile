@@ -1,0 +1,30 @@
+# soen_train developer commands. `make install` then `make test` is all CI runs.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: install test train lint bench clean
+
+install:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[all]" --config-settings editable_mode=compat
+	$(BIN)/python -m pip check
+
+test:
+	$(BIN)/python -m pytest tests -x --durations=15
+
+train:
+	$(BIN)/soen-train +experiment=pulses
+
+lint:
+	$(BIN)/ruff check soen_train hydra_plugins tests bench
+
+bench:
+	$(BIN)/python bench/simulate.py
+	$(BIN)/python bench/overhead.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info outputs multirun

@@ -1,0 +1,1 @@
+"""Hydra config files of soen-train (shipped inside the package)."""

@@ -1,0 +1,1 @@
+"""Reading and writing run records: MLflow wiring, TensorBoard reading, sweep summaries."""

@@ -1,0 +1,182 @@
+"""`SOENLightningModule`: forward, time pooling, weighted losses and epoch metrics.
+
+Plain Lightning, no Hydra: it is built from a SOENModel and plain settings, so it can be used
+from a notebook as well as from the `soen-train` runner.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import lightning.pytorch as pl
+import torch
+from torch import Tensor
+
+from soen_train.training.alignment import AlignedBatch, align, cat_or_none, detach_cpu
+from soen_train.training.losses import LossContext, WeightedLoss
+from soen_train.training.metrics import compute_metrics
+from soen_train.training.optimizers import build_optimizer
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A NaN or Inf loss: training stops instead of corrupting the weights."""
+
+
+class SOENLightningModule(pl.LightningModule):
+    """Trains a SOEN model: pooled (or per-step) outputs against targets with weighted losses."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        losses: Sequence[Mapping[str, Any]],
+        mapping: str = "seq2static",
+        paradigm: str = "supervised",
+        pooling_name: str = "max",
+        pooling_params: Optional[Mapping[str, Any]] = None,
+        optimizer: Optional[Mapping[str, Any]] = None,
+        metrics: Sequence[str] = ("accuracy",),
+        log_freq: int = 50,
+        alternate_losses: bool = False,
+        batches_per_loss: int = 1,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.loss = WeightedLoss(list(losses))
+        self.mapping = mapping
+        self.paradigm = paradigm
+        self.pooling_name = pooling_name
+        # a live dict: the pooling-scale scheduler changes `scale` in place
+        self.pooling_params: Dict[str, Any] = dict(pooling_params or {"scale": 1.0})
+        self.optimizer_spec = dict(optimizer or {"name": "adamw", "lr": 1e-3})
+        self.metric_names = [m for m in metrics]
+        self.log_freq = log_freq
+        self.alternate_losses = alternate_losses
+        self.batches_per_loss = batches_per_loss
+        # stateful training and monitoring callbacks read every layer's states from here
+        self.pending_initial_states: Optional[Dict[Any, Tensor]] = None
+        self.keep_simulation = False
+        self.last_simulation: Any = None
+        self._epoch_outputs: Dict[str, List[Tensor]] = {}
+        self._epoch_targets: Dict[str, List[Tensor]] = {}
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, x: Tensor) -> Tensor:
+        """Output history [B, T+1, C] of the SOEN model for inputs x [B, T, D]."""
+        return self.model(x)
+
+    def _simulate(self, x: Tensor) -> tuple:
+        """Run the model; keep every layer's history only when a loss needs it."""
+        initial = self.pending_initial_states
+        self.pending_initial_states = None
+        needs = self.loss.needs
+        if self.keep_simulation or needs & {"sim", "track_g"}:
+            sim = self.model.simulate(x, initial_states=initial, track_g="track_g" in needs)
+            self.last_simulation = sim
+            return sim.output, sim
+        self.last_simulation = None
+        return self.model(x, initial_states=initial), None
+
+    def _step(self, batch: Sequence[Tensor], stage: str) -> tuple:
+        x, y = batch[0], (batch[1] if len(batch) > 1 else None)
+        history, sim = self._simulate(x)
+        aligned = align(history, y, x, self.mapping, self.paradigm, self.pooling_name, self.pooling_params)
+        ctx = LossContext(
+            outputs=aligned.outputs,
+            targets=aligned.targets,
+            pooled=aligned.pooled,
+            pooling_scale=float(self.pooling_params.get("scale", 1.0)),
+            model=self.model,
+            inputs=x,
+            sim=sim,
+            forward=self._forward_for_loss,
+        )
+        only = None
+        if self.alternate_losses and stage == "train" and len(self.loss.term_names) > 1:
+            idx = (self.global_step // self.batches_per_loss) % len(self.loss.term_names)
+            only = self.loss.term_names[idx]
+        total, terms = self.loss(ctx, only=only) if only else self.loss(ctx)
+        if not torch.isfinite(total):
+            bad = [k for k, v in terms.items() if not torch.isfinite(v)]
+            raise NonFiniteLossError(
+                f"{stage} loss became {total.item()} at epoch {self.current_epoch}, "
+                f"step {self.global_step} (non-finite terms: {', '.join(bad) or 'total'}); "
+                "lower training.lr, set training.gradient_clip_val, or check the data"
+            )
+        return total, terms, aligned
+
+    def _forward_for_loss(self, x: Tensor) -> Any:
+        return self.model.simulate(x)
+
+    # ------------------------------------------------------------------ steps
+    def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
+        total, terms, aligned = self._step(batch, "train")
+        bs = batch[0].shape[0]
+        self.log("train_loss", total, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs)
+        if batch_idx % self.log_freq == 0:
+            self.log("train_loss_step", total, on_step=True, on_epoch=False, batch_size=bs)
+        if len(terms) > 1:
+            for name, value in terms.items():
+                self.log(f"train_loss/{name}", value, on_step=False, on_epoch=True, batch_size=bs)
+        self._collect("train", aligned)
+        return total
+
+    def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "test")
+
+    def _eval_step(self, batch: Sequence[Tensor], stage: str) -> None:
+        total, terms, aligned = self._step(batch, stage)
+        bs = batch[0].shape[0]
+        self.log(f"{stage}_loss", total, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs)
+        if len(terms) > 1:
+            for name, value in terms.items():
+                self.log(f"{stage}_loss/{name}", value, on_step=False, on_epoch=True, batch_size=bs)
+        self._collect(stage, aligned)
+
+    # ------------------------------------------------------------------ metrics
+    def _collect(self, stage: str, aligned: AlignedBatch) -> None:
+        if not self.metric_names or aligned.targets is None:
+            return
+        self._epoch_outputs.setdefault(stage, []).append(detach_cpu(aligned.outputs))
+        self._epoch_targets.setdefault(stage, []).append(detach_cpu(aligned.targets))
+
+    def _log_epoch_metrics(self, stage: str) -> None:
+        outputs = cat_or_none(self._epoch_outputs.pop(stage, []))
+        targets = cat_or_none(self._epoch_targets.pop(stage, []))
+        if outputs is None or targets is None:
+            return
+        values = compute_metrics(self.metric_names, outputs, targets)
+        for name, value in values.items():
+            if value is not None and math.isfinite(float(value)):
+                self.log(f"{stage}_{name}", float(value), prog_bar=(name == "accuracy"))
+
+    def on_train_epoch_start(self) -> None:
+        self._epoch_outputs.pop("train", None)
+        self._epoch_targets.pop("train", None)
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch_metrics("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch_metrics("test")
+
+    # ------------------------------------------------------------------ optimisation
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        spec = self.optimizer_spec
+        return build_optimizer(
+            spec["name"],
+            [(n, p) for n, p in self.model.named_parameters() if p.requires_grad],
+            lr=float(spec["lr"]),
+            kwargs=dict(spec.get("kwargs") or {}),
+            param_groups=list(spec.get("param_groups") or []),
+        )
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        # hardware limits (coupling bounds, masks) hold after every optimiser step
+        self.model.enforce_constraints()

@@ -1,0 +1,238 @@
+"""Runs one soen-train job: N repeats of seed -> data -> model -> fit -> test, and its objective.
+
+Plain Python + Lightning (no Hydra): the CLI hands over a validated `SOENTrainConfig`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import lightning.pytorch as pl
+import torch
+
+from soen_train.config.errors import ConfigError
+from soen_train.config.schema import SOENTrainConfig
+from soen_train.config.secrets import redact
+from soen_train.training.checkpointing import atomic_replace_write
+from soen_train.training.run_paths import RunPaths
+from soen_train.training.trainer_factory import build_callbacks, build_loggers, build_trainer
+
+log = logging.getLogger("soen_train")
+
+RESULT_FILE = "soen_result.json"
+
+
+@dataclass
+class SweepInfo:
+    """Where this job sits in a multirun (None outside one)."""
+
+    sweep_dir: Optional[Path] = None
+    job_num: Optional[int] = None
+
+
+@dataclass
+class RepeatResult:
+    """What one repeat reports: its seed, best and final metrics, and where it wrote."""
+
+    repeat: int
+    seed: int
+    metrics: Dict[str, float] = field(default_factory=dict)
+    best_checkpoint: Optional[str] = None
+    train_seconds: float = 0.0
+
+
+def objective_direction(metric: str, direction: str) -> str:
+    """`minimize` or `maximize`; `auto` minimises losses and errors, maximises the rest."""
+    if direction != "auto":
+        return direction
+    return "minimize" if ("loss" in metric or "error" in metric or "perplexity" in metric) else "maximize"
+
+
+def build_datamodule(cfg: SOENTrainConfig, seed: int) -> Any:
+    """The data module of a repeat; a built-in dataset is generated first if asked for."""
+    from soen_train.data import SOENDataModule, build_dataset
+
+    d, t = cfg.data, cfg.training
+    path = d.data_path
+    if d.dataset:
+        target = Path(path or f"data/{d.dataset}.h5")
+        path = str(build_dataset(d.dataset, target, **dict(d.dataset_params)))
+    return SOENDataModule(
+        data_path=path,
+        batch_size=t.batch_size,
+        cache_data=d.cache_data,
+        target_seq_len=d.target_seq_len,
+        min_scale=d.min_scale,
+        max_scale=d.max_scale,
+        input_encoding=d.input_encoding,
+        vocab_size=d.vocab_size,
+        num_classes=d.num_classes,
+        val_split=d.val_split,
+        test_split=d.test_split,
+        split_seed=d.split_seed,
+        num_workers=t.num_workers,
+        mapping=t.mapping,
+        paradigm=t.paradigm,
+        shuffle_seed=seed,
+    )
+
+
+def build_module(cfg: SOENTrainConfig, model: torch.nn.Module) -> pl.LightningModule:
+    """The Lightning module for a config and a built model."""
+    from soen_train.training.module import SOENLightningModule
+    from soen_train.training.time_pooling import validate_pooling
+
+    t, m = cfg.training, cfg.model
+    if t.mapping == "seq2static":
+        validate_pooling(m.time_pooling.name, dict(m.time_pooling.params))
+    return SOENLightningModule(
+        model=model,
+        losses=[dataclasses.asdict(item) for item in t.loss.losses],
+        mapping=t.mapping,
+        paradigm=t.paradigm,
+        pooling_name=m.time_pooling.name,
+        pooling_params=dict(m.time_pooling.params),
+        optimizer=dataclasses.asdict(t.optimizer),
+        metrics=list(cfg.logging.metrics) if t.paradigm == "supervised" else [],
+        log_freq=cfg.logging.log_freq,
+        alternate_losses=t.alternate_losses,
+        batches_per_loss=t.batches_per_loss,
+    )
+
+
+def run_repeat(cfg: SOENTrainConfig, repeat: int, sweep: SweepInfo) -> RepeatResult:
+    """Train and test one repeat with seed = cfg.seed + repeat."""
+    from soen_train.training.model_factory import build_model, check_model_fits_data
+
+    seed = cfg.seed + repeat
+    pl.seed_everything(seed, workers=True, verbose=False)
+    lg = cfg.logging
+    paths = RunPaths.create(
+        lg.project_dir, lg.project_name, lg.experiment_name or "default_experiment", lg.group_name, repeat
+    )
+    dm = build_datamodule(cfg, seed)
+    dm.setup("fit")
+    torch.manual_seed(seed)  # model init draws from the seeded RNG, whatever the data setup used
+    model = build_model(
+        cfg.model.base_model_path,
+        cfg.model.load_exact_model_state,
+        cfg.model.architecture_yaml,
+        cfg.model.architecture,
+        seed=seed,
+        dt=cfg.model.dt,
+        dt_learnable=cfg.model.dt_learnable,
+    )
+    class_labels = dm.label_kind in ("class", "seq_class")
+    check_model_fits_data(model, dm.input_dim, dm.num_classes if class_labels else None, cfg.training.mapping)
+    module = build_module(cfg, model)
+    hparams = flat_hparams(cfg)
+    loggers = build_loggers(cfg, paths, seed, sweep, hparams)
+    callbacks, checkpoint, history = build_callbacks(cfg, paths, module)
+    trainer = build_trainer(cfg, paths, callbacks, loggers)
+    resume = cfg.training.train_from_checkpoint
+    if resume and not Path(resume).is_file():
+        raise ConfigError(f"training.train_from_checkpoint: file not found: {resume}")
+    started = time.perf_counter()
+    trainer.fit(module, datamodule=dm, ckpt_path=resume)
+    train_seconds = time.perf_counter() - started
+    metrics = history.summary()
+    test_ckpt = _test_checkpoint(cfg.training.test_checkpoint, checkpoint)
+    if _has_test_split(dm):
+        for row in trainer.test(module, datamodule=dm, ckpt_path=test_ckpt, verbose=False):
+            metrics.update({k: float(v) for k, v in row.items()})
+    best = checkpoint.best_model_path or None if checkpoint else None
+    _log_artifacts(loggers, paths)
+    for lgr in loggers:
+        lgr.finalize("success")
+    return RepeatResult(repeat=repeat, seed=seed, metrics=metrics, best_checkpoint=best,
+                        train_seconds=train_seconds)
+
+
+def _test_checkpoint(choice: str, checkpoint: Any) -> Optional[str]:
+    if checkpoint is None:
+        return None
+    if choice == "best" and checkpoint.best_model_path:
+        return checkpoint.best_model_path
+    return None  # the weights in memory are the last ones
+
+
+def _has_test_split(dm: Any) -> bool:
+    try:
+        return dm.test_dataloader() is not None and len(dm.test_dataloader()) > 0
+    except Exception:  # a data module without a test split raises instead of returning None
+        return False
+
+
+def _log_artifacts(loggers: List[Any], paths: RunPaths) -> None:
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    for lgr in loggers:
+        if isinstance(lgr, MLFlowLogger) and getattr(lgr, "soen_log_artifacts", True):
+            best = paths.checkpoints / "best.soen"
+            if best.exists():
+                lgr.experiment.log_artifact(lgr.run_id, str(best))
+
+
+def flat_hparams(cfg: SOENTrainConfig) -> Dict[str, Any]:
+    """The whole config, secrets masked, flattened to `section.key` params."""
+    from soen_train.tracking.mlflow_runs import flatten
+
+    return flatten(redact(dataclasses.asdict(cfg)))
+
+
+def aggregate_objective(results: List[RepeatResult], metric: str) -> float:
+    """Mean of the objective metric over repeats (NaN when a repeat lacks it)."""
+    values = [r.metrics.get(metric, math.nan) for r in results]
+    return float(sum(values) / len(values)) if values else math.nan
+
+
+def write_result(job_dir: Path, payload: Dict[str, Any]) -> None:
+    """`soen_result.json` in the job dir, written atomically (read by soen-train-summary)."""
+    text = json.dumps(payload, indent=2, default=str)
+    atomic_replace_write(job_dir / RESULT_FILE, lambda tmp: Path(tmp).write_text(text))
+
+
+def run_job(cfg: SOENTrainConfig, job_dir: Path, overrides: Optional[List[str]] = None,
+            sweep: Optional[SweepInfo] = None) -> float:
+    """Run every repeat of a job, write its result file and return the objective for Hydra."""
+    sweep = sweep or SweepInfo()
+    metric = cfg.training.objective_metric
+    direction = objective_direction(metric, cfg.training.objective_direction)
+    payload: Dict[str, Any] = {
+        "objective": None,
+        "objective_metric": metric,
+        "direction": direction,
+        "status": "running",
+        "error": None,
+        "overrides": list(overrides or []),
+        "repeats": [],
+    }
+    results: List[RepeatResult] = []
+    job_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        for k in range(cfg.training.num_repeats):
+            results.append(run_repeat(cfg, k, sweep))
+            payload["repeats"] = [dataclasses.asdict(r) for r in results]
+            write_result(job_dir, payload)
+    except BaseException as err:
+        payload["status"] = "pruned" if type(err).__name__ == "TrialPruned" else "failed"
+        payload["error"] = f"{type(err).__name__}: {err}"
+        write_result(job_dir, payload)
+        raise
+    objective = aggregate_objective(results, metric)
+    if not any(metric in r.metrics for r in results):
+        known = sorted({k for r in results for k in r.metrics})
+        raise ConfigError(
+            f"training.objective_metric={metric!r} was never logged; logged metrics: {', '.join(known)}"
+        )
+    payload.update(objective=objective, status="completed")
+    write_result(job_dir, payload)
+    log.info("objective %s (%s) = %.6g", metric, direction, objective)
+    return objective

@@ -1,0 +1,204 @@
+"""Assembles the Lightning Trainer of a repeat: callbacks, loggers, profiler, plugins."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Optional, Tuple
+
+import lightning.pytorch as pl
+from lightning.pytorch.callbacks import Callback, EarlyStopping
+
+from soen_train.config.schema import SOENTrainConfig
+from soen_train.training.checkpointing import AtomicCheckpointIO, InitialStateSaver, SOENModelCheckpoint
+from soen_train.training.run_paths import RunPaths
+
+
+class MetricsHistory(Callback):
+    """Keeps every validation metric per epoch; `summary()` gives the best value of each."""
+
+    def __init__(self) -> None:
+        self.epochs: List[Dict[str, float]] = []
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        row = {
+            k: float(v)
+            for k, v in trainer.callback_metrics.items()
+            if k.startswith("val_") and getattr(v, "numel", lambda: 1)() == 1
+        }
+        row["epoch"] = float(trainer.current_epoch)
+        self.epochs.append(row)
+
+    def summary(self) -> Dict[str, float]:
+        """Best value over epochs of each val metric (min for losses, max otherwise) and finals."""
+        out: Dict[str, float] = {}
+        keys = {k for row in self.epochs for k in row if k != "epoch"}
+        for key in keys:
+            vals = [row[key] for row in self.epochs if key in row and math.isfinite(row[key])]
+            if not vals:
+                continue
+            minimise = "loss" in key or "perplexity" in key or "bits_per" in key
+            out[key] = min(vals) if minimise else max(vals)
+            out[f"final_{key}"] = vals[-1]
+        out["epochs_trained"] = float(len(self.epochs))
+        return out
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"epochs": self.epochs}
+
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        self.epochs = list(state_dict.get("epochs", []))
+
+
+def build_callbacks(
+    cfg: SOENTrainConfig, paths: RunPaths, module: pl.LightningModule
+) -> Tuple[List[Callback], Optional[SOENModelCheckpoint], MetricsHistory]:
+    """Checkpoints, early stopping, LR schedule, pruning and the metrics history."""
+    from soen_train.training.lr_schedules import build_lr_scheduler_callback
+
+    t = cfg.training
+    history = MetricsHistory()
+    callbacks: List[Callback] = [history]
+    if t.save_initial_state:
+        callbacks.append(InitialStateSaver(paths.checkpoints, t.save_soen_core_in_checkpoint))
+    if t.checkpoint_save_all_epochs:
+        checkpoint = SOENModelCheckpoint(
+            dirpath=paths.checkpoints, filename="epoch={epoch:02d}", auto_insert_metric_name=False,
+            save_top_k=-1, every_n_epochs=t.checkpoint_every_n_epochs, save_last=t.checkpoint_save_last,
+            soen_sidecars=t.save_soen_core_in_checkpoint, monitor="val_loss", mode="min",
+        )
+    else:
+        checkpoint = SOENModelCheckpoint(
+            dirpath=paths.checkpoints, filename="epoch={epoch:02d}-val_loss={val_loss:.4f}",
+            auto_insert_metric_name=False, monitor="val_loss", mode="min",
+            save_top_k=t.checkpoint_save_top_k, save_last=t.checkpoint_save_last,
+            every_n_epochs=t.checkpoint_every_n_epochs, soen_sidecars=t.save_soen_core_in_checkpoint,
+        )
+    callbacks.append(checkpoint)
+    if t.early_stopping_patience:
+        callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=t.early_stopping_patience))
+    callbacks.append(
+        build_lr_scheduler_callback(
+            dict(cfg.callbacks.lr_scheduler), base_lr=float(t.optimizer.lr), max_epochs=t.max_epochs
+        )
+    )
+    callbacks.extend(_sweep_callbacks(cfg))
+    return callbacks, checkpoint, history
+
+
+def _sweep_callbacks(cfg: SOENTrainConfig) -> List[Callback]:
+    """The Optuna pruning callback when this job is a trial of an Optuna sweep."""
+    from soen_train.sweeps.trial_context import current_trial
+
+    if current_trial() is None:
+        return []
+    from soen_train.sweeps.pruning import OptunaPruningCallback
+
+    return [OptunaPruningCallback(monitor=cfg.training.objective_metric)]
+
+
+def build_loggers(
+    cfg: SOENTrainConfig, paths: RunPaths, seed: int, sweep: Any, hparams: Dict[str, Any]
+) -> List[Any]:
+    """TensorBoard events in logs/repeat_k and/or an MLflow run (nested under a sweep's parent)."""
+    lg = cfg.logging
+    loggers: List[Any] = []
+    if lg.tensorboard_active:
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        tb = TensorBoardLogger(
+            save_dir=str(paths.logs.parent), name="", version=paths.name, default_hp_metric=False
+        )
+        tb.log_hyperparams(hparams)
+        loggers.append(tb)
+    if lg.mlflow_active:
+        loggers.append(_mlflow_logger(cfg, paths, seed, sweep, hparams))
+    return loggers
+
+
+def _mlflow_logger(cfg: SOENTrainConfig, paths: RunPaths, seed: int, sweep: Any, hparams: Dict[str, Any]) -> Any:
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    from soen_train.tracking.mlflow_runs import export_credentials, resolve_tracking_uri, sweep_parent_run
+
+    lg = cfg.logging
+    export_credentials(lg.mlflow_username, lg.mlflow_password)
+    uri = resolve_tracking_uri(lg.mlflow_tracking_uri, paths.project_root)
+    experiment = lg.mlflow_experiment_name or lg.experiment_name or lg.project_name
+    tags = {
+        **{str(k): str(v) for k, v in lg.mlflow_tags.items()},
+        "project": lg.project_name,
+        "experiment": lg.experiment_name or "default_experiment",
+        "group": lg.group_name,
+        "repeat": str(paths.repeat),
+        "seed": str(seed),
+    }
+    if sweep is not None and sweep.sweep_dir is not None:
+        tags["mlflow.parentRunId"] = sweep_parent_run(uri, experiment, sweep.sweep_dir, {"project": lg.project_name})
+        tags["job"] = str(sweep.job_num)
+    run_name = lg.mlflow_run_name or (
+        f"job{sweep.job_num}_{paths.name}" if sweep is not None and sweep.job_num is not None else paths.name
+    )
+    logger = MLFlowLogger(experiment_name=experiment, run_name=run_name, tracking_uri=uri, tags=tags)
+    logger.log_hyperparams(hparams)
+    logger.soen_log_artifacts = lg.mlflow_log_artifacts
+    return logger
+
+
+def _profiler(cfg: SOENTrainConfig, paths: RunPaths) -> Any:
+    p = cfg.profiler
+    if not p.active:
+        return None
+    from lightning.pytorch.profilers import AdvancedProfiler, PyTorchProfiler, SimpleProfiler
+
+    filename = p.output_filename or f"{p.type}_profile"
+    if p.type == "simple":
+        return SimpleProfiler(dirpath=str(paths.logs), filename=filename)
+    if p.type == "advanced":
+        return AdvancedProfiler(dirpath=str(paths.logs), filename=filename)
+    return PyTorchProfiler(
+        dirpath=str(paths.logs), filename=filename, record_shapes=p.record_shapes,
+        profile_memory=p.profile_memory, with_stack=p.with_stack,
+    )
+
+
+def build_trainer(
+    cfg: SOENTrainConfig, paths: RunPaths, callbacks: List[Callback], loggers: List[Any]
+) -> pl.Trainer:
+    """The pl.Trainer for a repeat, from the `training`, `logging` and `profiler` sections."""
+    t, p = cfg.training, cfg.profiler
+    kwargs: Dict[str, Any] = dict(
+        max_epochs=t.max_epochs,
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        precision=t.precision,
+        deterministic=t.deterministic,
+        accumulate_grad_batches=t.accumulate_grad_batches,
+        gradient_clip_val=t.gradient_clip_val,
+        gradient_clip_algorithm=t.gradient_clip_algorithm,
+        log_every_n_steps=cfg.logging.log_freq,
+        callbacks=callbacks,
+        logger=loggers or False,
+        enable_progress_bar=cfg.logging.progress_bar,
+        enable_model_summary=False,
+        plugins=[AtomicCheckpointIO()],
+        num_sanity_val_steps=0,
+    )
+    if t.limit_train_batches is not None:
+        kwargs["limit_train_batches"] = _limit(t.limit_train_batches)
+    if t.limit_val_batches is not None:
+        kwargs["limit_val_batches"] = _limit(t.limit_val_batches)
+    if p.active:
+        kwargs["profiler"] = _profiler(cfg, paths)
+        if p.num_train_batches:
+            kwargs["limit_train_batches"] = p.num_train_batches
+        if p.num_val_batches:
+            kwargs["limit_val_batches"] = p.num_val_batches
+    return pl.Trainer(**kwargs)
+
+
+def _limit(value: float) -> Any:
+    return int(value) if value > 1 else float(value)
