@@ -135,6 +135,15 @@ def validate(cfg: SOENTrainConfig) -> SOENTrainConfig:
     )
     if t.use_tbptt and not (t.tbptt_steps and t.tbptt_steps > 0):
         raise ConfigError("training.use_tbptt=true needs training.tbptt_steps > 0 (chunk length)")
+    if t.use_tbptt and t.tbptt_stride is not None and not 0 < t.tbptt_stride <= t.tbptt_steps:
+        raise ConfigError(
+            f"training.tbptt_stride={t.tbptt_stride} must be in [1, tbptt_steps={t.tbptt_steps}]"
+        )
+    if t.use_tbptt and t.accumulate_grad_batches > 1:
+        raise ConfigError(
+            "training.use_tbptt steps the optimiser once per chunk, so it cannot be combined "
+            "with training.accumulate_grad_batches > 1"
+        )
     for path, active in _requested_features(cfg):
         if active and path in NOT_YET_BUILT:
             raise ConfigError(f"{path} is not available yet: {NOT_YET_BUILT[path]}")

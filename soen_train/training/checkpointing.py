@@ -81,3 +81,18 @@ class InitialStateSaver(pl.Callback):
         if self.soen_sidecar and trainer.is_global_zero:
             target = self.dirpath / "initial.soen"
             atomic_replace_write(target, lambda tmp: pl_module.model.save(tmp))
+
+
+class PreemptionCheckpoint(pl.Callback):
+    """On SIGTERM/SIGINT (a cluster pre-empting the job) writes a resumable `last.ckpt`."""
+
+    def __init__(self, dirpath: Path) -> None:
+        self.dirpath = Path(dirpath)
+        self.saved_path: Optional[Path] = None
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+        if isinstance(exception, (KeyboardInterrupt, SIGTERMException)) and trainer.global_step > 0:
+            self.saved_path = self.dirpath / "last.ckpt"
+            trainer.save_checkpoint(self.saved_path)

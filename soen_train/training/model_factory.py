@@ -6,8 +6,9 @@ architecture YAML or the .soen file is ignored unless the exact saved weights ar
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from soen_train.config.errors import ConfigError
 from soen_train.model import SOENModel
@@ -20,6 +21,30 @@ def _existing(path: str, key: str) -> Path:
     return p
 
 
+def _with_time_step(spec: Mapping[str, Any], dt: Optional[float], dt_learnable: bool) -> Dict[str, Any]:
+    """A copy of an architecture spec with the run's dt override and dt_learnable flag applied."""
+    out = copy.deepcopy(dict(spec))
+    sim = dict(out.get("simulation") or {})
+    if dt is not None:
+        sim["dt"] = float(dt)
+    if dt_learnable:
+        sim["dt_learnable"] = True
+    out["simulation"] = sim
+    return out
+
+
+def _read_yaml(path: Path) -> Dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: an architecture YAML must be a mapping with layers and connections")
+    return data
+
+
 def build_model(
     base_model_path: Optional[str],
     load_exact_model_state: bool,
@@ -30,27 +55,32 @@ def build_model(
     dt_learnable: bool = False,
 ) -> SOENModel:
     """The model to train: fresh weights from `seed`, or the exact weights of a saved model."""
+    saved: Optional[SOENModel] = None
     if base_model_path:
         path = _existing(base_model_path, "model.base_model_path")
         if path.suffix in (".yaml", ".yml"):
-            model = SOENModel.from_yaml(path, seed=seed)
+            spec = _read_yaml(path)
         elif path.suffix == ".soen":
             saved = SOENModel.load(path)
-            model = saved if load_exact_model_state else SOENModel.from_yaml(saved.spec, seed=seed)
+            spec = saved.spec
         else:
             raise ConfigError(
                 f"model.base_model_path: {path.name} is not a model file; use a .soen model "
                 "(or an architecture .yaml); to resume training use training.train_from_checkpoint"
             )
     elif architecture_yaml:
-        model = SOENModel.from_yaml(_existing(architecture_yaml, "model.architecture_yaml"), seed=seed)
+        spec = _read_yaml(_existing(architecture_yaml, "model.architecture_yaml"))
     elif architecture:
-        model = SOENModel.from_yaml(dict(architecture), seed=seed)
+        spec = dict(architecture)
     else:
         raise ConfigError("no model source: set model.architecture_yaml, model.base_model_path or arch=")
-    if dt is not None:
-        model.set_dt(float(dt))
-    model.set_dt_learnable(bool(dt_learnable))
+    model = SOENModel.from_yaml(_with_time_step(spec, dt, dt_learnable), seed=seed)
+    if saved is not None and load_exact_model_state:
+        missing, unexpected = model.load_state_dict(saved.state_dict(), strict=False)
+        if unexpected or any(k != "dt_parameter" for k in missing):
+            raise ConfigError(f"model.base_model_path: saved weights do not fit the architecture ({missing or unexpected})")
+        if dt is not None:
+            model.set_dt(float(dt))
     return model
 
 

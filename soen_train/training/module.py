@@ -13,14 +13,20 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor
 
+from soen_train.errors import SOENError
 from soen_train.training.alignment import AlignedBatch, align, cat_or_none, detach_cpu
 from soen_train.training.losses import LossContext, WeightedLoss
 from soen_train.training.metrics import compute_metrics
 from soen_train.training.optimizers import build_optimizer
 
 
-class NonFiniteLossError(FloatingPointError):
-    """A NaN or Inf loss: training stops instead of corrupting the weights."""
+class NonFiniteLossError(SOENError, FloatingPointError):
+    """A NaN or Inf loss: training stops instead of corrupting the weights (checkpoints stay)."""
+
+
+def tbptt_chunk_count(length: int, steps: int, stride: int) -> int:
+    """Chunks (= optimiser steps) per batch: starts 0, stride, ... until a chunk reaches the end."""
+    return 1 + math.ceil(max(0, length - steps) / stride)
 
 
 class SOENLightningModule(pl.LightningModule):
@@ -39,6 +45,10 @@ class SOENLightningModule(pl.LightningModule):
         log_freq: int = 50,
         alternate_losses: bool = False,
         batches_per_loss: int = 1,
+        tbptt_steps: Optional[int] = None,
+        tbptt_stride: Optional[int] = None,
+        gradient_clip_val: Optional[float] = None,
+        gradient_clip_algorithm: str = "norm",
     ) -> None:
         super().__init__()
         self.model = model
@@ -54,6 +64,13 @@ class SOENLightningModule(pl.LightningModule):
         self.alternate_losses = alternate_losses
         self.batches_per_loss = batches_per_loss
         # stateful training and monitoring callbacks read every layer's states from here
+        # truncated BPTT: one optimiser step per chunk, states carried (detached) between chunks
+        self.tbptt_steps = tbptt_steps
+        self.tbptt_stride = tbptt_stride or tbptt_steps
+        self.gradient_clip_val = gradient_clip_val
+        self.gradient_clip_algorithm = gradient_clip_algorithm
+        if tbptt_steps:
+            self.automatic_optimization = False
         self.pending_initial_states: Optional[Dict[Any, Tensor]] = None
         self.keep_simulation = False
         self.last_simulation: Any = None
@@ -70,7 +87,7 @@ class SOENLightningModule(pl.LightningModule):
         initial = self.pending_initial_states
         self.pending_initial_states = None
         needs = self.loss.needs
-        if self.keep_simulation or needs & {"sim", "track_g"}:
+        if self.keep_simulation or self.tbptt_steps or needs & {"sim", "track_g"}:
             sim = self.model.simulate(x, initial_states=initial, track_g="track_g" in needs)
             self.last_simulation = sim
             return sim.output, sim
@@ -110,6 +127,8 @@ class SOENLightningModule(pl.LightningModule):
 
     # ------------------------------------------------------------------ steps
     def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
+        if self.tbptt_steps:
+            return self._tbptt_step(batch, batch_idx)
         total, terms, aligned = self._step(batch, "train")
         bs = batch[0].shape[0]
         self.log("train_loss", total, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs)
@@ -120,6 +139,46 @@ class SOENLightningModule(pl.LightningModule):
                 self.log(f"train_loss/{name}", value, on_step=False, on_epoch=True, batch_size=bs)
         self._collect("train", aligned)
         return total
+
+    def _tbptt_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
+        """Chunk the sequence; forward each chunk from the previous chunk's (detached) states,
+        then backward and an optimiser step per chunk, so memory grows with the chunk only."""
+        x, y = batch[0], (batch[1] if len(batch) > 1 else None)
+        opt = self.optimizers()
+        steps, stride, length = int(self.tbptt_steps), int(self.tbptt_stride), x.shape[1]
+        carried = self.pending_initial_states
+        self.pending_initial_states = None
+        totals = []
+        for start in range(0, length, stride):
+            end = min(start + steps, length)
+            chunk_y = y[:, start:end] if (y is not None and y.dim() >= 2 and y.shape[1] == length) else y
+            self.pending_initial_states = carried
+            total, _, _ = self._step((x[:, start:end], chunk_y) if chunk_y is not None else (x[:, start:end],), "train")
+            opt.zero_grad(set_to_none=True)
+            self.manual_backward(total)
+            if self.gradient_clip_val:
+                self.clip_gradients(opt, self.gradient_clip_val, self.gradient_clip_algorithm)
+            opt.step()
+            self.model.enforce_constraints()
+            carried = self._states_after(min(stride, end - start))
+            totals.append(total.detach())
+            if end == length:
+                break
+        mean = torch.stack(totals).mean()
+        self.log("train_loss", mean, on_step=False, on_epoch=True, prog_bar=True, batch_size=x.shape[0])
+        return mean
+
+    def _states_after(self, steps: int) -> Dict[Any, Tensor]:
+        """Every layer's state after `steps` steps of the last chunk, detached (TBPTT carry)."""
+        sim = self.last_simulation
+        if steps == sim.output.shape[1] - 1:
+            return {k: v.detach() for k, v in sim.final_states().items()}
+        if sim.has_auxiliary_states():
+            raise ValueError(
+                "overlapping TBPTT chunks (tbptt_stride < tbptt_steps) cannot carry the "
+                "auxiliary s1/s2 states of MultiplierNOCC layers; use tbptt_stride = tbptt_steps"
+            )
+        return {k: v[:, steps].detach() for k, v in sim.states.items()}
 
     def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
         self._eval_step(batch, "val")

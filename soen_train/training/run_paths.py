@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -15,24 +16,44 @@ class RunPaths:
 
     group_dir: Path
     repeat: int
+    folder: str = ""  # repeat_<k>, or repeat_<k>_<n> when an earlier run holds repeat_<k>
 
     @classmethod
-    def create(cls, project_dir: str, project: str, experiment: str, group: str, repeat: int) -> "RunPaths":
-        """Build the layout (creating the folders) under project_dir."""
+    def create(
+        cls,
+        project_dir: str,
+        project: str,
+        experiment: str,
+        group: str,
+        repeat: int,
+        resume_from: Optional[str] = None,
+    ) -> "RunPaths":
+        """Claim this repeat's folders under project_dir.
+
+        A fresh run never writes into folders of an earlier run: when `repeat_<k>` is taken it
+        becomes `repeat_<k>_1`, `repeat_<k>_2`, ... (claimed atomically, so parallel jobs of a
+        sweep cannot collide). Resuming from a checkpoint inside a repeat folder continues there.
+        """
         group_dir = (
             Path(project_dir).expanduser().resolve()
             / f"project_{project}"
             / f"experiment_{experiment}"
             / f"group_{group}"
         )
-        paths = cls(group_dir=group_dir, repeat=repeat)
+        (group_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        base = f"repeat_{repeat}"
+        name = _resumed_name(group_dir, resume_from, base)
+        if name is None:
+            name = _claim(group_dir / "checkpoints", base)
+        paths = cls(group_dir=group_dir, repeat=repeat, folder=name)
         paths.checkpoints.mkdir(parents=True, exist_ok=True)
         paths.logs.mkdir(parents=True, exist_ok=True)
         return paths
 
     @property
     def name(self) -> str:
-        return f"repeat_{self.repeat}"
+        """Folder name of this repeat: `repeat_<k>` or, for a later run, `repeat_<k>_<n>`."""
+        return self.folder or f"repeat_{self.repeat}"
 
     @property
     def checkpoints(self) -> Path:
@@ -46,3 +67,26 @@ class RunPaths:
     def project_root(self) -> Path:
         """The `project_<p>` folder (home of the embedded MLflow store)."""
         return self.group_dir.parent.parent
+
+
+def _resumed_name(group_dir: Path, resume_from: Optional[str], base: str) -> Optional[str]:
+    """The repeat folder a resumed checkpoint lives in, if it is one of this group's."""
+    if not resume_from:
+        return None
+    ckpt = Path(resume_from).expanduser().resolve()
+    folder = ckpt.parent
+    if folder.parent == group_dir / "checkpoints" and folder.name.startswith(base):
+        return folder.name
+    return None
+
+
+def _claim(checkpoints: Path, base: str) -> str:
+    """Create and return the first free `base`, `base_1`, `base_2`, ... folder."""
+    n = 0
+    while True:
+        name = base if n == 0 else f"{base}_{n}"
+        try:
+            (checkpoints / name).mkdir(exist_ok=False)
+            return name
+        except FileExistsError:
+            n += 1

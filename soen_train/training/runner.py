@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -27,6 +28,25 @@ from soen_train.training.trainer_factory import build_callbacks, build_loggers, 
 log = logging.getLogger("soen_train")
 
 RESULT_FILE = "soen_result.json"
+
+
+class _DropAdverts(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Tip:" not in str(record.msg)
+
+
+def quiet_lightning() -> None:
+    """One copy of each Lightning message (through the job's log handlers), no adverts, and
+    none of the warnings that do not apply to in-memory SOEN datasets."""
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.propagate = True
+        logger.addFilter(_DropAdverts())
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
 
 
 @dataclass
@@ -84,15 +104,15 @@ def build_datamodule(cfg: SOENTrainConfig, seed: int) -> Any:
     )
 
 
-def build_module(cfg: SOENTrainConfig, model: torch.nn.Module) -> pl.LightningModule:
+def build_module(cfg: SOENTrainConfig, model: torch.nn.Module, seq_len: Optional[int] = None) -> pl.LightningModule:
     """The Lightning module for a config and a built model."""
-    from soen_train.training.module import SOENLightningModule
+    from soen_train.training.module import SOENLightningModule, tbptt_chunk_count
     from soen_train.training.time_pooling import validate_pooling
 
     t, m = cfg.training, cfg.model
     if t.mapping == "seq2static":
         validate_pooling(m.time_pooling.name, dict(m.time_pooling.params))
-    return SOENLightningModule(
+    module = SOENLightningModule(
         model=model,
         losses=[dataclasses.asdict(item) for item in t.loss.losses],
         mapping=t.mapping,
@@ -104,7 +124,14 @@ def build_module(cfg: SOENTrainConfig, model: torch.nn.Module) -> pl.LightningMo
         log_freq=cfg.logging.log_freq,
         alternate_losses=t.alternate_losses,
         batches_per_loss=t.batches_per_loss,
+        tbptt_steps=t.tbptt_steps if t.use_tbptt else None,
+        tbptt_stride=t.tbptt_stride if t.use_tbptt else None,
+        gradient_clip_val=t.gradient_clip_val,
+        gradient_clip_algorithm=t.gradient_clip_algorithm,
     )
+    if t.use_tbptt and seq_len:
+        module.optimizer_steps_per_batch = tbptt_chunk_count(seq_len, t.tbptt_steps, t.tbptt_stride or t.tbptt_steps)
+    return module
 
 
 def run_repeat(cfg: SOENTrainConfig, repeat: int, sweep: SweepInfo) -> RepeatResult:
@@ -115,7 +142,8 @@ def run_repeat(cfg: SOENTrainConfig, repeat: int, sweep: SweepInfo) -> RepeatRes
     pl.seed_everything(seed, workers=True, verbose=False)
     lg = cfg.logging
     paths = RunPaths.create(
-        lg.project_dir, lg.project_name, lg.experiment_name or "default_experiment", lg.group_name, repeat
+        lg.project_dir, lg.project_name, lg.experiment_name or "default_experiment", lg.group_name,
+        repeat, resume_from=cfg.training.train_from_checkpoint,
     )
     dm = build_datamodule(cfg, seed)
     dm.setup("fit")
@@ -131,7 +159,7 @@ def run_repeat(cfg: SOENTrainConfig, repeat: int, sweep: SweepInfo) -> RepeatRes
     )
     class_labels = dm.label_kind in ("class", "seq_class")
     check_model_fits_data(model, dm.input_dim, dm.num_classes if class_labels else None, cfg.training.mapping)
-    module = build_module(cfg, model)
+    module = build_module(cfg, model, dm.seq_len)
     hparams = flat_hparams(cfg)
     loggers = build_loggers(cfg, paths, seed, sweep, hparams)
     callbacks, checkpoint, history = build_callbacks(cfg, paths, module)
@@ -203,6 +231,7 @@ def run_job(cfg: SOENTrainConfig, job_dir: Path, overrides: Optional[List[str]] 
             sweep: Optional[SweepInfo] = None) -> float:
     """Run every repeat of a job, write its result file and return the objective for Hydra."""
     sweep = sweep or SweepInfo()
+    quiet_lightning()
     metric = cfg.training.objective_metric
     direction = objective_direction(metric, cfg.training.objective_direction)
     payload: Dict[str, Any] = {
@@ -221,17 +250,18 @@ def run_job(cfg: SOENTrainConfig, job_dir: Path, overrides: Optional[List[str]] 
             results.append(run_repeat(cfg, k, sweep))
             payload["repeats"] = [dataclasses.asdict(r) for r in results]
             write_result(job_dir, payload)
+        if not any(metric in r.metrics for r in results):
+            known = sorted({k for r in results for k in r.metrics})
+            raise ConfigError(
+                f"training.objective_metric={metric!r} was never logged; "
+                f"logged metrics: {', '.join(known)}"
+            )
     except BaseException as err:
         payload["status"] = "pruned" if type(err).__name__ == "TrialPruned" else "failed"
         payload["error"] = f"{type(err).__name__}: {err}"
         write_result(job_dir, payload)
         raise
     objective = aggregate_objective(results, metric)
-    if not any(metric in r.metrics for r in results):
-        known = sorted({k for r in results for k in r.metrics})
-        raise ConfigError(
-            f"training.objective_metric={metric!r} was never logged; logged metrics: {', '.join(known)}"
-        )
     payload.update(objective=objective, status="completed")
     write_result(job_dir, payload)
     log.info("objective %s (%s) = %.6g", metric, direction, objective)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -9,7 +10,12 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 
 from soen_train.config.schema import SOENTrainConfig
-from soen_train.training.checkpointing import AtomicCheckpointIO, InitialStateSaver, SOENModelCheckpoint
+from soen_train.training.checkpointing import (
+    AtomicCheckpointIO,
+    InitialStateSaver,
+    PreemptionCheckpoint,
+    SOENModelCheckpoint,
+)
 from soen_train.training.run_paths import RunPaths
 
 
@@ -55,8 +61,6 @@ def build_callbacks(
     cfg: SOENTrainConfig, paths: RunPaths, module: pl.LightningModule
 ) -> Tuple[List[Callback], Optional[SOENModelCheckpoint], MetricsHistory]:
     """Checkpoints, early stopping, LR schedule, pruning and the metrics history."""
-    from soen_train.training.lr_schedules import build_lr_scheduler_callback
-
     t = cfg.training
     history = MetricsHistory()
     callbacks: List[Callback] = [history]
@@ -76,15 +80,32 @@ def build_callbacks(
             every_n_epochs=t.checkpoint_every_n_epochs, soen_sidecars=t.save_soen_core_in_checkpoint,
         )
     callbacks.append(checkpoint)
+    callbacks.append(PreemptionCheckpoint(paths.checkpoints))
     if t.early_stopping_patience:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=t.early_stopping_patience))
-    callbacks.append(
-        build_lr_scheduler_callback(
-            dict(cfg.callbacks.lr_scheduler), base_lr=float(t.optimizer.lr), max_epochs=t.max_epochs
-        )
-    )
+    callbacks.append(lr_scheduler_callback(cfg))
     callbacks.extend(_sweep_callbacks(cfg))
     return callbacks, checkpoint, history
+
+
+def validation_metric_names(cfg: SOENTrainConfig) -> List[str]:
+    """Every metric logged at validation end (what schedules and objectives may monitor)."""
+    from soen_train.training.losses import WeightedLoss
+
+    names = ["val_loss", *[f"val_{m}" for m in cfg.logging.metrics]]
+    terms = WeightedLoss([dataclasses.asdict(i) for i in cfg.training.loss.losses]).term_names
+    if len(terms) > 1:
+        names += [f"val_loss/{name}" for name in terms]
+    return names
+
+
+def lr_scheduler_callback(cfg: SOENTrainConfig) -> Callback:
+    """The LR schedule of `callbacks.lr_scheduler` as a checkpointed callback."""
+    from soen_train.training.lr_schedules import LRSchedulerCallback
+
+    params = dict(cfg.callbacks.lr_scheduler)
+    schedule_type = params.pop("type", "constant")
+    return LRSchedulerCallback(schedule_type, params, available_metrics=validation_metric_names(cfg))
 
 
 def _sweep_callbacks(cfg: SOENTrainConfig) -> List[Callback]:
@@ -177,8 +198,9 @@ def build_trainer(
         precision=t.precision,
         deterministic=t.deterministic,
         accumulate_grad_batches=t.accumulate_grad_batches,
-        gradient_clip_val=t.gradient_clip_val,
-        gradient_clip_algorithm=t.gradient_clip_algorithm,
+        # with TBPTT the module steps (and clips) per chunk itself
+        gradient_clip_val=None if t.use_tbptt else t.gradient_clip_val,
+        gradient_clip_algorithm=None if t.use_tbptt else t.gradient_clip_algorithm,
         log_every_n_steps=cfg.logging.log_freq,
         callbacks=callbacks,
         logger=loggers or False,

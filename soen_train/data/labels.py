@@ -1,0 +1,205 @@
+"""What the labels of a dataset are, checked against the task's mapping and paradigm.
+
+Label kinds:
+- ``class``: seq2static classification, integer ``[N]``;
+- ``regression``: seq2static regression, float ``[N, K]`` (float ``[N]`` is read as K = 1);
+- ``seq_class``: seq2seq classification, integer ``[N, T]``, ``-100`` marks padding;
+- ``seq_regression``: seq2seq regression, float ``[N, T, K]`` (float ``[N, T]`` -> K = 1), and
+  distillation targets (teacher histories ``[N, T+1, C]`` or ``[N, T, C]``);
+- ``none``: self-supervised reconstruction, the target is the input itself.
+Integer (or bool) dtypes mean class labels, float dtypes mean regression targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from soen_train.data.errors import DataError
+from soen_train.data.hdf5_source import ArrayInfo
+from soen_train.data.input_checks import file_row
+
+PADDING_LABEL = -100  # ignored by cross entropy; only meaningful for seq2seq labels
+
+CLASS_KINDS = ("class", "seq_class")
+SEQUENCE_KINDS = ("seq_class", "seq_regression")
+
+
+@dataclass(frozen=True)
+class LabelLayout:
+    """How a split's stored labels map to training targets."""
+
+    kind: str
+    extra_steps: int = 0  # label steps minus input steps: 1 for histories that include t = 0
+    add_feature_axis: bool = False  # float [N] or [N, T] targets get a trailing axis of size 1
+    feature_dim: int | None = None  # K for regression kinds
+
+    @property
+    def is_class(self) -> bool:
+        """True for integer class labels (seq2static or seq2seq)."""
+        return self.kind in CLASS_KINDS
+
+    @property
+    def is_sequence(self) -> bool:
+        """True when labels have a time axis that follows the inputs' resampling."""
+        return self.kind in SEQUENCE_KINDS
+
+
+def _shape_text(shape: tuple) -> str:
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def label_layout(
+    info: ArrayInfo, n_samples: int, seq_len: int, mapping: str, paradigm: str, path: Path
+) -> LabelLayout:
+    """Classify stored labels ``info`` for a split of ``n_samples`` sequences of ``seq_len`` steps."""
+    shape, is_int = info.shape, info.dtype.kind in "biu"
+    where = f"{path}: '{info.key}'"
+    if not shape or shape[0] != n_samples:
+        raise DataError(
+            f"{where} has {shape[0] if shape else 'no'} labels {_shape_text(shape)} but there are "
+            f"{n_samples} input samples; there must be one label entry per sample"
+        )
+    rank = len(shape)
+    if paradigm == "distillation":
+        if is_int or rank != 3 or shape[1] not in (seq_len, seq_len + 1):
+            raise DataError(
+                f"{where} has shape {_shape_text(shape)} dtype {info.dtype}; distillation targets "
+                f"are teacher state histories, float [N, T+1, C] or [N, T, C] with T = {seq_len}"
+            )
+        return LabelLayout("seq_regression", extra_steps=shape[1] - seq_len, feature_dim=shape[2])
+    if mapping == "seq2static":
+        if rank == 1:
+            return (
+                LabelLayout("class")
+                if is_int
+                else LabelLayout("regression", add_feature_axis=True, feature_dim=1)
+            )
+        if rank == 2 and not is_int:
+            return LabelLayout("regression", feature_dim=shape[1])
+        hint = (
+            "; they look like per-step labels: set training.mapping=seq2seq"
+            if rank in (2, 3) and shape[1] == seq_len
+            else ""
+        )
+        raise DataError(
+            f"{where} has shape {_shape_text(shape)} dtype {info.dtype}, which does not fit "
+            "mapping 'seq2static': expected integer class labels [N] or float targets [N] / "
+            f"[N, K]{hint}"
+        )
+    # seq2seq: one label per time step
+    if rank == 1:
+        raise DataError(
+            f"{where} has one label per sequence {_shape_text(shape)}, which does not fit mapping "
+            "'seq2seq' (expected [N, T] class labels or [N, T, K] float targets); set "
+            "training.mapping=seq2static"
+        )
+    if shape[1] != seq_len:
+        raise DataError(
+            f"{where} has {shape[1]} time steps {_shape_text(shape)} but the inputs have "
+            f"{seq_len}; seq2seq labels need one entry per input step (pad with -100)"
+        )
+    if rank == 2:
+        return (
+            LabelLayout("seq_class")
+            if is_int
+            else LabelLayout("seq_regression", add_feature_axis=True, feature_dim=1)
+        )
+    if rank == 3 and not is_int:
+        return LabelLayout("seq_regression", feature_dim=shape[2])
+    raise DataError(
+        f"{where} has shape {_shape_text(shape)} dtype {info.dtype}, which does not fit mapping "
+        "'seq2seq': expected integer class labels [N, T] or float targets [N, T, K]"
+    )
+
+
+class LabelChecker:
+    """Checks label blocks as they are read and remembers the largest class label seen."""
+
+    def __init__(
+        self, layout: LabelLayout, path: Path, key: str, rows: np.ndarray | None = None
+    ) -> None:
+        self.layout = layout
+        self.path = path
+        self.key = key
+        self.rows = rows  # file rows of the split's samples (flat files), for error messages
+        self.max_label = -1
+
+    def check(self, block: np.ndarray, offset: int) -> None:
+        """Validate ``block`` (rows ``offset``.. of the split's labels)."""
+        if self.layout.is_class:
+            self._check_classes(block, offset)
+        else:
+            bad = ~np.isfinite(block)
+            if bad.any():
+                row = file_row(self.rows, offset + int(np.argwhere(bad)[0][0]))
+                raise DataError(
+                    f"{self.path}: '{self.key}' has NaN/Inf targets (first at sample {row}); "
+                    "regression targets must be finite numbers"
+                )
+
+    def _check_classes(self, block: np.ndarray, offset: int) -> None:
+        if block.size == 0:
+            return
+        values = block.astype(np.int64, copy=False)
+        allowed_pad = self.layout.kind == "seq_class"
+        bad = (values < 0) & ~(allowed_pad & (values == PADDING_LABEL))
+        if bad.any():
+            row = file_row(self.rows, offset + int(np.argwhere(bad)[0][0]))
+            first = int(values[bad][0])
+            valid = "[0, num_classes) or -100 for padding" if allowed_pad else "[0, num_classes)"
+            raise DataError(
+                f"{self.path}: '{self.key}' has label {first} at sample {row}; class labels "
+                f"must be in {valid}"
+            )
+        self.max_label = max(self.max_label, int(values.max()))
+
+    def check_below(self, num_classes: int) -> None:
+        """A DataError if any label seen is >= ``num_classes``."""
+        if self.max_label >= num_classes:
+            raise DataError(
+                f"{self.path}: '{self.key}' has class label {self.max_label}, outside "
+                f"[0, {num_classes}) for num_classes={num_classes}"
+            )
+
+
+def declared_num_classes(value: object, path: Path) -> int | None:
+    """The class count a file declares in its ``num_classes``/``n_classes`` root attribute."""
+    if value is None:
+        return None
+    try:
+        count = int(np.asarray(value).item())
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            f"{path}: root attribute n_classes/num_classes={value!r} is not an integer"
+        ) from exc
+    if count < 1:
+        raise DataError(f"{path}: root attribute n_classes/num_classes={count} must be >= 1")
+    return count
+
+
+def resolve_num_classes(given: int | None, max_label: int, declared: int | None, path: Path) -> int:
+    """The number of classes: the file's declared count, else max label + 1; must match ``given``.
+
+    The original counted distinct labels (labels {0, 2} gave 2) and silently replaced the
+    user's value; here the count is max + 1 and a disagreement is an error naming both numbers.
+    """
+    if max_label < 0:
+        raise DataError(f"{path}: the labels hold no class (every entry is -100 padding)")
+    inferred = max_label + 1
+    if declared is not None:
+        if declared < inferred:
+            raise DataError(
+                f"{path}: the file declares n_classes={declared} but its labels go up to "
+                f"{max_label} (so at least {inferred} classes)"
+            )
+        inferred = declared
+    if given is not None and given != inferred:
+        source = "the file declares" if declared is not None else "the labels (max label + 1) give"
+        raise DataError(
+            f"data.num_classes={given} does not match {path}: {source} {inferred} classes; "
+            f"set data.num_classes={inferred} or leave it null to infer it"
+        )
+    return inferred

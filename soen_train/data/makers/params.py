@@ -1,0 +1,84 @@
+"""Declared parameters of a dataset maker: defaults, types and ranges, checked up front.
+
+An unknown parameter name is an error naming the closest valid one, so a typo in
+``data.dataset_params`` never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from soen_train.data.errors import DataError
+from soen_train.registry import closest
+
+
+@dataclass(frozen=True)
+class Param:
+    """One maker parameter: its default, kind (int | float | path) and allowed range."""
+
+    default: Any
+    kind: str
+    minimum: float | None = None
+    maximum: float | None = None
+    allow_none: bool = False
+    help: str = ""
+
+    def check(self, maker: str, name: str, value: Any) -> Any:
+        """``value`` converted to this parameter's kind; a DataError if it does not fit."""
+        if value is None:
+            if self.allow_none:
+                return None
+            raise DataError(f"dataset '{maker}' parameter {name}=None is not valid; {self._want()}")
+        if self.kind == "path":
+            if not isinstance(value, (str, os.PathLike)):
+                raise DataError(
+                    f"dataset '{maker}' parameter {name}={value!r} is not valid; expected a path"
+                )
+            return str(Path(os.fspath(value)).expanduser())
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if self.kind == "int" and not (is_number and float(value).is_integer()):
+            raise DataError(
+                f"dataset '{maker}' parameter {name}={value!r} is not valid; {self._want()}"
+            )
+        if self.kind == "float" and not (is_number and math.isfinite(value)):
+            raise DataError(
+                f"dataset '{maker}' parameter {name}={value!r} is not valid; {self._want()}"
+            )
+        number = int(value) if self.kind == "int" else float(value)
+        if (self.minimum is not None and number < self.minimum) or (
+            self.maximum is not None and number > self.maximum
+        ):
+            raise DataError(
+                f"dataset '{maker}' parameter {name}={value!r} is not valid; {self._want()}"
+            )
+        return number
+
+    def _want(self) -> str:
+        what = {"int": "an integer", "float": "a number", "path": "a path"}[self.kind]
+        if self.minimum is not None and self.maximum is not None:
+            what += f" in [{self.minimum}, {self.maximum}]"
+        elif self.minimum is not None:
+            what += f" >= {self.minimum}"
+        return "expected " + what + (" or null" if self.allow_none else "")
+
+
+def resolve_params(
+    maker: str, declared: Mapping[str, Param], given: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Defaults overlaid with ``given``, each value checked; unknown names are errors."""
+    for name in given:
+        if name not in declared:
+            hint = closest(name, declared)
+            msg = f"dataset '{maker}' has no parameter '{name}'"
+            if hint:
+                msg += f" (did you mean '{hint}'?)"
+            raise DataError(msg + f"; valid parameters: {', '.join(sorted(declared))}")
+    return {
+        name: spec.check(maker, name, given.get(name, spec.default))
+        for name, spec in declared.items()
+    }

@@ -1,0 +1,38 @@
+"""Seeded, class-proportional selection of samples (for splits and size limits).
+
+All samples are put in one order in which every class is spread evenly: each sample's key is
+its (rank + 0.5) / count within its own class after a seeded shuffle. Any leading stretch of
+that order then holds the classes in (almost exactly) their overall proportions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def stratified_order(labels: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded permutation of the sample indices that interleaves classes proportionally."""
+    labels = np.asarray(labels)
+    perm = np.random.default_rng(seed).permutation(len(labels))
+    shuffled = labels[perm]
+    key = np.empty(len(labels), dtype=np.float64)
+    for value in np.unique(shuffled):
+        where = np.flatnonzero(shuffled == value)
+        key[where] = (np.arange(len(where)) + 0.5) / len(where)
+    return perm[np.argsort(key, kind="stable")]
+
+
+def stratified_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Indices (increasing) of ``size`` samples with the classes in their overall proportions."""
+    return np.sort(stratified_order(labels, seed)[:size])
+
+
+def stratified_split(
+    labels: np.ndarray, n_val: int, n_test: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Increasing (train, val, test) index arrays; val and test are class-proportional."""
+    order = stratified_order(labels, seed)
+    val = np.sort(order[:n_val])
+    test = np.sort(order[n_val : n_val + n_test])
+    train = np.sort(order[n_val + n_test :])
+    return train, val, test

@@ -1,0 +1,306 @@
+"""Network evaluation in JAX: layerwise, stepwise Gauss-Seidel and stepwise Jacobi.
+
+The rules are those of ``soen_train.model.evaluation``:
+
+- histories are [B, T+1, D] with index 0 the initial state and index t+1 the state after
+  step t;
+- the first layer (lowest id) with ``input_type: state`` takes the input as its states;
+  with ``input_type: flux`` the input is added to its external flux;
+- ``layerwise``: each layer runs over all T steps (one ``lax.scan``, or an associative scan
+  for the PS solver) before the next; its external flux is one matrix product per incoming
+  connection over the whole source history;
+- ``stepwise_gauss_seidel``: one ``lax.scan`` over time; within a step, layers update in id
+  order and an edge from a lower id sees the source's state of the same step, an edge from
+  a higher id (feedback) the previous one;
+- ``stepwise_jacobi``: every flux comes from the previous step's states.
+
+Everything here is a pure function of ``(params, x, initial states)``, so it can be
+``jit``-ed and differentiated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .layers import InputLayer, JaxLayer, State
+
+Array = jax.Array
+Params = Dict[str, Array]
+
+METHODS = ("layerwise", "stepwise_gauss_seidel", "stepwise_jacobi")
+
+
+@dataclass(frozen=True, eq=False)
+class JaxConnection:
+    """One connection J [to, from]: its parameter key and its fixed 0/1 mask."""
+
+    name: str  # "<from>_to_<to>"
+    from_layer: int
+    to_layer: int
+    mask: np.ndarray  # [to, from], float32
+
+    @property
+    def param_key(self) -> str:
+        """Key of the weight in the parameter pytree."""
+        return f"connections.{self.name}"
+
+
+class JaxSimulation(NamedTuple):
+    """One simulation: histories per layer id, tracked phi/g, final auxiliary states."""
+
+    states: Dict[int, Array]  # [B, T+1, D]
+    phi: Dict[int, Array]  # [B, T, D] when tracked
+    g: Dict[int, Array]  # [B, T, D] when tracked
+    aux_final: Dict[int, Dict[str, Array]]  # e.g. NOCC {"s1": [B, D], "s2": [B, D]}
+
+
+@dataclass(frozen=True, eq=False)
+class JaxNetwork:
+    """Static structure of a model: layers in id order, connections, global settings.
+
+    Hashing is by identity: ``jit`` compiles once per network object, and two networks
+    that differ only in their masks can never share a compiled program.
+    """
+
+    layers: Tuple[JaxLayer, ...]
+    connections: Tuple[JaxConnection, ...]
+    input_type: str
+    method: str
+    dt: float  # used when dt is not a parameter
+
+    # -- structure ------------------------------------------------------------------------
+    @property
+    def layer_ids(self) -> List[int]:
+        """Layer ids in evaluation order (ascending)."""
+        return [layer.layer_id for layer in self.layers]
+
+    def incoming(self, layer_id: int) -> List[JaxConnection]:
+        """External connections into ``layer_id``, in spec order."""
+        return [c for c in self.connections if c.to_layer == layer_id and c.from_layer != layer_id]
+
+    def internal(self, layer_id: int) -> Optional[JaxConnection]:
+        """The layer's connection to itself, if any."""
+        for c in self.connections:
+            if c.to_layer == layer_id and c.from_layer == layer_id:
+                return c
+        return None
+
+    # -- parameters -----------------------------------------------------------------------
+    @staticmethod
+    def weight(params: Params, conn: JaxConnection) -> Array:
+        """Masked weight matrix of a connection (masked entries contribute nothing)."""
+        w = params[conn.param_key]
+        return w * jnp.asarray(conn.mask, dtype=w.dtype)
+
+    @staticmethod
+    def layer_params(params: Params, layer: JaxLayer) -> Dict[str, Array]:
+        """{param name: [D]} of one layer."""
+        return {name: params[f"layers.{layer.layer_id}.{name}"] for name in layer.param_names}
+
+    def time_step(self, params: Params) -> Array:
+        """dt: the ``dt`` parameter when the model trains it, else the fixed value."""
+        if "dt" in params:
+            return params["dt"]
+        return jnp.asarray(self.dt, dtype=jnp.float32)
+
+    # -- initial states -------------------------------------------------------------------
+    def initial_states(self, batch: int, dtype: jnp.dtype,
+                       given: Optional[Dict[int, Dict[str, Array]]]) -> Dict[int, State]:
+        """Per-layer state dicts at step 0: zeros, or the given [B, D] / [D] arrays.
+
+        ``given`` is ``{layer_id: {"s": ..., "s1": ..., "s2": ...}}`` (any subset).
+        """
+        given = given or {}
+        out: Dict[int, State] = {}
+        for layer in self.layers:
+            lid = layer.layer_id
+            supplied = dict(given.get(lid, {}))
+            s0 = supplied.pop("s", None)
+            s0 = jnp.zeros((batch, layer.dim), dtype) if s0 is None else _batched(s0, batch, layer, "s")
+            aux = {key: _batched(value, batch, layer, key) for key, value in supplied.items()}
+            out[lid] = layer.initial_state(s0, aux)
+        return out
+
+    def normalise_state_keys(self, given: Mapping[Any, Any]) -> Dict[int, Dict[str, Array]]:
+        """``{layer_id: {name: array}}`` from keys ``id``, ``(id, name)`` or ``"id.name"``."""
+        by_id = {layer.layer_id: layer for layer in self.layers}
+        out: Dict[int, Dict[str, Array]] = {}
+        for key, value in given.items():
+            if isinstance(key, tuple) and len(key) == 2:
+                lid, name = key
+            elif isinstance(key, str) and "." in key:
+                lid, name = key.split(".", 1)
+            else:
+                lid, name = key, "s"
+            try:
+                lid = int(lid)
+            except (TypeError, ValueError):
+                raise KeyError(f"initial_states key {key!r} is not a layer id or (layer id, name)") from None
+            if lid not in by_id:
+                raise KeyError(f"initial_states key {key!r}: no layer {lid}; layers are {sorted(by_id)}")
+            valid = ("s",) + by_id[lid].aux_states
+            if name not in valid:
+                raise KeyError(f"initial_states key {key!r}: layer {lid} has states {list(valid)}")
+            out.setdefault(lid, {})[str(name)] = jnp.asarray(value, dtype=jnp.float32)
+        return out
+
+    # -- evaluation -----------------------------------------------------------------------
+    def simulate(self, params: Params, x: Array, initial_states: Optional[Dict[int, Dict[str, Array]]] = None,
+                 track_phi: bool = False, track_g: bool = False) -> JaxSimulation:
+        """Run the network on x [B, T, D_in]; returns every layer's history."""
+        init = self.initial_states(x.shape[0], x.dtype, initial_states)
+        if self.method == "layerwise":
+            return self._layerwise(params, x, init, track_phi, track_g)
+        return self._stepwise(params, x, init, track_phi, track_g, jacobi=self.method == "stepwise_jacobi")
+
+    def _layerwise(self, params: Params, x: Array, init: Dict[int, State], track_phi: bool,
+                   track_g: bool) -> JaxSimulation:
+        dt = self.time_step(params)
+        first = self.layers[0].layer_id
+        states: Dict[int, Array] = {}
+        phis: Dict[int, Array] = {}
+        drives: Dict[int, Array] = {}
+        aux_final: Dict[int, Dict[str, Array]] = {}
+        for layer in self.layers:
+            lid = layer.layer_id
+            s0 = init[lid]
+            if lid == first and self.input_type == "state":
+                states[lid] = jnp.concatenate([s0["s"][:, None, :], x], axis=1)
+                phis[lid], drives[lid] = x, x
+                continue
+            phi_ext = x if (lid == first and self.input_type == "flux") else None
+            for conn in self.incoming(lid):
+                flux = states[conn.from_layer][:, 1:, :] @ self.weight(params, conn).T
+                phi_ext = flux if phi_ext is None else phi_ext + flux
+            if phi_ext is None:
+                phi_ext = jnp.zeros((x.shape[0], x.shape[1], layer.dim), x.dtype)
+            internal = self.internal(lid)
+            weight = self.weight(params, internal) if internal is not None else None
+            hist, phi, g, final = run_layer_sequence(
+                layer, self.layer_params(params, layer), phi_ext, s0, weight, dt, track_phi or track_g)
+            states[lid] = hist
+            if phi is not None:
+                phis[lid], drives[lid] = phi, g
+            if layer.aux_states:
+                aux_final[lid] = {k: final[k] for k in layer.aux_states}
+        return JaxSimulation(
+            states=states,
+            phi=phis if track_phi else {},
+            g=drives if track_g else {},
+            aux_final=aux_final,
+        )
+
+    def _stepwise(self, params: Params, x: Array, init: Dict[int, State], track_phi: bool,
+                  track_g: bool, jacobi: bool) -> JaxSimulation:
+        dt = self.time_step(params)
+        first = self.layers[0].layer_id
+        layer_p = {layer.layer_id: self.layer_params(params, layer) for layer in self.layers}
+        weights = {c.name: self.weight(params, c) for c in self.connections}
+        track = track_phi or track_g
+
+        def body(carry: Dict[int, State], x_t: Array):
+            fresh: Dict[int, State] = {}
+            phis: Dict[int, Array] = {}
+            drives: Dict[int, Array] = {}
+            for layer in self.layers:
+                lid = layer.layer_id
+                if lid == first and self.input_type == "state":
+                    fresh[lid] = {"s": x_t}
+                    phis[lid] = drives[lid] = x_t
+                    continue
+                phi_ext = x_t if (lid == first and self.input_type == "flux") else None
+                for conn in self.incoming(lid):
+                    src = conn.from_layer
+                    s_src = fresh[src]["s"] if (not jacobi and src in fresh) else carry[src]["s"]
+                    contribution = s_src @ weights[conn.name].T
+                    phi_ext = contribution if phi_ext is None else phi_ext + contribution
+                if phi_ext is None:
+                    phi_ext = jnp.zeros((x_t.shape[0], layer.dim), x_t.dtype)
+                internal = self.internal(lid)
+                weight = weights[internal.name] if internal is not None else None
+                fresh[lid], phis[lid], drives[lid] = layer.step(layer_p[lid], phi_ext, carry[lid], weight, dt)
+            out = {lid: fresh[lid]["s"] for lid in fresh}
+            return fresh, (out, phis if track else {}, drives if track else {})
+
+        final, (steps, phis, drives) = jax.lax.scan(body, init, jnp.swapaxes(x, 0, 1))
+        states = {
+            lid: jnp.concatenate([init[lid]["s"][:, None, :], jnp.swapaxes(steps[lid], 0, 1)], axis=1)
+            for lid in self.layer_ids
+        }
+        aux_final = {
+            layer.layer_id: {k: final[layer.layer_id][k] for k in layer.aux_states}
+            for layer in self.layers if layer.aux_states
+        }
+        return JaxSimulation(
+            states=states,
+            phi={k: jnp.swapaxes(v, 0, 1) for k, v in phis.items()} if track_phi else {},
+            g={k: jnp.swapaxes(v, 0, 1) for k, v in drives.items()} if track_g else {},
+            aux_final=aux_final,
+        )
+
+
+def run_layer_sequence(layer: JaxLayer, p: Dict[str, Array], phi_ext: Array, state0: State,
+                       weight: Optional[Array], dt: Array, track: bool
+                       ) -> Tuple[Array, Optional[Array], Optional[Array], State]:
+    """One layer over a whole sequence (layerwise evaluation).
+
+    Returns (history [B, T+1, D], phi [B, T, D] or None, g [B, T, D] or None, final state).
+    """
+    if isinstance(layer, InputLayer) and weight is None:
+        hist = jnp.concatenate([state0["s"][:, None, :], phi_ext], axis=1)
+        return hist, phi_ext, phi_ext, {"s": hist[:, -1]}
+    if layer.solver == "PS":
+        return _parallel(layer, p, phi_ext, state0, dt, track)
+    if layer.offset_first and "phi_offset" in p:
+        pre = phi_ext + p["phi_offset"]
+        p_inner = {k: v for k, v in p.items() if k != "phi_offset"}
+    else:
+        pre, p_inner = phi_ext, p
+
+    def body(state: State, pre_t: Array):
+        new_state, phi, g = layer.step(p_inner, pre_t, state, weight, dt)
+        return new_state, (new_state["s"], phi, g) if track else (new_state["s"],)
+
+    final, outs = jax.lax.scan(body, state0, jnp.swapaxes(pre, 0, 1))
+    hist = jnp.concatenate([state0["s"][:, None, :], jnp.swapaxes(outs[0], 0, 1)], axis=1)
+    if not track:
+        return hist, None, None, final
+    return hist, jnp.swapaxes(outs[1], 0, 1), jnp.swapaxes(outs[2], 0, 1), final
+
+
+def _parallel(layer: JaxLayer, p: Dict[str, Array], phi_ext: Array, state0: State, dt: Array,
+              track: bool) -> Tuple[Array, Optional[Array], Optional[Array], State]:
+    """PS solver: s_{t+1} = a_t s_t + b_t solved by an associative scan over time."""
+    phi = phi_ext + p["phi_offset"] if "phi_offset" in p else phi_ext
+    a, b, g = layer.linear(p, phi, dt)
+    a = jnp.broadcast_to(a, b.shape)
+    s0 = state0["s"]
+    b = b.at[:, 0, :].add(a[:, 0, :] * s0)
+
+    def combine(left: Tuple[Array, Array], right: Tuple[Array, Array]) -> Tuple[Array, Array]:
+        a1, b1 = left
+        a2, b2 = right
+        return a2 * a1, a2 * b1 + b2
+
+    _, acc = jax.lax.associative_scan(combine, (a, b), axis=1)
+    hist = jnp.concatenate([s0[:, None, :], acc], axis=1)
+    final = {"s": hist[:, -1]}
+    return hist, (phi if track else None), (g if track else None), final
+
+
+def _batched(value: Array, batch: int, layer: JaxLayer, key: str) -> Array:
+    """An initial state given as [D] or [B, D], broadcast to [B, D] (error on a bad shape)."""
+    arr = jnp.asarray(value)
+    if arr.ndim == 1 and arr.shape[0] == layer.dim:
+        return jnp.broadcast_to(arr, (batch, layer.dim))
+    if arr.ndim == 2 and arr.shape == (batch, layer.dim):
+        return arr
+    raise ValueError(
+        f"initial state '{key}' of layer {layer.layer_id} has shape {tuple(arr.shape)}; "
+        f"expected [{layer.dim}] or [{batch}, {layer.dim}]"
+    )

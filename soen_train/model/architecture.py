@@ -1,0 +1,566 @@
+"""Read the original toolkit's architecture YAML into a validated ``ArchitectureSpec``.
+
+Accepted input: a path to a ``.yaml``/``.yml``/``.json`` file, or the already-loaded dict,
+with the blocks ``simulation`` (alias ``sim_config``), ``layers``, ``connections`` and an
+optional ``seed``. Booleans may arrive as strings ('True'), numbers as strings ('1e-3').
+Every unknown key is an error that names the closest valid key; values are range-checked.
+``architecture_to_dict`` writes a spec back out in the same vocabulary, and parsing that
+output gives the same spec again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+import numpy as np
+import yaml
+
+from .connectivity import CONNECTION_PATTERNS, WEIGHT_INITS
+from .distributions import validate_distribution
+from .layers import LAYER_TYPES, SOLVERS
+from .source_functions import SOURCE_FUNCTIONS
+from .spec_types import (
+    CORE_NOISE_KEYS,
+    EVALUATION_METHODS,
+    INPUT_TYPES,
+    ArchitectureSpec,
+    ConnectionSpec,
+    LayerSpec,
+    NoiseSpec,
+    ParamInit,
+    PerturbSpec,
+    PolaritySpec,
+    SimulationSpec,
+)
+from .validation import (
+    ArchitectureError,
+    as_bool,
+    as_float,
+    as_int,
+    as_mapping,
+    as_str,
+    check_keys,
+    resolve_options,
+)
+
+ArchitectureSource = Union[str, Path, Mapping[str, Any]]
+
+TOP_KEYS = ("simulation", "sim_config", "layers", "connections", "seed", "description")
+LAYER_KEYS = ("layer_id", "layer_type", "params", "noise", "perturb", "description", "model_id")
+CONNECTION_KEYS = ("from_layer", "to_layer", "connection_type", "params", "learnable", "noise",
+                   "perturb", "description", "visualization_metadata")
+NOISE_KEYS = CORE_NOISE_KEYS + ("relative", "extras")
+PERTURB_KEYS = tuple(f"{k}_{suffix}" for k in CORE_NOISE_KEYS for suffix in ("mean", "std")) + (
+    "extras_mean", "extras_std")
+POLARITY_KEYS = ("polarity", "polarity_init", "polarity_file")
+CONNECTION_CONTROL_KEYS = ("init", "constraints", "learnable", "allow_self_connections", "mode",
+                           "connection_params", "structure")
+DYNAMIC_MODES = ("WICC", "NOCC", "dynamic", "multiplier", "multiplier_v2")
+
+
+def plain(value: Any) -> Any:
+    """Convert numpy scalars/arrays and tuples into plain Python values (YAML/JSON safe)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def load_architecture_source(source: ArchitectureSource) -> Tuple[Dict[str, Any], str]:
+    """The raw architecture mapping and a label for error messages (file name or 'dict')."""
+    if isinstance(source, Mapping):
+        return plain(dict(source)), "architecture"
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"architecture file not found: {path}")
+    text = path.read_text()
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise ArchitectureError(f"{path}: cannot parse: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise ArchitectureError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    return plain(dict(data)), str(path)
+
+
+# ----------------------------------------------------------------------------------------
+# Blocks
+# ----------------------------------------------------------------------------------------
+
+
+def parse_simulation(raw: Mapping[str, Any], where: str) -> Tuple[SimulationSpec, Optional[int]]:
+    """The ``simulation`` block, plus a seed if the block carries one."""
+    valid = [f.name for f in fields(SimulationSpec)] + ["seed"]
+    check_keys(raw.keys(), valid, where)
+    sim = SimulationSpec()
+    for key, value in raw.items():
+        at = f"{where}.{key}"
+        if key == "seed":
+            continue
+        if key in ("dt",):
+            sim.dt = as_float(value, at)
+            if sim.dt <= 0:
+                raise ArchitectureError(f"{at}: dt must be > 0, got {sim.dt}")
+        elif key in ("dt_learnable", "track_phi", "track_g", "track_s", "track_power",
+                     "early_stopping_forward_pass"):
+            setattr(sim, key, as_bool(value, at))
+        elif key == "input_type":
+            kind = as_str(value, at).lower()
+            if kind not in INPUT_TYPES:
+                raise ArchitectureError(f"{at}: '{value}' is not valid; use one of {list(INPUT_TYPES)}")
+            sim.input_type = kind
+        elif key == "network_evaluation_method":
+            method = as_str(value, at).lower()
+            if method not in EVALUATION_METHODS:
+                raise ArchitectureError(
+                    f"{at}: '{value}' is not valid; use one of "
+                    f"{sorted(set(EVALUATION_METHODS.values()))}"
+                )
+            sim.network_evaluation_method = EVALUATION_METHODS[method]
+        elif key in ("early_stopping_patience", "early_stopping_min_steps", "steady_window_min"):
+            setattr(sim, key, as_int(value, at, minimum=0))
+        else:
+            setattr(sim, key, as_float(value, at, minimum=0.0))
+    if sim.track_power:
+        raise ArchitectureError(
+            f"{where}.track_power: power tracking is not available in soen_train; set it to false"
+        )
+    if sim.early_stopping_patience < 1:
+        raise ArchitectureError(f"{where}.early_stopping_patience: must be >= 1")
+    seed = raw.get("seed")
+    return sim, (None if seed is None else as_int(seed, f"{where}.seed"))
+
+
+def parse_noise(raw: Any, where: str) -> NoiseSpec:
+    """A ``noise`` block: std per core key, ``relative`` and ``extras`` {param: std}."""
+    data = as_mapping(raw, where)
+    check_keys(data.keys(), NOISE_KEYS, where)
+    spec = NoiseSpec()
+    for key in CORE_NOISE_KEYS:
+        if key in data:
+            setattr(spec, key, as_float(data[key], f"{where}.{key}", minimum=0.0))
+    if "relative" in data:
+        spec.relative = as_bool(data["relative"], f"{where}.relative")
+    extras = as_mapping(data.get("extras"), f"{where}.extras")
+    spec.extras = {str(k): as_float(v, f"{where}.extras.{k}", minimum=0.0) for k, v in extras.items()}
+    return spec
+
+
+def parse_perturb(raw: Any, where: str) -> PerturbSpec:
+    """A ``perturb`` block: ``<key>_mean``/``<key>_std`` plus ``extras_mean``/``extras_std``."""
+    data = as_mapping(raw, where)
+    check_keys(data.keys(), PERTURB_KEYS, where)
+    spec = PerturbSpec()
+    for key in CORE_NOISE_KEYS:
+        if f"{key}_mean" in data:
+            spec.means[key] = as_float(data[f"{key}_mean"], f"{where}.{key}_mean")
+        if f"{key}_std" in data:
+            spec.stds[key] = as_float(data[f"{key}_std"], f"{where}.{key}_std", minimum=0.0)
+    for name, value in as_mapping(data.get("extras_mean"), f"{where}.extras_mean").items():
+        spec.means[str(name)] = as_float(value, f"{where}.extras_mean.{name}")
+    for name, value in as_mapping(data.get("extras_std"), f"{where}.extras_std").items():
+        spec.stds[str(name)] = as_float(value, f"{where}.extras_std.{name}", minimum=0.0)
+    return spec
+
+
+def _check_extras(layer_type: str, names: List[str], noise: NoiseSpec, perturb: PerturbSpec,
+                  where: str) -> None:
+    """Noise/perturb extras must name parameters the layer type has."""
+    extra_keys = set(noise.extras) | {k for k in perturb.means if k not in CORE_NOISE_KEYS} | {
+        k for k in perturb.stds if k not in CORE_NOISE_KEYS}
+    for key in sorted(extra_keys):
+        check_keys([key], names, f"{where} extras of a {layer_type} layer")
+
+
+def _parse_param(definition, raw: Any, learnable_override: Optional[bool], where: str) -> ParamInit:
+    """One per-node parameter entry: number, {value}, or {distribution, params}."""
+    learnable = definition.learnable
+    minimum, maximum = definition.minimum, definition.maximum
+    if raw is None:
+        distribution, params = "constant", {"value": float(definition.default)}
+    elif isinstance(raw, Mapping):
+        check_keys(raw.keys(), ("distribution", "params", "value", "learnable", "constraints"), where)
+        if "distribution" in raw:
+            if "value" in raw:
+                raise ArchitectureError(f"{where}: give either 'distribution' or 'value', not both")
+            distribution = as_str(raw["distribution"], f"{where}.distribution")
+            params = as_mapping(raw.get("params"), f"{where}.params")
+        elif "value" in raw:
+            distribution, params = "constant", {"value": raw["value"]}
+        else:
+            distribution, params = "constant", {"value": float(definition.default)}
+        if "learnable" in raw:
+            learnable = as_bool(raw["learnable"], f"{where}.learnable")
+            if learnable_override is not None and learnable_override != learnable:
+                raise ArchitectureError(
+                    f"{where}: learnable={learnable} contradicts learnable_params "
+                    f"({learnable_override}); keep one"
+                )
+        if "constraints" in raw:
+            cons = as_mapping(raw["constraints"], f"{where}.constraints")
+            check_keys(cons.keys(), ("min", "max"), f"{where}.constraints")
+            if "min" in cons:
+                minimum = as_float(cons["min"], f"{where}.constraints.min", allow_none=True)
+            if "max" in cons:
+                maximum = as_float(cons["max"], f"{where}.constraints.max", allow_none=True)
+    else:
+        distribution, params = "constant", {"value": as_float(raw, where)}
+    if learnable_override is not None:
+        learnable = learnable_override
+    numeric = validate_distribution(distribution, params, where)
+    if minimum is not None and maximum is not None and minimum > maximum:
+        raise ArchitectureError(f"{where}: constraint min {minimum} is larger than max {maximum}")
+    return ParamInit(distribution=distribution, params=numeric, learnable=learnable,
+                     minimum=minimum, maximum=maximum)
+
+
+def _parse_option(option, raw: Mapping[str, Any], where: str) -> Any:
+    """A layer option (solver / source function), accepting its aliases."""
+    given = [k for k in (option.name, *option.aliases) if k in raw]
+    if len(given) > 1:
+        raise ArchitectureError(f"{where}: both {given[0]} and {given[1]} are given; keep one")
+    if not given:
+        return option.default
+    at = f"{where}.{given[0]}"
+    value = raw[given[0]]
+    if option.kind == "solver":
+        solver = as_str(value, at).upper()
+        if solver not in SOLVERS:
+            raise ArchitectureError(f"{at}: solver '{value}' is not valid; use one of {list(SOLVERS)}")
+        return solver
+    if option.kind == "source":
+        try:
+            return SOURCE_FUNCTIONS.canonical(as_str(value, at))
+        except KeyError as exc:
+            raise ArchitectureError(f"{at}: {exc}") from None
+    return as_float(value, at)
+
+
+def _parse_polarity(raw: Mapping[str, Any], dim: int, where: str) -> Optional[PolaritySpec]:
+    """Neuron polarity from an explicit list, a named scheme or a file."""
+    given = [k for k in POLARITY_KEYS if k in raw and raw[k] is not None]
+    if not given:
+        return None
+    if len(given) > 1:
+        raise ArchitectureError(f"{where}: give only one of {list(POLARITY_KEYS)}, got {given}")
+    key = given[0]
+    at = f"{where}.{key}"
+    value = raw[key]
+    if key == "polarity":
+        if not isinstance(value, (list, tuple)):
+            raise ArchitectureError(f"{at}: expected a list of {dim} values in {{-1, 0, 1}}")
+        signs = [as_int(v, f"{at}[{i}]") for i, v in enumerate(value)]
+    elif key == "polarity_file":
+        path = Path(as_str(value, at))
+        if not path.is_file():
+            raise ArchitectureError(f"{at}: file not found: {path}")
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as data:
+                if "polarity" not in data.files:
+                    raise ArchitectureError(f"{at}: {path} has no array 'polarity'")
+                array = np.asarray(data["polarity"])
+        else:
+            array = np.asarray(np.load(path, allow_pickle=False))
+        signs = [int(v) for v in array.reshape(-1)]
+    else:
+        signs = _named_polarity(value, dim, at)
+    if len(signs) != dim or any(s not in (-1, 0, 1) for s in signs):
+        raise ArchitectureError(f"{at}: need {dim} values, each -1, 0 or 1; got {signs}")
+    return PolaritySpec(signs=signs, source={key: plain(value)})
+
+
+def _named_polarity(value: Any, dim: int, where: str) -> List[int]:
+    if isinstance(value, Mapping):
+        check_keys(value.keys(), ("excitatory_ratio", "seed"), where)
+        ratio = as_float(value.get("excitatory_ratio", 0.8), f"{where}.excitatory_ratio",
+                         minimum=0.0, maximum=1.0)
+        rng = np.random.default_rng(as_int(value.get("seed", 0), f"{where}.seed"))
+        count = int(round(ratio * dim))
+        signs = np.array([1] * count + [-1] * (dim - count))
+        rng.shuffle(signs)
+        return [int(v) for v in signs]
+    name = as_str(value, where)
+    if name in ("alternating", "50_50"):
+        return [1 if i % 2 == 0 else -1 for i in range(dim)]
+    if name == "excitatory":
+        return [1] * dim
+    if name == "inhibitory":
+        return [-1] * dim
+    raise ArchitectureError(
+        f"{where}: '{name}' is not valid; use excitatory, inhibitory, alternating, 50_50 "
+        "or {excitatory_ratio, seed}"
+    )
+
+
+def parse_layer(raw: Any, where: str) -> LayerSpec:
+    """One entry of ``layers``."""
+    data = as_mapping(raw, where, allow_none=False)
+    check_keys(data.keys(), LAYER_KEYS, where)
+    for key in ("layer_id", "layer_type"):
+        if key not in data:
+            raise ArchitectureError(f"{where}: missing required key '{key}'")
+    layer_id = as_int(data["layer_id"], f"{where}.layer_id")
+    where = f"layer {layer_id}"
+    try:
+        layer_type = LAYER_TYPES.canonical(as_str(data["layer_type"], f"{where}.layer_type"))
+    except KeyError as exc:
+        raise ArchitectureError(f"{where}.layer_type: {exc}") from None
+    cls = LAYER_TYPES.get(layer_type)
+    params = as_mapping(data.get("params"), f"{where}.params")
+    option_keys = [k for opt in cls.OPTIONS for k in (opt.name, *opt.aliases)]
+    valid = ["dim", "learnable_params", *POLARITY_KEYS, *option_keys, *cls.param_names()]
+    check_keys(params.keys(), valid, f"{where}.params ({layer_type})")
+    if "dim" not in params:
+        raise ArchitectureError(f"{where}.params: missing required key 'dim'")
+    dim = as_int(params["dim"], f"{where}.params.dim", minimum=1)
+    options = {opt.name: _parse_option(opt, params, f"{where}.params") for opt in cls.OPTIONS}
+    learnable = as_mapping(params.get("learnable_params"), f"{where}.params.learnable_params")
+    check_keys(learnable.keys(), cls.param_names(), f"{where}.params.learnable_params")
+    learnable = {k: as_bool(v, f"{where}.params.learnable_params.{k}") for k, v in learnable.items()}
+    param_inits = {
+        d.name: _parse_param(d, params.get(d.name), learnable.get(d.name), f"{where}.params.{d.name}")
+        for d in cls.PARAMS
+    }
+    noise = parse_noise(data.get("noise"), f"{where}.noise")
+    perturb = parse_perturb(data.get("perturb"), f"{where}.perturb")
+    _check_extras(layer_type, cls.param_names(), noise, perturb, where)
+    return LayerSpec(
+        layer_id=layer_id, layer_type=layer_type, dim=dim, params=param_inits, options=options,
+        noise=noise, perturb=perturb, polarity=_parse_polarity(params, dim, f"{where}.params"),
+        description=str(data.get("description") or ""),
+        model_id=as_int(data.get("model_id", 0), f"{where}.model_id"),
+    )
+
+
+def _split_connection_params(pattern: str, params: Mapping[str, Any], where: str
+                             ) -> Tuple[str, Dict[str, Any], str, Dict[str, Any]]:
+    """(pattern, pattern params, init name, init params) from the flat or structured form."""
+    structure = params.get("structure")
+    if structure is not None:
+        block = as_mapping(structure, f"{where}.structure")
+        check_keys(block.keys(), ("type", "params"), f"{where}.structure")
+        pattern = as_str(block.get("type", pattern), f"{where}.structure.type")
+    try:
+        pattern = CONNECTION_PATTERNS.canonical(pattern)
+    except KeyError as exc:
+        raise ArchitectureError(f"{where}: {exc}") from None
+    init_raw = params.get("init", "normal")
+    init_params: Dict[str, Any] = {}
+    if isinstance(init_raw, Mapping):
+        check_keys(init_raw.keys(), ("name", "params"), f"{where}.init")
+        init_name = as_str(init_raw.get("name", "normal"), f"{where}.init.name")
+        init_params = as_mapping(init_raw.get("params"), f"{where}.init.params")
+    else:
+        init_name = as_str(init_raw, f"{where}.init")
+    try:
+        init_name = WEIGHT_INITS.canonical(init_name)
+    except KeyError as exc:
+        raise ArchitectureError(f"{where}.init: {exc}") from None
+    pattern_keys = list(CONNECTION_PATTERNS.get(pattern).defaults)
+    init_keys = list(WEIGHT_INITS.get(init_name).defaults)
+    pattern_params: Dict[str, Any] = {}
+    if structure is not None:
+        pattern_params = as_mapping(as_mapping(structure, where).get("params"), f"{where}.structure.params")
+    flat = {k: v for k, v in params.items() if k not in CONNECTION_CONTROL_KEYS}
+    allowed_flat = init_keys + ([] if structure is not None else pattern_keys)
+    check_keys(flat.keys(), list(CONNECTION_CONTROL_KEYS) + allowed_flat,
+               f"{where} ({pattern} pattern, {init_name} init)")
+    for key, value in flat.items():
+        if key in init_keys:
+            init_params[key] = value
+        else:
+            pattern_params[key] = value
+    resolve_options(pattern_params, CONNECTION_PATTERNS.get(pattern).defaults, f"{where} pattern {pattern}")
+    resolve_options(init_params, WEIGHT_INITS.get(init_name).defaults, f"{where} init {init_name}")
+    return pattern, plain(pattern_params), init_name, plain(init_params)
+
+
+def parse_connection(raw: Any, where: str) -> ConnectionSpec:
+    """One entry of ``connections``."""
+    data = as_mapping(raw, where, allow_none=False)
+    check_keys(data.keys(), CONNECTION_KEYS, where)
+    for key in ("from_layer", "to_layer"):
+        if key not in data:
+            raise ArchitectureError(f"{where}: missing required key '{key}'")
+    src = as_int(data["from_layer"], f"{where}.from_layer")
+    dst = as_int(data["to_layer"], f"{where}.to_layer")
+    where = f"connection {src}->{dst}"
+    params = as_mapping(data.get("params"), f"{where}.params")
+    mode = str(params.get("mode", "fixed"))
+    if mode.lower() != "fixed":
+        if mode in DYNAMIC_MODES or mode.upper() in DYNAMIC_MODES:
+            raise ArchitectureError(
+                f"{where}.params.mode: dynamic edge mode '{mode}' (multiplier circuits on each "
+                "edge) is not implemented in soen_train; use mode: fixed, or insert a "
+                "MultiplierWICC / MultiplierNOCC layer between the two layers"
+            )
+        raise ArchitectureError(f"{where}.params.mode: '{mode}' is not valid; use 'fixed'")
+    if params.get("connection_params"):
+        raise ArchitectureError(
+            f"{where}.params.connection_params: only dynamic edge modes take connection_params, "
+            "and those are not implemented; remove the key"
+        )
+    pattern_name = as_str(data.get("connection_type", "dense"), f"{where}.connection_type")
+    pattern, pattern_params, init, init_params = _split_connection_params(
+        pattern_name, params, f"{where}.params")
+    learnable = as_bool(data.get("learnable", True), f"{where}.learnable")
+    if "learnable" in params:
+        learnable = as_bool(params["learnable"], f"{where}.params.learnable")
+    minimum = maximum = None
+    if params.get("constraints") is not None:
+        cons = as_mapping(params["constraints"], f"{where}.params.constraints")
+        check_keys(cons.keys(), ("min", "max"), f"{where}.params.constraints")
+        minimum = as_float(cons.get("min"), f"{where}.params.constraints.min", allow_none=True)
+        maximum = as_float(cons.get("max"), f"{where}.params.constraints.max", allow_none=True)
+        if minimum is not None and maximum is not None and minimum > maximum:
+            raise ArchitectureError(f"{where}.params.constraints: min {minimum} > max {maximum}")
+    metadata = data.get("visualization_metadata")
+    return ConnectionSpec(
+        from_layer=src, to_layer=dst, pattern=pattern, pattern_params=pattern_params, init=init,
+        init_params=init_params, learnable=learnable,
+        allow_self_connections=as_bool(params.get("allow_self_connections", True),
+                                       f"{where}.params.allow_self_connections"),
+        minimum=minimum, maximum=maximum,
+        noise=parse_noise(data.get("noise"), f"{where}.noise"),
+        perturb=parse_perturb(data.get("perturb"), f"{where}.perturb"),
+        description=str(data.get("description") or ""),
+        visualization_metadata=plain(metadata) if metadata is not None else None,
+    )
+
+
+def _check_connection_noise(conn: ConnectionSpec) -> None:
+    """Connection noise acts on J only: other keys would silently do nothing."""
+    where = f"connection {conn.from_layer}->{conn.to_layer}"
+    for key in ("phi", "g", "s", "bias_current"):
+        if conn.noise.std(key) != 0.0:
+            raise ArchitectureError(f"{where}.noise.{key}: connections only take noise on 'j'")
+        if conn.perturb.mean(key) != 0.0 or conn.perturb.std(key) != 0.0:
+            raise ArchitectureError(f"{where}.perturb.{key}_*: connections only take 'j_mean'/'j_std'")
+    if conn.noise.extras or any(k not in CORE_NOISE_KEYS for k in (*conn.perturb.means, *conn.perturb.stds)):
+        raise ArchitectureError(f"{where}: connections take no noise extras (only 'j')")
+
+
+def parse_architecture(raw: Mapping[str, Any], where: str = "architecture") -> ArchitectureSpec:
+    """Validate a loaded architecture mapping into an ``ArchitectureSpec``."""
+    check_keys(raw.keys(), TOP_KEYS, where)
+    if "simulation" in raw and "sim_config" in raw:
+        raise ArchitectureError(f"{where}: give 'simulation' or its alias 'sim_config', not both")
+    sim_raw = as_mapping(raw.get("simulation", raw.get("sim_config")), f"{where}.simulation")
+    simulation, sim_seed = parse_simulation(sim_raw, f"{where}.simulation")
+    layers_raw = raw.get("layers")
+    if not isinstance(layers_raw, list) or not layers_raw:
+        raise ArchitectureError(f"{where}.layers: expected a non-empty list of layers")
+    layers = [parse_layer(item, f"{where}.layers[{i}]") for i, item in enumerate(layers_raw)]
+    ids = [layer.layer_id for layer in layers]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ArchitectureError(f"{where}.layers: duplicate layer_id {duplicates}")
+    layers.sort(key=lambda layer: layer.layer_id)
+    conns_raw = raw.get("connections") or []
+    if not isinstance(conns_raw, list):
+        raise ArchitectureError(f"{where}.connections: expected a list")
+    connections = [parse_connection(item, f"{where}.connections[{i}]") for i, item in enumerate(conns_raw)]
+    seen = set()
+    for conn in connections:
+        for end in (conn.from_layer, conn.to_layer):
+            if end not in ids:
+                raise ArchitectureError(
+                    f"connection {conn.from_layer}->{conn.to_layer}: layer {end} does not exist; "
+                    f"layers are {sorted(ids)}"
+                )
+        if (conn.from_layer, conn.to_layer) in seen:
+            raise ArchitectureError(f"connection {conn.from_layer}->{conn.to_layer} is given twice")
+        seen.add((conn.from_layer, conn.to_layer))
+        _check_connection_noise(conn)
+        if simulation.network_evaluation_method == "layerwise" and conn.from_layer > conn.to_layer:
+            raise ArchitectureError(
+                f"connection {conn.from_layer}->{conn.to_layer} is a feedback edge (higher id to "
+                "lower id); layerwise evaluation needs a feed-forward graph: set "
+                "simulation.network_evaluation_method to stepwise_gauss_seidel or stepwise_jacobi"
+            )
+    if simulation.early_stopping_forward_pass and simulation.network_evaluation_method == "layerwise":
+        raise ArchitectureError(
+            f"{where}.simulation.early_stopping_forward_pass: early stopping needs a stepwise "
+            "network_evaluation_method (stepwise_gauss_seidel or stepwise_jacobi)"
+        )
+    for layer in layers:
+        if layer.noise.j != 0.0 or layer.perturb.mean("j") != 0.0 or layer.perturb.std("j") != 0.0:
+            if (layer.layer_id, layer.layer_id) not in seen:
+                raise ArchitectureError(
+                    f"layer {layer.layer_id}.noise/perturb 'j' acts on the internal connection, "
+                    "and this layer has none"
+                )
+    seed = raw.get("seed")
+    seed = as_int(seed, f"{where}.seed") if seed is not None else sim_seed
+    return ArchitectureSpec(simulation=simulation, layers=layers, connections=connections, seed=seed,
+                            description=str(raw.get("description") or ""))
+
+
+def read_architecture(source: ArchitectureSource) -> ArchitectureSpec:
+    """Load (path or dict) and validate an architecture."""
+    raw, where = load_architecture_source(source)
+    return parse_architecture(raw, where)
+
+
+# ----------------------------------------------------------------------------------------
+# Writing back
+# ----------------------------------------------------------------------------------------
+
+
+def layer_to_dict(layer: LayerSpec) -> Dict[str, Any]:
+    """One layer in the YAML vocabulary."""
+    params: Dict[str, Any] = {"dim": layer.dim}
+    params.update(layer.options)
+    for name, init in layer.params.items():
+        params[name] = init.to_dict()
+    if layer.polarity is not None:
+        params["polarity"] = list(layer.polarity.signs)
+    out: Dict[str, Any] = {"layer_id": layer.layer_id, "layer_type": layer.layer_type, "params": params,
+                           "noise": layer.noise.to_dict(), "perturb": layer.perturb.to_dict()}
+    if layer.description:
+        out["description"] = layer.description
+    if layer.model_id:
+        out["model_id"] = layer.model_id
+    return out
+
+
+def connection_to_dict(conn: ConnectionSpec) -> Dict[str, Any]:
+    """One connection in the YAML vocabulary (flat params form)."""
+    params: Dict[str, Any] = {"init": conn.init}
+    params.update(conn.init_params)
+    params.update(conn.pattern_params)
+    params["allow_self_connections"] = conn.allow_self_connections
+    if conn.minimum is not None or conn.maximum is not None:
+        params["constraints"] = {"min": conn.minimum, "max": conn.maximum}
+    out: Dict[str, Any] = {
+        "from_layer": conn.from_layer, "to_layer": conn.to_layer, "connection_type": conn.pattern,
+        "learnable": conn.learnable, "params": params, "noise": conn.noise.to_dict(),
+        "perturb": conn.perturb.to_dict(),
+    }
+    if conn.description:
+        out["description"] = conn.description
+    if conn.visualization_metadata is not None:
+        out["visualization_metadata"] = conn.visualization_metadata
+    return out
+
+
+def architecture_to_dict(spec: ArchitectureSpec) -> Dict[str, Any]:
+    """The whole spec as a plain dict (YAML/JSON compatible, no tensors)."""
+    out: Dict[str, Any] = {
+        "simulation": spec.simulation.to_dict(),
+        "layers": [layer_to_dict(layer) for layer in spec.layers],
+        "connections": [connection_to_dict(conn) for conn in spec.connections],
+    }
+    if spec.seed is not None:
+        out["seed"] = spec.seed
+    if spec.description:
+        out["description"] = spec.description
+    return plain(out)

@@ -1,0 +1,111 @@
+"""One weighted connection J [to, from] between two layers (or inside one layer).
+
+The trainable tensor is ``weight``; the 0/1 ``mask`` decides which entries exist. The
+simulator always uses ``weight * mask`` so masked entries contribute nothing and receive
+zero gradient; ``enforce_constraints`` also rewrites them to exactly zero and clamps the
+rest to the configured [min, max] and to the sign allowed by the source layer's polarity.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, List, Optional
+
+import torch
+from torch import Tensor, nn
+
+from .connectivity import build_mask, init_weights
+from .noise import weight_offset
+from .spec_types import ConnectionSpec
+
+WeightTransform = Callable[[Tensor], Tensor]
+
+
+class Connection(nn.Module):
+    """Weights, mask, constraints, noise and optional forward transform of one connection."""
+
+    def __init__(self, spec: ConnectionSpec, n_from: int, n_to: int, *,
+                 generator: Optional[torch.Generator], materialize: bool,
+                 source_polarity: Optional[List[int]] = None) -> None:
+        super().__init__()
+        self.spec = spec
+        self.n_from, self.n_to = int(n_from), int(n_to)
+        if materialize:
+            mask = build_mask(spec.pattern, n_from, n_to, spec.pattern_params,
+                              allow_self=spec.allow_self_connections, generator=generator)
+            weight = init_weights(spec.init, mask, spec.init_params, generator)
+        else:
+            mask = torch.ones(n_to, n_from)
+            weight = torch.zeros(n_to, n_from)
+        lower = torch.full((n_to, n_from), -float("inf"))
+        upper = torch.full((n_to, n_from), float("inf"))
+        if spec.minimum is not None:
+            lower.fill_(spec.minimum)
+        if spec.maximum is not None:
+            upper.fill_(spec.maximum)
+        if source_polarity is not None:
+            signs = torch.tensor(source_polarity, dtype=torch.float32).view(1, -1).expand(n_to, -1)
+            weight = torch.where(signs > 0, weight.abs(), torch.where(signs < 0, -weight.abs(), weight))
+            lower = torch.where(signs > 0, lower.clamp(min=0.0), lower)
+            upper = torch.where(signs < 0, upper.clamp(max=0.0), upper)
+        self.weight = nn.Parameter(weight * mask, requires_grad=spec.learnable)
+        self.register_buffer("mask", mask)
+        self.register_buffer("lower", lower, persistent=False)
+        self.register_buffer("upper", upper, persistent=False)
+        self.transform: Optional[WeightTransform] = None
+        self.extra_noise_std = 0.0
+        self.extra_noise_relative = False
+        if materialize:
+            self.enforce_constraints()
+
+    @property
+    def name(self) -> str:
+        """``<from>_to_<to>``."""
+        return self.spec.name
+
+    @property
+    def is_internal(self) -> bool:
+        """True for a layer's connection to itself."""
+        return self.spec.from_layer == self.spec.to_layer
+
+    def masked_weight(self) -> Tensor:
+        """weight * mask (gradients flow to the existing entries only)."""
+        return self.weight * self.mask
+
+    def forward_weight(self, training: bool) -> Tensor:
+        """The J used for one forward pass: masked, transformed, plus this pass's offsets."""
+        weight = self.masked_weight()
+        if self.transform is not None:
+            weight = self.transform(weight) * self.mask
+        if not training:
+            return weight
+        offset = weight_offset(self.spec.perturb, weight.shape, weight.device, weight.dtype)
+        if self.extra_noise_std != 0.0:
+            std = self.extra_noise_std
+            if self.extra_noise_relative:
+                existing = self.mask.sum().clamp_min(1.0)
+                std = std * float((weight.detach().abs().sum() / existing).item())
+            draw = std * torch.randn_like(weight)
+            offset = draw if offset is None else offset + draw
+        if offset is None:
+            return weight
+        return weight + offset * self.mask
+
+    def step_noise_std(self, training: bool) -> float:
+        """Std of fresh per-step noise on J (the connection's ``noise.j``; 0 in eval)."""
+        return float(self.spec.noise.j) if training else 0.0
+
+    def step_weight(self, base: Tensor, training: bool) -> Tensor:
+        """``base`` plus a fresh per-step noise sample on the existing entries."""
+        std = self.step_noise_std(training)
+        if std == 0.0:
+            return base
+        sample = torch.randn_like(base) * std
+        if self.spec.noise.relative:
+            sample = sample * base.detach().abs()
+        return base + sample * self.mask
+
+    @torch.no_grad()
+    def enforce_constraints(self) -> None:
+        """Clamp to [min, max] and polarity, and zero the masked entries, in place."""
+        clamped = torch.maximum(torch.minimum(self.weight, self.upper), self.lower)
+        self.weight.copy_(clamped * self.mask)

@@ -1,0 +1,197 @@
+"""Network evaluation: how the layers of a model are advanced through time.
+
+- ``layerwise``: each layer runs over all T steps before the next one (feed-forward
+  graphs; internal connections allowed). A layer's external flux for the whole sequence
+  is one matrix product per incoming connection, computed up front.
+- ``stepwise_gauss_seidel``: per step, layers update in id order with the freshest
+  states; an edge from a higher id to a lower id (feedback) sees the previous step.
+- ``stepwise_jacobi``: per step, every flux comes from the previous step's states.
+
+Stepwise modes can stop early at a steady state (patience or trailing-window criterion).
+Indexing: history[:, 0] is the initial state and history[:, t+1] the state after step t;
+an edge from a lower id into layer L at step t uses the source's state t+1 (its update
+of the same step), which is why Gauss-Seidel equals layerwise on feed-forward graphs.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+import torch
+from torch import Tensor
+
+from .connections import Connection
+from .layers import InternalWeight, LayerHistory, LayerRunContext, SOENLayer
+from .result import SimulationResult
+from .spec_types import SimulationSpec
+
+
+@dataclass
+class ForwardPlan:
+    """Everything fixed for one forward pass: order, contexts, weights, initial states."""
+
+    layer_ids: List[int]
+    layers: Dict[int, SOENLayer]
+    contexts: Dict[int, LayerRunContext]
+    incoming: Dict[int, List[Connection]]  # external connections into each layer
+    internal: Dict[int, Optional[InternalWeight]]
+    weights: Dict[str, Tensor]  # per-forward J of every external connection
+    initial: Dict[int, Dict[str, Tensor]]
+    simulation: SimulationSpec
+    training: bool
+
+
+def _connection_flux(conn: Connection, source_states: Tensor, weight: Tensor, training: bool) -> Tensor:
+    """Flux [B, T, D_to] a connection delivers over a whole sequence of source states."""
+    std = conn.step_noise_std(training)
+    if std == 0.0:
+        return source_states @ weight.t()
+    steps = source_states.shape[1]
+    noisy = torch.stack([conn.step_weight(weight, training) for _ in range(steps)], dim=0)
+    return torch.einsum("btf,tdf->btd", source_states, noisy)
+
+
+def _input_state_history(x: Tensor, ctx: LayerRunContext, s0: Tensor) -> Tensor:
+    """History of a first layer whose states are the input (``input_type: state``)."""
+    return torch.cat([s0.unsqueeze(1), ctx.noise.apply_step("s", x)], dim=1)
+
+
+def run_layerwise(plan: ForwardPlan, x: Tensor) -> SimulationResult:
+    """Layer after layer over the whole sequence."""
+    first = plan.layer_ids[0]
+    input_type = plan.simulation.input_type
+    batch, steps, _ = x.shape
+    histories: Dict[int, LayerHistory] = {}
+    for lid in plan.layer_ids:
+        layer, ctx = plan.layers[lid], plan.contexts[lid]
+        state0 = plan.initial[lid]
+        if lid == first and input_type == "state":
+            states = _input_state_history(x, ctx, state0["s"])
+            histories[lid] = LayerHistory(states=states, phi=x if ctx.track_phi else None,
+                                          g=x if ctx.track_g else None)
+            continue
+        phi_ext: Optional[Tensor] = x if (lid == first and input_type == "flux") else None
+        for conn in plan.incoming[lid]:
+            source = histories[conn.spec.from_layer].states[:, 1:]
+            flux = _connection_flux(conn, source, plan.weights[conn.name], plan.training)
+            phi_ext = flux if phi_ext is None else phi_ext + flux
+        if phi_ext is None:
+            phi_ext = x.new_zeros(batch, steps, layer.dim)
+        histories[lid] = layer.run_sequence(phi_ext, state0, plan.internal[lid], ctx)
+    return _result(plan, histories)
+
+
+class _SteadyStateMonitor:
+    """Early-stop test of the stepwise solvers (patience or trailing-window criterion)."""
+
+    def __init__(self, sim: SimulationSpec) -> None:
+        self.enabled = bool(sim.early_stopping_forward_pass)
+        self.sim = sim
+        self.window = int(sim.steady_window_min)
+        self.deltas: deque = deque(maxlen=max(self.window, 1))
+        self.levels: deque = deque(maxlen=max(self.window, 1))
+        self.calm_steps = 0
+
+    def should_stop(self, step: int, previous: Dict[int, Tensor], current: Dict[int, Tensor]) -> bool:
+        """Record step ``step`` (0-based) and say whether the network is at steady state."""
+        if not self.enabled:
+            return False
+        with torch.no_grad():
+            delta = max(float((current[k] - previous[k]).abs().max()) for k in current)
+            level = max(float(current[k].abs().max()) for k in current)
+        if step + 1 < self.sim.early_stopping_min_steps:
+            if self.window > 0:
+                self.deltas.append(delta)
+                self.levels.append(level)
+            return False
+        if self.window > 0:
+            self.deltas.append(delta)
+            self.levels.append(level)
+            if len(self.deltas) < self.window:
+                return False
+            threshold = self.sim.steady_tol_abs + self.sim.steady_tol_rel * max(1e-12, max(self.levels))
+            return max(self.deltas) <= threshold
+        self.calm_steps = self.calm_steps + 1 if delta <= self.sim.early_stopping_tolerance else 0
+        return self.calm_steps >= self.sim.early_stopping_patience
+
+
+def run_stepwise(plan: ForwardPlan, x: Tensor, *, jacobi: bool) -> SimulationResult:
+    """All layers advance one step at a time (Gauss-Seidel or Jacobi order)."""
+    first = plan.layer_ids[0]
+    input_type = plan.simulation.input_type
+    batch, steps, _ = x.shape
+    values = {lid: plan.layers[lid].prepare(plan.contexts[lid]) for lid in plan.layer_ids}
+    static_internal = {
+        lid: (w.base if (w is not None and not w.has_step_noise) else None)
+        for lid, w in plan.internal.items()
+    }
+    state = {lid: dict(plan.initial[lid]) for lid in plan.layer_ids}
+    records: Dict[int, List[Tensor]] = {lid: [state[lid]["s"]] for lid in plan.layer_ids}
+    phis: Dict[int, List[Tensor]] = {lid: [] for lid in plan.layer_ids}
+    drives: Dict[int, List[Tensor]] = {lid: [] for lid in plan.layer_ids}
+    monitor = _SteadyStateMonitor(plan.simulation)
+    inputs = x.unbind(1)
+    for t in range(steps):
+        fresh: Dict[int, Dict[str, Tensor]] = {}
+        for lid in plan.layer_ids:
+            layer, ctx = plan.layers[lid], plan.contexts[lid]
+            if lid == first and input_type == "state":
+                s_new = ctx.noise.apply_step("s", inputs[t])
+                fresh[lid] = {"s": s_new}
+                phi = g = inputs[t]
+            else:
+                phi_ext = inputs[t] if (lid == first and input_type == "flux") else None
+                for conn in plan.incoming[lid]:
+                    src = conn.spec.from_layer
+                    use_fresh = (not jacobi) and src in fresh
+                    s_src = fresh[src]["s"] if use_fresh else state[src]["s"]
+                    weight = conn.step_weight(plan.weights[conn.name], plan.training)
+                    contribution = s_src @ weight.t()
+                    phi_ext = contribution if phi_ext is None else phi_ext + contribution
+                if phi_ext is None:
+                    phi_ext = x.new_zeros(batch, layer.dim)
+                internal = plan.internal[lid]
+                weight_t = static_internal[lid]
+                if weight_t is None and internal is not None:
+                    weight_t = internal.at_step()
+                fresh[lid], phi, g = layer.step(phi_ext, state[lid], weight_t, values[lid], ctx)
+            records[lid].append(fresh[lid]["s"])
+            if ctx.track_phi:
+                phis[lid].append(phi)
+            if ctx.track_g:
+                drives[lid].append(g)
+        stop = monitor.should_stop(t, {k: state[k]["s"] for k in fresh}, {k: v["s"] for k, v in fresh.items()})
+        state = fresh
+        if stop:
+            break
+    histories = {}
+    for lid in plan.layer_ids:
+        ctx = plan.contexts[lid]
+        aux = {k: state[lid][k] for k in plan.layers[lid].AUX_STATES}
+        histories[lid] = LayerHistory(
+            states=torch.stack(records[lid], dim=1), aux_final=aux,
+            phi=torch.stack(phis[lid], dim=1) if ctx.track_phi else None,
+            g=torch.stack(drives[lid], dim=1) if ctx.track_g else None,
+        )
+    return _result(plan, histories)
+
+
+def _result(plan: ForwardPlan, histories: Dict[int, LayerHistory]) -> SimulationResult:
+    phi = {lid: h.phi for lid, h in histories.items() if h.phi is not None}
+    g = {lid: h.g for lid, h in histories.items() if h.g is not None}
+    aux = {lid: h.aux_final for lid, h in histories.items() if h.aux_final}
+    return SimulationResult(
+        states={lid: h.states for lid, h in histories.items()},
+        output_layer=plan.layer_ids[-1], phi=phi, g=g, aux_final=aux,
+    )
+
+
+def evaluate(plan: ForwardPlan, x: Tensor) -> SimulationResult:
+    """Dispatch on ``simulation.network_evaluation_method``."""
+    method = plan.simulation.network_evaluation_method
+    if method == "layerwise":
+        return run_layerwise(plan, x)
+    return run_stepwise(plan, x, jacobi=(method == "stepwise_jacobi"))
+

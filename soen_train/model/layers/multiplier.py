@@ -1,0 +1,151 @@
+"""Multiplier layers: circuits whose steady state approximates phi_in * phi_w.
+
+MultiplierWICC (alias Multiplier), one state s per node:
+    ds/dt = gamma_plus*g(phi + phi_y, ib - s) - gamma_plus*g(phi - phi_y, ib + s) - gamma_minus*s
+
+MultiplierNOCC (alias MultiplierV2), per node i with fan-in N: output m and two branch
+states s1, s2 (auxiliary states that stateful training must carry):
+    g1 = g(phi + phi_y, ib - s1),  g2 = g(phi - phi_y, -ib + s2)   (RateArray uses |i|)
+    beta_eff = beta + 2*N*beta_out
+    dm/dt  = (g1 - g2 - alpha*m) / beta_eff
+    ds1/dt = (g1 - beta_out*dm/dt - alpha*s1) / beta
+    ds2/dt = (g2 - beta_out*dm/dt - alpha*s2) / beta
+evaluated in that order each step, then all three states are advanced with forward Euler.
+The layer's output state is m. N is the node's fan-in: the number of existing incoming
+connection entries (at least 1).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from ..source_functions import build_source_function
+from .base import LayerRunContext, OptionDef, ParamDef, SOENLayer
+
+
+def _over_time(value: Tensor) -> Tensor:
+    return value.unsqueeze(1) if value.dim() == 2 else value
+
+
+class MultiplierWICCLayer(SOENLayer):
+    """Multiplier with a collection coil (WICC): one state per node."""
+
+    layer_type = "MultiplierWICC"
+    PHYSICAL = True
+    PARAMS = (
+        ParamDef("phi_y", 0.1, doc="weight flux phi_w applied to both branches [Phi0]"),
+        ParamDef("bias_current", 2.0, minimum=0.0, doc="branch bias [Ic]"),
+        ParamDef("gamma_plus", 0.001, minimum=0.0, doc="drive gain"),
+        ParamDef("gamma_minus", 0.001, minimum=0.0, doc="leak rate"),
+    )
+    OPTIONS = SOENLayer.OPTIONS + (
+        OptionDef("source_func", "RateArray", "source", aliases=("source_func_type",),
+                  doc="source function g(phi, i)"),
+    )
+
+    def __init__(self, spec, **kwargs) -> None:
+        self.source = build_source_function(spec.options.get("source_func", "RateArray"))
+        super().__init__(spec, **kwargs)
+
+    def parallel_scan_blocker(self) -> Optional[str]:
+        """PS needs both branch rates to be independent of s."""
+        if self.has_internal:
+            return "it has an internal connection (the flux depends on the state)"
+        if self.source.uses_current:
+            return (f"source function {self.options.get('source_func')} depends on the state "
+                    "through the branch currents")
+        return None
+
+    def _drive(self, phi: Tensor, s: Optional[Tensor], values: Dict[str, Tensor],
+               ctx: LayerRunContext, stepwise: bool) -> Tensor:
+        phi_y = self.step_param(values, "phi_y", ctx) if stepwise else _over_time(values["phi_y"])
+        if self.source.uses_current:
+            bias = self.step_param(values, "bias_current", ctx)
+            g_plus = self.source.value(phi + phi_y, bias - s)
+            g_minus = self.source.value(phi - phi_y, bias + s)
+        else:
+            g_plus = self.source.value(phi + phi_y, None)
+            g_minus = self.source.value(phi - phi_y, None)
+        return ctx.noise.apply_step("g", g_plus - g_minus)
+
+    def step(self, phi_ext_t: Tensor, state: Dict[str, Tensor], weight_t: Optional[Tensor],
+             values: Dict[str, Tensor], ctx: LayerRunContext
+             ) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+        """One forward-Euler step; the recorded drive g is g(+) - g(-)."""
+        s = state["s"]
+        phi = self.flux(phi_ext_t, s, weight_t, values, ctx)
+        g = self._drive(phi, s, values, ctx, stepwise=True)
+        a = 1.0 - ctx.dt * self.step_param(values, "gamma_minus", ctx)
+        c = ctx.dt * self.step_param(values, "gamma_plus", ctx)
+        s_new = ctx.noise.apply_step("s", torch.addcmul(s * a, c, g))
+        return {"s": s_new}, phi, g
+
+    def linear_coefficients(self, phi: Tensor, values: Dict[str, Tensor], ctx: LayerRunContext
+                            ) -> Tuple[Tensor, Tensor, Tensor]:
+        """PS form for phi-only sources: a = 1 - dt*gamma_minus, b = dt*gamma_plus*(g+ - g-)."""
+        g = self._drive(phi, None, values, ctx, stepwise=False)
+        a = 1.0 - ctx.dt * _over_time(values["gamma_minus"])
+        return a, ctx.dt * _over_time(values["gamma_plus"]) * g, g
+
+
+class MultiplierNOCCLayer(SOENLayer):
+    """Multiplier without a collection coil (NOCC): output m plus branch states s1, s2."""
+
+    layer_type = "MultiplierNOCC"
+    PHYSICAL = True
+    AUX_STATES = ("s1", "s2")
+    PARAMS = (
+        ParamDef("phi_y", 0.1, doc="weight flux phi_w [Phi0]"),
+        ParamDef("bias_current", 2.1, minimum=0.0, doc="branch bias i_b [Ic]"),
+        ParamDef("alpha", 1.64053, minimum=0.0, doc="damping (dimensionless)"),
+        ParamDef("beta", 303.85, minimum=1e-9, doc="branch inductance (dimensionless)"),
+        ParamDef("beta_out", 91.156, minimum=0.0, doc="output inductance (dimensionless)"),
+    )
+    OPTIONS = SOENLayer.OPTIONS + (
+        OptionDef("source_func", "RateArray", "source", aliases=("source_func_type",),
+                  doc="source function g(phi, i)"),
+    )
+
+    def __init__(self, spec, **kwargs) -> None:
+        self.source = build_source_function(spec.options.get("source_func", "RateArray"))
+        super().__init__(spec, **kwargs)
+        self.register_buffer("fan_in", torch.ones(self.dim))
+
+    def parallel_scan_blocker(self) -> Optional[str]:
+        """Three coupled states: no scalar linear recurrence."""
+        return "its three coupled states (m, s1, s2) have no scalar parallel-scan form"
+
+    def set_fan_in(self, fan_in: Tensor) -> None:
+        """Per-node fan-in N (number of existing incoming entries, at least 1)."""
+        with torch.no_grad():
+            self.fan_in.copy_(fan_in.clamp_min(1.0).to(self.fan_in.dtype))
+
+    def step(self, phi_ext_t: Tensor, state: Dict[str, Tensor], weight_t: Optional[Tensor],
+             values: Dict[str, Tensor], ctx: LayerRunContext
+             ) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+        """g1, g2 -> dm/dt -> ds1/dt, ds2/dt -> advance m, s1, s2 together."""
+        m, s1, s2 = state["s"], state["s1"], state["s2"]
+        phi = self.flux(phi_ext_t, m, weight_t, values, ctx)
+        phi_y = self.step_param(values, "phi_y", ctx)
+        alpha = self.step_param(values, "alpha", ctx)
+        beta = self.step_param(values, "beta", ctx)
+        beta_out = self.step_param(values, "beta_out", ctx)
+        if self.source.uses_current:
+            bias = self.step_param(values, "bias_current", ctx)
+            g1 = self.source.value(phi + phi_y, bias - s1)
+            g2 = self.source.value(phi - phi_y, s2 - bias)
+        else:
+            g1 = self.source.value(phi + phi_y, None)
+            g2 = self.source.value(phi - phi_y, None)
+        g1 = ctx.noise.apply_step("g", g1)
+        g2 = ctx.noise.apply_step("g", g2)
+        beta_eff = beta + 2.0 * self.fan_in * beta_out
+        dm = (g1 - g2 - alpha * m) / beta_eff
+        ds1 = (g1 - beta_out * dm - alpha * s1) / beta
+        ds2 = (g2 - beta_out * dm - alpha * s2) / beta
+        m_new = ctx.noise.apply_step("s", m + ctx.dt * dm)
+        new_state = {"s": m_new, "s1": s1 + ctx.dt * ds1, "s2": s2 + ctx.dt * ds2}
+        return new_state, phi, g1 - g2

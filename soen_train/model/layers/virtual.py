@@ -1,0 +1,157 @@
+"""Virtual (non-hardware) layers for comparison and hybrid models.
+
+They read the flux phi exactly like physical layers (incoming connections, plus the
+internal connection as the recurrent weight) and produce [B, T+1, D] histories. They are
+discrete-time cells: dt does not enter their update.
+
+- RNN (Elman):   s_{t+1} = tanh(phi_t + bias)
+- LeakyGRU:      z = sigmoid(decay_bias);  s_{t+1} = z*s_t + (1 - z)*tanh(phi_t + candidate_bias)
+- MinGRU:        z_t = sigmoid(gate_scale*phi_t + gate_bias);
+                 s_{t+1} = (1 - z_t)*s_t + z_t*(phi_t + candidate_bias)
+- NonLinear:     s_{t+1} = f(phi_t + phi_offset, bias_current) with a source function f
+                 (no memory)
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from ..source_functions import build_source_function
+from .base import LayerRunContext, OptionDef, ParamDef, SOENLayer
+
+
+def _over_time(value: Tensor) -> Tensor:
+    return value.unsqueeze(1) if value.dim() == 2 else value
+
+
+class _LinearInStateIfNoInternal(SOENLayer):
+    """Virtual cells whose update is linear in s once the flux is known."""
+
+    def parallel_scan_blocker(self) -> Optional[str]:
+        """PS applies when no internal (recurrent) connection feeds the state back."""
+        return "it has an internal connection (the flux depends on the state)" if self.has_internal else None
+
+    def _finish(self, state: Dict[str, Tensor], s_new: Tensor, phi: Tensor, g: Tensor,
+                ctx: LayerRunContext) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+        return {"s": ctx.noise.apply_step("s", s_new)}, phi, g
+
+
+class RNNLayer(_LinearInStateIfNoInternal):
+    """Elman tanh cell; the recurrent weight is the layer's internal connection."""
+
+    layer_type = "RNN"
+    PARAMS = (ParamDef("bias", 0.0, learnable=True, doc="pre-activation bias"),)
+
+    def step(self, phi_ext_t: Tensor, state: Dict[str, Tensor], weight_t: Optional[Tensor],
+             values: Dict[str, Tensor], ctx: LayerRunContext
+             ) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+        """s_{t+1} = tanh(phi_t + bias)."""
+        phi = self.flux(phi_ext_t, state["s"], weight_t, values, ctx)
+        g = ctx.noise.apply_step("g", torch.tanh(phi + self.step_param(values, "bias", ctx)))
+        return self._finish(state, g, phi, g, ctx)
+
+    def linear_coefficients(self, phi: Tensor, values: Dict[str, Tensor], ctx: LayerRunContext
+                            ) -> Tuple[Tensor, Tensor, Tensor]:
+        """Memoryless: a = 0, b = tanh(phi + bias)."""
+        g = ctx.noise.apply_step("g", torch.tanh(phi + _over_time(values["bias"])))
+        return torch.zeros_like(g), g, g
+
+
+class LeakyGRULayer(_LinearInStateIfNoInternal):
+    """Leaky integrator with a learnable per-node retention z = sigmoid(decay_bias)."""
+
+    layer_type = "LeakyGRU"
+    PARAMS = (
+        ParamDef("decay_bias", 4.0, learnable=True, doc="retention logit: z = sigmoid(decay_bias)"),
+        ParamDef("candidate_bias", 0.0, learnable=True, doc="bias of the tanh candidate"),
+    )
+
+    def step(self, phi_ext_t: Tensor, state: Dict[str, Tensor], weight_t: Optional[Tensor],
+             values: Dict[str, Tensor], ctx: LayerRunContext
+             ) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+        """s_{t+1} = z*s_t + (1 - z)*tanh(phi_t + candidate_bias)."""
+        s = state["s"]
+        phi = self.flux(phi_ext_t, s, weight_t, values, ctx)
+        z = torch.sigmoid(self.step_param(values, "decay_bias", ctx))
+        g = ctx.noise.apply_step("g", torch.tanh(phi + self.step_param(values, "candidate_bias", ctx)))
+        return self._finish(state, z * s + (1.0 - z) * g, phi, g, ctx)
+
+    def linear_coefficients(self, phi: Tensor, values: Dict[str, Tensor], ctx: LayerRunContext
+                            ) -> Tuple[Tensor, Tensor, Tensor]:
+        """a = z, b = (1 - z)*tanh(phi + candidate_bias)."""
+        z = torch.sigmoid(_over_time(values["decay_bias"]))
+        g = ctx.noise.apply_step("g", torch.tanh(phi + _over_time(values["candidate_bias"])))
+        return z.expand_as(g), (1.0 - z) * g, g
+
+
+class MinGRULayer(_LinearInStateIfNoInternal):
+    """Minimal GRU: a flux-driven gate mixes the state with a linear candidate."""
+
+    layer_type = "MinGRU"
+    PARAMS = (
+        ParamDef("gate_scale", 1.0, learnable=True, doc="gate slope on the flux"),
+        ParamDef("gate_bias", 0.0, learnable=True, doc="gate offset"),
+        ParamDef("candidate_bias", 0.0, learnable=True, doc="candidate offset"),
+    )
+
+    @staticmethod
+    def _gate(phi: Tensor, scale: Tensor, bias: Tensor) -> Tensor:
+        return torch.sigmoid(phi * scale + bias)
+
+    def step(self, phi_ext_t: Tensor, state: Dict[str, Tensor], weight_t: Optional[Tensor],
+             values: Dict[str, Tensor], ctx: LayerRunContext
+             ) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+        """s_{t+1} = (1 - z_t)*s_t + z_t*(phi_t + candidate_bias)."""
+        s = state["s"]
+        phi = self.flux(phi_ext_t, s, weight_t, values, ctx)
+        z = self._gate(phi, self.step_param(values, "gate_scale", ctx),
+                       self.step_param(values, "gate_bias", ctx))
+        g = ctx.noise.apply_step("g", phi + self.step_param(values, "candidate_bias", ctx))
+        return self._finish(state, (1.0 - z) * s + z * g, phi, g, ctx)
+
+    def linear_coefficients(self, phi: Tensor, values: Dict[str, Tensor], ctx: LayerRunContext
+                            ) -> Tuple[Tensor, Tensor, Tensor]:
+        """a_t = 1 - z_t, b_t = z_t*(phi_t + candidate_bias)."""
+        z = self._gate(phi, _over_time(values["gate_scale"]), _over_time(values["gate_bias"]))
+        g = ctx.noise.apply_step("g", phi + _over_time(values["candidate_bias"]))
+        return 1.0 - z, z * g, g
+
+
+class NonLinearLayer(_LinearInStateIfNoInternal):
+    """Memoryless map s_{t+1} = f(phi_t + phi_offset) through a source function."""
+
+    layer_type = "NonLinear"
+    PARAMS = (
+        ParamDef("phi_offset", 0.0, learnable=True, doc="flux offset"),
+        ParamDef("bias_current", 1.7, minimum=0.0,
+                 doc="current fed to state-dependent source functions [Ic]"),
+    )
+    OPTIONS = SOENLayer.OPTIONS + (
+        OptionDef("source_func", "Tanh", "source", aliases=("source_func_type",),
+                  doc="the non-linearity f"),
+    )
+
+    def __init__(self, spec, **kwargs) -> None:
+        self.source = build_source_function(spec.options.get("source_func", "Tanh"))
+        super().__init__(spec, **kwargs)
+
+    def _apply(self, phi: Tensor, bias: Tensor) -> Tensor:
+        return self.source.value(phi, bias.expand_as(phi) if self.source.uses_current else None)
+
+    def step(self, phi_ext_t: Tensor, state: Dict[str, Tensor], weight_t: Optional[Tensor],
+             values: Dict[str, Tensor], ctx: LayerRunContext
+             ) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+        """s_{t+1} = f(phi_t) with the offset already inside phi_t."""
+        phi = self.flux(phi_ext_t, state["s"], weight_t, values, ctx)
+        bias = self.step_param(values, "bias_current", ctx)
+        g = ctx.noise.apply_step("g", self._apply(phi, bias))
+        return self._finish(state, g, phi, g, ctx)
+
+    def linear_coefficients(self, phi: Tensor, values: Dict[str, Tensor], ctx: LayerRunContext
+                            ) -> Tuple[Tensor, Tensor, Tensor]:
+        """Memoryless: a = 0, b = f(phi)."""
+        g = ctx.noise.apply_step("g", self._apply(phi, _over_time(values["bias_current"])))
+        return torch.zeros_like(g), g, g

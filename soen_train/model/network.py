@@ -1,0 +1,417 @@
+"""``SOENModel``: a SOEN network built from an architecture, with its run-time controls.
+
+    model = SOENModel.from_yaml("pulse_net.yaml", seed=1)
+    y = model(x)                        # x [B, T, D_in] -> last layer history [B, T+1, D_out]
+    r = model.simulate(x, track_g=True) # every layer's history (+ phi / g when tracked)
+
+Layers live in ``model.layers['<id>']`` and connections in ``model.connections['<a>_to_<b>']``.
+All random initialisation draws from one ``torch.Generator`` seeded with ``seed`` (layers
+in id order, then connections in file order), so equal seeds give bit-identical models.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+
+import torch
+from torch import Tensor, nn
+
+from soen_train.registry import closest
+
+from .architecture import ArchitectureSource, architecture_to_dict, read_architecture
+from .connections import Connection
+from .evaluation import ForwardPlan, evaluate
+from .layers import LAYER_TYPES, InternalWeight, LayerRunContext, MultiplierNOCCLayer, SOENLayer
+from .noise import NoiseRuntime, weight_offset
+from .result import SimulationResult, StateKey
+from .spec_types import CORE_NOISE_KEYS, ArchitectureSpec
+from .validation import ArchitectureError, as_float
+
+PathLike = Union[str, Path]
+NOISE_TARGETS = ("noise", "perturb")
+
+
+class SOENModel(nn.Module):
+    """A simulated SOEN network (plain PyTorch module)."""
+
+    def __init__(self, architecture: ArchitectureSpec, *, seed: Optional[int] = None,
+                 materialize: bool = True) -> None:
+        super().__init__()
+        self._arch = copy.deepcopy(architecture)
+        self._arch.seed = seed if seed is not None else self._arch.seed
+        generator = None
+        if materialize and self._arch.seed is not None:
+            generator = torch.Generator().manual_seed(int(self._arch.seed))
+        sim = self._arch.simulation
+        if sim.dt_learnable:
+            self.dt_parameter = nn.Parameter(torch.tensor(float(sim.dt)))
+        internal_ids = {c.from_layer for c in self._arch.connections if c.from_layer == c.to_layer}
+        self.layers = nn.ModuleDict()
+        for spec in self._arch.layers:
+            cls = LAYER_TYPES.get(spec.layer_type)
+            self.layers[str(spec.layer_id)] = cls(
+                spec, generator=generator, materialize=materialize,
+                has_internal=spec.layer_id in internal_ids)
+        dims = {spec.layer_id: spec.dim for spec in self._arch.layers}
+        polarity = {spec.layer_id: spec.polarity.signs for spec in self._arch.layers if spec.polarity}
+        self.connections = nn.ModuleDict()
+        for spec in self._arch.connections:
+            self.connections[spec.name] = Connection(
+                spec, dims[spec.from_layer], dims[spec.to_layer], generator=generator,
+                materialize=materialize, source_polarity=polarity.get(spec.from_layer))
+        self.refresh_fan_in()
+
+    # ------------------------------------------------------------------------------------
+    # Construction and files
+    # ------------------------------------------------------------------------------------
+    @classmethod
+    def from_yaml(cls, source: ArchitectureSource, seed: Optional[int] = None) -> "SOENModel":
+        """Build from an architecture YAML (path) or the equivalent dict.
+
+        ``seed`` controls every random initialisation; when given, a seed stored in the
+        YAML is ignored. Without any seed the global torch RNG is used.
+        """
+        return cls(read_architecture(source), seed=seed)
+
+    def save(self, path: PathLike) -> Path:
+        """Write this model to a safe ``.soen`` file (safetensors + JSON spec)."""
+        from .soen_file import save_model
+
+        return save_model(self, path)
+
+    @classmethod
+    def load(cls, path: PathLike) -> "SOENModel":
+        """Read a ``.soen`` written by ``save`` (never executes code from the file)."""
+        from .soen_file import load_model
+
+        return load_model(path)
+
+    @classmethod
+    def import_original(cls, path: PathLike) -> "SOENModel":
+        """Import the original toolkit's torch-pickled ``.soen`` through a restricted unpickler."""
+        from .soen_file import import_original_model
+
+        return import_original_model(path)
+
+    @torch.no_grad()
+    def refresh_fan_in(self) -> None:
+        """Recompute per-node fan-in (existing incoming entries) of MultiplierNOCC layers."""
+        for lid in self.layer_ids:
+            layer = self.layers[str(lid)]
+            if isinstance(layer, MultiplierNOCCLayer):
+                fan_in = torch.zeros(layer.dim, device=layer.fan_in.device)
+                for conn in self.connections.values():
+                    if conn.spec.to_layer == lid:
+                        fan_in += conn.mask.sum(dim=1).to(fan_in.device)
+                layer.set_fan_in(fan_in)
+
+    # ------------------------------------------------------------------------------------
+    # Description
+    # ------------------------------------------------------------------------------------
+    @property
+    def architecture(self) -> ArchitectureSpec:
+        """The validated architecture this model was built from (live: reflects set_*)."""
+        self._arch.simulation.dt = self.dt
+        return self._arch
+
+    @property
+    def spec(self) -> Dict[str, Any]:
+        """Plain dict of the architecture (YAML-compatible), enough to rebuild the model."""
+        return architecture_to_dict(self.architecture)
+
+    @property
+    def layer_ids(self) -> List[int]:
+        """Layer ids in evaluation order (ascending)."""
+        return [spec.layer_id for spec in self._arch.layers]
+
+    @property
+    def input_dim(self) -> int:
+        """Width of the input sequence (the first layer's dim)."""
+        return self._arch.layers[0].dim
+
+    @property
+    def output_dim(self) -> int:
+        """Width of the output (the last layer's dim)."""
+        return self._arch.layers[-1].dim
+
+    @property
+    def dt(self) -> float:
+        """Simulation step, dimensionless (units of 1/omega_c)."""
+        if self._arch.simulation.dt_learnable:
+            return float(self.dt_parameter.detach())
+        return float(self._arch.simulation.dt)
+
+    def set_dt(self, dt: float) -> None:
+        """Change the simulation step (dimensionless, > 0) for all layers."""
+        value = as_float(dt, "dt")
+        if value <= 0:
+            raise ValueError(f"dt must be > 0, got {value}")
+        self._arch.simulation.dt = value
+        if self._arch.simulation.dt_learnable:
+            with torch.no_grad():
+                self.dt_parameter.fill_(value)
+
+    def layer(self, layer_id: int) -> SOENLayer:
+        """The layer module with id ``layer_id``."""
+        key = str(layer_id)
+        if key not in self.layers:
+            raise KeyError(f"no layer {layer_id}; layers are {self.layer_ids}")
+        return self.layers[key]
+
+    def connection(self, name: str) -> Connection:
+        """The connection '<from>_to_<to>' (the original's 'J_<from>_to_<to>' also works)."""
+        key = name[2:] if name.startswith("J_") else name
+        if key not in self.connections:
+            hint = closest(key, list(self.connections))
+            msg = f"no connection '{name}'"
+            if hint:
+                msg += f" (did you mean '{hint}'?)"
+            raise KeyError(msg + f"; connections are {sorted(self.connections)}")
+        return self.connections[key]
+
+    def noise_keys(self, layer_id: int) -> List[str]:
+        """Keys ``set_noise`` accepts for layer ``layer_id``."""
+        return self.layer(layer_id).noise_keys()
+
+    # ------------------------------------------------------------------------------------
+    # Parameters and constraints
+    # ------------------------------------------------------------------------------------
+    def parameters_by_name(self) -> Dict[str, nn.Parameter]:
+        """{'layers.<id>.<param>': Parameter, 'connections.<from>_to_<to>': Parameter}.
+
+        Every per-node layer parameter and every connection weight (learnable or not: see
+        ``requires_grad``); plus 'dt' when dt is learnable. Connection values are the raw
+        weights; the simulator multiplies them by the mask.
+        """
+        out: Dict[str, nn.Parameter] = {}
+        for lid in self.layer_ids:
+            layer = self.layers[str(lid)]
+            for name in layer.param_names():
+                out[f"layers.{lid}.{name}"] = getattr(layer, name)
+        for name, conn in self.connections.items():
+            out[f"connections.{name}"] = conn.weight
+        if self._arch.simulation.dt_learnable:
+            out["dt"] = self.dt_parameter
+        return out
+
+    def connection_weights(self, learnable_only: bool = True) -> Dict[str, Tensor]:
+        """{'<from>_to_<to>': weight * mask}; gradients flow to the weights."""
+        return {
+            name: conn.masked_weight()
+            for name, conn in self.connections.items()
+            if conn.spec.learnable or not learnable_only
+        }
+
+    @torch.no_grad()
+    def enforce_constraints(self) -> None:
+        """Clamp parameters and weights to their constraints and re-apply masks (in place)."""
+        for layer in self.layers.values():
+            layer.enforce_constraints()
+        for conn in self.connections.values():
+            conn.enforce_constraints()
+        if self._arch.simulation.dt_learnable:
+            self.dt_parameter.clamp_(min=1e-9)
+
+    # ------------------------------------------------------------------------------------
+    # Noise, perturbation and weight transforms
+    # ------------------------------------------------------------------------------------
+    def set_noise(self, target: str, key: str, value: float,
+                  layer_ids: Optional[Iterable[int]] = None,
+                  relative: Optional[bool] = None) -> List[int]:
+        """Set a noise std (``target='noise'``) or perturbation std (``'perturb'``) by name.
+
+        ``key`` is a core noise key (phi, g, s, bias_current, j) or a layer parameter name.
+        Without ``layer_ids`` every layer that supports the key is changed. Returns the ids
+        changed. Acts only while the model is training.
+        """
+        if target not in NOISE_TARGETS:
+            raise ValueError(f"unknown noise target '{target}'; valid targets: {list(NOISE_TARGETS)}")
+        std = as_float(value, f"{target}.{key}", minimum=0.0)
+        if relative and target == "perturb":
+            raise ValueError("relative=True is only available for target 'noise'")
+        explicit = layer_ids is not None
+        ids = [int(i) for i in layer_ids] if explicit else self.layer_ids
+        chosen = []
+        for lid in ids:
+            keys = self.layer(lid).noise_keys()
+            if key in keys:
+                chosen.append(lid)
+            elif explicit:
+                raise ValueError(
+                    f"layer {lid} ({self.layer(lid).layer_type}) has no noise key '{key}'; "
+                    f"valid keys: {keys}"
+                )
+        if not chosen:
+            valid = sorted({k for lid in ids for k in self.layer(lid).noise_keys()})
+            hint = closest(key, valid)
+            msg = f"no layer supports noise key '{key}'"
+            if hint:
+                msg += f" (did you mean '{hint}'?)"
+            raise ValueError(msg + f"; valid keys: {valid}")
+        for lid in chosen:
+            spec = self.layer(lid).spec
+            if target == "noise":
+                spec.noise.set_std(key, std)
+                if relative is not None:
+                    spec.noise.relative = bool(relative)
+            else:
+                spec.perturb.stds[key] = std
+        return chosen
+
+    def set_connection_noise(self, name: str, std: float, relative: bool = False) -> None:
+        """Gaussian noise on J of connection ``name``, one draw per forward (training only).
+
+        With ``relative`` the std is ``std * mean|J|`` over the existing entries. This run-time
+        setting is not stored in the spec or in ``.soen`` files.
+        """
+        conn = self.connection(name)
+        conn.extra_noise_std = as_float(std, f"connection noise of {name}", minimum=0.0)
+        conn.extra_noise_relative = bool(relative)
+
+    def set_weight_transform(self, fn: Optional[Callable[[Tensor], Tensor]],
+                             connections: Optional[Iterable[str]] = None) -> None:
+        """Apply ``fn`` to J in every forward (e.g. a straight-through quantiser); None clears.
+
+        ``connections`` defaults to every learnable connection.
+        """
+        if connections is None:
+            targets = [c for c in self.connections.values() if c.spec.learnable]
+        else:
+            targets = [self.connection(name) for name in connections]
+        for conn in targets:
+            conn.transform = fn
+
+    # ------------------------------------------------------------------------------------
+    # Simulation
+    # ------------------------------------------------------------------------------------
+    def _dtype(self) -> torch.dtype:
+        for param in self.parameters():
+            return param.dtype
+        for buf in self.buffers():
+            if buf.is_floating_point():
+                return buf.dtype
+        return torch.float32
+
+    def _device(self) -> torch.device:
+        for buf in self.buffers():
+            return buf.device
+        for param in self.parameters():
+            return param.device
+        return torch.device("cpu")
+
+    def _check_input(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"input must be a torch.Tensor [batch, steps, {self.input_dim}], got {type(x).__name__}")
+        if x.dim() != 3:
+            raise ValueError(f"input must be [batch, steps, {self.input_dim}], got shape {tuple(x.shape)}")
+        if x.shape[-1] != self.input_dim:
+            raise ValueError(
+                f"input has {x.shape[-1]} features but the first layer (id {self.layer_ids[0]}) has "
+                f"dim {self.input_dim}; expected [batch, steps, {self.input_dim}]"
+            )
+        if x.shape[1] < 1:
+            raise ValueError("input must have at least one time step")
+        return x.to(device=self._device(), dtype=self._dtype())
+
+    def _parse_state_key(self, key: Any) -> Tuple[int, str]:
+        if isinstance(key, tuple) and len(key) == 2:
+            lid, name = key
+        elif isinstance(key, str) and "." in key:
+            lid, name = key.split(".", 1)
+        else:
+            lid, name = key, "s"
+        try:
+            lid = int(lid)
+        except (TypeError, ValueError):
+            raise KeyError(f"initial_states key {key!r} is not a layer id or (layer id, name)") from None
+        layer = self.layer(lid)
+        valid = ("s",) + layer.AUX_STATES
+        if name not in valid:
+            raise KeyError(f"initial_states key {key!r}: layer {lid} has states {list(valid)}")
+        return lid, str(name)
+
+    def _initial_states(self, given: Optional[Mapping[Any, Any]], batch: int, ref: Tensor
+                        ) -> Dict[int, Dict[str, Tensor]]:
+        supplied: Dict[int, Dict[str, Tensor]] = {lid: {} for lid in self.layer_ids}
+        for key, value in (given or {}).items():
+            lid, name = self._parse_state_key(key)
+            dim = self.layer(lid).dim
+            tensor = torch.as_tensor(value).to(device=ref.device, dtype=ref.dtype)
+            if tensor.dim() == 1 and tensor.shape[0] == dim:
+                tensor = tensor.unsqueeze(0).expand(batch, dim)
+            elif tensor.shape != (batch, dim):
+                raise ValueError(
+                    f"initial state {key!r} has shape {tuple(tensor.shape)}; expected "
+                    f"[{batch}, {dim}] or [{dim}]"
+                )
+            supplied[lid][name] = tensor
+        states = {}
+        for lid in self.layer_ids:
+            layer = self.layers[str(lid)]
+            s0 = supplied[lid].pop("s", None)
+            if s0 is None:
+                s0 = ref.new_zeros(batch, layer.dim)
+            states[lid] = layer.initial_state(s0, supplied[lid])
+        return states
+
+    def _plan(self, x: Tensor, initial_states: Optional[Mapping[Any, Any]], track_phi: bool,
+              track_g: bool) -> ForwardPlan:
+        batch, steps = int(x.shape[0]), int(x.shape[1])
+        sim = self._arch.simulation
+        training = bool(self.training)
+        dt = self.dt_parameter.to(x.dtype) if sim.dt_learnable else torch.tensor(
+            sim.dt, dtype=x.dtype, device=x.device)
+        contexts, layers = {}, {}
+        for spec in self._arch.layers:
+            active = training and (spec.noise.is_active() or spec.perturb.is_active())
+            noise = NoiseRuntime(spec.noise, spec.perturb, batch=batch, dim=spec.dim, device=x.device,
+                                 dtype=x.dtype, active=active) if active else NoiseRuntime.inactive()
+            contexts[spec.layer_id] = LayerRunContext(dt=dt, training=training, noise=noise, batch=batch,
+                                                      steps=steps, track_phi=track_phi, track_g=track_g)
+            layers[spec.layer_id] = self.layers[str(spec.layer_id)]
+        weights = {name: conn.forward_weight(training) for name, conn in self.connections.items()}
+        incoming: Dict[int, List[Connection]] = {lid: [] for lid in layers}
+        internal: Dict[int, Optional[InternalWeight]] = {lid: None for lid in layers}
+        for name, conn in self.connections.items():
+            if conn.is_internal:
+                lid = conn.spec.to_layer
+                base = weights[name]
+                layer_spec = layers[lid].spec
+                if training:
+                    offset = weight_offset(layer_spec.perturb, base.shape, base.device, base.dtype)
+                    if offset is not None:
+                        base = base + offset * conn.mask
+                internal[lid] = InternalWeight(conn, base, training, contexts[lid].noise)
+            else:
+                incoming[conn.spec.to_layer].append(conn)
+        return ForwardPlan(
+            layer_ids=self.layer_ids, layers=layers, contexts=contexts, incoming=incoming,
+            internal=internal, weights=weights, initial=self._initial_states(initial_states, batch, x),
+            simulation=sim, training=training)
+
+    def simulate(self, x: Tensor, initial_states: Optional[Mapping[StateKey, Tensor]] = None,
+                 track_phi: bool = False, track_g: bool = False) -> SimulationResult:
+        """Run the network on x [B, T, D_in]; every layer's history keyed by layer id.
+
+        ``initial_states`` maps layer id (or (id, 's1'/'s2')) to [B, D] or [D] states
+        (broadcast over the batch); missing ones start at zero. ``track_phi``/``track_g``
+        (or the simulation block's flags) add flux/drive histories [B, T, D].
+        """
+        x = self._check_input(x)
+        sim = self._arch.simulation
+        plan = self._plan(x, initial_states, track_phi or sim.track_phi, track_g or sim.track_g)
+        return evaluate(plan, x)
+
+    def forward(self, x: Tensor, initial_states: Optional[Mapping[StateKey, Tensor]] = None) -> Tensor:
+        """Output layer history [B, T+1, D_out] (index 0 = initial state)."""
+        return self.simulate(x, initial_states=initial_states).output
+
+    def extra_repr(self) -> str:
+        sim = self._arch.simulation
+        return (f"layers={self.layer_ids}, dt={self.dt:g}, input_type={sim.input_type}, "
+                f"evaluation={sim.network_evaluation_method}")
+
+
+__all__ = ["SOENModel", "CORE_NOISE_KEYS", "ArchitectureError"]

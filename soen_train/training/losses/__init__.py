@@ -1,0 +1,55 @@
+"""The loss catalog: ``LOSSES`` registry, ``LossContext``, ``WeightedLoss`` and every loss.
+
+Importing this package registers all losses. A loss is ``fn(ctx, **params) -> scalar`` and
+carries ``needs`` (what the trainer must prepare) and ``check_params`` (value validation).
+"""
+
+from soen_train.training.losses import (  # noqa: F401  (imported to register the losses)
+    classification,
+    criticality,
+    margins,
+    output_penalties,
+    quantization,
+    regression,
+    state_penalties,
+    weight_penalties,
+)
+from soen_train.training.losses.catalog import (
+    LOSSES,
+    NEEDS_VOCABULARY,
+    call_loss,
+    loss_needs,
+    loss_parameters,
+    register_loss,
+    validate_loss_params,
+)
+from soen_train.training.losses.context import LossContext
+from soen_train.training.losses.param_checks import ParameterTypeError, UnknownParameterError
+from soen_train.training.losses.quantization import (
+    DEFAULT_CODEBOOK,
+    codebook_from_params,
+    nearest_code,
+    uniform_codebook,
+)
+from soen_train.training.losses.regression import align_for_mse
+from soen_train.training.losses.weighted import LossTerm, WeightedLoss
+
+__all__ = [
+    "DEFAULT_CODEBOOK",
+    "LOSSES",
+    "NEEDS_VOCABULARY",
+    "LossContext",
+    "LossTerm",
+    "ParameterTypeError",
+    "UnknownParameterError",
+    "WeightedLoss",
+    "align_for_mse",
+    "call_loss",
+    "codebook_from_params",
+    "loss_needs",
+    "loss_parameters",
+    "nearest_code",
+    "register_loss",
+    "uniform_codebook",
+    "validate_loss_params",
+]

@@ -1,0 +1,247 @@
+"""Criticality losses: drive the network towards the edge of chaos (expansion ratio near 1).
+
+``branching_loss`` estimates, per layer and step, how much flux a layer sends on relative to
+the flux it receives; ``local_expansion_loss`` measures how a tiny input perturbation grows
+from one step to the next with a second forward pass. Both are dimensionless ratios.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+
+from soen_train.training.losses.catalog import register_loss
+from soen_train.training.losses.context import LossContext
+from soen_train.training.losses.model_access import (
+    check_layer_ids,
+    connection_endpoints,
+    connection_weights,
+    layer_parameter,
+    layer_types,
+)
+from soen_train.training.losses.param_checks import check_bool, check_int_list, check_number
+
+#: Epsilon inside the smooth absolute value sqrt(x^2 + 1e-8).
+SOFTABS_EPS = 1e-8
+
+#: Layer types that only hold the input and have no dynamics of their own.
+INPUT_LAYER_TYPES = ("input", "linear")
+
+
+def _softabs(x: torch.Tensor) -> torch.Tensor:
+    return torch.sqrt(x.pow(2) + SOFTABS_EPS)
+
+
+def _ratio_penalty(
+    ratios: list[torch.Tensor], target: float, use_log: bool, clamp_min: float, clamp_max: float,
+    per_layer: bool,
+) -> torch.Tensor:
+    """Mean of (ln clamp(r) - ln target)^2, or of (r - target)^2, over all ratios or per layer."""
+
+    def penalty(r: torch.Tensor) -> torch.Tensor:
+        if use_log:
+            return (torch.log(r.clamp(clamp_min, clamp_max)) - math.log(target)).pow(2)
+        return (r - target).pow(2)
+
+    if per_layer:
+        return torch.stack([penalty(r).mean() for r in ratios]).mean()
+    return penalty(torch.cat([r.reshape(-1) for r in ratios])).mean()
+
+
+def _check_ratio_params(
+    owner: str, target: tuple, use_log: tuple, factor: float, clamp_min: float, clamp_max: float
+) -> None:
+    """Shared checks; ``target`` and ``use_log`` are (param name, value) pairs."""
+    check_number(owner, "factor", factor)
+    log_domain = check_bool(owner, use_log[0], use_log[1])
+    lo = check_number(owner, "clamp_min", clamp_min, minimum=0.0, min_inclusive=False)
+    hi = check_number(owner, "clamp_max", clamp_max)
+    if hi <= lo:
+        raise ValueError(f"{owner}: clamp_max ({hi}) must be greater than clamp_min ({lo})")
+    # ln(target) must exist in the log domain.
+    check_number(owner, target[0], target[1], minimum=0.0, min_inclusive=not log_domain)
+
+
+def _check_branching(
+    target_sigma: float, factor: float, use_log_domain: bool, clamp_min: float,
+    clamp_max: float, eps_scale: float, layer_ids: Iterable[int] | None,
+) -> None:
+    owner = "loss 'branching_loss'"
+    _check_ratio_params(
+        owner, ("target_sigma", target_sigma), ("use_log_domain", use_log_domain), factor,
+        clamp_min, clamp_max,
+    )
+    check_number(owner, "eps_scale", eps_scale, minimum=0.0)
+    if layer_ids is not None:
+        check_int_list(owner, "layer_ids", layer_ids)
+
+
+def _branching_layers(weights: dict[str, torch.Tensor]) -> dict[int, dict[str, list]]:
+    """Per layer: inbound (from, J) incl. internal, and outbound (to, J) to other layers."""
+    layers: dict[int, dict[str, list]] = {}
+    for name, w in weights.items():
+        src, dst = connection_endpoints(name)
+        layers.setdefault(dst, {"in": [], "out": []})["in"].append((src, w))
+        if src != dst:
+            layers.setdefault(src, {"in": [], "out": []})["out"].append((dst, w))
+    return {
+        lid: io for lid, io in layers.items()
+        if io["out"] and any(src != lid for src, _ in io["in"])
+    }
+
+
+@register_loss("branching_loss", needs={"sim", "model"}, check=_check_branching)
+def branching_loss(
+    ctx: LossContext,
+    target_sigma: float = 1.0,
+    factor: float = 1.0,
+    use_log_domain: bool = True,
+    clamp_min: float = 0.1,
+    clamp_max: float = 10.0,
+    eps_scale: float = 1e-6,
+    layer_ids: Iterable[int] | None = None,
+) -> torch.Tensor:
+    """Push the branching ratio sigma of each hidden layer towards ``target_sigma``.
+
+    For a layer L with inbound and outbound connections, at each sample and step t >= 1:
+    phi_in = sum_j s_j(t) J_{j->L}^T (+ s_L(t) J_int^T + phi_offset), phi_out_i =
+    softabs(s_i) * sum_k |J_{L->k}|_{:, i}; over the neurons with both inbound and outbound
+    connections, sigma = sum_i (phi_out_i + eps) / (sum_i softabs(phi_in_i) + eps * n), with
+    softabs(x) = sqrt(x^2 + 1e-8) and eps = eps_scale * max(mean softabs(phi_in), mean |s|,
+    1e-6). Loss: factor * mean (ln clamp(sigma) - ln target_sigma)^2 (log domain), else
+    factor * mean (sigma - target_sigma)^2. The original ignored target_sigma in the log
+    domain; here it is honoured.
+    """
+    loss = "branching_loss"
+    sim = ctx.require_sim(loss)
+    model = ctx.require_model(loss)
+    states = {int(k): v for k, v in sim.states.items()}
+    eligible = _branching_layers(connection_weights(model, loss, learnable_only=False))
+    if layer_ids is None:
+        ids = sorted(eligible)
+        if not ids:
+            raise ValueError(
+                f"loss '{loss}': no layer has both inbound and outbound connections, so no "
+                "branching ratio is defined"
+            )
+    else:
+        ids = check_layer_ids(
+            check_int_list(f"loss '{loss}'", "layer_ids", layer_ids), eligible, loss,
+            "layers with both inbound and outbound connections",
+        )
+    ratios = []
+    for lid in ids:
+        s = states[lid][:, 1:, :]
+        phi_in = torch.zeros_like(s)
+        in_strength = torch.zeros(s.shape[-1], dtype=s.dtype, device=s.device)
+        for src, w in eligible[lid]["in"]:
+            phi_in = phi_in + states[src][:, 1:, :] @ w.T
+            if src != lid:
+                in_strength = in_strength + w.detach().abs().sum(dim=1)
+        offset = layer_parameter(model, lid, "phi_offset")
+        if offset is not None:
+            phi_in = phi_in + offset
+        out_strength = sum(w.abs().sum(dim=0) for _, w in eligible[lid]["out"])
+        connected = ((out_strength.detach() > 0) & (in_strength > 0)).to(s.dtype)
+        n_conn = connected.sum()
+        if n_conn == 0:
+            continue
+        soft_in = _softabs(phi_in)
+        eps = eps_scale * max(float(soft_in.detach().mean()), float(s.detach().abs().mean()), 1e-6)
+        numerator = ((_softabs(s) * out_strength + eps) * connected).sum(dim=-1)
+        denominator = (soft_in * connected).sum(dim=-1) + eps * n_conn
+        ratios.append(numerator / denominator)
+    if not ratios:
+        raise ValueError(f"loss '{loss}': no neuron has both inbound and outbound connections")
+    return factor * _ratio_penalty(
+        ratios, target_sigma, use_log_domain, clamp_min, clamp_max, per_layer=False
+    )
+
+
+def _check_expansion(
+    target_value: float, perturbation_scale: float, factor: float, per_layer: bool, eps: float,
+    use_log_loss: bool, clamp_min: float, clamp_max: float, layer_ids: Iterable[int] | None,
+    detach_clean: bool,
+) -> None:
+    owner = "loss 'local_expansion_loss'"
+    _check_ratio_params(
+        owner, ("target_value", target_value), ("use_log_loss", use_log_loss), factor,
+        clamp_min, clamp_max,
+    )
+    check_number(owner, "perturbation_scale", perturbation_scale, minimum=0.0, min_inclusive=False)
+    check_bool(owner, "per_layer", per_layer)
+    check_bool(owner, "detach_clean", detach_clean)
+    check_number(owner, "eps", eps, minimum=0.0, min_inclusive=False)
+    if layer_ids is not None:
+        check_int_list(owner, "layer_ids", layer_ids)
+
+
+def _dynamic_layers(model: Any, histories: dict[int, torch.Tensor]) -> list[int]:
+    """All simulated layers except a first layer that only holds the input."""
+    ids = sorted(histories)
+    types = layer_types(model)
+    if ids and types.get(ids[0], "").lower() in INPUT_LAYER_TYPES:
+        ids = ids[1:]
+    return ids
+
+
+@register_loss("local_expansion_loss", needs={"sim", "forward", "model"}, check=_check_expansion)
+def local_expansion_loss(
+    ctx: LossContext,
+    target_value: float = 1.0,
+    perturbation_scale: float = 1e-5,
+    factor: float = 1.0,
+    per_layer: bool = False,
+    eps: float = 1e-8,
+    use_log_loss: bool = True,
+    clamp_min: float = 1e-2,
+    clamp_max: float = 1e2,
+    layer_ids: Iterable[int] | None = None,
+    detach_clean: bool = False,
+) -> torch.Tensor:
+    """Push the step-to-step growth of a small perturbation towards ``target_value``.
+
+    delta = N(0, 1) * perturbation_scale * (mean|x| + eps); a second forward pass on x + delta
+    gives histories h'. d_t = ||h'_t - h_t||_2 over the nodes of all selected layers together
+    (t >= 1, clean h detached), or per layer with ``per_layer``; sigma_t = d_t / (d_{t-1} +
+    eps) for t >= 2. Penalty: mean (ln clamp(sigma) - ln target)^2 (``use_log_loss``) or mean
+    (sigma - target)^2, averaged per layer then over layers with ``per_layer``; times factor.
+    Default layers: every simulated layer except an input-only first layer. Doubles the
+    forward cost.
+
+    ``detach_clean`` (default false; true is the original's behaviour) stops gradients through the clean
+    histories. Then d_t moves by O(1) per unit weight change while d_t itself is
+    O(perturbation_scale), so gradients are about 1/perturbation_scale larger than those of
+    the other losses; with ``detach_clean: false`` both passes carry gradients and the
+    gradient is that of the expansion ratio itself (O(1)).
+    """
+    loss = "local_expansion_loss"
+    sim = ctx.require_sim(loss)
+    forward = ctx.require_forward(loss)
+    x = ctx.require_inputs(loss)
+    clean = {int(k): (v.detach() if detach_clean else v) for k, v in sim.states.items()}
+    if layer_ids is None:
+        ids = _dynamic_layers(ctx.model, clean)
+    else:
+        ids = check_layer_ids(
+            check_int_list(f"loss '{loss}'", "layer_ids", layer_ids), clean, loss, "in the simulation"
+        )
+    if not ids:
+        raise ValueError(f"loss '{loss}': no simulated layer to measure")
+    scale = perturbation_scale * (float(x.detach().abs().mean()) + eps)
+    perturbed = forward(x.detach() + torch.randn_like(x) * scale)
+    diffs = [perturbed.states[lid][:, 1:, :] - clean[lid][:, 1:, :] for lid in ids]
+    if not per_layer:
+        diffs = [torch.cat(diffs, dim=-1)]
+    ratios = []
+    for diff in diffs:
+        dist = torch.linalg.vector_norm(diff, dim=-1)
+        if dist.shape[1] < 2:
+            raise ValueError(f"loss '{loss}' needs at least 2 time steps, got {dist.shape[1]}")
+        ratios.append(dist[:, 1:] / (dist[:, :-1] + eps))
+    return factor * _ratio_penalty(
+        ratios, target_value, use_log_loss, clamp_min, clamp_max, per_layer=per_layer
+    )
