@@ -51,6 +51,20 @@ class LossConfig:
 
 
 @dataclass
+class DistillationConfig:
+    """Teacher model whose output trajectories become the student's seq2seq targets."""
+
+    #: The teacher .soen model (required for paradigm=distillation).
+    teacher_model_path: Optional[str] = None
+    #: Where the teacher trajectories are cached (null = distillation_data.h5 in the run's logs folder).
+    distillation_data_path: Optional[str] = None
+    #: Keep only the first N samples of each split (null = all).
+    max_samples: Optional[int] = None
+    #: Batch size of the teacher's inference pass.
+    batch_size: int = 64
+
+
+@dataclass
 class TrainingConfig:
     """Optimisation and the training loop (guide section `training`)."""
 
@@ -128,6 +142,8 @@ class TrainingConfig:
     tbptt_steps: Optional[int] = None
     #: Steps between chunk starts (null = tbptt_steps).
     tbptt_stride: Optional[int] = None
+    #: Teacher settings for paradigm=distillation.
+    distillation: DistillationConfig = field(default_factory=DistillationConfig)
 
 
 @dataclass

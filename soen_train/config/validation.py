@@ -166,6 +166,10 @@ def _validate_combinations(cfg: SOENTrainConfig) -> None:
             f"training.paradigm={t.paradigm} has real-valued targets (the input or a teacher's "
             "states): use loss=mse instead of cross_entropy"
         )
+    if t.paradigm == "distillation" and not t.distillation.teacher_model_path:
+        raise ConfigError(
+            "training.paradigm=distillation needs training.distillation.teacher_model_path (a .soen teacher)"
+        )
     if t.paradigm == "distillation" and t.mapping != "seq2seq":
         raise ConfigError(
             "training.paradigm=distillation matches the teacher's whole state trajectory, so it "

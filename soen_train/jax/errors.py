@@ -19,3 +19,7 @@ class JaxUnsupportedError(SOENError, ValueError):
 
 class JaxCheckpointError(SOENError, ValueError):
     """A JAX checkpoint file that is missing, incomplete or does not match its model."""
+
+
+class JaxNonFiniteLossError(SOENError, FloatingPointError):
+    """A NaN or Inf training loss: the run stops instead of corrupting the weights."""

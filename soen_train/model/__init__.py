@@ -6,6 +6,8 @@
     model.save("net.soen"); SOENModel.load("net.soen")
 """
 
+from pathlib import Path
+
 from .architecture import architecture_to_dict, parse_architecture, read_architecture
 from .connectivity import CONNECTION_PATTERNS, WEIGHT_INITS
 from .distributions import PARAM_DISTRIBUTIONS
@@ -31,11 +33,15 @@ from .soen_file import SoenFileError
 from .source_functions import SOURCE_FUNCTIONS, build_source_function
 from .validation import ArchitectureError
 
+#: Folder of the example architecture YAMLs shipped with the package.
+EXAMPLES_DIR = Path(__file__).with_name("examples")
+
 __all__ = [
     "ArchitectureError",
     "BETA_C",
     "CONNECTION_PATTERNS",
     "DEFAULT_DT",
+    "EXAMPLES_DIR",
     "GAMMA_C",
     "IC",
     "LAYER_TYPES",

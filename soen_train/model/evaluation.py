@@ -8,9 +8,10 @@
 - ``stepwise_jacobi``: per step, every flux comes from the previous step's states.
 
 Stepwise modes can stop early at a steady state (patience or trailing-window criterion).
-Indexing: history[:, 0] is the initial state and history[:, t+1] the state after step t;
-an edge from a lower id into layer L at step t uses the source's state t+1 (its update
-of the same step), which is why Gauss-Seidel equals layerwise on feed-forward graphs.
+Indexing (time-major [T+1, B, D]): history[0] is the initial state and history[t+1] the
+state after step t; an edge from a lower id into layer L at step t uses the source's state
+t+1 (its update of the same step), which is why Gauss-Seidel equals layerwise on
+feed-forward graphs.
 """
 
 from __future__ import annotations
@@ -44,25 +45,25 @@ class ForwardPlan:
 
 
 def _connection_flux(conn: Connection, source_states: Tensor, weight: Tensor, training: bool) -> Tensor:
-    """Flux [B, T, D_to] a connection delivers over a whole sequence of source states."""
+    """Flux [T, B, D_to] a connection delivers over a whole sequence of source states."""
     std = conn.step_noise_std(training)
     if std == 0.0:
         return source_states @ weight.t()
-    steps = source_states.shape[1]
+    steps = source_states.shape[0]
     noisy = torch.stack([conn.step_weight(weight, training) for _ in range(steps)], dim=0)
-    return torch.einsum("btf,tdf->btd", source_states, noisy)
+    return torch.einsum("tbf,tdf->tbd", source_states, noisy)
 
 
 def _input_state_history(x: Tensor, ctx: LayerRunContext, s0: Tensor) -> Tensor:
     """History of a first layer whose states are the input (``input_type: state``)."""
-    return torch.cat([s0.unsqueeze(1), ctx.noise.apply_step("s", x)], dim=1)
+    return torch.cat([s0.unsqueeze(0), ctx.noise.apply_step("s", x)], dim=0)
 
 
 def run_layerwise(plan: ForwardPlan, x: Tensor) -> SimulationResult:
-    """Layer after layer over the whole sequence."""
+    """Layer after layer over the whole sequence (x is time-major [T, B, D_in])."""
     first = plan.layer_ids[0]
     input_type = plan.simulation.input_type
-    batch, steps, _ = x.shape
+    steps, batch, _ = x.shape
     histories: Dict[int, LayerHistory] = {}
     for lid in plan.layer_ids:
         layer, ctx = plan.layers[lid], plan.contexts[lid]
@@ -74,11 +75,11 @@ def run_layerwise(plan: ForwardPlan, x: Tensor) -> SimulationResult:
             continue
         phi_ext: Optional[Tensor] = x if (lid == first and input_type == "flux") else None
         for conn in plan.incoming[lid]:
-            source = histories[conn.spec.from_layer].states[:, 1:]
+            source = histories[conn.spec.from_layer].states[1:]
             flux = _connection_flux(conn, source, plan.weights[conn.name], plan.training)
             phi_ext = flux if phi_ext is None else phi_ext + flux
         if phi_ext is None:
-            phi_ext = x.new_zeros(batch, steps, layer.dim)
+            phi_ext = x.new_zeros(steps, batch, layer.dim)
         histories[lid] = layer.run_sequence(phi_ext, state0, plan.internal[lid], ctx)
     return _result(plan, histories)
 
@@ -118,10 +119,10 @@ class _SteadyStateMonitor:
 
 
 def run_stepwise(plan: ForwardPlan, x: Tensor, *, jacobi: bool) -> SimulationResult:
-    """All layers advance one step at a time (Gauss-Seidel or Jacobi order)."""
+    """All layers advance one step at a time (Gauss-Seidel or Jacobi order); x is [T, B, D]."""
     first = plan.layer_ids[0]
     input_type = plan.simulation.input_type
-    batch, steps, _ = x.shape
+    steps, batch, _ = x.shape
     values = {lid: plan.layers[lid].prepare(plan.contexts[lid]) for lid in plan.layer_ids}
     static_internal = {
         lid: (w.base if (w is not None and not w.has_step_noise) else None)
@@ -132,7 +133,7 @@ def run_stepwise(plan: ForwardPlan, x: Tensor, *, jacobi: bool) -> SimulationRes
     phis: Dict[int, List[Tensor]] = {lid: [] for lid in plan.layer_ids}
     drives: Dict[int, List[Tensor]] = {lid: [] for lid in plan.layer_ids}
     monitor = _SteadyStateMonitor(plan.simulation)
-    inputs = x.unbind(1)
+    inputs = x.unbind(0)
     for t in range(steps):
         fresh: Dict[int, Dict[str, Tensor]] = {}
         for lid in plan.layer_ids:
@@ -171,9 +172,9 @@ def run_stepwise(plan: ForwardPlan, x: Tensor, *, jacobi: bool) -> SimulationRes
         ctx = plan.contexts[lid]
         aux = {k: state[lid][k] for k in plan.layers[lid].AUX_STATES}
         histories[lid] = LayerHistory(
-            states=torch.stack(records[lid], dim=1), aux_final=aux,
-            phi=torch.stack(phis[lid], dim=1) if ctx.track_phi else None,
-            g=torch.stack(drives[lid], dim=1) if ctx.track_g else None,
+            states=torch.stack(records[lid], dim=0), aux_final=aux,
+            phi=torch.stack(phis[lid], dim=0) if ctx.track_phi else None,
+            g=torch.stack(drives[lid], dim=0) if ctx.track_g else None,
         )
     return _result(plan, histories)
 
@@ -183,13 +184,13 @@ def _result(plan: ForwardPlan, histories: Dict[int, LayerHistory]) -> Simulation
     g = {lid: h.g for lid, h in histories.items() if h.g is not None}
     aux = {lid: h.aux_final for lid, h in histories.items() if h.aux_final}
     return SimulationResult(
-        states={lid: h.states for lid, h in histories.items()},
-        output_layer=plan.layer_ids[-1], phi=phi, g=g, aux_final=aux,
+        {lid: h.states for lid, h in histories.items()}, plan.layer_ids[-1],
+        phi_time_major=phi, g_time_major=g, aux_final=aux,
     )
 
 
 def evaluate(plan: ForwardPlan, x: Tensor) -> SimulationResult:
-    """Dispatch on ``simulation.network_evaluation_method``."""
+    """Dispatch on ``simulation.network_evaluation_method`` (x time-major [T, B, D_in])."""
     method = plan.simulation.network_evaluation_method
     if method == "layerwise":
         return run_layerwise(plan, x)

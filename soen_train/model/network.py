@@ -12,6 +12,7 @@ in id order, then connections in file order), so equal seeds give bit-identical 
 from __future__ import annotations
 
 import copy
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
@@ -41,6 +42,13 @@ class SOENModel(nn.Module):
         super().__init__()
         self._arch = copy.deepcopy(architecture)
         self._arch.seed = seed if seed is not None else self._arch.seed
+        first = self._arch.layers[0]
+        if self._arch.simulation.input_type == "state" and first.layer_type != "Input":
+            warnings.warn(
+                f"input_type is 'state', so the states of the first layer (id {first.layer_id}, "
+                f"{first.layer_type}) are the input values and its dynamics are not simulated; "
+                "use an Input first layer, or input_type: flux to drive it",
+                UserWarning, stacklevel=3)
         generator = None
         if materialize and self._arch.seed is not None:
             generator = torch.Generator().manual_seed(int(self._arch.seed))
@@ -402,7 +410,7 @@ class SOENModel(nn.Module):
         x = self._check_input(x)
         sim = self._arch.simulation
         plan = self._plan(x, initial_states, track_phi or sim.track_phi, track_g or sim.track_g)
-        return evaluate(plan, x)
+        return evaluate(plan, x.transpose(0, 1).contiguous())
 
     def forward(self, x: Tensor, initial_states: Optional[Mapping[StateKey, Tensor]] = None) -> Tensor:
         """Output layer history [B, T+1, D_out] (index 0 = initial state)."""

@@ -1,9 +1,13 @@
-"""What one simulation returns: every layer's state history plus optional tracked signals."""
+"""What one simulation returns: every layer's state history plus optional tracked signals.
+
+The simulator works time-major ([T, B, D]); this object hands histories out batch-major
+([B, T+1, D] for states, [B, T, D] for phi and g) as contiguous tensors, converting each
+layer only when it is first asked for (``output`` converts just the last layer).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Dict, Tuple, Union
+from typing import Dict, Optional, Tuple, Union
 
 from torch import Tensor
 
@@ -12,15 +16,66 @@ from torch import Tensor
 StateKey = Union[int, Tuple[int, str]]
 
 
-@dataclass
-class SimulationResult:
-    """Histories keyed by layer id: states [B, T+1, D] (index 0 = initial), phi/g [B, T, D]."""
+def _batch_major(history: Tensor) -> Tensor:
+    return history.transpose(0, 1).contiguous()
 
-    states: Dict[int, Tensor]
-    output_layer: int
-    phi: Dict[int, Tensor] = field(default_factory=dict)
-    g: Dict[int, Tensor] = field(default_factory=dict)
-    aux_final: Dict[int, Dict[str, Tensor]] = field(default_factory=dict)
+
+class _LazyHistories(dict):
+    """dict {layer id: [B, ..., D]} filled from time-major tensors on first access per key."""
+
+    def __init__(self, time_major: Dict[int, Tensor]) -> None:
+        super().__init__()
+        self._time_major = time_major
+
+    def __missing__(self, key: int) -> Tensor:
+        if key not in self._time_major:
+            raise KeyError(f"no history for layer {key}; layers are {sorted(self._time_major)}")
+        value = _batch_major(self._time_major[key])
+        self[key] = value
+        return value
+
+    def _fill(self) -> None:
+        for key in self._time_major:
+            if not dict.__contains__(self, key):
+                self[key]  # noqa: B018 - populates through __missing__
+
+    def __iter__(self):
+        return iter(sorted(self._time_major))
+
+    def __len__(self) -> int:
+        return len(self._time_major)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._time_major
+
+    def keys(self):
+        return sorted(self._time_major)
+
+    def items(self):
+        self._fill()
+        return [(k, dict.__getitem__(self, k)) for k in sorted(self._time_major)]
+
+    def values(self):
+        return [v for _, v in self.items()]
+
+    def get(self, key, default=None):
+        return self[key] if key in self._time_major else default
+
+
+class SimulationResult:
+    """Histories keyed by layer id: ``states`` [B, T+1, D] (index 0 = initial), ``phi`` and
+    ``g`` [B, T, D] for tracked runs (empty dicts otherwise)."""
+
+    def __init__(self, states_time_major: Dict[int, Tensor], output_layer: int,
+                 phi_time_major: Optional[Dict[int, Tensor]] = None,
+                 g_time_major: Optional[Dict[int, Tensor]] = None,
+                 aux_final: Optional[Dict[int, Dict[str, Tensor]]] = None) -> None:
+        self.states_time_major = states_time_major
+        self.output_layer = int(output_layer)
+        self.states: Dict[int, Tensor] = _LazyHistories(states_time_major)
+        self.phi: Dict[int, Tensor] = _LazyHistories(phi_time_major or {})
+        self.g: Dict[int, Tensor] = _LazyHistories(g_time_major or {})
+        self.aux_final: Dict[int, Dict[str, Tensor]] = aux_final or {}
 
     @property
     def output(self) -> Tensor:
@@ -30,16 +85,21 @@ class SimulationResult:
     @property
     def steps(self) -> int:
         """Number of simulated steps T (smaller than the input length after an early stop)."""
-        return int(self.output.shape[1]) - 1
+        return int(self.states_time_major[self.output_layer].shape[0]) - 1
 
     def final_states(self) -> Dict[StateKey, Tensor]:
-        """States at the last step, in the form ``initial_states=`` accepts.
+        """States at the last step [B, D], in the form ``initial_states=`` accepts.
 
-        Main states are keyed by layer id ([B, D]); auxiliary states by (layer id, name),
-        e.g. ``(3, "s1")`` and ``(3, "s2")`` for a MultiplierNOCC layer 3.
+        Main states are keyed by layer id; auxiliary states by (layer id, name), e.g.
+        ``(3, "s1")`` and ``(3, "s2")`` for a MultiplierNOCC layer 3.
         """
-        out: Dict[StateKey, Tensor] = {lid: hist[:, -1] for lid, hist in self.states.items()}
+        out: Dict[StateKey, Tensor] = {lid: hist[-1] for lid, hist in self.states_time_major.items()}
         for lid, aux in self.aux_final.items():
             for name, value in aux.items():
                 out[(lid, name)] = value
         return out
+
+    def __repr__(self) -> str:
+        shapes = {lid: tuple(h.shape[1:2]) + (h.shape[0],) + tuple(h.shape[2:])
+                  for lid, h in self.states_time_major.items()}
+        return f"SimulationResult(steps={self.steps}, states={shapes}, tracked_phi={list(self.phi.keys())}, tracked_g={list(self.g.keys())})"

@@ -7,9 +7,12 @@ dimensionless rate ``g``. Each one offers:
 - ``value(phi, i)``: differentiable torch expression (used by autograd paths);
 - ``derivatives(phi, i)``: closed-form (dg/dphi, dg/di) used by the hand-written
   backward pass of the fused time scan;
-- ``step_value(phi, i, want_slopes)``: one step of the fused time scan, evaluated without
-  autograd (in place where possible); functions whose derivatives come almost for free
-  with the value (RateArray: same table cell) return them too.
+- ``plan(phi_chunk, want_slopes)`` + ``step_planned(plan, k, i, g_out, ...)``: the fused
+  time scan first precomputes, for a chunk of steps with known flux, everything that does
+  not depend on the state, then evaluates each step without autograd straight into
+  preallocated buffers; ``step_into`` does the same for one step whose flux was just
+  computed (layers with an internal connection). Functions whose derivatives come almost
+  for free with the value (``forward_slopes``) write them too.
 
 Look one up by name with ``SOURCE_FUNCTIONS.get(name)()``.
 """
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import ClassVar, Optional, Tuple
+from typing import ClassVar, Dict, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -36,6 +39,8 @@ class SourceFunction(ABC):
 
     #: True when g depends on the SQUID current i (so on the state s), not only on phi.
     uses_current: ClassVar[bool] = False
+    #: True when step_into/step_planned can also write dg/dphi and dg/di cheaply.
+    forward_slopes: ClassVar[bool] = False
 
     @abstractmethod
     def value(self, phi: Tensor, current: Optional[Tensor]) -> Tensor:
@@ -45,14 +50,24 @@ class SourceFunction(ABC):
     def derivatives(self, phi: Tensor, current: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
         """(dg/dphi, dg/di) at the given points; dg/di is None for phi-only functions."""
 
-    def step_value(self, phi: Tensor, current: Optional[Tensor], want_slopes: bool
-                   ) -> Tuple[Tensor, Optional[Tensor], Optional[Tensor]]:
-        """(g, dg/dphi or None, dg/di or None) for one step, without autograd.
+    def step_into(self, phi: Tensor, current: Optional[Tensor], g_out: Tensor,
+                  dphi_out: Optional[Tensor] = None, di_out: Optional[Tensor] = None) -> bool:
+        """Write g for one step into ``g_out`` (no autograd); True if slopes were written too.
 
-        Slopes are returned only by functions that get them cheaply from the value
-        computation; otherwise the caller evaluates ``derivatives`` when it needs them.
+        Slopes go to ``dphi_out``/``di_out`` only for functions that get them cheaply from
+        the value computation; otherwise the caller evaluates ``derivatives`` later.
         """
-        return self.value(phi, current), None, None
+        g_out.copy_(self.value(phi, current))
+        return False
+
+    def plan(self, phi: Tensor, want_slopes: bool) -> object:
+        """Precompute the state-independent part of a chunk of steps (phi [K, B, D])."""
+        return phi
+
+    def step_planned(self, plan: object, k: int, current: Optional[Tensor], g_out: Tensor,
+                     dphi_out: Optional[Tensor] = None, di_out: Optional[Tensor] = None) -> bool:
+        """``step_into`` for step ``k`` of a planned chunk."""
+        return self.step_into(plan[k], current, g_out, dphi_out, di_out)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -62,6 +77,31 @@ class PhiOnlySource(SourceFunction):
     """A source function of phi alone (no dependence on the state)."""
 
     uses_current: ClassVar[bool] = False
+    forward_slopes: ClassVar[bool] = True
+
+    def plan(self, phi: Tensor, want_slopes: bool) -> object:
+        """A phi-only rate is fully known: evaluate the chunk (and its slope) at once."""
+        slope = self.derivatives(phi, None)[0] if want_slopes else None
+        return self.value(phi, None), slope
+
+    def step_planned(self, plan: object, k: int, current: Optional[Tensor], g_out: Tensor,
+                     dphi_out: Optional[Tensor] = None, di_out: Optional[Tensor] = None) -> bool:
+        """Copy the precomputed rate (and slope) of step ``k``."""
+        values, slopes = plan
+        g_out.copy_(values[k])
+        if dphi_out is not None and slopes is not None:
+            dphi_out.copy_(slopes[k])
+            return True
+        return False
+
+    def step_into(self, phi: Tensor, current: Optional[Tensor], g_out: Tensor,
+                  dphi_out: Optional[Tensor] = None, di_out: Optional[Tensor] = None) -> bool:
+        """Value (and slope, when a buffer is given) of one step."""
+        g_out.copy_(self.value(phi, None))
+        if dphi_out is not None:
+            dphi_out.copy_(self.derivatives(phi, None)[0])
+            return True
+        return False
 
 
 # ----------------------------------------------------------------------------------------
@@ -72,11 +112,11 @@ class PhiOnlySource(SourceFunction):
 def _gather_cells(cells: Tensor, index: Tensor) -> Tensor:
     """Rows of ``cells`` [N, 4] at ``index`` (any shape) -> [..., 4]; one gather per point."""
     if cells.dtype == torch.float32:
-        # Four float32 coefficients are exactly one complex128: a single vectorised take.
+        # Four float32 coefficients are exactly one complex128: one 16-byte gather per point.
         packed = cells.view(torch.complex128).view(-1)
-        picked = torch.view_as_real(torch.take(packed, index)).view(torch.float32)
-        return picked.reshape(*index.shape, 4)
-    return cells.index_select(0, index.reshape(-1)).reshape(*index.shape, 4)
+        picked = torch.view_as_real(packed.index_select(0, index.reshape(-1))).view(torch.float32)
+        return picked.view(*index.shape, 4)
+    return cells.index_select(0, index.reshape(-1)).view(*index.shape, 4)
 
 
 @SOURCE_FUNCTIONS.register("RateArray", "rate_array")
@@ -89,6 +129,7 @@ class RateArray(SourceFunction):
     """
 
     uses_current: ClassVar[bool] = True
+    forward_slopes: ClassVar[bool] = True
 
     def __init__(self, table: Optional[RateTable] = None) -> None:
         self.table = table if table is not None else default_rate_table()
@@ -99,6 +140,7 @@ class RateArray(SourceFunction):
         self._inv_dib = 1.0 / self.table.ib_step
         self._phi0 = self.table.phi_min
         self._ib0 = self.table.ib_min
+        self._constants: Dict[Tuple[str, torch.dtype], Dict[str, Tensor]] = {}
 
     # -- geometry ---------------------------------------------------------------------
     def _phi_position(self, phi: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
@@ -160,32 +202,70 @@ class RateArray(SourceFunction):
         dg_di = (cy + fx * cxy) * (slope * self._inv_dib)
         return dg_dphi, dg_di
 
-    def step_value(self, phi: Tensor, current: Optional[Tensor], want_slopes: bool
-                   ) -> Tuple[Tensor, Optional[Tensor], Optional[Tensor]]:
-        """One fused lookup (value and, on request, both slopes) with in-place arithmetic."""
-        current = self._require_current(current)
-        # Column along phi: phi_eff = 0.5 - |(phi mod 1) - 0.5|, x = phi_eff / dphi.
-        centred = torch.remainder(phi, 1.0).sub_(0.5)
-        fold = torch.sign(centred).neg_().mul_(self._inv_dphi) if want_slopes else None
-        x = centred.abs_().mul_(-self._inv_dphi).add_(0.5 * self._inv_dphi - self._phi0 * self._inv_dphi)
-        x0 = torch.floor(x).clamp_(0.0, self._w - 2)
-        fx = x.sub_(x0)
-        # Row along |i|, clamped to the table.
-        y_raw = current.abs().sub_(self._ib0).mul_(self._inv_dib)
+    def _step_constants(self, ref: Tensor) -> Dict[str, Tensor]:
+        """0-dim tensors of the lookup constants (binary ops with tensors avoid scalar casts)."""
+        key = (str(ref.device), ref.dtype)
+        consts = self._constants.get(key)
+        if consts is None:
+            def scalar(value: float) -> Tensor:
+                return torch.tensor(value, dtype=ref.dtype, device=ref.device)
+
+            consts = {
+                "half": scalar(0.5),
+                "x_offset": scalar((0.5 - self._phi0) * self._inv_dphi),
+                "inv_dphi": scalar(self._inv_dphi),
+                "y_offset": scalar(-self._ib0 * self._inv_dib),
+                "inv_dib": scalar(self._inv_dib),
+            }
+            self._constants[key] = consts
+        return consts
+
+    def _columns(self, phi: Tensor, want_slopes: bool) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+        """(x0 column as float, fx, d x/d phi or None) for fluxes ``phi``, in place."""
+        k = self._step_constants(phi)
+        # c = 0.5 - (phi mod 1); phi_eff = 0.5 - |c|; x = (phi_eff - phi0) / dphi.
+        centred = torch.sub(torch.floor(phi).add_(k["half"]), phi)
+        fold = torch.copysign(k["inv_dphi"], centred) if want_slopes else None
+        x = torch.add(k["x_offset"], centred.abs_(), alpha=-self._inv_dphi).clamp_(0.0, self._w - 1)
+        x0 = torch.floor(x).clamp_(max=self._w - 2)
+        return x0, x.sub_(x0), fold
+
+    def _finish(self, x0: Tensor, fx: Tensor, fold: Optional[Tensor], current: Tensor,
+                g_out: Tensor, dphi_out: Optional[Tensor], di_out: Optional[Tensor]) -> bool:
+        """Row lookup along |i|, gather the cell, write g (and the slopes when asked)."""
+        k = self._step_constants(current)
+        slopes = fold is not None and dphi_out is not None and di_out is not None
+        y_raw = torch.add(k["y_offset"], current.abs(), alpha=self._inv_dib)
         y = y_raw.clamp(0.0, self._h - 1)
+        inside = torch.eq(y, y_raw) if slopes else None
         y0 = torch.floor(y).clamp_(max=self._h - 2)
+        fy = y.sub_(y0)
         index = torch.add(x0, y0, alpha=self._w - 1).long()
-        c0, cx, cy, cxy = _gather_cells(self._cells(phi), index).unbind(-1)
-        if want_slopes:
-            inside = torch.eq(y, y_raw)
-            fy = y.sub_(y0)
-            di = torch.addcmul(cy, fx, cxy).mul_(torch.sign(current).mul_(self._inv_dib)).mul_(inside)
-            dphi = torch.addcmul(cx, fy, cxy).mul_(fold)
-        else:
-            fy = y.sub_(y0)
-            di = dphi = None
-        g = torch.addcmul(c0, fx, cx).addcmul_(fy, torch.addcmul(cy, fx, cxy))
-        return g, dphi, di
+        c0, cx, cy, cxy = _gather_cells(self._cells(current), index).unbind(-1)
+        upper = torch.addcmul(cy, fx, cxy)  # dg/dfy
+        torch.addcmul(c0, fx, cx, out=g_out).addcmul_(fy, upper)
+        if slopes:
+            torch.addcmul(cx, fy, cxy, out=dphi_out).mul_(fold)
+            torch.mul(upper, torch.copysign(k["inv_dib"], current), out=di_out).mul_(inside)
+        return slopes
+
+    def step_into(self, phi: Tensor, current: Optional[Tensor], g_out: Tensor,
+                  dphi_out: Optional[Tensor] = None, di_out: Optional[Tensor] = None) -> bool:
+        """One fused lookup: value and, when buffers are given, both slopes (in place)."""
+        current = self._require_current(current)
+        x0, fx, fold = self._columns(phi, dphi_out is not None)
+        return self._finish(x0, fx, fold, current, g_out, dphi_out, di_out)
+
+    def plan(self, phi: Tensor, want_slopes: bool) -> object:
+        """Cell columns and fractions along phi for a chunk of steps."""
+        return self._columns(phi, want_slopes)
+
+    def step_planned(self, plan: object, k: int, current: Optional[Tensor], g_out: Tensor,
+                     dphi_out: Optional[Tensor] = None, di_out: Optional[Tensor] = None) -> bool:
+        """Row lookup for step ``k`` of a planned chunk."""
+        x0, fx, fold = plan
+        return self._finish(x0[k], fx[k], None if fold is None else fold[k],
+                            self._require_current(current), g_out, dphi_out, di_out)
 
 
 # ----------------------------------------------------------------------------------------
@@ -210,6 +290,9 @@ class HeavisideFitStateDep(SourceFunction):
     N = 2.62706077
     EPS = 1e-6
     SHARPNESS = 100.0
+
+    def __init__(self) -> None:
+        self._constants: Dict[Tuple[str, torch.dtype], Dict[str, Tensor]] = {}
 
     def _flux_term(self, phi: Tensor) -> Tensor:
         return self.B * (torch.abs(torch.cos(math.pi * phi)) + self.EPS) ** self.M
@@ -246,15 +329,41 @@ class HeavisideFitStateDep(SourceFunction):
         dd_dphi = -self.B * self.M * base_phi ** (self.M - 1.0) * dabs_dphi
         return dg_dd * dd_dphi, dg_dd * dd_di
 
-    def step_value(self, phi: Tensor, current: Optional[Tensor], want_slopes: bool
-                   ) -> Tuple[Tensor, Optional[Tensor], Optional[Tensor]]:
+    def _step_constants(self, ref: Tensor) -> Dict[str, Tensor]:
+        key = (str(ref.device), ref.dtype)
+        consts = self._constants.get(key)
+        if consts is None:
+            consts = {name: torch.tensor(value, dtype=ref.dtype, device=ref.device) for name, value in
+                      (("pi", math.pi), ("eps", self.EPS), ("c", self.C), ("a", self.A),
+                       ("b", self.B), ("sharp", self.SHARPNESS))}
+            self._constants[key] = consts
+        return consts
+
+    def step_into(self, phi: Tensor, current: Optional[Tensor], g_out: Tensor,
+                  dphi_out: Optional[Tensor] = None, di_out: Optional[Tensor] = None) -> bool:
         """The fit value with in-place arithmetic (slopes are left to ``derivatives``)."""
         if current is None:
             raise ValueError("Heaviside_fit_state_dep needs the SQUID current i = bias_current - s")
-        flux = torch.mul(phi, math.pi).cos_().abs_().add_(self.EPS).pow_(self.M)
-        d = torch.sub(current, self.C).clamp_(min=self.EPS).pow_(self.K).mul_(self.A).sub_(flux, alpha=self.B)
-        gate = torch.sigmoid(d * self.SHARPNESS)
-        return d.clamp_(min=self.EPS).pow_(1.0 / self.N).mul_(gate), None, None
+        return self._finish(self.plan(phi, False), current, g_out)
+
+    def plan(self, phi: Tensor, want_slopes: bool) -> object:
+        """The flux term B*(|cos(pi phi)| + eps)^M of a chunk of steps."""
+        k = self._step_constants(phi)
+        return torch.mul(phi, k["pi"]).cos_().abs_().add_(k["eps"]).pow_(self.M).mul_(k["b"])
+
+    def step_planned(self, plan: object, k: int, current: Optional[Tensor], g_out: Tensor,
+                     dphi_out: Optional[Tensor] = None, di_out: Optional[Tensor] = None) -> bool:
+        """The current term and the soft threshold for step ``k`` of a planned chunk."""
+        if current is None:
+            raise ValueError("Heaviside_fit_state_dep needs the SQUID current i = bias_current - s")
+        return self._finish(plan[k], current, g_out)
+
+    def _finish(self, flux_term: Tensor, current: Tensor, g_out: Tensor) -> bool:
+        k = self._step_constants(current)
+        d = torch.sub(current, k["c"]).clamp_(min=self.EPS).pow_(self.K).mul_(k["a"]).sub_(flux_term)
+        gate = torch.sigmoid(torch.mul(d, k["sharp"]))
+        torch.mul(d.clamp_(min=self.EPS).pow_(1.0 / self.N), gate, out=g_out)
+        return False
 
 
 # ----------------------------------------------------------------------------------------

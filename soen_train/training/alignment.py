@@ -39,9 +39,6 @@ def align(
     steps = history[:, 1:, :]
     if paradigm == "self_supervised":
         targets = inputs
-    if paradigm == "distillation" and targets is not None and targets.shape[1] == history.shape[1]:
-        # teacher trajectories keep step 0 (both start from the same initial state)
-        return AlignedBatch(outputs=history, targets=targets, pooled=None)
     if mapping == "seq2static":
         pooled = pool_time(steps, pooling_name, pooling_params)
         return AlignedBatch(outputs=pooled, targets=targets, pooled=pooled)

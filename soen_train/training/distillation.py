@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any
 
 import h5py
 import numpy as np
@@ -37,7 +37,7 @@ FORMAT_VERSION = 1
 #: Root attribute holding the cache key (JSON).
 CACHE_ATTR = "distillation_cache_key"
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 
 class DistillationError(SOENError, ValueError):
@@ -69,7 +69,7 @@ def load_teacher(path: Path) -> Any:
             ) from None
 
 
-def _cache_key(teacher: Path, data: Path, options: Dict[str, Any]) -> str:
+def _cache_key(teacher: Path, data: Path, options: dict[str, Any]) -> str:
     stat = data.stat()
     return json.dumps(
         {
@@ -107,11 +107,13 @@ def _device(device: str) -> torch.device:
     return dev
 
 
-def _teacher_outputs(teacher: Any, inputs: torch.Tensor, batch_size: int, device: torch.device) -> np.ndarray:
+def _teacher_outputs(
+    teacher: Any, inputs: torch.Tensor, batch_size: int, device: torch.device
+) -> np.ndarray:
     chunks = []
     with torch.no_grad():
         for start in range(0, inputs.shape[0], batch_size):
-            x = inputs[start:start + batch_size].to(device)
+            x = inputs[start : start + batch_size].to(device)
             chunks.append(teacher(x)[:, 1:].float().cpu())
     return torch.cat(chunks).numpy()
 
@@ -122,19 +124,19 @@ def generate_teacher_trajectories(
     out_path: PathLike,
     batch_size: int = 64,
     *,
-    target_seq_len: Optional[int] = None,
-    min_scale: Optional[float] = None,
-    max_scale: Optional[float] = None,
+    target_seq_len: int | None = None,
+    min_scale: float | None = None,
+    max_scale: float | None = None,
     input_encoding: str = "raw",
-    vocab_size: Optional[int] = None,
+    vocab_size: int | None = None,
     val_split: float = 0.2,
     test_split: float = 0.1,
     split_seed: int = 42,
-    max_samples: Optional[int] = None,
+    max_samples: int | None = None,
     device: str = "cpu",
     force: bool = False,
 ) -> Path:
-    """Write (or reuse) the distillation file for ``teacher_path`` on ``data_path``; returns its path.
+    """Write (or reuse) the distillation file of ``teacher_path`` on ``data_path``; return its path.
 
     Data options are those of the ``data`` config section and prepare the inputs as the
     student's data module would. ``max_samples`` keeps the first N samples of each split.
@@ -146,13 +148,23 @@ def generate_teacher_trajectories(
             raise DistillationError(f"distillation {what} not found: {p}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise DistillationError(f"distillation batch_size = {batch_size!r} must be an integer >= 1")
-    if max_samples is not None and (isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 1):
-        raise DistillationError(f"distillation max_samples = {max_samples!r} must be an integer >= 1 or null")
+    if max_samples is not None and (
+        isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 1
+    ):
+        raise DistillationError(
+            f"distillation max_samples = {max_samples!r} must be an integer >= 1 or null"
+        )
     dev = _device(device)
     options = {
-        "target_seq_len": target_seq_len, "min_scale": min_scale, "max_scale": max_scale,
-        "input_encoding": input_encoding, "vocab_size": vocab_size, "val_split": val_split,
-        "test_split": test_split, "split_seed": split_seed, "max_samples": max_samples,
+        "target_seq_len": target_seq_len,
+        "min_scale": min_scale,
+        "max_scale": max_scale,
+        "input_encoding": input_encoding,
+        "vocab_size": vocab_size,
+        "val_split": val_split,
+        "test_split": test_split,
+        "split_seed": split_seed,
+        "max_samples": max_samples,
     }
     key = _cache_key(teacher_file, data_file, options)
     if not force and _cached(out, key):
@@ -161,10 +173,19 @@ def generate_teacher_trajectories(
     from soen_train.data import SOENDataModule, write_split_file
 
     dm = SOENDataModule(
-        data_file, batch_size=batch_size, cache_data=True, target_seq_len=target_seq_len,
-        min_scale=min_scale, max_scale=max_scale, input_encoding=input_encoding,
-        vocab_size=vocab_size, val_split=val_split, test_split=test_split, split_seed=split_seed,
-        mapping="seq2seq", paradigm="self_supervised",
+        data_file,
+        batch_size=batch_size,
+        cache_data=True,
+        target_seq_len=target_seq_len,
+        min_scale=min_scale,
+        max_scale=max_scale,
+        input_encoding=input_encoding,
+        vocab_size=vocab_size,
+        val_split=val_split,
+        test_split=test_split,
+        split_seed=split_seed,
+        mapping="seq2seq",
+        paradigm="self_supervised",
     )
     dm.setup()
     teacher = load_teacher(teacher_file).to(dev)

@@ -43,7 +43,7 @@ def quiet_lightning() -> None:
         for handler in list(logger.handlers):
             logger.removeHandler(handler)
         logger.propagate = True
-        logger.addFilter(_DropAdverts())
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropAdverts())
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
@@ -75,8 +75,26 @@ def objective_direction(metric: str, direction: str) -> str:
     return "minimize" if ("loss" in metric or "error" in metric or "perplexity" in metric) else "maximize"
 
 
-def build_datamodule(cfg: SOENTrainConfig, seed: int) -> Any:
-    """The data module of a repeat; a built-in dataset is generated first if asked for."""
+def _teacher_data(cfg: SOENTrainConfig, data_path: str, logs_dir: Path) -> str:
+    """The cached teacher-trajectory file of a distillation run (written on first use)."""
+    from soen_train.training.distillation import generate_teacher_trajectories
+
+    d, dist = cfg.data, cfg.training.distillation
+    out = Path(dist.distillation_data_path or logs_dir / "distillation_data.h5")
+    return str(generate_teacher_trajectories(
+        dist.teacher_model_path, data_path, out, batch_size=dist.batch_size,
+        target_seq_len=d.target_seq_len, min_scale=d.min_scale, max_scale=d.max_scale,
+        input_encoding=d.input_encoding, vocab_size=d.vocab_size, val_split=d.val_split,
+        test_split=d.test_split, split_seed=d.split_seed, max_samples=dist.max_samples,
+    ))
+
+
+def build_datamodule(cfg: SOENTrainConfig, seed: int, logs_dir: Optional[Path] = None) -> Any:
+    """The data module of a repeat; a built-in dataset is generated first if asked for.
+
+    For distillation the inputs are replaced by the teacher file, already prepared (resampled,
+    scaled, encoded), so those options are not applied twice.
+    """
     from soen_train.data import SOENDataModule, build_dataset
 
     d, t = cfg.data, cfg.training
@@ -84,6 +102,11 @@ def build_datamodule(cfg: SOENTrainConfig, seed: int) -> Any:
     if d.dataset:
         target = Path(path or f"data/{d.dataset}.h5")
         path = str(build_dataset(d.dataset, target, **dict(d.dataset_params)))
+    if t.paradigm == "distillation":
+        path = _teacher_data(cfg, path, logs_dir or Path("."))
+        return SOENDataModule(data_path=path, batch_size=t.batch_size, cache_data=d.cache_data,
+                              num_workers=t.num_workers, mapping=t.mapping, paradigm=t.paradigm,
+                              shuffle_seed=seed)
     return SOENDataModule(
         data_path=path,
         batch_size=t.batch_size,
@@ -145,7 +168,7 @@ def run_repeat(cfg: SOENTrainConfig, repeat: int, sweep: SweepInfo) -> RepeatRes
         lg.project_dir, lg.project_name, lg.experiment_name or "default_experiment", lg.group_name,
         repeat, resume_from=cfg.training.train_from_checkpoint,
     )
-    dm = build_datamodule(cfg, seed)
+    dm = build_datamodule(cfg, seed, paths.logs)
     dm.setup("fit")
     torch.manual_seed(seed)  # model init draws from the seeded RNG, whatever the data setup used
     model = build_model(
@@ -162,7 +185,7 @@ def run_repeat(cfg: SOENTrainConfig, repeat: int, sweep: SweepInfo) -> RepeatRes
     module = build_module(cfg, model, dm.seq_len)
     hparams = flat_hparams(cfg)
     loggers = build_loggers(cfg, paths, seed, sweep, hparams)
-    callbacks, checkpoint, history = build_callbacks(cfg, paths, module)
+    callbacks, checkpoint, history = build_callbacks(cfg, paths, module, seed)
     trainer = build_trainer(cfg, paths, callbacks, loggers)
     resume = cfg.training.train_from_checkpoint
     if resume and not Path(resume).is_file():

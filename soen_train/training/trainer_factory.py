@@ -25,7 +25,8 @@ class MetricsHistory(Callback):
     def __init__(self) -> None:
         self.epochs: List[Dict[str, float]] = []
 
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # after the module's epoch-end hook, so its epoch metrics (val_accuracy) are included
         if trainer.sanity_checking:
             return
         row = {
@@ -58,9 +59,12 @@ class MetricsHistory(Callback):
 
 
 def build_callbacks(
-    cfg: SOENTrainConfig, paths: RunPaths, module: pl.LightningModule
+    cfg: SOENTrainConfig, paths: RunPaths, module: pl.LightningModule, seed: Optional[int] = None
 ) -> Tuple[List[Callback], Optional[SOENModelCheckpoint], MetricsHistory]:
-    """Checkpoints, early stopping, LR schedule, pruning and the metrics history."""
+    """Checkpoints, early stopping, LR and loss-weight schedules, the dynamic and monitoring
+    callbacks the config switches on, Optuna pruning, and the metrics history."""
+    from soen_train.training.callbacks.factory import build_dynamic_callbacks
+
     t = cfg.training
     history = MetricsHistory()
     callbacks: List[Callback] = [history]
@@ -84,6 +88,8 @@ def build_callbacks(
     if t.early_stopping_patience:
         callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=t.early_stopping_patience))
     callbacks.append(lr_scheduler_callback(cfg))
+    callbacks.extend(loss_weight_callbacks(cfg, module))
+    callbacks.extend(build_dynamic_callbacks(cfg, module, seed=seed))
     callbacks.extend(_sweep_callbacks(cfg))
     return callbacks, checkpoint, history
 
@@ -106,6 +112,16 @@ def lr_scheduler_callback(cfg: SOENTrainConfig) -> Callback:
     params = dict(cfg.callbacks.lr_scheduler)
     schedule_type = params.pop("type", "constant")
     return LRSchedulerCallback(schedule_type, params, available_metrics=validation_metric_names(cfg))
+
+
+def loss_weight_callbacks(cfg: SOENTrainConfig, module: pl.LightningModule) -> List[Callback]:
+    """The loss-weight schedules of `callbacks.loss_weight_schedulers` (names checked now)."""
+    if not cfg.callbacks.loss_weight_schedulers:
+        return []
+    from soen_train.training.loss_weight_schedules import LossWeightSchedulerCallback
+
+    entries = [dataclasses.asdict(e) for e in cfg.callbacks.loss_weight_schedulers]
+    return [LossWeightSchedulerCallback(entries, module.loss)]
 
 
 def _sweep_callbacks(cfg: SOENTrainConfig) -> List[Callback]:
@@ -209,6 +225,9 @@ def build_trainer(
         plugins=[AtomicCheckpointIO()],
         num_sanity_val_steps=0,
     )
+    from soen_train.training.callbacks.factory import trainer_settings
+
+    kwargs.update(trainer_settings(cfg))
     if t.limit_train_batches is not None:
         kwargs["limit_train_batches"] = _limit(t.limit_train_batches)
     if t.limit_val_batches is not None:

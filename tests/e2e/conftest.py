@@ -35,11 +35,18 @@ def cli(tmp_path: Path) -> CliRun:
 
 
 # Small, fast settings shared by the end-to-end runs (a few seconds of training each).
-TINY_PULSES = [
+TINY_PULSES_ARGS = [
     "data.dataset_params.n_train=96",
     "data.dataset_params.n_val=32",
     "data.dataset_params.n_test=32",
     "data.dataset_params.seq_len=32",
     "training.max_epochs=2",
     "logging.progress_bar=false",
+    "logging.log_freq=1",
 ]
+
+
+@pytest.fixture
+def tiny_pulses() -> List[str]:
+    """Overrides that shrink the pulses experiment to a few seconds."""
+    return list(TINY_PULSES_ARGS)

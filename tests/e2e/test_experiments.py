@@ -7,14 +7,13 @@ from mlflow.tracking import MlflowClient
 
 from soen_train.data import write_idx
 
-from .conftest import TINY_PULSES
 
 
 def _mlflow(cli):
     return MlflowClient(tracking_uri=f"sqlite:///{cli.project_dir / 'project_soen' / 'mlflow.db'}")
 
 
-def test_mnist_from_idx_files_with_lr_override(cli):
+def test_mnist_from_idx_files_with_lr_override(cli, tiny_pulses):
     rng = np.random.default_rng(0)
     src = cli.root / "data" / "mnist"
     src.mkdir(parents=True)
@@ -34,14 +33,14 @@ def test_mnist_from_idx_files_with_lr_override(cli):
     assert "lr: 0.001" in cfg
 
 
-def test_mnist_without_files_names_where_to_put_them(cli):
+def test_mnist_without_files_names_where_to_put_them(cli, tiny_pulses):
     out = cli("+experiment=mnist", expect_ok=False)
     assert out.returncode == 2
     assert "train-images-idx3-ubyte" in out.stderr and "mnist" in out.stderr
     assert "Traceback" not in out.stderr
 
 
-def test_digits_with_swapped_groups_and_repeats(cli):
+def test_digits_with_swapped_groups_and_repeats(cli, tiny_pulses):
     cli("+experiment=digits", "time_pooling=ewa", "lr_scheduler=cosine", "optimizer=lion",
         "training.num_repeats=2", "training.max_epochs=1", "logging.progress_bar=false",
         "hydra.run.dir=run")
@@ -59,12 +58,12 @@ def test_digits_with_swapped_groups_and_repeats(cli):
     assert sorted(r.data.tags["seed"] for r in runs) == ["42", "43"]
 
 
-def test_grid_multirun_two_jobs_two_mlflow_runs_under_a_parent(cli):
-    cli("-m", "+experiment=pulses", "training.lr=1e-3,1e-2", *TINY_PULSES, "hydra.sweep.dir=sweep")
+def test_grid_multirun_two_jobs_two_mlflow_runs_under_a_parent(cli, tiny_pulses):
+    cli("-m", "+experiment=pulses", "training.lr=1e-3,1e-2", *tiny_pulses, "hydra.sweep.dir=sweep")
     results = [json.loads((cli.root / "sweep" / str(j) / "soen_result.json").read_text()) for j in (0, 1)]
     assert all(r["status"] == "completed" for r in results)
     assert sorted(o for r in results for o in r["overrides"] if o.startswith("training.lr")) == [
-        "training.lr=1e-2", "training.lr=1e-3"]
+        "training.lr=0.001", "training.lr=0.01"]
     client = _mlflow(cli)
     exp = client.get_experiment_by_name("pulses")
     runs = client.search_runs([exp.experiment_id])

@@ -2,9 +2,8 @@
 
 import torch
 
-from .conftest import TINY_PULSES
 
-ARGS = ["+experiment=pulses", *TINY_PULSES, "training.deterministic=true", "lr_scheduler=cosine",
+ARGS = ["+experiment=pulses", "training.deterministic=true", "lr_scheduler=cosine",
         "callbacks.lr_scheduler.cycle_epochs=2", "logger=tensorboard"]
 
 
@@ -14,12 +13,12 @@ def _last(cli, project):
     return path, torch.load(path, map_location="cpu", weights_only=True)
 
 
-def test_resume_reaches_the_same_weights(cli):
-    cli(*ARGS, "training.max_epochs=4", "logging.project_dir=full", "hydra.run.dir=a")
-    cli(*ARGS, "training.max_epochs=2", "logging.project_dir=split", "hydra.run.dir=b")
+def test_resume_reaches_the_same_weights(cli, tiny_pulses):
+    cli(*ARGS, *tiny_pulses, "training.max_epochs=4", "logging.project_dir=full", "hydra.run.dir=a")
+    cli(*ARGS, *tiny_pulses, "training.max_epochs=2", "logging.project_dir=split", "hydra.run.dir=b")
     path, half = _last(cli, "split")
     assert half["epoch"] == 1
-    cli(*ARGS, "training.max_epochs=4", "logging.project_dir=split", "hydra.run.dir=c",
+    cli(*ARGS, *tiny_pulses, "training.max_epochs=4", "logging.project_dir=split", "hydra.run.dir=c",
         f"training.train_from_checkpoint={path}")
     _, full = _last(cli, "full")
     _, resumed = _last(cli, "split")

@@ -6,7 +6,6 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from .conftest import TINY_PULSES
 
 
 def _events(log_dir: Path) -> EventAccumulator:
@@ -15,8 +14,8 @@ def _events(log_dir: Path) -> EventAccumulator:
     return acc
 
 
-def test_pulses_trains_and_records_everything(cli):
-    out = cli("+experiment=pulses", *TINY_PULSES, "hydra.run.dir=run")
+def test_pulses_trains_and_records_everything(cli, tiny_pulses):
+    out = cli("+experiment=pulses", *tiny_pulses, "hydra.run.dir=run")
     group = cli.project_dir / "project_soen" / "experiment_pulses" / "group_default_group"
     ckpts = group / "checkpoints" / "repeat_0"
     assert (ckpts / "last.ckpt").is_file()
@@ -53,7 +52,7 @@ def test_pulses_trains_and_records_everything(cli):
     assert "best.soen" in artifacts
 
 
-def test_typo_is_one_line_error_with_suggestion(cli):
+def test_typo_is_one_line_error_with_suggestion(cli, tiny_pulses):
     out = cli("+experiment=pulses", "training.max_epoch=3", expect_ok=False)
     assert out.returncode == 2
     assert "did you mean 'training.max_epochs'" in out.stderr

@@ -5,6 +5,7 @@ network solvers and by the generic layerwise loop) and can run a whole sequence 
 with ``run_sequence`` (layerwise evaluation; subclasses override it with faster paths).
 The flux a layer receives at step t is ``phi_ext_t`` (sum of incoming connections,
 computed by the network) plus, for a layer with an internal connection, ``s_t @ J^T``.
+Sequences are time-major inside the simulator: [T, B, D], so each step is contiguous.
 """
 
 from __future__ import annotations
@@ -65,10 +66,10 @@ class LayerRunContext:
 class LayerHistory:
     """Result of running one layer over a sequence."""
 
-    states: Tensor  # [B, T+1, D], index 0 = initial state
+    states: Tensor  # [T+1, B, D] (time-major), index 0 = initial state
     aux_final: Dict[str, Tensor] = field(default_factory=dict)  # e.g. s1/s2 at the last step
-    phi: Optional[Tensor] = None  # [B, T, D] flux seen by the layer
-    g: Optional[Tensor] = None  # [B, T, D] drive (source-function output)
+    phi: Optional[Tensor] = None  # [T, B, D] flux seen by the layer
+    g: Optional[Tensor] = None  # [T, B, D] drive (source-function output)
 
 
 class InternalWeight:
@@ -218,7 +219,7 @@ class SOENLayer(nn.Module, ABC):
     # -- sequences --------------------------------------------------------------------
     def run_sequence(self, phi_ext: Tensor, state0: Dict[str, Tensor],
                      internal: Optional[InternalWeight], ctx: LayerRunContext) -> LayerHistory:
-        """Run all T steps (layerwise evaluation); phi_ext is [B, T, D]."""
+        """Run all T steps (layerwise evaluation); phi_ext is [T, B, D]."""
         values = self.prepare(ctx)
         if self.solver == "PS":
             return self.run_parallel(phi_ext, state0, values, ctx)
@@ -233,7 +234,7 @@ class SOENLayer(nn.Module, ABC):
         phis: List[Tensor] = []
         drives: List[Tensor] = []
         static_weight = internal.base if (internal is not None and not internal.has_step_noise) else None
-        for phi_t in phi_ext.unbind(1):
+        for phi_t in phi_ext.unbind(0):
             weight_t = static_weight if static_weight is not None else (
                 internal.at_step() if internal is not None else None)
             state, phi, g = self.step(phi_t, state, weight_t, values, ctx)
@@ -243,10 +244,10 @@ class SOENLayer(nn.Module, ABC):
             if ctx.track_g:
                 drives.append(g)
         return LayerHistory(
-            states=torch.stack(states, dim=1),
+            states=torch.stack(states, dim=0),
             aux_final={k: state[k] for k in self.AUX_STATES},
-            phi=torch.stack(phis, dim=1) if ctx.track_phi else None,
-            g=torch.stack(drives, dim=1) if ctx.track_g else None,
+            phi=torch.stack(phis, dim=0) if ctx.track_phi else None,
+            g=torch.stack(drives, dim=0) if ctx.track_g else None,
         )
 
     def run_parallel(self, phi_ext: Tensor, state0: Dict[str, Tensor],
@@ -263,8 +264,7 @@ class SOENLayer(nn.Module, ABC):
             )
         phi = phi_ext
         if "phi_offset" in values:
-            offset = values["phi_offset"]
-            phi = phi + (offset.unsqueeze(1) if offset.dim() == 2 else offset)
+            phi = phi + values["phi_offset"]
             if ctx.noise.has_step_noise("phi_offset"):
                 phi = phi + ctx.noise.step_sample("phi_offset", phi)
         phi = ctx.noise.apply_step("phi", phi)

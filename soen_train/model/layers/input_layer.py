@@ -37,6 +37,6 @@ class InputLayer(SOENLayer):
             return self.run_steps(phi_ext, state0, internal, self.prepare(ctx), ctx)
         phi = ctx.noise.apply_step("phi", phi_ext)
         states = ctx.noise.apply_step("s", phi)
-        history = torch.cat([state0["s"].unsqueeze(1), states], dim=1)
+        history = torch.cat([state0["s"].unsqueeze(0), states], dim=0)
         return LayerHistory(states=history, phi=phi if ctx.track_phi else None,
                             g=phi if ctx.track_g else None)

@@ -26,10 +26,6 @@ from ..source_functions import build_source_function
 from .base import LayerRunContext, OptionDef, ParamDef, SOENLayer
 
 
-def _over_time(value: Tensor) -> Tensor:
-    return value.unsqueeze(1) if value.dim() == 2 else value
-
-
 class MultiplierWICCLayer(SOENLayer):
     """Multiplier with a collection coil (WICC): one state per node."""
 
@@ -61,7 +57,7 @@ class MultiplierWICCLayer(SOENLayer):
 
     def _drive(self, phi: Tensor, s: Optional[Tensor], values: Dict[str, Tensor],
                ctx: LayerRunContext, stepwise: bool) -> Tensor:
-        phi_y = self.step_param(values, "phi_y", ctx) if stepwise else _over_time(values["phi_y"])
+        phi_y = self.step_param(values, "phi_y", ctx) if stepwise else values["phi_y"]
         if self.source.uses_current:
             bias = self.step_param(values, "bias_current", ctx)
             g_plus = self.source.value(phi + phi_y, bias - s)
@@ -87,8 +83,8 @@ class MultiplierWICCLayer(SOENLayer):
                             ) -> Tuple[Tensor, Tensor, Tensor]:
         """PS form for phi-only sources: a = 1 - dt*gamma_minus, b = dt*gamma_plus*(g+ - g-)."""
         g = self._drive(phi, None, values, ctx, stepwise=False)
-        a = 1.0 - ctx.dt * _over_time(values["gamma_minus"])
-        return a, ctx.dt * _over_time(values["gamma_plus"]) * g, g
+        a = 1.0 - ctx.dt * values["gamma_minus"]
+        return a, ctx.dt * values["gamma_plus"] * g, g
 
 
 class MultiplierNOCCLayer(SOENLayer):

@@ -24,10 +24,6 @@ from .base import InternalWeight, LayerHistory, LayerRunContext, OptionDef, Para
 _STATE_KEYS = ("phi", "g", "s", "bias_current")
 
 
-def _over_time(value: Tensor) -> Tensor:
-    return value.unsqueeze(1) if value.dim() == 2 else value
-
-
 class SingleDendriteLayer(SOENLayer):
     """Physical dendrite layer with a pluggable source function."""
 
@@ -80,8 +76,8 @@ class SingleDendriteLayer(SOENLayer):
                             ) -> Tuple[Tensor, Tensor, Tensor]:
         """PS form: a = 1 - dt*gamma_minus, b = dt*gamma_plus*g(phi)."""
         g = ctx.noise.apply_step("g", self.source.value(phi, None))
-        gamma_minus = _over_time(values["gamma_minus"])
-        gamma_plus = _over_time(values["gamma_plus"])
+        gamma_minus = values["gamma_minus"]
+        gamma_plus = values["gamma_plus"]
         if ctx.noise.has_step_noise("gamma_minus"):
             gamma_minus = gamma_minus + ctx.noise.step_sample("gamma_minus", gamma_minus.expand_as(phi))
         if ctx.noise.has_step_noise("gamma_plus"):
@@ -105,13 +101,13 @@ class SingleDendriteLayer(SOENLayer):
         if not self._fusable(internal, ctx):
             return self.run_steps(phi_ext, state0, internal, values, ctx)
         noise = ctx.noise
-        flux = noise.perturbed("phi", phi_ext + _over_time(values["phi_offset"]))
+        flux = noise.perturbed("phi", phi_ext + values["phi_offset"])
         sample = noise.step_sample("phi", flux)
         if sample is not None:
             flux = flux + sample
         bias = values["bias_current"]
         if noise.has_step_noise("bias_current"):
-            bias = _over_time(bias).expand_as(flux)
+            bias = bias.expand_as(flux)
             bias = bias + noise.step_sample("bias_current", bias)
         a = 1.0 - ctx.dt * values["gamma_minus"]
         c = ctx.dt * values["gamma_plus"]
@@ -128,11 +124,11 @@ class SingleDendriteLayer(SOENLayer):
 
     @staticmethod
     def _additive(noise, key: str, like: Tensor) -> Optional[Tensor]:
-        """Offset + fresh samples of ``key`` as one [B, T, D] tensor (None when off)."""
+        """Offset + fresh samples of ``key`` as one [T, B, D] tensor (None when off)."""
         total = None
         offset = noise.offset(key)
         if offset is not None:
-            total = offset.unsqueeze(1).expand_as(like)
+            total = offset.expand_as(like)
         sample = noise.step_sample(key, like)
         if sample is not None:
             total = sample if total is None else total + sample

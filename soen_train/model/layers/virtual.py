@@ -23,10 +23,6 @@ from ..source_functions import build_source_function
 from .base import LayerRunContext, OptionDef, ParamDef, SOENLayer
 
 
-def _over_time(value: Tensor) -> Tensor:
-    return value.unsqueeze(1) if value.dim() == 2 else value
-
-
 class _LinearInStateIfNoInternal(SOENLayer):
     """Virtual cells whose update is linear in s once the flux is known."""
 
@@ -56,7 +52,7 @@ class RNNLayer(_LinearInStateIfNoInternal):
     def linear_coefficients(self, phi: Tensor, values: Dict[str, Tensor], ctx: LayerRunContext
                             ) -> Tuple[Tensor, Tensor, Tensor]:
         """Memoryless: a = 0, b = tanh(phi + bias)."""
-        g = ctx.noise.apply_step("g", torch.tanh(phi + _over_time(values["bias"])))
+        g = ctx.noise.apply_step("g", torch.tanh(phi + values["bias"]))
         return torch.zeros_like(g), g, g
 
 
@@ -82,8 +78,8 @@ class LeakyGRULayer(_LinearInStateIfNoInternal):
     def linear_coefficients(self, phi: Tensor, values: Dict[str, Tensor], ctx: LayerRunContext
                             ) -> Tuple[Tensor, Tensor, Tensor]:
         """a = z, b = (1 - z)*tanh(phi + candidate_bias)."""
-        z = torch.sigmoid(_over_time(values["decay_bias"]))
-        g = ctx.noise.apply_step("g", torch.tanh(phi + _over_time(values["candidate_bias"])))
+        z = torch.sigmoid(values["decay_bias"])
+        g = ctx.noise.apply_step("g", torch.tanh(phi + values["candidate_bias"]))
         return z.expand_as(g), (1.0 - z) * g, g
 
 
@@ -115,8 +111,8 @@ class MinGRULayer(_LinearInStateIfNoInternal):
     def linear_coefficients(self, phi: Tensor, values: Dict[str, Tensor], ctx: LayerRunContext
                             ) -> Tuple[Tensor, Tensor, Tensor]:
         """a_t = 1 - z_t, b_t = z_t*(phi_t + candidate_bias)."""
-        z = self._gate(phi, _over_time(values["gate_scale"]), _over_time(values["gate_bias"]))
-        g = ctx.noise.apply_step("g", phi + _over_time(values["candidate_bias"]))
+        z = self._gate(phi, values["gate_scale"], values["gate_bias"])
+        g = ctx.noise.apply_step("g", phi + values["candidate_bias"])
         return 1.0 - z, z * g, g
 
 
@@ -138,7 +134,7 @@ class NonLinearLayer(_LinearInStateIfNoInternal):
         self.source = build_source_function(spec.options.get("source_func", "Tanh"))
         super().__init__(spec, **kwargs)
 
-    def _apply(self, phi: Tensor, bias: Tensor) -> Tensor:
+    def _evaluate(self, phi: Tensor, bias: Tensor) -> Tensor:
         return self.source.value(phi, bias.expand_as(phi) if self.source.uses_current else None)
 
     def step(self, phi_ext_t: Tensor, state: Dict[str, Tensor], weight_t: Optional[Tensor],
@@ -147,11 +143,11 @@ class NonLinearLayer(_LinearInStateIfNoInternal):
         """s_{t+1} = f(phi_t) with the offset already inside phi_t."""
         phi = self.flux(phi_ext_t, state["s"], weight_t, values, ctx)
         bias = self.step_param(values, "bias_current", ctx)
-        g = ctx.noise.apply_step("g", self._apply(phi, bias))
+        g = ctx.noise.apply_step("g", self._evaluate(phi, bias))
         return self._finish(state, g, phi, g, ctx)
 
     def linear_coefficients(self, phi: Tensor, values: Dict[str, Tensor], ctx: LayerRunContext
                             ) -> Tuple[Tensor, Tensor, Tensor]:
         """Memoryless: a = 0, b = f(phi)."""
-        g = ctx.noise.apply_step("g", self._apply(phi, _over_time(values["bias_current"])))
+        g = ctx.noise.apply_step("g", self._evaluate(phi, values["bias_current"]))
         return torch.zeros_like(g), g, g

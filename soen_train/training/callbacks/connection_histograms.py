@@ -10,16 +10,14 @@ included.
 
 from __future__ import annotations
 
-from typing import Any, Dict
-
 import lightning.pytorch as pl
 import torch
 
-from soen_train.training.callbacks.model_refs import connection_tensors, unwrap_model
 from soen_train.training.callbacks.log_writers import tensorboard_writers
+from soen_train.training.callbacks.model_refs import connection_tensors, unwrap_model
 
 
-def connection_stats(weight: torch.Tensor) -> Dict[str, float]:
+def connection_stats(weight: torch.Tensor) -> dict[str, float]:
     """mean, std (population) and max |w| of a weight tensor."""
     w = weight.detach().float().reshape(-1)
     return {
@@ -39,7 +37,9 @@ class ConnectionHistogramCallback(pl.Callback):
         writers = tensorboard_writers(trainer)
         for name, weight in weights.items():
             for stat, value in connection_stats(weight).items():
-                pl_module.log(f"connection_stats/{name}/{stat}", value, on_step=False, on_epoch=True)
+                pl_module.log(
+                    f"connection_stats/{name}/{stat}", value, on_step=False, on_epoch=True
+                )
             values = weight.detach().float().cpu()
             for writer in writers:
                 writer.add_histogram(f"connection_histograms/{name}", values, trainer.global_step)

@@ -14,7 +14,8 @@ QAT quantiser on the same connection.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
@@ -44,24 +45,28 @@ class ConnectionNoiseCallback(pl.Callback):
         connections: Sequence[str],
         std: float,
         relative: bool = False,
-        seed: Optional[int] = None,
+        seed: int | None = None,
         setting: str = "ConnectionNoiseCallback",
     ) -> None:
         self.requested = list(connections)
         if not self.requested:
-            raise ValueError(f"{setting}: connections is empty; name the connections (e.g. ['0_to_1']) to perturb")
+            raise ValueError(
+                f"{setting}: connections is empty; name the connections (e.g. ['0_to_1']) to perturb"
+            )
         self.std = check_number(setting, "std", std, minimum=0.0)
         self.relative = check_bool(setting, "relative", relative)
         self.seed = int(seed if seed is not None else torch.initial_seed() % (2**63))
         self._generator = torch.Generator().manual_seed(self.seed)
         self.setting = setting
-        self.connections: Optional[List[str]] = None
+        self.connections: list[str] | None = None
         self.last_std: dict = {}
         self._model: Any = None
 
-    def check_model(self, model: Any) -> List[str]:
-        """Resolve the connection names against all of ``model``'s connections (error if unknown)."""
-        self.connections = resolve_connections(self.requested, model, self.setting, learnable_only=False)
+    def check_model(self, model: Any) -> list[str]:
+        """Resolve the names against all of ``model``'s connections (error if unknown)."""
+        self.connections = resolve_connections(
+            self.requested, model, self.setting, learnable_only=False
+        )
         return self.connections
 
     def draw(self, weight: Tensor) -> Tensor:
@@ -99,6 +104,15 @@ class ConnectionNoiseCallback(pl.Callback):
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         self.detach()
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
         for name, std in self.last_std.items():
-            pl_module.log(f"callbacks/connection_noise/{name}_std", std, on_step=True, on_epoch=False)
+            pl_module.log(
+                f"callbacks/connection_noise/{name}_std", std, on_step=True, on_epoch=False
+            )

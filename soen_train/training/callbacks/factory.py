@@ -10,7 +10,8 @@ callbacks rely on.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import lightning.pytorch as pl
 import torch
@@ -46,7 +47,7 @@ def _checked(setting: str, make: Callable[[], C]) -> C:
         raise ConfigError(text) from None
 
 
-def _optional_list(value: Any) -> Optional[List[Any]]:
+def _optional_list(value: Any) -> list[Any] | None:
     return None if value is None else list(value)
 
 
@@ -59,8 +60,8 @@ def _require_tensorboard(cfg: SOENTrainConfig, setting: str) -> None:
 
 
 def build_dynamic_callbacks(
-    cfg: SOENTrainConfig, module: Any, seed: Optional[int] = None
-) -> List[pl.Callback]:
+    cfg: SOENTrainConfig, module: Any, seed: int | None = None
+) -> list[pl.Callback]:
     """The callbacks switched on in ``cfg``, validated against ``module`` and its model.
 
     ``seed`` seeds the callbacks' own random generators (connection noise, stochastic
@@ -70,18 +71,24 @@ def build_dynamic_callbacks(
     seed = int(torch.initial_seed() % (2**63)) if seed is None else int(seed)
     model = unwrap_model(module)
     cb, lg = cfg.callbacks, cfg.logging
-    out: List[pl.Callback] = []
+    out: list[pl.Callback] = []
 
     sl = cb.seq_len_scheduler
     if sl.active:
         key = "callbacks.seq_len_scheduler"
         start = sl.start_len if sl.start_len is not None else cfg.data.target_seq_len
         if start is None:
-            raise ConfigError(f"{key}.start_len is null and data.target_seq_len is null; set one of them")
+            raise ConfigError(
+                f"{key}.start_len is null and data.target_seq_len is null; set one of them"
+            )
         if sl.end_len is None:
             raise ConfigError(f"{key}.end_len is null; set the length to reach at end_epoch")
-        seq = _checked(key, lambda: TargetSeqLenScheduler(
-            start, sl.end_len, sl.start_epoch, sl.end_epoch, sl.scale_dt, setting=key))
+        seq = _checked(
+            key,
+            lambda: TargetSeqLenScheduler(
+                start, sl.end_len, sl.start_epoch, sl.end_epoch, sl.scale_dt, setting=key
+            ),
+        )
         _checked(key, lambda: seq.check_model(model))
         out.append(seq)
 
@@ -93,40 +100,82 @@ def build_dynamic_callbacks(
                 f"{key} changes the time-pooling scale, which only seq2static uses; "
                 f"training.mapping is '{cfg.training.mapping}'"
             )
-        scale = _checked(key, lambda: TimePoolingScaleScheduler(
-            ps.start_scale, ps.end_scale, ps.start_epoch, ps.end_epoch, setting=key))
+        scale = _checked(
+            key,
+            lambda: TimePoolingScaleScheduler(
+                ps.start_scale, ps.end_scale, ps.start_epoch, ps.end_epoch, setting=key
+            ),
+        )
         _checked(key, lambda: scale.check_module(module))
         out.append(scale)
 
     for i, entry in enumerate(cb.noise_annealers):
         key = f"callbacks.noise_annealers[{i}]"
-        annealer = _checked(key, lambda e=entry, k=key: NoiseAnnealingCallback(
-            e.key, e.target, e.start_value, e.end_value, e.start_epoch, e.end_epoch, e.per_step,
-            _optional_list(e.layer_ids), setting=k))
+        annealer = _checked(
+            key,
+            lambda e=entry, k=key: NoiseAnnealingCallback(
+                e.key,
+                e.target,
+                e.start_value,
+                e.end_value,
+                e.start_epoch,
+                e.end_epoch,
+                e.per_step,
+                _optional_list(e.layer_ids),
+                setting=k,
+            ),
+        )
         _checked(key, lambda a=annealer: a.check_model(model))
         out.append(annealer)
 
     st = cb.stateful_training
     if st.enable_for_training or st.enable_for_validation:
         key = "callbacks.stateful_training"
-        stateful = _checked(key, lambda: StatefulTrainingCallback(
-            st.enable_for_training, st.enable_for_validation, st.sample_selection, seed=seed, setting=key))
+        stateful = _checked(
+            key,
+            lambda: StatefulTrainingCallback(
+                st.enable_for_training,
+                st.enable_for_validation,
+                st.sample_selection,
+                seed=seed,
+                setting=key,
+            ),
+        )
         _checked(key, lambda: stateful.check_module(module))
         out.append(stateful)
 
     qa = cb.metrics.quantized_accuracy
     if qa.active:
         key = "callbacks.metrics.quantized_accuracy"
-        quant_acc = _checked(key, lambda: QuantizedAccuracyCallback(
-            qa.bits, qa.levels, qa.min_val, qa.max_val, _optional_list(qa.connections), setting=key))
+        quant_acc = _checked(
+            key,
+            lambda: QuantizedAccuracyCallback(
+                qa.bits,
+                qa.levels,
+                qa.min_val,
+                qa.max_val,
+                _optional_list(qa.connections),
+                setting=key,
+            ),
+        )
         _checked(key, lambda: quant_acc.check_module(module))
         out.append(quant_acc)
 
     q = cb.qat
     if q.active:
         key = "callbacks.qat"
-        qat = _checked(key, lambda: QATStraightThroughCallback(
-            q.bits, q.levels, q.min_val, q.max_val, _optional_list(q.connections), seed=seed, setting=key))
+        qat = _checked(
+            key,
+            lambda: QATStraightThroughCallback(
+                q.bits,
+                q.levels,
+                q.min_val,
+                q.max_val,
+                _optional_list(q.connections),
+                seed=seed,
+                setting=key,
+            ),
+        )
         _checked(key, lambda: qat.check_model(model))
         out.append(qat)
 
@@ -138,8 +187,12 @@ def build_dynamic_callbacks(
                 f"{key}.std is 0, so the listed connections would get no noise; set a positive std "
                 "or leave connections empty"
             )
-        noise = _checked(key, lambda: ConnectionNoiseCallback(
-            list(cn.connections), cn.std, cn.relative, seed=seed + 1, setting=key))
+        noise = _checked(
+            key,
+            lambda: ConnectionNoiseCallback(
+                list(cn.connections), cn.std, cn.relative, seed=seed + 1, setting=key
+            ),
+        )
         _checked(key, lambda: noise.check_model(model))
         out.append(noise)
 
@@ -147,23 +200,42 @@ def build_dynamic_callbacks(
         out.append(ConnectionHistogramCallback())
     if lg.track_layer_params:
         _require_tensorboard(cfg, "logging.track_layer_params")
-        out.append(_checked("logging.log_freq", lambda: LayerParamHistogramCallback(lg.log_freq, setting="logging.log_freq")))
+        out.append(
+            _checked(
+                "logging.log_freq",
+                lambda: LayerParamHistogramCallback(lg.log_freq, setting="logging.log_freq"),
+            )
+        )
     if lg.log_gradients:
-        out.append(_checked("logging.log_freq", lambda: GradientNormCallback(lg.log_freq, setting="logging.log_freq")))
+        out.append(
+            _checked(
+                "logging.log_freq",
+                lambda: GradientNormCallback(lg.log_freq, setting="logging.log_freq"),
+            )
+        )
     tr = lg.state_trajectories
     if tr.active:
         key = "logging.state_trajectories"
         _require_tensorboard(cfg, key)
-        traj = _checked(key, lambda: StateTrajectoryImageCallback(
-            tr.mode, tr.layer_id, tr.num_samples, tr.max_neurons_per_sample, tr.tag_prefix, setting=key))
+        traj = _checked(
+            key,
+            lambda: StateTrajectoryImageCallback(
+                tr.mode,
+                tr.layer_id,
+                tr.num_samples,
+                tr.max_neurons_per_sample,
+                tr.tag_prefix,
+                setting=key,
+            ),
+        )
         _checked(key, lambda: traj.check_model(model))
         out.append(traj)
     return out
 
 
-def trainer_settings(cfg: SOENTrainConfig) -> Dict[str, Any]:
+def trainer_settings(cfg: SOENTrainConfig) -> dict[str, Any]:
     """Trainer keyword arguments the configured callbacks need (merge into ``pl.Trainer(...)``)."""
-    settings: Dict[str, Any] = {}
+    settings: dict[str, Any] = {}
     if cfg.callbacks.seq_len_scheduler.active:
         # New sequence lengths must reach loaders that run worker processes.
         settings["reload_dataloaders_every_n_epochs"] = 1

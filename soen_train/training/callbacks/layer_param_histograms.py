@@ -1,4 +1,4 @@
-"""``LayerParamHistogramCallback``: histograms of the trainable layer parameters and their gradients.
+"""``LayerParamHistogramCallback``: histograms of trainable layer parameters and their gradients.
 
 Every ``every_n_steps`` optimiser steps, just before the step (gradients final, before
 clipping), each trainable ``layers.<id>.<param>`` of the model (bias currents, gamma
@@ -8,19 +8,19 @@ rates, flux offsets, ...) is logged as the TensorBoard histogram
 
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
 
-from soen_train.training.callbacks.model_refs import unwrap_model
 from soen_train.training.callbacks.log_writers import tensorboard_writers
+from soen_train.training.callbacks.model_refs import unwrap_model
 from soen_train.training.losses.param_checks import check_number
 
 
-def trainable_layer_params(model: Any) -> Dict[Tuple[int, str], torch.Tensor]:
+def trainable_layer_params(model: Any) -> dict[tuple[int, str], torch.Tensor]:
     """``{(layer_id, param): Parameter}`` for every trainable ``layers.<id>.<param>`` entry."""
-    out: Dict[Tuple[int, str], torch.Tensor] = {}
+    out: dict[tuple[int, str], torch.Tensor] = {}
     for key, param in model.parameters_by_name().items():
         parts = key.split(".", 2)
         if len(parts) == 3 and parts[0] == "layers" and param.requires_grad:
@@ -31,10 +31,16 @@ def trainable_layer_params(model: Any) -> Dict[Tuple[int, str], torch.Tensor]:
 class LayerParamHistogramCallback(pl.Callback):
     """Writes layer-parameter and gradient histograms to TensorBoard every N optimiser steps."""
 
-    def __init__(self, every_n_steps: int = 50, setting: str = "LayerParamHistogramCallback") -> None:
-        self.every_n_steps = int(check_number(setting, "every_n_steps", every_n_steps, minimum=1, integer=True))
+    def __init__(
+        self, every_n_steps: int = 50, setting: str = "LayerParamHistogramCallback"
+    ) -> None:
+        self.every_n_steps = int(
+            check_number(setting, "every_n_steps", every_n_steps, minimum=1, integer=True)
+        )
 
-    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
+    def on_before_optimizer_step(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any
+    ) -> None:
         if trainer.global_step % self.every_n_steps != 0:
             return
         writers = tensorboard_writers(trainer)
@@ -44,6 +50,10 @@ class LayerParamHistogramCallback(pl.Callback):
             values = param.detach().float().cpu()
             grad = None if param.grad is None else param.grad.detach().float().cpu()
             for writer in writers:
-                writer.add_histogram(f"layer_params/layer{layer_id}/{name}", values, trainer.global_step)
+                writer.add_histogram(
+                    f"layer_params/layer{layer_id}/{name}", values, trainer.global_step
+                )
                 if grad is not None:
-                    writer.add_histogram(f"layer_gradients/layer{layer_id}/{name}", grad, trainer.global_step)
+                    writer.add_histogram(
+                        f"layer_gradients/layer{layer_id}/{name}", grad, trainer.global_step
+                    )

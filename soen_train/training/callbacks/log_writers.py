@@ -1,4 +1,4 @@
-"""Where callbacks write what ``LightningModule.log`` cannot: histograms, images, exact-step scalars.
+"""Where callbacks write what ``LightningModule.log`` cannot: histograms, images, exact steps.
 
 ``LightningModule.log`` aggregates and throttles (``log_every_n_steps``); a callback that has
 already chosen its own cadence writes its scalars straight to every logger at the current
@@ -8,7 +8,8 @@ optimiser step. Histograms and images only exist in TensorBoard, so they go to e
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 def is_global_zero(trainer: Any) -> bool:
@@ -16,13 +17,15 @@ def is_global_zero(trainer: Any) -> bool:
     return bool(getattr(trainer, "is_global_zero", True))
 
 
-def tensorboard_writers(trainer: Any) -> List[Any]:
+def tensorboard_writers(trainer: Any) -> list[Any]:
     """The SummaryWriter of every TensorBoardLogger attached to ``trainer`` (may be empty)."""
     from lightning.pytorch.loggers import TensorBoardLogger
 
     if not is_global_zero(trainer):
         return []
-    return [lg.experiment for lg in getattr(trainer, "loggers", []) if isinstance(lg, TensorBoardLogger)]
+    return [
+        lg.experiment for lg in getattr(trainer, "loggers", []) if isinstance(lg, TensorBoardLogger)
+    ]
 
 
 def log_scalars_now(trainer: Any, values: Mapping[str, float], step: int) -> None:

@@ -9,7 +9,8 @@ fails at start-up instead of silently doing nothing (as the original toolkit did
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterable, List, Optional
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 
@@ -25,7 +26,7 @@ def unwrap_model(module: Any) -> Any:
     return getattr(module, "model", module)
 
 
-def model_layer_ids(model: Any) -> List[int]:
+def model_layer_ids(model: Any) -> list[int]:
     """The model's layer ids in simulation order."""
     ids = getattr(model, "layer_ids", None)
     if ids is None:
@@ -38,14 +39,18 @@ def output_layer_id(model: Any) -> int:
     return model_layer_ids(model)[-1]
 
 
-def resolve_layer_ids(requested: Optional[Iterable[Any]], model: Any, setting: str) -> Optional[List[int]]:
+def resolve_layer_ids(
+    requested: Iterable[Any] | None, model: Any, setting: str
+) -> list[int] | None:
     """``requested`` as ints if every id is a layer of ``model`` (None stays None = all layers)."""
     if requested is None:
         return None
     valid = model_layer_ids(model)
     wanted = [int(r) for r in requested]
     if not wanted:
-        raise ConfigError(f"{setting}: layer_ids is an empty list; omit it (null) to mean all layers")
+        raise ConfigError(
+            f"{setting}: layer_ids is an empty list; omit it (null) to mean all layers"
+        )
     bad = [r for r in wanted if r not in valid]
     if bad:
         raise ConfigError(
@@ -56,27 +61,28 @@ def resolve_layer_ids(requested: Optional[Iterable[Any]], model: Any, setting: s
 
 
 def canonical_connection_name(name: str) -> str:
-    """``"<from>_to_<to>"`` for a connection name, accepting ``internal_<id>`` and a ``J_`` prefix."""
+    """``"<from>_to_<to>"`` for a connection name; accepts ``internal_<id>`` and a ``J_`` prefix."""
     text = str(name).strip()
     match = _INTERNAL.fullmatch(text)
     if match:
         return f"{match.group(1)}_to_{match.group(1)}"
-    if text.startswith("J_"):
-        text = text[2:]
+    text = text.removeprefix("J_")
     return text
 
 
-def connection_tensors(model: Any, learnable_only: bool) -> Dict[str, torch.Tensor]:
+def connection_tensors(model: Any, learnable_only: bool) -> dict[str, torch.Tensor]:
     """``{"<from>_to_<to>": masked weight}`` of the model's (learnable) connections."""
     getter = getattr(model, "connection_weights", None)
     if getter is None:
-        raise ConfigError(f"{type(model).__name__} has no connection_weights(); callbacks need a SOENModel")
+        raise ConfigError(
+            f"{type(model).__name__} has no connection_weights(); callbacks need a SOENModel"
+        )
     return dict(getter(learnable_only=learnable_only))
 
 
 def resolve_connections(
-    requested: Optional[Iterable[Any]], model: Any, setting: str, learnable_only: bool
-) -> List[str]:
+    requested: Iterable[Any] | None, model: Any, setting: str, learnable_only: bool
+) -> list[str]:
     """Canonical names of ``requested`` connections (None = every (learnable) connection).
 
     Raises ``ConfigError`` naming ``setting`` when a name matches no connection, or when the
@@ -90,7 +96,9 @@ def resolve_connections(
         return valid
     wanted = [canonical_connection_name(n) for n in requested]
     if not wanted:
-        raise ConfigError(f"{setting}: connections is an empty list; name at least one of {', '.join(valid)}")
+        raise ConfigError(
+            f"{setting}: connections is an empty list; name at least one of {', '.join(valid)}"
+        )
     for original, name in zip(requested, wanted):
         if name not in valid:
             hint = closest(name, valid)

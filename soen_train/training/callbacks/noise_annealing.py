@@ -13,7 +13,8 @@ units of the quantity they perturb.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import lightning.pytorch as pl
 
@@ -35,13 +36,15 @@ class NoiseAnnealingCallback(pl.Callback):
         start_value: float = 0.0,
         end_value: float = 0.0,
         start_epoch: int = 0,
-        end_epoch: Optional[int] = None,
+        end_epoch: int | None = None,
         per_step: bool = True,
-        layer_ids: Optional[Sequence[int]] = None,
+        layer_ids: Sequence[int] | None = None,
         setting: str = "NoiseAnnealingCallback",
     ) -> None:
         if not isinstance(key, str) or not key:
-            raise ValueError(f"{setting}: key = {key!r} must name a noise key (phi, g, s, bias_current, j or a parameter)")
+            raise ValueError(
+                f"{setting}: key = {key!r} must name a noise key (phi, g, s, bias_current, j or a parameter)"
+            )
         self.key = key
         self.target = check_choice(setting, "target", target, NOISE_TARGETS)
         self.start_value = check_number(setting, "start_value", start_value, minimum=0.0)
@@ -50,9 +53,11 @@ class NoiseAnnealingCallback(pl.Callback):
         self.start_epoch = start_epoch
         self.end_epoch = end_epoch
         self.per_step = check_bool(setting, "per_step", per_step)
-        self.layer_ids: Optional[List[int]] = None if layer_ids is None else [int(i) for i in layer_ids]
+        self.layer_ids: list[int] | None = (
+            None if layer_ids is None else [int(i) for i in layer_ids]
+        )
         self.setting = setting
-        self.current_value: Optional[float] = None
+        self.current_value: float | None = None
 
     @property
     def tag(self) -> str:
@@ -85,7 +90,9 @@ class NoiseAnnealingCallback(pl.Callback):
         if stage == "fit":
             self.check_model(unwrap_model(pl_module))
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if self.per_step:
             self._apply(trainer, pl_module)
 

@@ -9,7 +9,7 @@ in checkpoints, so a resumed run continues with the scale it stopped at.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any
 
 import lightning.pytorch as pl
 
@@ -28,18 +28,22 @@ class TimePoolingScaleScheduler(pl.Callback):
         start_scale: float,
         end_scale: float,
         start_epoch: int = 0,
-        end_epoch: Optional[int] = None,
+        end_epoch: int | None = None,
         setting: str = "TimePoolingScaleScheduler",
     ) -> None:
-        self.start_scale = check_number(setting, "start_scale", start_scale, minimum=0.0, min_inclusive=False)
-        self.end_scale = check_number(setting, "end_scale", end_scale, minimum=0.0, min_inclusive=False)
+        self.start_scale = check_number(
+            setting, "start_scale", start_scale, minimum=0.0, min_inclusive=False
+        )
+        self.end_scale = check_number(
+            setting, "end_scale", end_scale, minimum=0.0, min_inclusive=False
+        )
         check_epoch_window(setting, start_epoch, end_epoch)
         self.start_epoch = start_epoch
         self.end_epoch = end_epoch
         self.setting = setting
-        self.current_scale: Optional[float] = None
+        self.current_scale: float | None = None
 
-    def scale_at(self, epoch: int, max_epochs: Optional[int]) -> float:
+    def scale_at(self, epoch: int, max_epochs: int | None) -> float:
         """Scale for training epoch ``epoch`` of a run of ``max_epochs`` epochs."""
         end = self.end_epoch if self.end_epoch is not None else max(0, (max_epochs or 1) - 1)
         return lerp(self.start_scale, self.end_scale, epoch_progress(epoch, self.start_epoch, end))
@@ -70,10 +74,9 @@ class TimePoolingScaleScheduler(pl.Callback):
         self._write(pl_module, self.scale_at(trainer.current_epoch, trainer.max_epochs))
         pl_module.log(TAG, self.current_scale, on_step=False, on_epoch=True)
 
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return {"scale": self.current_scale}
 
-    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         saved = state_dict.get("scale")
         self.current_scale = None if saved is None else float(saved)
-

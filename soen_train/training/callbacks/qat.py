@@ -11,7 +11,8 @@ The transform is installed at setup and removed at teardown of each fit/validate
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
@@ -19,7 +20,12 @@ from torch import Tensor
 
 from soen_train.config.errors import ConfigError
 from soen_train.training.callbacks.model_refs import resolve_connections, unwrap_model
-from soen_train.training.callbacks.quantization import make_codebook, nearest_code, stochastic_code, straight_through
+from soen_train.training.callbacks.quantization import (
+    make_codebook,
+    nearest_code,
+    stochastic_code,
+    straight_through,
+)
 from soen_train.training.callbacks.weight_transforms import ORDER_QUANTIZE, transform_stack
 from soen_train.training.losses.param_checks import check_bool
 
@@ -31,14 +37,14 @@ class QATStraightThroughCallback(pl.Callback):
 
     def __init__(
         self,
-        bits: Optional[int] = None,
-        levels: Optional[int] = None,
+        bits: int | None = None,
+        levels: int | None = None,
         min_val: float = -0.24,
         max_val: float = 0.24,
-        connections: Optional[Sequence[str]] = None,
+        connections: Sequence[str] | None = None,
         stochastic_rounding: bool = False,
-        seed: Optional[int] = None,
-        codebook: Optional[Sequence[float]] = None,
+        seed: int | None = None,
+        codebook: Sequence[float] | None = None,
         setting: str = "QATStraightThroughCallback",
     ) -> None:
         try:
@@ -46,16 +52,18 @@ class QATStraightThroughCallback(pl.Callback):
         except ValueError as err:
             raise ConfigError(str(err)) from None
         self.requested = None if connections is None else list(connections)
-        self.connections: Optional[List[str]] = None
+        self.connections: list[str] | None = None
         self.stochastic_rounding = check_bool(setting, "stochastic_rounding", stochastic_rounding)
         self.seed = int(seed if seed is not None else torch.initial_seed() % (2**63))
         self._generator = torch.Generator().manual_seed(self.seed)
         self.setting = setting
         self._model: Any = None
 
-    def check_model(self, model: Any) -> List[str]:
-        """Resolve the connection names against ``model``'s learnable connections (error if unknown)."""
-        self.connections = resolve_connections(self.requested, model, self.setting, learnable_only=True)
+    def check_model(self, model: Any) -> list[str]:
+        """Resolve the names against ``model``'s learnable connections (error if unknown)."""
+        self.connections = resolve_connections(
+            self.requested, model, self.setting, learnable_only=True
+        )
         return self.connections
 
     def quantize(self, w: Tensor, training: bool) -> Tensor:

@@ -9,7 +9,7 @@ that make the rounding unbiased (E[q] = w inside the codebook's range).
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -21,11 +21,11 @@ __all__ = ["make_codebook", "nearest_code", "stochastic_code", "straight_through
 
 def make_codebook(
     setting: str,
-    min_val: Optional[float],
-    max_val: Optional[float],
-    bits: Optional[int] = None,
-    levels: Optional[int] = None,
-    codebook: Optional[Sequence[float]] = None,
+    min_val: float | None,
+    max_val: float | None,
+    bits: int | None = None,
+    levels: int | None = None,
+    codebook: Sequence[float] | None = None,
 ) -> Tensor:
     """The sorted codebook for a callback's settings; a bad combination names ``setting``."""
     if codebook is None and bits is None and levels is None:
@@ -37,7 +37,9 @@ def make_codebook(
     return codebook_from_params(codebook, min_val, max_val, bits, levels, setting)
 
 
-def stochastic_code(w: Tensor, codebook: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+def stochastic_code(
+    w: Tensor, codebook: Tensor, generator: torch.Generator | None = None
+) -> Tensor:
     """Round each element of ``w`` to its lower or upper neighbouring level (no grad).
 
     P(upper) = (w - lower) / (upper - lower); values outside the codebook go to its ends.
@@ -48,8 +50,14 @@ def stochastic_code(w: Tensor, codebook: Tensor, generator: Optional[torch.Gener
     lower_idx = (upper_idx - 1).clamp(min=0)
     lower, upper = book[lower_idx], book[upper_idx]
     gap = upper - lower
-    p_upper = torch.where(gap > 0, (flat - lower) / torch.where(gap > 0, gap, torch.ones_like(gap)), torch.zeros_like(gap))
-    u = torch.rand(flat.shape, generator=generator, dtype=torch.float64).to(device=w.device, dtype=w.dtype)
+    p_upper = torch.where(
+        gap > 0,
+        (flat - lower) / torch.where(gap > 0, gap, torch.ones_like(gap)),
+        torch.zeros_like(gap),
+    )
+    u = torch.rand(flat.shape, generator=generator, dtype=torch.float64).to(
+        device=w.device, dtype=w.dtype
+    )
     return torch.where(u < p_upper, upper, lower).reshape(w.shape)
 
 

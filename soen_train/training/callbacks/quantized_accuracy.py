@@ -12,7 +12,8 @@ starts every sample from rest (no carried states) and sees no noise.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterable, Iterator, List, Optional, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
@@ -20,7 +21,11 @@ from torch import Tensor
 
 from soen_train.config.errors import ConfigError
 from soen_train.training.alignment import align
-from soen_train.training.callbacks.model_refs import connection_parameter, resolve_connections, unwrap_model
+from soen_train.training.callbacks.model_refs import (
+    connection_parameter,
+    resolve_connections,
+    unwrap_model,
+)
 from soen_train.training.callbacks.quantization import make_codebook, nearest_code
 from soen_train.training.losses.param_checks import check_number
 from soen_train.training.metrics import accuracy
@@ -44,11 +49,13 @@ def snapped_weights(model: Any, connections: Sequence[str], codebook: Tensor) ->
                 p.copy_(original)
 
 
-def evaluate_accuracy(pl_module: Any, batches: Iterable[Any], max_batches: Optional[int] = None) -> float:
+def evaluate_accuracy(
+    pl_module: Any, batches: Iterable[Any], max_batches: int | None = None
+) -> float:
     """Top-1 accuracy (fraction) of ``pl_module``'s model over ``batches`` of (x, class labels)."""
     model = unwrap_model(pl_module)
-    outputs: List[Tensor] = []
-    targets: List[Tensor] = []
+    outputs: list[Tensor] = []
+    targets: list[Tensor] = []
     was_training = model.training
     model.eval()
     try:
@@ -63,8 +70,13 @@ def evaluate_accuracy(pl_module: Any, batches: Iterable[Any], max_batches: Optio
                         "dataset has real-valued targets"
                     )
                 aligned = align(
-                    model(x), y, x, pl_module.mapping, pl_module.paradigm,
-                    pl_module.pooling_name, pl_module.pooling_params,
+                    model(x),
+                    y,
+                    x,
+                    pl_module.mapping,
+                    pl_module.paradigm,
+                    pl_module.pooling_name,
+                    pl_module.pooling_params,
                 )
                 outputs.append(aligned.outputs.detach().cpu())
                 targets.append(aligned.targets.detach().cpu())
@@ -80,13 +92,13 @@ class QuantizedAccuracyCallback(pl.Callback):
 
     def __init__(
         self,
-        bits: Optional[int] = None,
-        levels: Optional[int] = None,
+        bits: int | None = None,
+        levels: int | None = None,
         min_val: float = -0.24,
         max_val: float = 0.24,
-        connections: Optional[Sequence[str]] = None,
-        max_eval_batches: Optional[int] = None,
-        codebook: Optional[Sequence[float]] = None,
+        connections: Sequence[str] | None = None,
+        max_eval_batches: int | None = None,
+        codebook: Sequence[float] | None = None,
         setting: str = "QuantizedAccuracyCallback",
     ) -> None:
         try:
@@ -94,25 +106,36 @@ class QuantizedAccuracyCallback(pl.Callback):
         except ValueError as err:
             raise ConfigError(str(err)) from None
         self.requested = None if connections is None else list(connections)
-        self.connections: Optional[List[str]] = None
+        self.connections: list[str] | None = None
         self.max_eval_batches = (
-            None if max_eval_batches is None
-            else int(check_number(setting, "max_eval_batches", max_eval_batches, minimum=1, integer=True))
+            None
+            if max_eval_batches is None
+            else int(
+                check_number(setting, "max_eval_batches", max_eval_batches, minimum=1, integer=True)
+            )
         )
         self.setting = setting
-        self.last_value: Optional[float] = None
+        self.last_value: float | None = None
 
     def check_module(self, pl_module: Any) -> None:
         """Resolve the connections and check the module can align outputs (error otherwise)."""
-        missing = [a for a in ("mapping", "paradigm", "pooling_name", "pooling_params") if not hasattr(pl_module, a)]
+        missing = [
+            a
+            for a in ("mapping", "paradigm", "pooling_name", "pooling_params")
+            if not hasattr(pl_module, a)
+        ]
         if missing:
-            raise ConfigError(f"{self.setting}: needs a SOENLightningModule (missing {', '.join(missing)})")
+            raise ConfigError(
+                f"{self.setting}: needs a SOENLightningModule (missing {', '.join(missing)})"
+            )
         if pl_module.paradigm != "supervised":
             raise ConfigError(
                 f"{self.setting}: accuracy needs class labels, but training.paradigm is "
                 f"'{pl_module.paradigm}'; use it with paradigm supervised"
             )
-        self.connections = resolve_connections(self.requested, unwrap_model(pl_module), self.setting, learnable_only=True)
+        self.connections = resolve_connections(
+            self.requested, unwrap_model(pl_module), self.setting, learnable_only=True
+        )
 
     def measure(self, pl_module: Any, batches: Iterable[Any]) -> float:
         """Accuracy with snapped weights over ``batches``; the weights are restored afterwards."""

@@ -10,7 +10,7 @@ schedules). Epoch-only ramps (sequence length, pooling scale) reach their end va
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 from soen_train.training.loss_weight_schedules import schedule_progress
 from soen_train.training.lr_schedules import optimizer_steps_per_epoch
@@ -27,7 +27,7 @@ __all__ = [
 
 
 def check_epoch_window(setting: str, start_epoch: Any, end_epoch: Any) -> None:
-    """Raise ``ValueError`` naming ``setting`` unless 0 <= start_epoch <= end_epoch (or end None)."""
+    """Raise ``ValueError`` naming ``setting`` unless 0 <= start_epoch <= end_epoch (or None)."""
     if isinstance(start_epoch, bool) or not isinstance(start_epoch, int) or start_epoch < 0:
         raise ValueError(f"{setting}: start_epoch = {start_epoch!r} must be an integer >= 0")
     if end_epoch is None:
@@ -52,7 +52,9 @@ def epoch_progress(epoch: int, start_epoch: int, end_epoch: int) -> float:
     return schedule_progress(epoch, start_epoch, end_epoch, 1, per_step=False)
 
 
-def ramp_progress(trainer: Any, pl_module: Any, start_epoch: int, end_epoch: Optional[int], per_step: bool) -> float:
+def ramp_progress(
+    trainer: Any, pl_module: Any, start_epoch: int, end_epoch: int | None, per_step: bool
+) -> float:
     """Progress p in [0, 1] of a ramp at the trainer's current step (per_step) or epoch."""
     end = last_epoch(trainer) if end_epoch is None else end_epoch
     if per_step:
@@ -68,4 +70,4 @@ def lerp(start: float, end: float, p: float) -> float:
 
 def round_half_up(value: float) -> int:
     """Nearest integer, halves rounded up (not Python's round-half-to-even)."""
-    return int(math.floor(value + 0.5))
+    return math.floor(value + 0.5)

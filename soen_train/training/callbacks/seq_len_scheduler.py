@@ -20,13 +20,17 @@ T * dt (in units of 1/omega_c) stays what it was at ``start_len``.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any
 
 import lightning.pytorch as pl
 
 from soen_train.config.errors import ConfigError
 from soen_train.training.callbacks.model_refs import unwrap_model
-from soen_train.training.callbacks.schedule_math import check_epoch_window, epoch_progress, round_half_up
+from soen_train.training.callbacks.schedule_math import (
+    check_epoch_window,
+    epoch_progress,
+    round_half_up,
+)
 from soen_train.training.losses.param_checks import check_bool, check_number
 
 TAG_LENGTH = "callbacks/target_seq_len"
@@ -41,7 +45,7 @@ class TargetSeqLenScheduler(pl.Callback):
         start_len: int,
         end_len: int,
         start_epoch: int = 0,
-        end_epoch: Optional[int] = None,
+        end_epoch: int | None = None,
         scale_dt: bool = False,
         setting: str = "TargetSeqLenScheduler",
     ) -> None:
@@ -52,10 +56,10 @@ class TargetSeqLenScheduler(pl.Callback):
         self.end_epoch = end_epoch
         self.scale_dt = check_bool(setting, "scale_dt", scale_dt)
         self.setting = setting
-        self.base_dt: Optional[float] = None
-        self.current_len: Optional[int] = None
+        self.base_dt: float | None = None
+        self.current_len: int | None = None
 
-    def length_at(self, epoch: int, max_epochs: Optional[int]) -> int:
+    def length_at(self, epoch: int, max_epochs: int | None) -> int:
         """Sequence length (time steps) for epoch ``epoch`` of a ``max_epochs``-epoch run."""
         end = self.end_epoch if self.end_epoch is not None else max(0, (max_epochs or 1) - 1)
         p = epoch_progress(epoch, self.start_epoch, end)
@@ -77,7 +81,9 @@ class TargetSeqLenScheduler(pl.Callback):
 
     def check_model(self, model: Any) -> None:
         """Fail now if ``scale_dt`` is asked of a model without ``dt`` / ``set_dt``."""
-        if self.scale_dt and not (hasattr(model, "dt") and callable(getattr(model, "set_dt", None))):
+        if self.scale_dt and not (
+            hasattr(model, "dt") and callable(getattr(model, "set_dt", None))
+        ):
             raise ConfigError(f"{self.setting}: scale_dt needs a model with dt and set_dt()")
 
     def _check_reload(self, trainer: Any, datamodule: Any) -> None:
@@ -122,10 +128,10 @@ class TargetSeqLenScheduler(pl.Callback):
         if trainer.current_epoch + 1 < (trainer.max_epochs or 0):
             self._apply(trainer, pl_module, trainer.current_epoch + 1)
 
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return {"base_dt": self.base_dt, "current_len": self.current_len}
 
-    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         base = state_dict.get("base_dt")
         self.base_dt = None if base is None else float(base)
         current = state_dict.get("current_len")

@@ -1,4 +1,4 @@
-"""``StateTrajectoryImageCallback``: plots of neuron state trajectories logged as TensorBoard images.
+"""``StateTrajectoryImageCallback``: state-trajectory plots logged as TensorBoard images.
 
 At the end of every validation epoch (``mode='val'``, not the sanity check) or training
 epoch (``mode='train'``) the first ``num_samples`` sequences of that split are simulated
@@ -11,7 +11,7 @@ Each plot is rendered off-screen with matplotlib's Agg canvas and logged as the 
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
@@ -19,14 +19,18 @@ import torch
 from torch import Tensor
 
 from soen_train.training.callbacks.log_writers import tensorboard_writers
-from soen_train.training.callbacks.model_refs import output_layer_id, resolve_layer_ids, unwrap_model
+from soen_train.training.callbacks.model_refs import (
+    output_layer_id,
+    resolve_layer_ids,
+    unwrap_model,
+)
 from soen_train.training.losses.param_checks import check_choice, check_number
 
 MODES = ("val", "train")
 
 
 def render_trajectories(states: Tensor, title: str) -> np.ndarray:
-    """An RGB image [H, W, 3] (uint8) of the columns of ``states`` [T+1, N] against the time step."""
+    """RGB image [H, W, 3] (uint8) of the columns of ``states`` [T+1, N] against the time step."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -47,16 +51,20 @@ def render_trajectories(states: Tensor, title: str) -> np.ndarray:
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
-def first_samples(source: Any, count: int) -> Tuple[Tensor, Optional[Tensor]]:
+def first_samples(source: Any, count: int) -> tuple[Tensor, Tensor | None]:
     """The first ``count`` (x, y) pairs of a dataset (indexable) or of an iterable of batches."""
-    if hasattr(source, "__getitem__") and hasattr(source, "__len__") and not isinstance(source, torch.utils.data.DataLoader):
+    if (
+        hasattr(source, "__getitem__")
+        and hasattr(source, "__len__")
+        and not isinstance(source, torch.utils.data.DataLoader)
+    ):
         n = min(count, len(source))
         items = [source[i] for i in range(n)]
         xs = torch.stack([it[0] for it in items])
         ys = torch.stack([torch.as_tensor(it[1]) for it in items]) if len(items[0]) > 1 else None
         return xs, ys
-    xs: List[Tensor] = []
-    ys: List[Tensor] = []
+    xs: list[Tensor] = []
+    ys: list[Tensor] = []
     for batch in source:
         xs.append(batch[0])
         if len(batch) > 1:
@@ -76,32 +84,42 @@ class StateTrajectoryImageCallback(pl.Callback):
     def __init__(
         self,
         mode: str = "val",
-        layer_id: Optional[int] = None,
+        layer_id: int | None = None,
         num_samples: int = 4,
         max_neurons_per_sample: int = 4,
         tag_prefix: str = "callbacks/state_trajectories",
         setting: str = "StateTrajectoryImageCallback",
     ) -> None:
         self.mode = check_choice(setting, "mode", mode, MODES)
-        self.layer_id = None if layer_id is None else int(check_number(setting, "layer_id", layer_id, integer=True))
-        self.num_samples = int(check_number(setting, "num_samples", num_samples, minimum=1, integer=True))
-        self.max_neurons = int(check_number(setting, "max_neurons_per_sample", max_neurons_per_sample, minimum=1, integer=True))
+        self.layer_id = (
+            None
+            if layer_id is None
+            else int(check_number(setting, "layer_id", layer_id, integer=True))
+        )
+        self.num_samples = int(
+            check_number(setting, "num_samples", num_samples, minimum=1, integer=True)
+        )
+        self.max_neurons = int(
+            check_number(
+                setting, "max_neurons_per_sample", max_neurons_per_sample, minimum=1, integer=True
+            )
+        )
         if not isinstance(tag_prefix, str) or not tag_prefix.strip("/"):
             raise ValueError(f"{setting}: tag_prefix = {tag_prefix!r} must be a non-empty string")
         self.tag_prefix = tag_prefix.strip("/")
         self.setting = setting
-        self.logged_tags: List[str] = []
+        self.logged_tags: list[str] = []
 
     def check_model(self, model: Any) -> int:
-        """The layer to plot (error if ``layer_id`` is not a layer of ``model``)."""
+        """Fix the layer to plot (null = output layer); error if it is not a layer of ``model``."""
         if self.layer_id is None:
-            return output_layer_id(model)
+            self.layer_id = output_layer_id(model)
         resolved = resolve_layer_ids([self.layer_id], model, self.setting)
         assert resolved is not None
         return resolved[0]
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        self.layer_id = self.check_model(unwrap_model(pl_module))
+        self.check_model(unwrap_model(pl_module))
 
     def _source(self, trainer: pl.Trainer) -> Any:
         dm = trainer.datamodule
@@ -109,7 +127,7 @@ class StateTrajectoryImageCallback(pl.Callback):
             return dm.dataset(self.mode)
         return trainer.val_dataloaders if self.mode == "val" else trainer.train_dataloader
 
-    def plot(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> List[str]:
+    def plot(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[str]:
         """Simulate the samples, render and log one image per sample; returns the tags."""
         writers = tensorboard_writers(trainer)
         if not writers:

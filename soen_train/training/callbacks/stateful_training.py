@@ -11,7 +11,7 @@ Training and validation keep separate stores and are switched on separately.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
@@ -23,7 +23,7 @@ SAMPLE_SELECTIONS = ("random", "first", "last")
 
 
 def select_sample_states(final_states: Any, index: int) -> Any:
-    """Row ``index`` of every batch-first tensor in ``final_states`` (nested dicts kept), detached."""
+    """Row ``index`` of each batch-first tensor in ``final_states`` (nesting kept), detached."""
     if isinstance(final_states, torch.Tensor):
         if final_states.dim() == 0:
             return final_states.detach().clone()
@@ -54,24 +54,30 @@ class StatefulTrainingCallback(pl.Callback):
         enable_for_training: bool = False,
         enable_for_validation: bool = False,
         sample_selection: str = "random",
-        seed: Optional[int] = None,
+        seed: int | None = None,
         setting: str = "StatefulTrainingCallback",
     ) -> None:
         self.enabled = {
             "train": check_bool(setting, "enable_for_training", enable_for_training),
             "val": check_bool(setting, "enable_for_validation", enable_for_validation),
         }
-        self.sample_selection = check_choice(setting, "sample_selection", sample_selection, SAMPLE_SELECTIONS)
+        self.sample_selection = check_choice(
+            setting, "sample_selection", sample_selection, SAMPLE_SELECTIONS
+        )
         self.seed = int(seed if seed is not None else torch.initial_seed() % (2**63))
         self.setting = setting
         self._generator = torch.Generator().manual_seed(self.seed)
-        self.stored: Dict[str, Optional[Any]] = {"train": None, "val": None}
-        self.last_index: Dict[str, Optional[int]] = {"train": None, "val": None}
-        self._previous_keep: Optional[bool] = None
+        self.stored: dict[str, Any | None] = {"train": None, "val": None}
+        self.last_index: dict[str, int | None] = {"train": None, "val": None}
+        self._previous_keep: bool | None = None
 
     def check_module(self, pl_module: Any) -> None:
         """Fail now unless the module can hand over pending states and keep its simulation."""
-        missing = [a for a in ("pending_initial_states", "keep_simulation", "last_simulation") if not hasattr(pl_module, a)]
+        missing = [
+            a
+            for a in ("pending_initial_states", "keep_simulation", "last_simulation")
+            if not hasattr(pl_module, a)
+        ]
         if missing:
             raise ConfigError(
                 f"{self.setting}: the Lightning module lacks {', '.join(missing)}; stateful training "
@@ -123,19 +129,38 @@ class StatefulTrainingCallback(pl.Callback):
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.stored["val"] = None
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         self._before_batch("train", pl_module)
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
         self._after_batch("train", pl_module)
 
     def on_validation_batch_start(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int, dataloader_idx: int = 0
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
     ) -> None:
         self._before_batch("val", pl_module)
 
     def on_validation_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int,
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
         self._after_batch("val", pl_module)

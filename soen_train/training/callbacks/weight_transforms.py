@@ -6,12 +6,15 @@ and connection noise (a seeded Gaussian draw) both need that slot, possibly on t
 connection. ``WeightTransformStack`` keeps, per model and connection, an ordered set of named
 transforms and installs their composition: lower ``order`` runs first, so weights are
 quantised before noise is added (a fabricated coupling varies around its nominal level).
+Code that calls ``set_weight_transform`` itself on a connection managed here is overwritten
+by the next change of the stack; go through ``transform_stack(model)`` instead.
 """
 
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable, Dict, Iterable, List, Tuple
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from torch import Tensor
 
@@ -27,7 +30,7 @@ class WeightTransformStack:
 
     def __init__(self, model: Any) -> None:
         self._model = weakref.ref(model)
-        self._by_connection: Dict[str, Dict[str, Tuple[int, Transform]]] = {}
+        self._by_connection: dict[str, dict[str, tuple[int, Transform]]] = {}
 
     def add(self, owner: str, order: int, fn: Transform, connections: Iterable[str]) -> None:
         """Install ``fn`` (named ``owner``) on ``connections``, composed with what is there."""
@@ -39,13 +42,15 @@ class WeightTransformStack:
 
     def remove(self, owner: str) -> None:
         """Take ``owner``'s transform off every connection it was on."""
-        touched = [name for name, entries in self._by_connection.items() if entries.pop(owner, None)]
+        touched = [
+            name for name, entries in self._by_connection.items() if entries.pop(owner, None)
+        ]
         self._install(touched)
         for name in touched:
             if not self._by_connection[name]:
                 del self._by_connection[name]
 
-    def owners(self, connection: str) -> List[str]:
+    def owners(self, connection: str) -> list[str]:
         """Names of the transforms on ``connection``, in the order they run."""
         entries = self._by_connection.get(connection, {})
         return [owner for owner, _ in sorted(entries.items(), key=lambda kv: kv[1][0])]
@@ -60,7 +65,7 @@ class WeightTransformStack:
             model.set_weight_transform(_compose(fns) if fns else None, connections=[name])
 
 
-def _compose(fns: List[Transform]) -> Transform:
+def _compose(fns: list[Transform]) -> Transform:
     if len(fns) == 1:
         return fns[0]
 
@@ -72,7 +77,7 @@ def _compose(fns: List[Transform]) -> Transform:
     return composed
 
 
-_STACKS: "weakref.WeakKeyDictionary[Any, WeightTransformStack]" = weakref.WeakKeyDictionary()
+_STACKS: weakref.WeakKeyDictionary[Any, WeightTransformStack] = weakref.WeakKeyDictionary()
 
 
 def transform_stack(model: Any) -> WeightTransformStack:
@@ -80,7 +85,9 @@ def transform_stack(model: Any) -> WeightTransformStack:
     stack = _STACKS.get(model)
     if stack is None:
         if not callable(getattr(model, "set_weight_transform", None)):
-            raise TypeError(f"{type(model).__name__} has no set_weight_transform(); a SOENModel is needed")
+            raise TypeError(
+                f"{type(model).__name__} has no set_weight_transform(); a SOENModel is needed"
+            )
         stack = WeightTransformStack(model)
         _STACKS[model] = stack
     return stack

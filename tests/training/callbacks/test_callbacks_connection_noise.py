@@ -38,7 +38,9 @@ def test_training_forward_adds_seeded_draws_and_eval_is_clean():
     assert torch.equal(model(x), clean)
     noise.detach()
     model.train()
-    assert torch.equal(model(x), clean)  # no layer noise configured: training without the callback is clean
+    assert torch.equal(
+        model(x), clean
+    )  # no layer noise configured: training without the callback is clean
 
 
 def test_relative_std_scales_with_mean_abs_weight():
@@ -84,7 +86,12 @@ def test_same_seed_same_run_and_unknown_names():
         ConnectionNoiseCallback(["0_to_1"], std=0.05, seed=seed).attach(model)
         outs.append(model.train()(x))
     assert torch.equal(outs[0], outs[1]) and not torch.equal(outs[0], outs[2])
-    with pytest.raises(ConfigError, match=r"callbacks.connection_noise.*'1_to_3'.*valid names: 0_to_1, 1_to_1, 1_to_2"):
-        ConnectionNoiseCallback(["1_to_3"], std=0.1, setting="callbacks.connection_noise").check_model(make_model())
+    with pytest.raises(
+        ConfigError,
+        match=r"callbacks.connection_noise.*'1_to_3'.*valid names: 0_to_1, 1_to_1, 1_to_2",
+    ):
+        ConnectionNoiseCallback(
+            ["1_to_3"], std=0.1, setting="callbacks.connection_noise"
+        ).check_model(make_model())
     with pytest.raises(ValueError, match="std"):
         ConnectionNoiseCallback(["0_to_1"], std=-1.0)

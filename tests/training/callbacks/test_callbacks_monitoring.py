@@ -1,4 +1,4 @@
-"""Monitoring callbacks: tags read back from TensorBoard event files, values against hand computations."""
+"""Monitoring callbacks: tags read back from TensorBoard event files, values checked by hand."""
 
 from __future__ import annotations
 
@@ -19,14 +19,19 @@ from soen_train.training.callbacks import (
 
 def test_connection_histograms_and_stats(tmp_path, datamodule):
     model = make_model()
-    make_trainer(tmp_path, [ConnectionHistogramCallback()], max_epochs=2).fit(make_module(model), datamodule=datamodule)
+    make_trainer(tmp_path, [ConnectionHistogramCallback()], max_epochs=2).fit(
+        make_module(model), datamodule=datamodule
+    )
     acc = event_accumulator(tmp_path)
     names = ("0_to_1", "1_to_1", "1_to_2")
     assert {f"connection_histograms/{n}" for n in names} <= set(acc.Tags()["histograms"])
     for n in names:
         assert len(acc.Histograms(f"connection_histograms/{n}")) == 2  # one per validation epoch
     w = model.connection_weights()["1_to_1"].detach()
-    final = {stat: acc.Scalars(f"connection_stats/1_to_1/{stat}")[-1].value for stat in ("mean", "std", "abs_max")}
+    final = {
+        stat: acc.Scalars(f"connection_stats/1_to_1/{stat}")[-1].value
+        for stat in ("mean", "std", "abs_max")
+    }
     assert final["mean"] == pytest.approx(float(w.mean()), abs=1e-6)
     assert final["std"] == pytest.approx(float(w.std(unbiased=False)), abs=1e-6)
     assert final["abs_max"] == pytest.approx(float(w.abs().max()), abs=1e-6)
@@ -50,7 +55,9 @@ def test_gradient_norms_match_the_gradients(tmp_path, datamodule):
 
     def record(hook, trainer, module, optimizer):
         params = module.model.parameters_by_name()
-        grads[trainer.global_step] = {k: p.grad.norm().item() for k, p in params.items() if p.grad is not None}
+        grads[trainer.global_step] = {
+            k: p.grad.norm().item() for k, p in params.items() if p.grad is not None
+        }
 
     callback = GradientNormCallback(every_n_steps=1)
     make_trainer(tmp_path, [callback, Probe(record, ["on_before_optimizer_step"])]).fit(
@@ -84,8 +91,12 @@ def test_state_trajectory_images_are_written(tmp_path, datamodule):
 def test_state_trajectory_layer_must_exist():
     from soen_train.config.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"logging.state_trajectories.*\[9\].*valid layer ids: 0, 1, 2"):
-        StateTrajectoryImageCallback(layer_id=9, setting="logging.state_trajectories").check_model(make_model())
+    with pytest.raises(
+        ConfigError, match=r"logging.state_trajectories.*\[9\].*valid layer ids: 0, 1, 2"
+    ):
+        StateTrajectoryImageCallback(layer_id=9, setting="logging.state_trajectories").check_model(
+            make_model()
+        )
     assert StateTrajectoryImageCallback().check_model(make_model()) == 2  # default: output layer
     with pytest.raises(ValueError, match="mode"):
         StateTrajectoryImageCallback(mode="test")

@@ -55,7 +55,7 @@ def test_forward_sees_codebook_weights_while_stored_weights_do_not():
     assert not torch.equal(model(x), twin(x))
 
 
-def test_qat_during_fit_only_and_selected_connections(tmp_path, datamodule):
+def test_qat_in_fit_and_test_on_selected_connections(tmp_path, datamodule):
     model = make_model()
     qat = QATStraightThroughCallback(bits=2, connections=["internal_1"])  # original name of 1_to_1
     seen = []
@@ -67,13 +67,15 @@ def test_qat_during_fit_only_and_selected_connections(tmp_path, datamodule):
         seen.append(torch.equal(module.model(x), twin(x)))
 
     module = make_module(model)
-    make_trainer(tmp_path, [qat, Probe(record, ["on_train_batch_end", "on_validation_batch_end"])]).fit(
-        module, datamodule=datamodule
-    )
+    hooks = ["on_train_batch_end", "on_validation_batch_end", "on_test_batch_end"]
+    trainer = make_trainer(tmp_path, [qat, Probe(record, hooks)])
+    trainer.fit(module, datamodule=datamodule)
     assert qat.connections == ["1_to_1"]
-    assert seen and all(seen)
+    assert len(seen) == 4 + 2 and all(seen)
     x = torch.rand(2, 6, 2)
     assert not torch.equal(model(x), _snapped_copy(model, ["1_to_1"])(x))  # removed after fit
+    trainer.test(module, datamodule=datamodule, verbose=False)  # the final test is quantised too
+    assert len(seen) == 6 + 2 and all(seen)
     assert not _on_codebook(model.parameters_by_name()["connections.1_to_1"].detach()).all()
 
 
@@ -92,7 +94,9 @@ def test_stochastic_rounding_picks_neighbours_without_bias():
     qat.attach(model)
     model.eval()
     x = torch.rand(2, 6, 2)
-    assert torch.equal(model(x), _snapped_copy(model, ["0_to_1", "1_to_1", "1_to_2"])(x))  # eval: nearest
+    assert torch.equal(
+        model(x), _snapped_copy(model, ["0_to_1", "1_to_1", "1_to_2"])(x)
+    )  # eval: nearest
 
 
 def test_quantized_accuracy_equals_hand_computation(tmp_path, datamodule):
@@ -122,8 +126,19 @@ def test_bad_quantization_settings_are_errors():
     model = make_model()
     with pytest.raises(ConfigError, match="callbacks.qat.*bits"):
         QATStraightThroughCallback(min_val=-0.2, max_val=0.2, setting="callbacks.qat")
-    with pytest.raises(ConfigError, match=r"callbacks.qat.*'0_to_3'.*did you mean '0_to_1'.*valid names: 0_to_1, 1_to_1, 1_to_2"):
-        QATStraightThroughCallback(bits=2, connections=["0_to_3"], setting="callbacks.qat").check_model(model)
+    with pytest.raises(
+        ConfigError,
+        match=r"callbacks.qat.*'0_to_3'.*did you mean '0_to_1'.*valid names: 0_to_1, 1_to_1, 1_to_2",
+    ):
+        QATStraightThroughCallback(
+            bits=2, connections=["0_to_3"], setting="callbacks.qat"
+        ).check_model(model)
     with pytest.raises(ConfigError, match="paradigm"):
-        QuantizedAccuracyCallback(bits=2).check_module(make_module(make_model(), paradigm="self_supervised",
-                                                                   mapping="seq2seq", losses=[{"name": "mse"}]))
+        QuantizedAccuracyCallback(bits=2).check_module(
+            make_module(
+                make_model(),
+                paradigm="self_supervised",
+                mapping="seq2seq",
+                losses=[{"name": "mse"}],
+            )
+        )

@@ -1,4 +1,4 @@
-"""TargetSeqLenScheduler and TimePoolingScaleScheduler: the value in force at epoch k, tags, state."""
+"""TargetSeqLenScheduler, TimePoolingScaleScheduler: the value in force at epoch k, tags, state."""
 
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ def test_seq_len_applies_in_the_same_epoch_for_train_and_val(tmp_path, datamodul
     assert scalar_values(tmp_path, "callbacks/target_seq_len") == [4.0, 6.0, 8.0]
     # dt scaled so that length * dt stays 4 * dt0
     assert dts == pytest.approx({0: dt0, 1: dt0 * 4 / 6, 2: dt0 * 4 / 8})
-    assert scalar_values(tmp_path, "callbacks/seq_len_scheduler/dt") == pytest.approx([dt0, dt0 * 4 / 6, dt0 / 2])
+    assert scalar_values(tmp_path, "callbacks/seq_len_scheduler/dt") == pytest.approx(
+        [dt0, dt0 * 4 / 6, dt0 / 2]
+    )
 
 
 def test_seq_len_rounds_half_up_and_clamps():
@@ -50,14 +52,15 @@ def test_seq_len_with_workers_needs_loader_reload(tmp_path, dataset):
 def test_pooling_scale_at_epoch_k(tmp_path, datamodule):
     scheduler = TimePoolingScaleScheduler(start_scale=1.0, end_scale=3.0)
     seen = {}
-    probe = Probe(lambda hook, tr, m, *a: seen.setdefault(tr.current_epoch, m.pooling_params["scale"]),
-                  ["on_train_batch_start"])
+    probe = Probe(
+        lambda hook, tr, m, *a: seen.setdefault(tr.current_epoch, m.pooling_params["scale"]),
+        ["on_train_batch_start"],
+    )
     module = make_module(make_model())
     trainer = make_trainer(tmp_path, [scheduler, probe], max_epochs=3)
     trainer.fit(module, datamodule=datamodule)
     assert seen == pytest.approx({0: 1.0, 1: 2.0, 2: 3.0})
     assert scalar_values(tmp_path, "callbacks/time_pooling_scale") == pytest.approx([1.0, 2.0, 3.0])
-
 
 
 def test_pooling_scale_is_restored_from_a_checkpoint(tmp_path, datamodule):
@@ -70,7 +73,9 @@ def test_pooling_scale_is_restored_from_a_checkpoint(tmp_path, datamodule):
 
     resumed = TimePoolingScaleScheduler(start_scale=1.0, end_scale=3.0, end_epoch=2)
     fresh = make_module(make_model())
-    make_trainer(tmp_path / "resume", [resumed], max_epochs=2).fit(fresh, datamodule=datamodule, ckpt_path=str(ckpt))
+    make_trainer(tmp_path / "resume", [resumed], max_epochs=2).fit(
+        fresh, datamodule=datamodule, ckpt_path=str(ckpt)
+    )
     # restored, not recomputed for the resume epoch (which would give 3.0)
     assert resumed.current_scale == pytest.approx(2.0)
     assert fresh.pooling_params["scale"] == pytest.approx(2.0)
@@ -78,6 +83,8 @@ def test_pooling_scale_is_restored_from_a_checkpoint(tmp_path, datamodule):
 
 def test_pooling_scale_linear_between_epochs_and_bad_values():
     sched = TimePoolingScaleScheduler(start_scale=2.0, end_scale=1.0, start_epoch=2, end_epoch=6)
-    assert [sched.scale_at(e, 100) for e in (0, 2, 3, 6, 9)] == pytest.approx([2.0, 2.0, 1.75, 1.0, 1.0])
+    assert [sched.scale_at(e, 100) for e in (0, 2, 3, 6, 9)] == pytest.approx(
+        [2.0, 2.0, 1.75, 1.0, 1.0]
+    )
     with pytest.raises(ValueError, match="end_scale"):
         TimePoolingScaleScheduler(start_scale=1.0, end_scale=0.0)

@@ -1,4 +1,4 @@
-"""StatefulTrainingCallback: the carried state is the previous batch's final state of the chosen sample."""
+"""StatefulTrainingCallback: carried state = previous batch's final state of the chosen sample."""
 
 from __future__ import annotations
 
@@ -27,19 +27,28 @@ class Recorder:
         else:
             sim = module.last_simulation
             self.finals.append({k: v.detach().clone() for k, v in sim.final_states().items()})
-            self.initial_rows.append({lid: h[:, 0].detach().clone() for lid, h in sim.states.items()})
+            self.initial_rows.append(
+                {lid: h[:, 0].detach().clone() for lid, h in sim.states.items()}
+            )
 
 
 def _run(tmp_path, datamodule, callback, stage, max_epochs=1):
     rec = Recorder(stage)
     probe = Probe(rec, [f"on_{stage}_batch_start", f"on_{stage}_batch_end"])
     module = make_module(make_model())
-    make_trainer(tmp_path, [callback, probe], max_epochs=max_epochs).fit(module, datamodule=datamodule)
+    make_trainer(tmp_path, [callback, probe], max_epochs=max_epochs).fit(
+        module, datamodule=datamodule
+    )
     return rec
 
 
 def test_training_carries_last_sample_final_states_including_nocc_branches(tmp_path, datamodule):
-    rec = _run(tmp_path, datamodule, StatefulTrainingCallback(enable_for_training=True, sample_selection="last"), "train")
+    rec = _run(
+        tmp_path,
+        datamodule,
+        StatefulTrainingCallback(enable_for_training=True, sample_selection="last"),
+        "train",
+    )
     assert len(rec.pending) == 4
     assert rec.pending[0] is None  # the first batch of an epoch starts from rest
     for k in range(1, 4):
@@ -56,7 +65,13 @@ def test_training_carries_last_sample_final_states_including_nocc_branches(tmp_p
 
 
 def test_store_is_cleared_at_each_epoch_start(tmp_path, datamodule):
-    rec = _run(tmp_path, datamodule, StatefulTrainingCallback(enable_for_training=True, sample_selection="first"), "train", 2)
+    rec = _run(
+        tmp_path,
+        datamodule,
+        StatefulTrainingCallback(enable_for_training=True, sample_selection="first"),
+        "train",
+        2,
+    )
     starts = [i for i, e in enumerate(rec.epochs) if i == 0 or rec.epochs[i - 1] != e]
     assert starts == [0, 4]
     assert all(rec.pending[i] is None for i in starts)
@@ -64,7 +79,9 @@ def test_store_is_cleared_at_each_epoch_start(tmp_path, datamodule):
 
 
 def test_random_selection_is_seeded(tmp_path, datamodule):
-    callback = StatefulTrainingCallback(enable_for_training=True, sample_selection="random", seed=11)
+    callback = StatefulTrainingCallback(
+        enable_for_training=True, sample_selection="random", seed=11
+    )
     rec = _run(tmp_path, datamodule, callback, "train")
     gen = torch.Generator().manual_seed(11)
     indices = [int(torch.randint(BATCH, (1,), generator=gen)) for _ in range(4)]
@@ -80,7 +97,9 @@ def test_validation_switch_is_separate(tmp_path, datamodule):
         Probe(rec_val, ["on_validation_batch_start", "on_validation_batch_end"]),
         Probe(rec_train, ["on_train_batch_start", "on_train_batch_end"]),
     ]
-    make_trainer(tmp_path, [callback, *probes]).fit(make_module(make_model()), datamodule=datamodule)
+    make_trainer(tmp_path, [callback, *probes]).fit(
+        make_module(make_model()), datamodule=datamodule
+    )
     assert all(p is None for p in rec_train.pending)
     assert rec_val.pending[0] is None and len(rec_val.pending) == 2
     assert torch.equal(rec_val.pending[1][2], rec_val.finals[0][2][0])

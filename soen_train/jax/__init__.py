@@ -1,0 +1,47 @@
+"""JAX backend (``training.backend=jax``): the SOEN simulator on ``lax.scan`` and an optax trainer.
+
+    from soen_train.jax import JaxSOEN, run_jax_repeat
+    jax_model, params = JaxSOEN.from_torch(model)   # model: a SOENModel
+    histories = jax_model.apply(params, x)          # {layer_id: [B, T+1, D]}
+    metrics = run_jax_repeat(cfg, repeat, paths, datamodule, model)
+
+An optional extra (``pip install soen-train[jax]``): names load on first use, so importing
+this package does not import JAX. See ``docs/jax.md`` for what is supported and refused.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the same names, visible to type checkers and IDEs
+    from soen_train.jax.checkpoint import JaxCheckpoint, load_checkpoint, save_checkpoint
+    from soen_train.jax.errors import JaxCheckpointError, JaxNonFiniteLossError, JaxUnsupportedError
+    from soen_train.jax.simulator import JaxSOEN
+    from soen_train.jax.trainer import JaxRunResult, JaxTrainer, run_jax_repeat, train_jax_repeat
+
+_EXPORTS = {
+    "JaxSOEN": "soen_train.jax.simulator",
+    "JaxTrainer": "soen_train.jax.trainer",
+    "JaxRunResult": "soen_train.jax.trainer",
+    "run_jax_repeat": "soen_train.jax.trainer",
+    "train_jax_repeat": "soen_train.jax.trainer",
+    "JaxCheckpoint": "soen_train.jax.checkpoint",
+    "load_checkpoint": "soen_train.jax.checkpoint",
+    "save_checkpoint": "soen_train.jax.checkpoint",
+    "JaxUnsupportedError": "soen_train.jax.errors",
+    "JaxCheckpointError": "soen_train.jax.errors",
+    "JaxNonFiniteLossError": "soen_train.jax.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import an exported name from its module on first use."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'soen_train.jax' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
