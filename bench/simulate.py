@@ -10,8 +10,11 @@ evaluates the source function (RateArray through grid_sample on the shared table
 the original toolkit) and writes the new state into a preallocated history in place.
 Both implementations read the same parameters and must agree numerically (checked).
 
-Timings are taken back to back (naive, ours, naive, ours, ...) and the median is kept, so
-the ratios stay meaningful on a shared, noisy machine. Prints samples/s and speed-ups.
+soen_train is timed twice: with its compiled scan kernel (the default when a C compiler
+is available) and with the pure PyTorch scan (SOEN_TRAIN_NATIVE=0). Timings are taken back
+to back (naive, compiled, pytorch, naive, ...) and the median is kept, so the ratios stay
+meaningful on a shared, noisy machine. "forward" runs under torch.no_grad(); "forward+
+backward" is a training step's simulator work (loss = mean squared output).
 
     python bench/simulate.py [--repeats 7] [--threads 2]
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import time
 from pathlib import Path
@@ -28,7 +32,7 @@ from typing import Callable, Dict, List, Tuple
 import torch
 import torch.nn.functional as F
 
-from soen_train.model import SOENModel
+from soen_train.model import SOENModel, native_scan
 from soen_train.model.rate_table import default_rate_table
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "soen_train" / "model" / "examples"
@@ -127,8 +131,24 @@ def _time_once(fn: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
-def measure(model: SOENModel, x: torch.Tensor, repeats: int) -> Dict[str, Tuple[float, float]]:
-    """Median seconds per call for {forward, forward+backward} x {naive, ours}, interleaved."""
+def _ours(model: SOENModel, x: torch.Tensor, native: bool) -> torch.Tensor:
+    os.environ[native_scan.ENV_SWITCH] = "1" if native else "0"
+    try:
+        return model(x)
+    finally:
+        os.environ[native_scan.ENV_SWITCH] = "1"
+
+
+IMPLEMENTATIONS = {
+    "naive": naive_forward,
+    "compiled": lambda m, x: _ours(m, x, True),
+    "pytorch": lambda m, x: _ours(m, x, False),
+}
+
+
+def measure(model: SOENModel, x: torch.Tensor, repeats: int, names: List[str]
+            ) -> Dict[str, Dict[str, float]]:
+    """Median seconds per call, {forward, forward+backward} x implementation, interleaved."""
     def fwd(impl):
         def run():
             with torch.no_grad():
@@ -142,28 +162,26 @@ def measure(model: SOENModel, x: torch.Tensor, repeats: int) -> Dict[str, Tuple[
             out[:, 1:].pow(2).mean().backward()
         return run
 
-    ours = lambda m, inp: m(inp)  # noqa: E731
-    cases = {"forward": (fwd(naive_forward), fwd(ours)),
-             "forward+backward": (fwd_bwd(naive_forward), fwd_bwd(ours))}
-    results = {}
-    for label, (naive_fn, ours_fn) in cases.items():
-        naive_fn(), ours_fn()  # warm-up
-        naive_times: List[float] = []
-        ours_times: List[float] = []
+    results: Dict[str, Dict[str, float]] = {}
+    for label, wrap in (("forward", fwd), ("forward+backward", fwd_bwd)):
+        runners = {name: wrap(IMPLEMENTATIONS[name]) for name in names}
+        for run in runners.values():
+            run()  # warm-up
+        times: Dict[str, List[float]] = {name: [] for name in names}
         for _ in range(repeats):
-            naive_times.append(_time_once(naive_fn))
-            ours_times.append(_time_once(ours_fn))
-        results[label] = (statistics.median(naive_times), statistics.median(ours_times))
+            for name, run in runners.items():
+                times[name].append(_time_once(run))
+        results[label] = {name: statistics.median(values) for name, values in times.items()}
     return results
 
 
-def check_agreement(model: SOENModel, x: torch.Tensor) -> Tuple[float, float]:
-    """(max |output difference|, max |gradient difference|) between naive and ours."""
+def check_agreement(model: SOENModel, x: torch.Tensor, impl: Callable) -> Tuple[float, float]:
+    """(max |output difference|, max |gradient difference|) between naive and ``impl``."""
     grads = []
     outs = []
-    for impl in (naive_forward, lambda m, inp: m(inp)):
+    for run in (naive_forward, impl):
         model.zero_grad(set_to_none=True)
-        out = impl(model, x)
+        out = run(model, x)
         out[:, 1:].pow(2).mean().backward()
         outs.append(out.detach())
         grads.append(torch.cat([p.grad.reshape(-1) for p in model.parameters() if p.grad is not None]))
@@ -184,15 +202,24 @@ def main() -> None:
         ("(b) 64->256 SD RateArray ->10 SD RateArray", SOENModel.from_yaml(
             EXAMPLES / "dendrite_64_256_10.yaml", seed=1), 64, 100, 0.3),
     ]
+    names = ["naive", "pytorch"]
+    if native_scan.library() is not None:
+        names.insert(1, "compiled")
+    else:
+        print(f"compiled scan unavailable ({native_scan._state['error']}); timing the PyTorch scan only")
     print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, repeats={args.repeats} (median)")
     for title, model, batch, steps, scale in cases:
         x = torch.rand(batch, steps, model.input_dim) * scale
-        out_diff, grad_diff = check_agreement(model, x)
         print(f"\n{title}: batch {batch}, T {steps}")
-        print(f"  agreement with naive: max|dy| = {out_diff:.2e}, max|dgrad| = {grad_diff:.2e}")
-        for label, (naive_s, ours_s) in measure(model, x, args.repeats).items():
-            print(f"  {label:17s} naive {batch / naive_s:10.1f} samples/s   soen_train "
-                  f"{batch / ours_s:10.1f} samples/s   speed-up {naive_s / ours_s:5.1f}x")
+        for name in names[1:]:
+            out_diff, grad_diff = check_agreement(model, x, IMPLEMENTATIONS[name])
+            print(f"  {name} vs naive: max|dy| = {out_diff:.2e}, max|dgrad| = {grad_diff:.2e}")
+        for label, seconds in measure(model, x, args.repeats, names).items():
+            line = f"  {label:17s} naive {batch / seconds['naive']:9.1f} samples/s"
+            for name in names[1:]:
+                line += (f" | {name} {batch / seconds[name]:9.1f} samples/s "
+                         f"({seconds['naive'] / seconds[name]:5.1f}x)")
+            print(line)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from soen_train.config.secrets import move_secret_overrides_to_env, redact
 from soen_train.config.store import register_configs
 from soen_train.config.validation import check_override_key
 from soen_train.errors import SOENError
+from soen_train.registry import UnknownNameError
 
 log = logging.getLogger("soen_train")
 
@@ -43,6 +44,66 @@ def _precheck_overrides(argv: List[str]) -> None:
         check_override_key(key)
 
 
+def _one_line(err: BaseException) -> str:
+    """A multi-line Hydra/OmegaConf message folded into one line (no hints to set env vars)."""
+    text = str(err)
+    if err.__cause__ is not None and str(err.__cause__) not in text:
+        text += "\n" + str(err.__cause__)
+    text = text.split("Config search path:")[0]  # Hydra's search-path dump says nothing useful
+    lines = [ln.strip() for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith(("See https://", "Set the environment"))]
+    return " ".join(ln if ln.endswith(":") else ln + ";" for ln in lines).rstrip(";") or type(err).__name__
+
+
+def _precompose(args: List[str]) -> None:
+    """Compose a single run's config once, turning Hydra composition errors (a wrong type, an
+    unknown group option, bad override syntax) into one-line ConfigErrors.
+
+    Multirun sweeps and runs with Hydra flags are left to Hydra itself (their override values
+    are sweep expressions that only the sweeper understands).
+    """
+    if any(arg.startswith("-") for arg in args):
+        return
+    from hydra import compose, initialize_config_module
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from soen_train.config.errors import ConfigError
+
+    overrides = [arg for arg in args if not arg.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    try:
+        with initialize_config_module("soen_train.conf", version_base="1.3"):
+            compose("train", overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as err:
+        raise ConfigError(f"invalid override: {_one_line(err)}") from None
+
+
+def _check_catalog_names(job_cfg: Any) -> None:
+    """Look up every catalog name of the config (losses, pooling, optimizer, LR schedule, layer and
+    source-function types) before any data is built or training starts."""
+    from soen_train.training.model_factory import build_model
+    from soen_train.training.optimizers import OPTIMIZERS
+    from soen_train.training.time_pooling import validate_pooling
+    from soen_train.training.trainer_factory import lr_scheduler_callback, validation_metric_names
+
+    t, m = job_cfg.training, job_cfg.model
+    validation_metric_names(job_cfg)  # builds the weighted loss: loss names and params
+    if t.mapping == "seq2static":
+        validate_pooling(m.time_pooling.name, dict(m.time_pooling.params))
+    OPTIMIZERS.get(t.optimizer.name)
+    lr_scheduler_callback(job_cfg)
+    if m.architecture or m.architecture_yaml:  # layer and source-function names (a .soen is checked on load)
+        from soen_train.config.errors import ConfigError
+        from soen_train.model.validation import ArchitectureError
+
+        try:
+            build_model(None, False, m.architecture_yaml, m.architecture, seed=job_cfg.seed, dt=m.dt,
+                        dt_learnable=m.dt_learnable)
+        except ArchitectureError as err:
+            key = "model.architecture_yaml" if m.architecture_yaml else "model.architecture"
+            raise ConfigError(f"{key}: {err}") from None
+
+
 def _redact_saved_config(job_dir: Path) -> None:
     """Mask secrets in the config copy Hydra saved before the job started."""
     saved = job_dir / ".hydra" / "config.yaml"
@@ -61,6 +122,7 @@ def _job(cfg: DictConfig) -> Any:
     job_dir = Path(hc.runtime.output_dir)
     _redact_saved_config(job_dir)
     job_cfg = to_job_config(cfg)
+    _check_catalog_names(job_cfg)
     print_config_tree(cfg)
     from soen_train.training.runner import SweepInfo, run_job
 
@@ -75,11 +137,22 @@ def _hydra_entry(cfg: DictConfig) -> Optional[Any]:
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         return _job(cfg)
-    except SOENError as err:
+    except Exception as err:
+        if not _is_user_error(err):
+            raise
         if multirun:
             raise  # Hydra records the failed job and the sweep goes on
-        print(f"Error: {err}", file=sys.stderr)
+        print(f"Error: {_one_line(err)}", file=sys.stderr)
         sys.exit(2)
+
+
+def _is_user_error(err: BaseException) -> bool:
+    """Errors caused by the user's config, data or files: printed as one line, no traceback."""
+    if isinstance(err, (SOENError, UnknownNameError)):
+        return True
+    model_errors = sys.modules.get("soen_train.model.validation"), sys.modules.get("soen_train.model.soen_file")
+    kinds = tuple(getattr(mod, name) for mod, name in zip(model_errors, ("ArchitectureError", "SoenFileError")) if mod)
+    return isinstance(err, kinds)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -87,11 +160,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         _precheck_overrides(args)
+        args = move_secret_overrides_to_env(args)
+        register_configs()
+        _precompose(args)
     except SOENError as err:
         print(f"Error: {err}", file=sys.stderr)
         sys.exit(2)
-    args = move_secret_overrides_to_env(args)
-    register_configs()
     sys.argv = [sys.argv[0], *args]
     _hydra_entry()
 

@@ -34,7 +34,19 @@ _EXPORTS = {
     "JaxNonFiniteLossError": "soen_train.jax.errors",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "JaxCheckpoint",
+    "JaxCheckpointError",
+    "JaxNonFiniteLossError",
+    "JaxRunResult",
+    "JaxSOEN",
+    "JaxTrainer",
+    "JaxUnsupportedError",
+    "load_checkpoint",
+    "run_jax_repeat",
+    "save_checkpoint",
+    "train_jax_repeat",
+]
 
 
 def __getattr__(name: str) -> Any:

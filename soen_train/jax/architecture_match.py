@@ -16,8 +16,15 @@ def architecture_signature(spec: Mapping[str, Any]) -> Dict[str, Any]:
     layers: List[Tuple[Any, ...]] = []
     for layer in sorted(spec.get("layers", []), key=lambda e: int(e["layer_id"])):
         params = layer.get("params") or {}
-        layers.append((int(layer["layer_id"]), str(layer["layer_type"]), int(params.get("dim", 0)),
-                       str(params.get("solver", "FE")), str(params.get("source_func", ""))))
+        layers.append(
+            (
+                int(layer["layer_id"]),
+                str(layer["layer_type"]),
+                int(params.get("dim", 0)),
+                str(params.get("solver", "FE")),
+                str(params.get("source_func", "")),
+            )
+        )
     conns = sorted((int(c["from_layer"]), int(c["to_layer"])) for c in spec.get("connections", []))
     sim = spec.get("simulation", {}) or {}
     return {

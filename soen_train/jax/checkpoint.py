@@ -97,9 +97,14 @@ def save_checkpoint(path: PathLike, ckpt: JaxCheckpoint) -> Path:
     for index, leaf in enumerate(ckpt.opt_leaves):
         arrays[f"{OPT_PREFIX}{index:05d}"] = np.asarray(leaf)
     meta = {
-        "format": FORMAT, "version": VERSION, "spec": ckpt.spec, "trainable": sorted(ckpt.trainable),
-        "epoch": int(ckpt.epoch), "global_step": int(ckpt.global_step),
-        "opt_structure": ckpt.opt_structure, "opt_count": len(ckpt.opt_leaves),
+        "format": FORMAT,
+        "version": VERSION,
+        "spec": ckpt.spec,
+        "trainable": sorted(ckpt.trainable),
+        "epoch": int(ckpt.epoch),
+        "global_step": int(ckpt.global_step),
+        "opt_structure": ckpt.opt_structure,
+        "opt_count": len(ckpt.opt_leaves),
         "trainer_state": ckpt.trainer_state,
     }
     arrays[META_KEY] = np.frombuffer(json.dumps(_plain(meta)).encode("utf-8"), dtype=np.uint8)
@@ -116,9 +121,15 @@ def load_checkpoint(path: PathLike) -> JaxCheckpoint:
         with np.load(path, allow_pickle=False) as data:
             files = list(data.files)
             if META_KEY not in files:
-                raise JaxCheckpointError(f"{path}: no '{META_KEY}' entry; not a soen_train JAX checkpoint")
+                raise JaxCheckpointError(
+                    f"{path}: no '{META_KEY}' entry; not a soen_train JAX checkpoint"
+                )
             meta = json.loads(bytes(data[META_KEY]).decode("utf-8"))
-            params = {k[len(PARAM_PREFIX):]: np.array(data[k]) for k in files if k.startswith(PARAM_PREFIX)}
+            params = {
+                k[len(PARAM_PREFIX) :]: np.array(data[k])
+                for k in files
+                if k.startswith(PARAM_PREFIX)
+            }
             opt_keys = sorted(k for k in files if k.startswith(OPT_PREFIX))
             opt_leaves = [np.array(data[k]) for k in opt_keys]
     except JaxCheckpointError:
@@ -134,11 +145,16 @@ def load_checkpoint(path: PathLike) -> JaxCheckpoint:
         )
     if len(opt_leaves) != int(meta.get("opt_count", 0)):
         raise JaxCheckpointError(
-            f"{path}: holds {len(opt_leaves)} optimiser-state arrays, its metadata says {meta.get('opt_count')}"
+            f"{path}: holds {len(opt_leaves)} optimiser-state arrays, its metadata says "
+            f"{meta.get('opt_count')}"
         )
     return JaxCheckpoint(
-        params=params, spec=meta["spec"], trainable=list(meta.get("trainable", [])),
-        epoch=int(meta.get("epoch", 0)), global_step=int(meta.get("global_step", 0)),
-        opt_leaves=opt_leaves, opt_structure=str(meta.get("opt_structure", "")),
+        params=params,
+        spec=meta["spec"],
+        trainable=list(meta.get("trainable", [])),
+        epoch=int(meta.get("epoch", 0)),
+        global_step=int(meta.get("global_step", 0)),
+        opt_leaves=opt_leaves,
+        opt_structure=str(meta.get("opt_structure", "")),
         trainer_state=dict(meta.get("trainer_state") or {}),
     )

@@ -21,8 +21,9 @@ import numpy as np
 from .checkpoint import load_checkpoint, soen_path_for
 
 
-def compare_params(jax_params: Dict[str, np.ndarray], torch_params: Dict[str, np.ndarray],
-                   rtol: float, atol: float) -> List[str]:
+def compare_params(
+    jax_params: Dict[str, np.ndarray], torch_params: Dict[str, np.ndarray], rtol: float, atol: float
+) -> List[str]:
     """One message per tensor that differs (missing, shape, or values outside rtol/atol)."""
     problems: List[str] = []
     for name in sorted(set(jax_params) | set(torch_params)):
@@ -42,7 +43,8 @@ def compare_params(jax_params: Dict[str, np.ndarray], torch_params: Dict[str, np
             rel = diff / np.maximum(np.abs(b), 1e-30)
             problems.append(
                 f"{name}: max |diff| {diff.max():.3e}, max rel {rel.max():.3e} "
-                f"({int((diff > atol + rtol * np.abs(b)).sum())} of {b.size} entries outside tolerance)"
+                f"({int((diff > atol + rtol * np.abs(b)).sum())} of {b.size} entries outside "
+                "tolerance)"
             )
     return problems
 
@@ -78,18 +80,24 @@ def verify(ckpt_path: str, soen_path: Optional[str], rtol: float, atol: float) -
         for line in problems:
             print(f"  {line}")
         return 1
-    print(f"PASS: {len(torch_params)} tensors of {ckpt_file.name} match {soen_file.name} "
-          f"(rtol {rtol:g}, atol {atol:g})")
+    print(
+        f"PASS: {len(torch_params)} tensors of {ckpt_file.name} match {soen_file.name} "
+        f"(rtol {rtol:g}, atol {atol:g})"
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Argument parser of ``soen-train-jax``."""
-    parser = argparse.ArgumentParser(prog="soen-train-jax", description="Tools for soen_train JAX checkpoints.")
+    parser = argparse.ArgumentParser(
+        prog="soen-train-jax", description="Tools for soen_train JAX checkpoints."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("verify", help="compare a JAX checkpoint with its .soen file")
     check.add_argument("checkpoint", help="a *.jax.npz checkpoint")
-    check.add_argument("soen", nargs="?", default=None, help="the .soen file (default: <stem>.soen beside it)")
+    check.add_argument(
+        "soen", nargs="?", default=None, help="the .soen file (default: <stem>.soen beside it)"
+    )
     check.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance (default 1e-5)")
     check.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (default 1e-6)")
     return parser

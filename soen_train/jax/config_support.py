@@ -37,7 +37,9 @@ PRECISIONS = ("32-true", "32")
 
 
 def _fail(key: str, value: Any, why: str, fix: str) -> None:
-    raise JaxUnsupportedError(f"{key}={value!r} is not supported with training.backend=jax: {why}; {fix}")
+    raise JaxUnsupportedError(
+        f"{key}={value!r} is not supported with training.backend=jax: {why}; {fix}"
+    )
 
 
 def check_jax_config(cfg: Any) -> None:
@@ -47,42 +49,86 @@ def check_jax_config(cfg: Any) -> None:
     if t.use_tbptt:
         _fail("training.use_tbptt", t.use_tbptt, "truncated BPTT is torch-only", torch_fix)
     if t.alternate_losses:
-        _fail("training.alternate_losses", t.alternate_losses, "alternating loss terms is torch-only", torch_fix)
+        _fail(
+            "training.alternate_losses",
+            t.alternate_losses,
+            "alternating loss terms is torch-only",
+            torch_fix,
+        )
     if list(t.optimizer.param_groups or []):
-        _fail("training.optimizer.param_groups", list(t.optimizer.param_groups),
-              "per-parameter optimiser groups are torch-only", "remove them or use training.backend=torch")
+        _fail(
+            "training.optimizer.param_groups",
+            list(t.optimizer.param_groups),
+            "per-parameter optimiser groups are torch-only",
+            "remove them or use training.backend=torch",
+        )
     if str(t.precision) not in PRECISIONS:
-        _fail("training.precision", t.precision, "the JAX backend trains in float32",
-              "use training.precision=32-true")
+        _fail(
+            "training.precision",
+            t.precision,
+            "the JAX backend trains in float32",
+            "use training.precision=32-true",
+        )
     if str(t.strategy) != "auto":
-        _fail("training.strategy", t.strategy, "the JAX backend runs on a single device", "use auto")
+        _fail(
+            "training.strategy", t.strategy, "the JAX backend runs on a single device", "use auto"
+        )
     if int(t.num_nodes) != 1:
         _fail("training.num_nodes", t.num_nodes, "the JAX backend runs on a single device", "use 1")
     if t.devices not in ("auto", 1, "1", None):
-        _fail("training.devices", t.devices, "the JAX backend runs on a single device", "use auto or 1")
+        _fail(
+            "training.devices",
+            t.devices,
+            "the JAX backend runs on a single device",
+            "use auto or 1",
+        )
     if str(t.accelerator) not in ("auto", "cpu", "gpu", "cuda"):
-        _fail("training.accelerator", t.accelerator, "JAX runs on cpu or gpu", "use auto, cpu or gpu")
+        _fail(
+            "training.accelerator", t.accelerator, "JAX runs on cpu or gpu", "use auto, cpu or gpu"
+        )
     if list(cb.noise_annealers or []):
         _fail("callbacks.noise_annealers", "[...]", "the JAX simulator has no noise", torch_fix)
     if list(cb.connection_noise.connections or []) and float(cb.connection_noise.std) != 0.0:
-        _fail("callbacks.connection_noise", list(cb.connection_noise.connections),
-              "the JAX simulator has no connection noise", torch_fix)
+        _fail(
+            "callbacks.connection_noise",
+            list(cb.connection_noise.connections),
+            "the JAX simulator has no connection noise",
+            torch_fix,
+        )
     st = cb.stateful_training
     if st.enable_for_training or st.enable_for_validation:
-        _fail("callbacks.stateful_training", "enabled", "state carry-over between batches is torch-only",
-              torch_fix)
+        _fail(
+            "callbacks.stateful_training",
+            "enabled",
+            "state carry-over between batches is torch-only",
+            torch_fix,
+        )
     if cb.qat.active:
         _fail("callbacks.qat.active", True, "quantisation-aware training is torch-only", torch_fix)
     if cb.metrics.quantized_accuracy.active:
-        _fail("callbacks.metrics.quantized_accuracy.active", True, "quantised accuracy is torch-only", torch_fix)
+        _fail(
+            "callbacks.metrics.quantized_accuracy.active",
+            True,
+            "quantised accuracy is torch-only",
+            torch_fix,
+        )
     if cb.seq_len_scheduler.active and cb.seq_len_scheduler.scale_dt:
-        _fail("callbacks.seq_len_scheduler.scale_dt", True, "dt is fixed during a JAX run",
-              "set scale_dt=false or use training.backend=torch")
+        _fail(
+            "callbacks.seq_len_scheduler.scale_dt",
+            True,
+            "dt is fixed during a JAX run",
+            "set scale_dt=false or use training.backend=torch",
+        )
     for key in ("track_connections", "track_layer_params", "log_gradients"):
         if getattr(lg, key):
             _fail(f"logging.{key}", True, "it is written by a torch callback", torch_fix)
     if lg.state_trajectories.active:
-        _fail("logging.state_trajectories.active", True, "trajectory images are a torch callback", torch_fix)
+        _fail(
+            "logging.state_trajectories.active",
+            True,
+            "trajectory images are a torch callback",
+            torch_fix,
+        )
     if cfg.profiler.active:
         _fail("profiler.active", True, "the profilers are Lightning profilers", torch_fix)
     lr_type = (cb.lr_scheduler or {}).get("type", "constant")
@@ -101,6 +147,7 @@ def check_model_noise(jax_model: Any) -> None:
     settings = model_noise_settings(jax_model)
     if settings:
         raise JaxUnsupportedError(
-            f"the model has noise/perturbation settings {settings}; the JAX backend simulates without "
+            f"the model has noise/perturbation settings {settings}; the JAX backend simulates "
+            "without "
             "noise, so training would ignore them: set them to 0 or use training.backend=torch"
         )

@@ -46,8 +46,9 @@ def _bound(value: Any) -> Optional[float]:
     return None if value is None else float(value)
 
 
-def constraints_from_spec(spec: Mapping[str, Any], connections: Iterable[Any],
-                          named: Mapping[str, Any]) -> JaxConstraints:
+def constraints_from_spec(
+    spec: Mapping[str, Any], connections: Iterable[Any], named: Mapping[str, Any]
+) -> JaxConstraints:
     """Build the constraints of a model from its spec dict and connection masks.
 
     ``connections`` are ``JaxConnection`` objects (name, endpoints, mask); ``named`` is
@@ -67,7 +68,10 @@ def constraints_from_spec(spec: Mapping[str, Any], connections: Iterable[Any],
     if "dt" in named:
         scalar["dt"] = (MIN_DT, None)
     bounds_by_name = {
-        f"{int(c['from_layer'])}_to_{int(c['to_layer'])}": (c.get("params") or {}).get("constraints") or {}
+        f"{int(c['from_layer'])}_to_{int(c['to_layer'])}": (c.get("params") or {}).get(
+            "constraints"
+        )
+        or {}
         for c in spec.get("connections", [])
     }
     weights: Dict[str, Tuple[np.ndarray, np.ndarray, np.ndarray]] = {}

@@ -68,8 +68,9 @@ class JaxLayer(ABC):
         return state
 
     # -- dynamics -------------------------------------------------------------------------
-    def step(self, p: Params, phi_ext_t: Array, state: State, weight: Optional[Array],
-             dt: Array) -> Tuple[State, Array, Array]:
+    def step(
+        self, p: Params, phi_ext_t: Array, state: State, weight: Optional[Array], dt: Array
+    ) -> Tuple[State, Array, Array]:
         """(new state, flux phi_t, drive g_t) for one step."""
         phi = self.flux(p, phi_ext_t, state["s"], weight)
         new_state, g = self.update(p, phi, state, dt)
@@ -81,7 +82,9 @@ class JaxLayer(ABC):
 
     def linear(self, p: Params, phi: Array, dt: Array) -> Tuple[Array, Array, Array]:
         """(a, b, g) of the PS recurrence; only layers that allow PS define it."""
-        raise JaxUnsupportedError(f"layer {self.layer_id} ({self.layer_type}) has no parallel-scan form")
+        raise JaxUnsupportedError(
+            f"layer {self.layer_id} ({self.layer_type}) has no parallel-scan form"
+        )
 
 
 #: Catalog of JAX layer classes, keyed by the torch catalog's canonical layer types.
@@ -209,7 +212,10 @@ class LeakyGRULayer(JaxLayer):
 
 @_register("MinGRU")
 class MinGRULayer(JaxLayer):
-    """s_{t+1} = (1 - z_t) s_t + z_t (phi_t + candidate_bias), z_t = sigmoid(gate_scale phi_t + gate_bias)."""
+    """s_{t+1} = (1 - z_t) s_t + z_t (phi_t + candidate_bias).
+
+    z_t = sigmoid(gate_scale phi_t + gate_bias).
+    """
 
     def update(self, p: Params, phi: Array, state: State, dt: Array) -> Tuple[State, Array]:
         z = _sigmoid(phi * p["gate_scale"] + p["gate_bias"])

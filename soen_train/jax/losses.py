@@ -86,9 +86,12 @@ def cross_entropy(ctx: JaxLossContext, ignore_index: int = PADDING_LABEL) -> Arr
     if logits.ndim == 2 and targets.ndim == 1 and targets.shape[0] == logits.shape[0]:
         return _masked_mean_ce(logits, targets, int(ignore_index))
     if logits.ndim == 3 and targets.ndim == 2 and tuple(targets.shape) == tuple(logits.shape[:2]):
-        return _masked_mean_ce(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), int(ignore_index))
+        return _masked_mean_ce(
+            logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), int(ignore_index)
+        )
     raise ValueError(
-        f"loss 'cross_entropy': outputs {tuple(logits.shape)} and targets {tuple(targets.shape)} do "
+        f"loss 'cross_entropy': outputs {tuple(logits.shape)} and targets "
+        f"{tuple(targets.shape)} do "
         "not align; expected [B, C] with [B] (seq2static) or [B, T, C] with [B, T] (seq2seq)"
     )
 
@@ -103,10 +106,13 @@ def autoregressive_cross_entropy(ctx: JaxLossContext, ignore_index: int = PADDIN
         x = ctx.inputs
         tokens = x[..., 0] if x.shape[-1] == 1 else jnp.argmax(x, axis=-1)
     else:
-        raise ValueError("loss 'autoregressive_cross_entropy' found no token ids (targets or one-hot inputs)")
+        raise ValueError(
+            "loss 'autoregressive_cross_entropy' found no token ids (targets or one-hot inputs)"
+        )
     if logits.ndim != 3 or tuple(tokens.shape) != tuple(logits.shape[:2]) or tokens.shape[1] < 2:
         raise ValueError(
-            "loss 'autoregressive_cross_entropy' needs outputs [B, T, V] and tokens [B, T] with T >= 2, "
+            "loss 'autoregressive_cross_entropy' needs outputs [B, T, V] and tokens [B, T] "
+            "with T >= 2, "
             f"got {tuple(logits.shape)} and {tuple(tokens.shape)}"
         )
     step_logits = logits[:, :-1, :].reshape(-1, logits.shape[-1])
@@ -121,7 +127,12 @@ def align_for_mse(outputs: Array, targets: Array) -> Tuple[Array, Array]:
             out = out[:, 1:]
         elif tgt.shape[1] == out.shape[1] + 1:
             tgt = tgt[:, 1:]
-    elif out.ndim == 3 and tgt.ndim == 2 and out.shape[2] == 1 and tuple(tgt.shape) == tuple(out.shape[:2]):
+    elif (
+        out.ndim == 3
+        and tgt.ndim == 2
+        and out.shape[2] == 1
+        and tuple(tgt.shape) == tuple(out.shape[:2])
+    ):
         tgt = tgt[..., None]
     elif out.ndim == 2 and tgt.ndim == 3:
         tgt = jnp.mean(tgt, axis=1)
@@ -131,7 +142,8 @@ def align_for_mse(outputs: Array, targets: Array) -> Tuple[Array, Array]:
         tgt = tgt[:, None]
     if tuple(out.shape) != tuple(tgt.shape):
         raise ValueError(
-            f"loss 'mse': outputs {tuple(outputs.shape)} and targets {tuple(targets.shape)} cannot be "
+            f"loss 'mse': outputs {tuple(outputs.shape)} and targets {tuple(targets.shape)} "
+            "cannot be "
             "aligned; expected equal shapes, [B, K] vs [B, T, K], or histories that differ by the "
             "initial step"
         )
@@ -145,7 +157,9 @@ def mse(ctx: JaxLossContext) -> Array:
     return jnp.mean((out - tgt) ** 2)
 
 
-def _learnable_weights(ctx: JaxLossContext, loss: str, names: Optional[Iterable[str]] = None) -> Dict[str, Array]:
+def _learnable_weights(
+    ctx: JaxLossContext, loss: str, names: Optional[Iterable[str]] = None
+) -> Dict[str, Array]:
     """The selected learnable connection weights (all when ``names`` is None)."""
     weights = ctx.weights
     if names is not None:
@@ -163,7 +177,9 @@ def _learnable_weights(ctx: JaxLossContext, loss: str, names: Optional[Iterable[
 
 
 @JAX_LOSSES.register("reg_J_loss")
-def reg_j_loss(ctx: JaxLossContext, threshold: float = 0.24, scale: float = 1.0, factor: float = 0.01) -> Array:
+def reg_j_loss(
+    ctx: JaxLossContext, threshold: float = 0.24, scale: float = 1.0, factor: float = 0.01
+) -> Array:
     """factor * sum over learnable weights of (exp(scale * max(0, |w| - threshold)) - 1)."""
     total = 0.0
     for w in _learnable_weights(ctx, "reg_J_loss").values():
@@ -176,14 +192,19 @@ def _logits_labels(ctx: JaxLossContext, loss: str) -> Tuple[Array, Array]:
     y = ctx.require_targets(loss)
     if z.ndim != 2 or y.ndim != 1 or y.shape[0] != z.shape[0]:
         raise ValueError(
-            f"loss '{loss}' needs pooled logits [B, C] and class ids [B], got {tuple(z.shape)} and {tuple(y.shape)}"
+            f"loss '{loss}' needs pooled logits [B, C] and class ids [B], got {tuple(z.shape)} "
+            f"and {tuple(y.shape)}"
         )
     return z, y.astype(jnp.int32)
 
 
 @JAX_LOSSES.register("top_gap_loss")
-def top_gap_loss(ctx: JaxLossContext, separation_threshold: float = 0.1, max_penalty_offset: float = 1.0,
-                 factor: float = 1.0) -> Array:
+def top_gap_loss(
+    ctx: JaxLossContext,
+    separation_threshold: float = 0.1,
+    max_penalty_offset: float = 1.0,
+    factor: float = 1.0,
+) -> Array:
     """On raw pooled outputs z = pooled / scale: wrong top-1 -> max_penalty_offset, correct ->
     max_penalty_offset * max(0, sep - (z1 - z2)) / sep; factor * mean."""
     z, y = _logits_labels(ctx, "top_gap_loss")
@@ -220,10 +241,17 @@ def nearest_code(w: Array, book: np.ndarray) -> Array:
 
 
 @JAX_LOSSES.register("gravity_quantization_loss")
-def gravity_quantization_loss(ctx: JaxLossContext, codebook: Optional[Sequence[float]] = None,
-                              min_val: Optional[float] = None, max_val: Optional[float] = None,
-                              bits: Optional[int] = None, levels: Optional[int] = None, factor: float = 1.0,
-                              connections: Optional[Iterable[str]] = None, mode: str = "mae") -> Array:
+def gravity_quantization_loss(
+    ctx: JaxLossContext,
+    codebook: Optional[Sequence[float]] = None,
+    min_val: Optional[float] = None,
+    max_val: Optional[float] = None,
+    bits: Optional[int] = None,
+    levels: Optional[int] = None,
+    factor: float = 1.0,
+    connections: Optional[Iterable[str]] = None,
+    mode: str = "mae",
+) -> Array:
     """factor * mean over selected learnable weights of |w - nearest level| (or its square)."""
     from soen_train.training.losses.quantization import codebook_from_params
 
@@ -238,32 +266,50 @@ def gravity_quantization_loss(ctx: JaxLossContext, codebook: Optional[Sequence[f
 
 
 @JAX_LOSSES.register("get_off_the_ground_loss")
-def get_off_the_ground_loss(ctx: JaxLossContext, threshold: float = 0.01, min_penalty_offset: float = 0.5,
-                            max_penalty_offset: float = 10.0, factor: float = 1.0) -> Array:
-    """Ramp penalty for |s| <= threshold (max at 0, min at the threshold, clipped at 0); factor * mean."""
+def get_off_the_ground_loss(
+    ctx: JaxLossContext,
+    threshold: float = 0.01,
+    min_penalty_offset: float = 0.5,
+    max_penalty_offset: float = 10.0,
+    factor: float = 1.0,
+) -> Array:
+    """Ramp penalty for |s| <= threshold (max at 0, min at the threshold, clipped at 0).
+
+    Result: factor * mean.
+    """
     a = jnp.abs(ctx.output_states())
     ramp = max_penalty_offset + (min_penalty_offset - max_penalty_offset) * a / threshold
     return factor * jnp.mean(jnp.where(a <= threshold, jax.nn.relu(ramp), 0.0))
 
 
 @JAX_LOSSES.register("exp_high_state_penalty")
-def exp_high_state_penalty(ctx: JaxLossContext, threshold: float = 1.0, scale: float = 1.0,
-                           factor: float = 1.0) -> Array:
+def exp_high_state_penalty(
+    ctx: JaxLossContext, threshold: float = 1.0, scale: float = 1.0, factor: float = 1.0
+) -> Array:
     """factor * mean(exp(scale * max(0, |s| - threshold)) - 1)."""
     excess = jax.nn.relu(jnp.abs(ctx.output_states()) - threshold)
     return factor * jnp.mean(jnp.expm1(scale * excess))
 
 
 @JAX_LOSSES.register("average_state_magnitude_loss")
-def average_state_magnitude_loss(ctx: JaxLossContext, target_magnitude: float = 0.5, loss_type: str = "mse",
-                                 factor: float = 1.0, layer_ids: Optional[Iterable[int]] = None) -> Array:
+def average_state_magnitude_loss(
+    ctx: JaxLossContext,
+    target_magnitude: float = 0.5,
+    loss_type: str = "mse",
+    factor: float = 1.0,
+    layer_ids: Optional[Iterable[int]] = None,
+) -> Array:
     """factor * (mean |s| over the selected layers' steps 1..T - target)^2 (or its abs)."""
     ids = list(ctx.states) if layer_ids is None else [int(i) for i in layer_ids]
     bad = [i for i in ids if i not in ctx.states]
     if bad:
-        raise ValueError(f"loss 'average_state_magnitude_loss': layer_ids {bad} are not layers; "
-                         f"valid: {sorted(ctx.states)}")
-    parts = [jnp.abs(h[:, 1:] if h.shape[1] > 1 else h).reshape(-1) for h in (ctx.states[i] for i in ids)]
+        raise ValueError(
+            f"loss 'average_state_magnitude_loss': layer_ids {bad} are not layers; "
+            f"valid: {sorted(ctx.states)}"
+        )
+    parts = [
+        jnp.abs(h[:, 1:] if h.shape[1] > 1 else h).reshape(-1) for h in (ctx.states[i] for i in ids)
+    ]
     diff = jnp.mean(jnp.concatenate(parts)) - target_magnitude
     return factor * (diff * diff if loss_type in ("mse", "l2") else jnp.abs(diff))
 
@@ -290,13 +336,16 @@ class JaxWeightedLoss:
     def __init__(self, items: Iterable[Any], where: str = "training.loss.losses") -> None:
         from soen_train.training.losses import WeightedLoss
 
-        checked = WeightedLoss(list(items))  # names, params and weights validated by the torch rules
+        checked = WeightedLoss(
+            list(items)
+        )  # names, params and weights validated by the torch rules
         self.terms: List[JaxLossTerm] = []
         for index, term in enumerate(checked.terms):
             if term.name not in JAX_LOSSES:
                 raise JaxUnsupportedError(
-                    f"{where}[{index}]: loss '{term.name}' is not available in the JAX backend; JAX "
-                    f"supports {', '.join(JAX_LOSSES.names())}; remove it or use training.backend=torch"
+                    f"{where}[{index}]: loss '{term.name}' is not available in the JAX backend; "
+                    f"JAX supports {', '.join(JAX_LOSSES.names())}; remove it or use "
+                    "training.backend=torch"
                 )
             self.terms.append(JaxLossTerm(key=term.key, name=term.name, params=dict(term.params)))
         self.weights: Dict[str, float] = checked.weights
@@ -317,7 +366,9 @@ class JaxWeightedLoss:
         self._checked.set_weight(name, weight)
         self.weights = self._checked.weights
 
-    def __call__(self, ctx: JaxLossContext, weights: Mapping[str, Any]) -> Tuple[Array, Dict[str, Array]]:
+    def __call__(
+        self, ctx: JaxLossContext, weights: Mapping[str, Any]
+    ) -> Tuple[Array, Dict[str, Array]]:
         """(total, {key: unweighted value}); ``weights`` may be traced (scheduled weights)."""
         values: Dict[str, Array] = {}
         total = 0.0
@@ -333,5 +384,12 @@ def jax_loss_names() -> List[str]:
     return JAX_LOSSES.names()
 
 
-__all__ = ["JAX_LOSSES", "JaxLossContext", "JaxWeightedLoss", "UnknownNameError", "align_for_mse",
-           "jax_loss_names", "nearest_code"]
+__all__ = [
+    "JAX_LOSSES",
+    "JaxLossContext",
+    "JaxWeightedLoss",
+    "UnknownNameError",
+    "align_for_mse",
+    "jax_loss_names",
+    "nearest_code",
+]

@@ -27,7 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .layers import InputLayer, JaxLayer, State
+from .dendrite_scan import dendrite_scan
+from .layers import InputLayer, JaxLayer, SingleDendriteLayer, State
 
 Array = jax.Array
 Params = Dict[str, Array]
@@ -109,8 +110,9 @@ class JaxNetwork:
         return jnp.asarray(self.dt, dtype=jnp.float32)
 
     # -- initial states -------------------------------------------------------------------
-    def initial_states(self, batch: int, dtype: jnp.dtype,
-                       given: Optional[Dict[int, Dict[str, Array]]]) -> Dict[int, State]:
+    def initial_states(
+        self, batch: int, dtype: jnp.dtype, given: Optional[Dict[int, Dict[str, Array]]]
+    ) -> Dict[int, State]:
         """Per-layer state dicts at step 0: zeros, or the given [B, D] / [D] arrays.
 
         ``given`` is ``{layer_id: {"s": ..., "s1": ..., "s2": ...}}`` (any subset).
@@ -121,7 +123,11 @@ class JaxNetwork:
             lid = layer.layer_id
             supplied = dict(given.get(lid, {}))
             s0 = supplied.pop("s", None)
-            s0 = jnp.zeros((batch, layer.dim), dtype) if s0 is None else _batched(s0, batch, layer, "s")
+            s0 = (
+                jnp.zeros((batch, layer.dim), dtype)
+                if s0 is None
+                else _batched(s0, batch, layer, "s")
+            )
             aux = {key: _batched(value, batch, layer, key) for key, value in supplied.items()}
             out[lid] = layer.initial_state(s0, aux)
         return out
@@ -140,9 +146,13 @@ class JaxNetwork:
             try:
                 lid = int(lid)
             except (TypeError, ValueError):
-                raise KeyError(f"initial_states key {key!r} is not a layer id or (layer id, name)") from None
+                raise KeyError(
+                    f"initial_states key {key!r} is not a layer id or (layer id, name)"
+                ) from None
             if lid not in by_id:
-                raise KeyError(f"initial_states key {key!r}: no layer {lid}; layers are {sorted(by_id)}")
+                raise KeyError(
+                    f"initial_states key {key!r}: no layer {lid}; layers are {sorted(by_id)}"
+                )
             valid = ("s",) + by_id[lid].aux_states
             if name not in valid:
                 raise KeyError(f"initial_states key {key!r}: layer {lid} has states {list(valid)}")
@@ -150,18 +160,29 @@ class JaxNetwork:
         return out
 
     # -- evaluation -----------------------------------------------------------------------
-    def simulate(self, params: Params, x: Array, initial_states: Optional[Dict[int, Dict[str, Array]]] = None,
-                 track_phi: bool = False, track_g: bool = False) -> JaxSimulation:
+    def simulate(
+        self,
+        params: Params,
+        x: Array,
+        initial_states: Optional[Dict[int, Dict[str, Array]]] = None,
+        track_phi: bool = False,
+        track_g: bool = False,
+    ) -> JaxSimulation:
         """Run the network on x [B, T, D_in]; returns every layer's history."""
         init = self.initial_states(x.shape[0], x.dtype, initial_states)
         if self.method == "layerwise":
             return self._layerwise(params, x, init, track_phi, track_g)
-        return self._stepwise(params, x, init, track_phi, track_g, jacobi=self.method == "stepwise_jacobi")
+        return self._stepwise(
+            params, x, init, track_phi, track_g, jacobi=self.method == "stepwise_jacobi"
+        )
 
-    def _layerwise(self, params: Params, x: Array, init: Dict[int, State], track_phi: bool,
-                   track_g: bool) -> JaxSimulation:
+    def _layerwise(
+        self, params: Params, x: Array, init: Dict[int, State], track_phi: bool, track_g: bool
+    ) -> JaxSimulation:
+        """Layer after layer; histories are time-major [T+1, B, D] until the end."""
         dt = self.time_step(params)
         first = self.layers[0].layer_id
+        x_tm = jnp.swapaxes(x, 0, 1)
         states: Dict[int, Array] = {}
         phis: Dict[int, Array] = {}
         drives: Dict[int, Array] = {}
@@ -170,33 +191,47 @@ class JaxNetwork:
             lid = layer.layer_id
             s0 = init[lid]
             if lid == first and self.input_type == "state":
-                states[lid] = jnp.concatenate([s0["s"][:, None, :], x], axis=1)
-                phis[lid], drives[lid] = x, x
+                states[lid] = jnp.concatenate([s0["s"][None], x_tm], axis=0)
+                phis[lid], drives[lid] = x_tm, x_tm
                 continue
-            phi_ext = x if (lid == first and self.input_type == "flux") else None
+            phi_ext = x_tm if (lid == first and self.input_type == "flux") else None
             for conn in self.incoming(lid):
-                flux = states[conn.from_layer][:, 1:, :] @ self.weight(params, conn).T
+                flux = states[conn.from_layer][1:] @ self.weight(params, conn).T
                 phi_ext = flux if phi_ext is None else phi_ext + flux
             if phi_ext is None:
-                phi_ext = jnp.zeros((x.shape[0], x.shape[1], layer.dim), x.dtype)
+                phi_ext = jnp.zeros((x.shape[1], x.shape[0], layer.dim), x.dtype)
             internal = self.internal(lid)
             weight = self.weight(params, internal) if internal is not None else None
             hist, phi, g, final = run_layer_sequence(
-                layer, self.layer_params(params, layer), phi_ext, s0, weight, dt, track_phi or track_g)
+                layer,
+                self.layer_params(params, layer),
+                phi_ext,
+                s0,
+                weight,
+                dt,
+                track_phi or track_g,
+            )
             states[lid] = hist
             if phi is not None:
                 phis[lid], drives[lid] = phi, g
             if layer.aux_states:
                 aux_final[lid] = {k: final[k] for k in layer.aux_states}
         return JaxSimulation(
-            states=states,
-            phi=phis if track_phi else {},
-            g=drives if track_g else {},
+            states={k: jnp.swapaxes(v, 0, 1) for k, v in states.items()},
+            phi={k: jnp.swapaxes(v, 0, 1) for k, v in phis.items()} if track_phi else {},
+            g={k: jnp.swapaxes(v, 0, 1) for k, v in drives.items()} if track_g else {},
             aux_final=aux_final,
         )
 
-    def _stepwise(self, params: Params, x: Array, init: Dict[int, State], track_phi: bool,
-                  track_g: bool, jacobi: bool) -> JaxSimulation:
+    def _stepwise(
+        self,
+        params: Params,
+        x: Array,
+        init: Dict[int, State],
+        track_phi: bool,
+        track_g: bool,
+        jacobi: bool,
+    ) -> JaxSimulation:
         dt = self.time_step(params)
         first = self.layers[0].layer_id
         layer_p = {layer.layer_id: self.layer_params(params, layer) for layer in self.layers}
@@ -223,18 +258,23 @@ class JaxNetwork:
                     phi_ext = jnp.zeros((x_t.shape[0], layer.dim), x_t.dtype)
                 internal = self.internal(lid)
                 weight = weights[internal.name] if internal is not None else None
-                fresh[lid], phis[lid], drives[lid] = layer.step(layer_p[lid], phi_ext, carry[lid], weight, dt)
+                fresh[lid], phis[lid], drives[lid] = layer.step(
+                    layer_p[lid], phi_ext, carry[lid], weight, dt
+                )
             out = {lid: fresh[lid]["s"] for lid in fresh}
             return fresh, (out, phis if track else {}, drives if track else {})
 
-        final, (steps, phis, drives) = jax.lax.scan(body, init, jnp.swapaxes(x, 0, 1))
+        final, (steps, phis, drives) = jax.lax.scan(body, init, jnp.swapaxes(x, 0, 1))  # time-major
         states = {
-            lid: jnp.concatenate([init[lid]["s"][:, None, :], jnp.swapaxes(steps[lid], 0, 1)], axis=1)
+            lid: jnp.concatenate(
+                [init[lid]["s"][:, None, :], jnp.swapaxes(steps[lid], 0, 1)], axis=1
+            )
             for lid in self.layer_ids
         }
         aux_final = {
             layer.layer_id: {k: final[layer.layer_id][k] for k in layer.aux_states}
-            for layer in self.layers if layer.aux_states
+            for layer in self.layers
+            if layer.aux_states
         }
         return JaxSimulation(
             states=states,
@@ -244,18 +284,27 @@ class JaxNetwork:
         )
 
 
-def run_layer_sequence(layer: JaxLayer, p: Dict[str, Array], phi_ext: Array, state0: State,
-                       weight: Optional[Array], dt: Array, track: bool
-                       ) -> Tuple[Array, Optional[Array], Optional[Array], State]:
-    """One layer over a whole sequence (layerwise evaluation).
+def run_layer_sequence(
+    layer: JaxLayer,
+    p: Dict[str, Array],
+    phi_ext: Array,
+    state0: State,
+    weight: Optional[Array],
+    dt: Array,
+    track: bool,
+) -> Tuple[Array, Optional[Array], Optional[Array], State]:
+    """One layer over a whole time-major sequence (layerwise evaluation).
 
-    Returns (history [B, T+1, D], phi [B, T, D] or None, g [B, T, D] or None, final state).
+    ``phi_ext`` is [T, B, D]. Returns (history [T+1, B, D], phi [T, B, D] or None,
+    g [T, B, D] or None, final state).
     """
     if isinstance(layer, InputLayer) and weight is None:
-        hist = jnp.concatenate([state0["s"][:, None, :], phi_ext], axis=1)
-        return hist, phi_ext, phi_ext, {"s": hist[:, -1]}
+        hist = jnp.concatenate([state0["s"][None], phi_ext], axis=0)
+        return hist, phi_ext, phi_ext, {"s": hist[-1]}
     if layer.solver == "PS":
         return _parallel(layer, p, phi_ext, state0, dt, track)
+    if isinstance(layer, SingleDendriteLayer) and weight is None:
+        return _known_flux_dendrite(layer, p, phi_ext, state0, dt, track)
     if layer.offset_first and "phi_offset" in p:
         pre = phi_ext + p["phi_offset"]
         p_inner = {k: v for k, v in p.items() if k != "phi_offset"}
@@ -266,31 +315,50 @@ def run_layer_sequence(layer: JaxLayer, p: Dict[str, Array], phi_ext: Array, sta
         new_state, phi, g = layer.step(p_inner, pre_t, state, weight, dt)
         return new_state, (new_state["s"], phi, g) if track else (new_state["s"],)
 
-    final, outs = jax.lax.scan(body, state0, jnp.swapaxes(pre, 0, 1))
-    hist = jnp.concatenate([state0["s"][:, None, :], jnp.swapaxes(outs[0], 0, 1)], axis=1)
+    final, outs = jax.lax.scan(body, state0, pre)
+    hist = jnp.concatenate([state0["s"][None], outs[0]], axis=0)
     if not track:
         return hist, None, None, final
-    return hist, jnp.swapaxes(outs[1], 0, 1), jnp.swapaxes(outs[2], 0, 1), final
+    return hist, outs[1], outs[2], final
 
 
-def _parallel(layer: JaxLayer, p: Dict[str, Array], phi_ext: Array, state0: State, dt: Array,
-              track: bool) -> Tuple[Array, Optional[Array], Optional[Array], State]:
-    """PS solver: s_{t+1} = a_t s_t + b_t solved by an associative scan over time."""
+def _known_flux_dendrite(
+    layer: SingleDendriteLayer,
+    p: Dict[str, Array],
+    phi_ext: Array,
+    state0: State,
+    dt: Array,
+    track: bool,
+) -> Tuple[Array, Optional[Array], Optional[Array], State]:
+    """SingleDendrite without an internal connection: the flux of every step is known up front,
+    so the source's flux part runs once over all steps and the gradient is the adjoint
+    recursion of ``dendrite_scan`` (as the torch fused scan)."""
+    phi = phi_ext + p["phi_offset"]
+    a = 1.0 - dt * p["gamma_minus"]
+    c = dt * p["gamma_plus"]
+    hist, rates = dendrite_scan(layer.source, phi, state0["s"], a, c, p["bias_current"])
+    final = {"s": hist[-1]}
+    return (hist, phi, rates, final) if track else (hist, None, None, final)
+
+
+def _parallel(
+    layer: JaxLayer, p: Dict[str, Array], phi_ext: Array, state0: State, dt: Array, track: bool
+) -> Tuple[Array, Optional[Array], Optional[Array], State]:
+    """PS solver: s_{t+1} = a_t s_t + b_t solved by an associative scan over (leading) time."""
     phi = phi_ext + p["phi_offset"] if "phi_offset" in p else phi_ext
     a, b, g = layer.linear(p, phi, dt)
     a = jnp.broadcast_to(a, b.shape)
     s0 = state0["s"]
-    b = b.at[:, 0, :].add(a[:, 0, :] * s0)
+    b = b.at[0].add(a[0] * s0)
 
     def combine(left: Tuple[Array, Array], right: Tuple[Array, Array]) -> Tuple[Array, Array]:
         a1, b1 = left
         a2, b2 = right
         return a2 * a1, a2 * b1 + b2
 
-    _, acc = jax.lax.associative_scan(combine, (a, b), axis=1)
-    hist = jnp.concatenate([s0[:, None, :], acc], axis=1)
-    final = {"s": hist[:, -1]}
-    return hist, (phi if track else None), (g if track else None), final
+    _, acc = jax.lax.associative_scan(combine, (a, b), axis=0)
+    hist = jnp.concatenate([s0[None], acc], axis=0)
+    return hist, (phi if track else None), (g if track else None), {"s": hist[-1]}
 
 
 def _batched(value: Array, batch: int, layer: JaxLayer, key: str) -> Array:

@@ -35,11 +35,35 @@ JAX_OPTIMIZERS: Registry[OptimizerFactory] = Registry("JAX optimizer")
 
 #: Options per optimiser with the torch defaults.
 DEFAULTS: Dict[str, Dict[str, Any]] = {
-    "adam": {"betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False, "maximize": False},
-    "adamw": {"betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01, "amsgrad": False, "maximize": False},
-    "sgd": {"momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False, "maximize": False},
-    "rmsprop": {"alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0, "centered": False,
-                "maximize": False},
+    "adam": {
+        "betas": (0.9, 0.999),
+        "eps": 1e-8,
+        "weight_decay": 0.0,
+        "amsgrad": False,
+        "maximize": False,
+    },
+    "adamw": {
+        "betas": (0.9, 0.999),
+        "eps": 1e-8,
+        "weight_decay": 0.01,
+        "amsgrad": False,
+        "maximize": False,
+    },
+    "sgd": {
+        "momentum": 0.0,
+        "dampening": 0.0,
+        "weight_decay": 0.0,
+        "nesterov": False,
+        "maximize": False,
+    },
+    "rmsprop": {
+        "alpha": 0.99,
+        "eps": 1e-8,
+        "weight_decay": 0.0,
+        "momentum": 0.0,
+        "centered": False,
+        "maximize": False,
+    },
     "lion": {"betas": (0.9, 0.99), "weight_decay": 0.0},
 }
 
@@ -57,8 +81,12 @@ def _scale_by_adam_amsgrad(b1: float, b2: float, eps: float) -> optax.GradientTr
 
     def init(params: Any) -> Any:
         zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
-        return {"count": jnp.zeros([], jnp.int32), "mu": zeros, "nu": zeros,
-                "nu_max": jax.tree_util.tree_map(jnp.zeros_like, params)}
+        return {
+            "count": jnp.zeros([], jnp.int32),
+            "mu": zeros,
+            "nu": zeros,
+            "nu_max": jax.tree_util.tree_map(jnp.zeros_like, params),
+        }
 
     def update(updates: Any, state: Any, params: Any = None) -> Tuple[Any, Any]:
         count = state["count"] + 1
@@ -100,17 +128,27 @@ def adamw(o: Dict[str, Any]) -> optax.GradientTransformation:
     return optax.chain(*parts)
 
 
-def _sgd_momentum(momentum: float, dampening: float, nesterov: bool) -> optax.GradientTransformation:
+def _sgd_momentum(
+    momentum: float, dampening: float, nesterov: bool
+) -> optax.GradientTransformation:
     """torch SGD momentum: buf = g on the first step, then momentum * buf + (1 - dampening) * g."""
 
     def init(params: Any) -> Any:
-        return {"started": jnp.zeros([], jnp.bool_), "buf": jax.tree_util.tree_map(jnp.zeros_like, params)}
+        return {
+            "started": jnp.zeros([], jnp.bool_),
+            "buf": jax.tree_util.tree_map(jnp.zeros_like, params),
+        }
 
     def update(updates: Any, state: Any, params: Any = None) -> Tuple[Any, Any]:
         started = state["started"]
         buf = jax.tree_util.tree_map(
-            lambda b, g: jnp.where(started, momentum * b + (1.0 - dampening) * g, g), state["buf"], updates)
-        out = jax.tree_util.tree_map(lambda g, b: g + momentum * b, updates, buf) if nesterov else buf
+            lambda b, g: jnp.where(started, momentum * b + (1.0 - dampening) * g, g),
+            state["buf"],
+            updates,
+        )
+        out = (
+            jax.tree_util.tree_map(lambda g, b: g + momentum * b, updates, buf) if nesterov else buf
+        )
         return out, {"started": jnp.ones([], jnp.bool_), "buf": buf}
 
     return optax.GradientTransformation(init, update)
@@ -127,7 +165,9 @@ def sgd(o: Dict[str, Any]) -> optax.GradientTransformation:
     if o["weight_decay"]:
         parts.append(optax.add_decayed_weights(float(o["weight_decay"])))
     if o["momentum"]:
-        parts.append(_sgd_momentum(float(o["momentum"]), float(o["dampening"]), bool(o["nesterov"])))
+        parts.append(
+            _sgd_momentum(float(o["momentum"]), float(o["dampening"]), bool(o["nesterov"]))
+        )
     return optax.chain(*parts) if parts else optax.identity()
 
 
@@ -154,7 +194,9 @@ def _scale_by_lion(b1: float, b2: float) -> optax.GradientTransformation:
         return {"m": jax.tree_util.tree_map(jnp.zeros_like, params)}
 
     def update(updates: Any, state: Any, params: Any = None) -> Tuple[Any, Any]:
-        out = jax.tree_util.tree_map(lambda m, g: jnp.sign(b1 * m + (1 - b1) * g), state["m"], updates)
+        out = jax.tree_util.tree_map(
+            lambda m, g: jnp.sign(b1 * m + (1 - b1) * g), state["m"], updates
+        )
         m = jax.tree_util.tree_map(lambda m, g: b2 * m + (1 - b2) * g, state["m"], updates)
         return out, {"m": m}
 
@@ -186,7 +228,8 @@ def resolve_options(name: str, kwargs: Optional[Mapping[str, Any]]) -> Dict[str,
     for key, value in dict(kwargs or {}).items():
         if key not in torch_options:
             raise ValueError(
-                f"training.optimizer.kwargs.{key}: not an option of optimizer '{canonical}'; valid: "
+                f"training.optimizer.kwargs.{key}: not an option of optimizer '{canonical}'; "
+                "valid: "
                 f"{', '.join(sorted(torch_options))}"
             )
         if key in IMPLEMENTATION_HINTS:
@@ -198,16 +241,20 @@ def resolve_options(name: str, kwargs: Optional[Mapping[str, Any]]) -> Dict[str,
             continue
         if key not in options:
             raise JaxUnsupportedError(
-                f"training.optimizer.kwargs.{key}: option '{key}' of '{canonical}' is not available in "
+                f"training.optimizer.kwargs.{key}: option '{key}' of '{canonical}' is not "
+                "available in "
                 f"the JAX backend; supported: {', '.join(sorted(options))}"
             )
         options[key] = tuple(value) if key == "betas" else value
     return options
 
 
-def build_jax_optimizer(name: str, kwargs: Optional[Mapping[str, Any]] = None,
-                        clip_val: Optional[float] = None, clip_algorithm: str = "norm"
-                        ) -> optax.GradientTransformation:
+def build_jax_optimizer(
+    name: str,
+    kwargs: Optional[Mapping[str, Any]] = None,
+    clip_val: Optional[float] = None,
+    clip_algorithm: str = "norm",
+) -> optax.GradientTransformation:
     """The update direction of optimiser ``name`` (multiply by -lr to get the step)."""
     from soen_train.training.optimizers import OPTIMIZERS
 

@@ -57,7 +57,9 @@ def pool_mean_last_n(h: Array, n: int = 1) -> Array:
 
 
 @JAX_POOLINGS.register("mean_range")
-def pool_mean_range(h: Array, range_start: Optional[int] = None, range_end: Optional[int] = None) -> Array:
+def pool_mean_range(
+    h: Array, range_start: Optional[int] = None, range_end: Optional[int] = None
+) -> Array:
     """Average over [range_start, range_end) (default: the last min(50, T) steps), clamped to T."""
     length = h.shape[1]
     start = length - min(50, length) if range_start is None else int(range_start)
@@ -89,7 +91,9 @@ def pool_time_jax(h: Array, name: str, params: Optional[Mapping[str, Any]] = Non
     scale = kwargs.pop("scale", 1.0)
     validate_pooling(name, {k: v for k, v in kwargs.items()})
     if h.ndim != 3:
-        raise ValueError(f"time pooling '{name}' expects a history of shape [B, T, D], got {tuple(h.shape)}")
+        raise ValueError(
+            f"time pooling '{name}' expects a history of shape [B, T, D], got {tuple(h.shape)}"
+        )
     if h.shape[1] < 1:
         raise ValueError(f"time pooling '{name}' needs at least one time step, got T = 0")
     pooled = JAX_POOLINGS.get(POOLINGS.canonical(name))(h, **kwargs)

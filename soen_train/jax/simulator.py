@@ -40,21 +40,29 @@ def _noise_settings(spec: Mapping[str, Any]) -> List[str]:
     """'where.key' of every non-zero noise or perturbation setting in an architecture dict."""
     found: List[str] = []
     entries = [(f"layer {lay['layer_id']}", lay) for lay in spec.get("layers", [])]
-    entries += [(f"connection {c['from_layer']}->{c['to_layer']}", c) for c in spec.get("connections", [])]
+    entries += [
+        (f"connection {c['from_layer']}->{c['to_layer']}", c) for c in spec.get("connections", [])
+    ]
     for where, entry in entries:
         for block in ("noise", "perturb"):
             for key, value in (entry.get(block) or {}).items():
                 if key == "relative":
                     continue
                 if isinstance(value, Mapping):
-                    found += [f"{where}.{block}.{key}.{k}" for k, v in value.items() if float(v) != 0.0]
+                    found += [
+                        f"{where}.{block}.{key}.{k}" for k, v in value.items() if float(v) != 0.0
+                    ]
                 elif float(value) != 0.0:
                     found.append(f"{where}.{block}.{key}")
     return found
 
 
-def _layer_from_spec(entry: Mapping[str, Any], has_internal: bool, param_names: Tuple[str, ...],
-                     constants: Dict[str, Any]) -> JaxLayer:
+def _layer_from_spec(
+    entry: Mapping[str, Any],
+    has_internal: bool,
+    param_names: Tuple[str, ...],
+    constants: Dict[str, Any],
+) -> JaxLayer:
     """The JAX layer for one entry of ``spec['layers']``."""
     from soen_train.model.layers import LAYER_TYPES
 
@@ -68,12 +76,24 @@ def _layer_from_spec(entry: Mapping[str, Any], has_internal: bool, param_names: 
     params = entry.get("params") or {}
     source_name = params.get("source_func") or params.get("source_func_type")
     source = jax_source_function(source_name) if source_name else None
-    if source is None and layer_type in ("SingleDendrite", "MultiplierWICC", "MultiplierNOCC", "NonLinear"):
+    if source is None and layer_type in (
+        "SingleDendrite",
+        "MultiplierWICC",
+        "MultiplierNOCC",
+        "NonLinear",
+    ):
         raise JaxUnsupportedError(f"layer {lid} ({layer_type}): the spec names no source_func")
     solver = str(params.get("solver", "FE")).upper()
     cls = JAX_LAYERS.get(layer_type)
-    return cls(layer_id=lid, dim=int(params["dim"]), solver=solver, source=source,
-               has_internal=has_internal, param_names=param_names, constants=constants)
+    return cls(
+        layer_id=lid,
+        dim=int(params["dim"]),
+        solver=solver,
+        source=source,
+        has_internal=has_internal,
+        param_names=param_names,
+        constants=constants,
+    )
 
 
 @dataclass(frozen=True)
@@ -109,31 +129,51 @@ class JaxSOEN:
         state = model.state_dict()
         params = {name: jnp.asarray(t.detach().cpu().numpy()) for name, t in named.items()}
         trainable = frozenset(name for name, t in named.items() if t.requires_grad)
-        internal_ids = {int(c["from_layer"]) for c in spec["connections"] if c["from_layer"] == c["to_layer"]}
+        internal_ids = {
+            int(c["from_layer"]) for c in spec["connections"] if c["from_layer"] == c["to_layer"]
+        }
         layers = []
         for entry in sorted(spec["layers"], key=lambda e: int(e["layer_id"])):
             lid = int(entry["layer_id"])
             prefix = f"layers.{lid}."
-            names = tuple(k[len(prefix):] for k in named if k.startswith(prefix))
+            names = tuple(k[len(prefix) :] for k in named if k.startswith(prefix))
             constants: Dict[str, Any] = {}
             if f"{prefix}fan_in" in state:
-                constants["fan_in"] = state[f"{prefix}fan_in"].detach().cpu().numpy().astype(np.float32)
+                constants["fan_in"] = (
+                    state[f"{prefix}fan_in"].detach().cpu().numpy().astype(np.float32)
+                )
             layers.append(_layer_from_spec(entry, lid in internal_ids, names, constants))
         connections = []
         for entry in spec["connections"]:
             name = f"{int(entry['from_layer'])}_to_{int(entry['to_layer'])}"
             mask_key = f"connections.{name}.mask"
             if mask_key not in state:
-                raise JaxUnsupportedError(f"connection {name}: the model's state holds no mask '{mask_key}'")
+                raise JaxUnsupportedError(
+                    f"connection {name}: the model's state holds no mask '{mask_key}'"
+                )
             mask = state[mask_key].detach().cpu().numpy().astype(np.float32)
-            connections.append(JaxConnection(name=name, from_layer=int(entry["from_layer"]),
-                                             to_layer=int(entry["to_layer"]), mask=mask))
-        network = JaxNetwork(layers=tuple(layers), connections=tuple(connections),
-                             input_type=str(sim.get("input_type", "state")), method=method,
-                             dt=float(model.dt))
-        jax_model = cls(network=network, spec=spec, trainable=trainable,
-                        constraints=constraints_from_spec(spec, connections, named),
-                        noise_settings=tuple(_noise_settings(spec)))
+            connections.append(
+                JaxConnection(
+                    name=name,
+                    from_layer=int(entry["from_layer"]),
+                    to_layer=int(entry["to_layer"]),
+                    mask=mask,
+                )
+            )
+        network = JaxNetwork(
+            layers=tuple(layers),
+            connections=tuple(connections),
+            input_type=str(sim.get("input_type", "state")),
+            method=method,
+            dt=float(model.dt),
+        )
+        jax_model = cls(
+            network=network,
+            spec=spec,
+            trainable=trainable,
+            constraints=constraints_from_spec(spec, connections, named),
+            noise_settings=tuple(_noise_settings(spec)),
+        )
         return jax_model, params
 
     # -- simulation -----------------------------------------------------------------------
@@ -147,24 +187,40 @@ class JaxSOEN:
         """Id of the last layer, whose history is the model output."""
         return self.network.layer_ids[-1]
 
-    def simulate(self, params: Params, x: Any, initial_states: Optional[Mapping[Any, Any]] = None,
-                 track_phi: bool = False, track_g: bool = False) -> JaxSimulation:
+    def simulate(
+        self,
+        params: Params,
+        x: Any,
+        initial_states: Optional[Mapping[Any, Any]] = None,
+        track_phi: bool = False,
+        track_g: bool = False,
+    ) -> JaxSimulation:
         """Every layer's history (and tracked phi/g), jit-compiled per input shape."""
         x = self._check_input(x)
         init = None if initial_states is None else self.network.normalise_state_keys(initial_states)
         return _simulate_jit(self.network, params, x, init, bool(track_phi), bool(track_g))
 
-    def apply(self, params: Params, x: Any, initial_states: Optional[Mapping[Any, Any]] = None) -> Dict[int, Array]:
+    def apply(
+        self, params: Params, x: Any, initial_states: Optional[Mapping[Any, Any]] = None
+    ) -> Dict[int, Array]:
         """{layer_id: history [B, T+1, D]} for inputs x [B, T, D_in]."""
         return self.simulate(params, x, initial_states).states
 
-    def output(self, params: Params, x: Any, initial_states: Optional[Mapping[Any, Any]] = None) -> Array:
+    def output(
+        self, params: Params, x: Any, initial_states: Optional[Mapping[Any, Any]] = None
+    ) -> Array:
         """The last layer's history [B, T+1, D_out] (what ``model(x)`` returns in torch)."""
         return self.apply(params, x, initial_states)[self.output_layer]
 
-    def simulate_traced(self, params: Params, x: Array, initial_states: Optional[Mapping[Any, Any]] = None,
-                        track_phi: bool = False, track_g: bool = False) -> JaxSimulation:
-        """``simulate`` without its own jit, for use inside a caller's jitted/differentiated function."""
+    def simulate_traced(
+        self,
+        params: Params,
+        x: Array,
+        initial_states: Optional[Mapping[Any, Any]] = None,
+        track_phi: bool = False,
+        track_g: bool = False,
+    ) -> JaxSimulation:
+        """``simulate`` without its own jit, for use inside a jitted/differentiated function."""
         init = None if initial_states is None else self.network.normalise_state_keys(initial_states)
         return self.network.simulate(params, x, init, track_phi, track_g)
 
@@ -172,7 +228,9 @@ class JaxSOEN:
         arr = jnp.asarray(x, dtype=jnp.float32)
         dim = self.network.layers[0].dim
         if arr.ndim != 3 or arr.shape[-1] != dim or arr.shape[1] < 1:
-            raise ValueError(f"input must be [batch, steps >= 1, {dim}], got shape {tuple(arr.shape)}")
+            raise ValueError(
+                f"input must be [batch, steps >= 1, {dim}], got shape {tuple(arr.shape)}"
+            )
         return arr
 
     # -- parameters -----------------------------------------------------------------------
@@ -183,14 +241,16 @@ class JaxSOEN:
         return train, frozen
 
     def enforce_constraints(self, params: Params) -> Params:
-        """Clamp every parameter to its bounds and re-apply masks (as ``model.enforce_constraints``)."""
+        """Clamp parameters to their bounds and re-apply masks (``model.enforce_constraints``)."""
         return self.constraints.apply(params)
 
     def connection_weights(self, params: Params, learnable_only: bool = True) -> Dict[str, Array]:
-        """{'<from>_to_<to>': weight * mask} (learnable ones by default), as the torch model gives."""
+        """{'<from>_to_<to>': weight * mask} (learnable ones by default), as torch gives them."""
         out = {}
-        learnable = {f"{int(c['from_layer'])}_to_{int(c['to_layer'])}": bool(c.get("learnable", True))
-                     for c in self.spec["connections"]}
+        learnable = {
+            f"{int(c['from_layer'])}_to_{int(c['to_layer'])}": bool(c.get("learnable", True))
+            for c in self.spec["connections"]
+        }
         for conn in self.network.connections:
             if learnable[conn.name] or not learnable_only:
                 out[conn.name] = self.network.weight(params, conn)
@@ -201,7 +261,10 @@ class JaxSOEN:
         """{name: torch.Tensor} keyed like ``parameters_by_name()`` (float32, CPU)."""
         import torch
 
-        return {name: torch.from_numpy(np.array(value, dtype=np.float32, copy=True)) for name, value in params.items()}
+        return {
+            name: torch.from_numpy(np.array(value, dtype=np.float32, copy=True))
+            for name, value in params.items()
+        }
 
     def write_to_torch(self, params: Params, model: Any) -> Any:
         """Copy ``params`` into a ``SOENModel`` with the same spec (in place); returns the model."""
@@ -227,8 +290,14 @@ class JaxSOEN:
 
 
 @partial(jax.jit, static_argnums=(0, 4, 5))
-def _simulate_jit(network: JaxNetwork, params: Params, x: Array, init: Optional[Dict[Any, Array]],
-                  track_phi: bool, track_g: bool) -> JaxSimulation:
+def _simulate_jit(
+    network: JaxNetwork,
+    params: Params,
+    x: Array,
+    init: Optional[Dict[Any, Array]],
+    track_phi: bool,
+    track_g: bool,
+) -> JaxSimulation:
     return network.simulate(params, x, init, track_phi, track_g)
 
 

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -42,29 +42,44 @@ def clamp(x: Array, lo: Optional[float] = None, hi: Optional[float] = None) -> A
 
 @dataclass(frozen=True)
 class JaxSourceFunction:
-    """A rate function g(phi, i); ``uses_current`` says whether it depends on i (and so on s)."""
+    """A rate function g(phi, i) split into a flux part and a combination with the current.
+
+    ``g(phi, i) = combine(flux_part(phi), i)``: when a whole flux sequence is known before
+    the time loop (no internal connection), ``flux_part`` runs once over all steps and only
+    ``combine`` stays inside the loop, as the torch scan's ``plan`` does. ``uses_current``
+    says whether g depends on i (and so on the state).
+    """
 
     name: str
     uses_current: bool
-    fn: Callable[[Array, Optional[Array]], Array]
+    flux_part: Callable[[Array], Any]
+    combine: Callable[[Any, Optional[Array]], Array]
 
     def __call__(self, phi: Array, current: Optional[Array] = None) -> Array:
         """Rate g (dimensionless) for flux ``phi`` [Phi0] and SQUID current ``current`` [Ic]."""
         if self.uses_current and current is None:
-            raise ValueError(f"source function {self.name} needs the SQUID current i = bias_current - s")
-        return self.fn(phi, current)
+            raise ValueError(
+                f"source function {self.name} needs the SQUID current i = bias_current - s"
+            )
+        return self.combine(self.flux_part(phi), current)
 
 
 #: Catalog of JAX source functions, keyed by the torch catalog's canonical names.
 JAX_SOURCE_FUNCTIONS: Registry[JaxSourceFunction] = Registry("JAX source function")
 
 
-def _register(name: str, uses_current: bool) -> Callable[[Callable], Callable]:
-    def deco(fn: Callable) -> Callable:
-        JAX_SOURCE_FUNCTIONS.register(name)(JaxSourceFunction(name, uses_current, fn))
-        return fn
+def _register(
+    name: str,
+    uses_current: bool,
+    flux_part: Callable[[Array], Any],
+    combine: Callable[[Any, Optional[Array]], Array],
+) -> None:
+    JAX_SOURCE_FUNCTIONS.register(name)(JaxSourceFunction(name, uses_current, flux_part, combine))
 
-    return deco
+
+def _phi_only(name: str, fn: Callable[[Array], Array]) -> None:
+    """Register g = fn(phi): the flux part is the rate itself."""
+    _register(name, False, fn, lambda part, current: part)
 
 
 # ----------------------------------------------------------------------------------------
@@ -99,28 +114,42 @@ def rate_grid(path: str = str(RATE_TABLE_PATH)) -> RateGrid:
     cells = np.stack([c0, cx, cy, cxy], axis=-1).reshape(-1, 4).astype(np.float32)
     ib_step = float((ib[-1] - ib[0]) / (ib.size - 1))
     phi_step = float((phi[-1] - phi[0]) / (phi.size - 1))
-    return RateGrid(cells=cells, height=int(ib.size), width=int(phi.size), ib_min=float(ib[0]),
-                    inv_dib=1.0 / ib_step, phi_min=float(phi[0]), inv_dphi=1.0 / phi_step)
+    return RateGrid(
+        cells=cells,
+        height=int(ib.size),
+        width=int(phi.size),
+        ib_min=float(ib[0]),
+        inv_dib=1.0 / ib_step,
+        phi_min=float(phi[0]),
+        inv_dphi=1.0 / phi_step,
+    )
 
 
-@_register("RateArray", uses_current=True)
-def rate_array(phi: Array, current: Optional[Array]) -> Array:
-    """Bilinear lookup of g[|i|, phi_eff]; phi folded into [0, 0.5], |i| clamped to the table."""
+def _rate_flux_part(phi: Array) -> Tuple[Array, Array]:
+    """(cell column x0 as int32, fraction fx) of phi folded into [0, 0.5]."""
     grid = rate_grid()
-    phi, current = jnp.broadcast_arrays(phi, current)
     wrapped = jnp.remainder(phi, 1.0)
     phi_eff = jnp.minimum(wrapped, 1.0 - wrapped)
     x = clamp((phi_eff - grid.phi_min) * grid.inv_dphi, 0.0, grid.width - 1)
     x0 = jnp.minimum(jnp.floor(jax.lax.stop_gradient(x)), grid.width - 2)
-    fx = x - x0
+    return x0.astype(jnp.int32), x - x0
+
+
+def _rate_combine(part: Tuple[Array, Array], current: Optional[Array]) -> Array:
+    """Bilinear interpolation in the cell of (|i|, phi); |i| clamped to the table."""
+    grid = rate_grid()
+    x0, fx = part
+    x0, fx, current = jnp.broadcast_arrays(x0, fx, current)
     y = clamp((jnp.abs(current) - grid.ib_min) * grid.inv_dib, 0.0, grid.height - 1)
     y0 = jnp.minimum(jnp.floor(jax.lax.stop_gradient(y)), grid.height - 2)
     fy = y - y0
-    index = x0.astype(jnp.int32) + y0.astype(jnp.int32) * (grid.width - 1)
-    cells = jnp.asarray(grid.cells, dtype=phi.dtype)
-    picked = jnp.take(cells, index, axis=0, mode="clip")
+    index = x0 + y0.astype(jnp.int32) * (grid.width - 1)
+    picked = jnp.take(jnp.asarray(grid.cells, dtype=fx.dtype), index, axis=0, mode="clip")
     c0, cx, cy, cxy = picked[..., 0], picked[..., 1], picked[..., 2], picked[..., 3]
     return c0 + fx * cx + fy * (cy + fx * cxy)
+
+
+_register("RateArray", True, _rate_flux_part, _rate_combine)
 
 
 # ----------------------------------------------------------------------------------------
@@ -137,43 +166,30 @@ HEAVISIDE_EPS = 1e-6
 HEAVISIDE_SHARPNESS = 100.0
 
 
-@_register("Heaviside_fit_state_dep", uses_current=True)
-def heaviside_fit_state_dep(phi: Array, current: Optional[Array]) -> Array:
-    """d = A max(i - C, eps)^K - B (|cos(pi phi)| + eps)^M; g = sigmoid(100 d) max(d, eps)^(1/N)."""
-    flux = HEAVISIDE_B * (jnp.abs(jnp.cos(math.pi * phi)) + HEAVISIDE_EPS) ** HEAVISIDE_M
-    drive = HEAVISIDE_A * clamp(current - HEAVISIDE_C, HEAVISIDE_EPS) ** HEAVISIDE_K
-    d = drive - flux
-    gate = jax.nn.sigmoid(HEAVISIDE_SHARPNESS * d)
-    return gate * clamp(d, HEAVISIDE_EPS) ** (1.0 / HEAVISIDE_N)
+def _heaviside_flux_part(phi: Array) -> Array:
+    """B (|cos(pi phi)| + eps)^M."""
+    return HEAVISIDE_B * (jnp.abs(jnp.cos(math.pi * phi)) + HEAVISIDE_EPS) ** HEAVISIDE_M
+
+
+def _heaviside_combine(flux: Array, current: Optional[Array]) -> Array:
+    """d = A max(i - C, eps)^K - flux; g = sigmoid(100 d) max(d, eps)^(1/N)."""
+    d = HEAVISIDE_A * clamp(current - HEAVISIDE_C, HEAVISIDE_EPS) ** HEAVISIDE_K - flux
+    return jax.nn.sigmoid(HEAVISIDE_SHARPNESS * d) * clamp(d, HEAVISIDE_EPS) ** (1.0 / HEAVISIDE_N)
+
+
+_register("Heaviside_fit_state_dep", True, _heaviside_flux_part, _heaviside_combine)
 
 
 # ----------------------------------------------------------------------------------------
 # Analytic phi-only functions
 # ----------------------------------------------------------------------------------------
 
-
-@_register("Tanh", uses_current=False)
-def tanh_source(phi: Array, current: Optional[Array]) -> Array:
-    """g = tanh(phi)."""
-    return jnp.tanh(phi)
-
-
-@_register("ReLU", uses_current=False)
-def relu_source(phi: Array, current: Optional[Array]) -> Array:
-    """g = max(phi, 0) (slope 0 at phi = 0, as torch.relu)."""
-    return jnp.where(phi > 0, phi, jnp.zeros_like(phi))
-
-
-@_register("SimpleGELU", uses_current=False)
-def simple_gelu_source(phi: Array, current: Optional[Array]) -> Array:
-    """g = 0.5 phi tanh(0.8 phi) + 0.5 phi."""
-    return 0.5 * phi * jnp.tanh(0.8 * phi) + 0.5 * phi
-
-
-@_register("Telu", uses_current=False)
-def telu_source(phi: Array, current: Optional[Array]) -> Array:
-    """g = phi tanh(exp(phi))."""
-    return phi * jnp.tanh(jnp.exp(phi))
+_phi_only("Tanh", jnp.tanh)
+_phi_only(
+    "ReLU", lambda phi: jnp.where(phi > 0, phi, jnp.zeros_like(phi))
+)  # slope 0 at 0, as torch
+_phi_only("SimpleGELU", lambda phi: 0.5 * phi * jnp.tanh(0.8 * phi) + 0.5 * phi)
+_phi_only("Telu", lambda phi: phi * jnp.tanh(jnp.exp(phi)))
 
 
 # ----------------------------------------------------------------------------------------
@@ -187,17 +203,23 @@ TANH_GAUSS_I_LOW = 0.7
 TANH_GAUSS_I_HIGH = 1.7
 
 
-@_register("TanhGauss1p7IBFit", uses_current=True)
-def tanh_gauss_1p7_ib_fit(phi: Array, current: Optional[Array]) -> Array:
-    """g = amp (1 - u)^p tanh(exp(-((phi mod 1) - 0.5)^2 / (2 sigma^2))), u = clamp(1.7 - clamp(i, 0.7, 1.7), 0, 1)."""
+def _tanh_gauss_flux_part(phi: Array) -> Array:
+    """amp tanh(exp(-((phi mod 1) - 0.5)^2 / (2 sigma^2)))."""
     offset = jnp.remainder(phi, 1.0) - 0.5
-    flux = TANH_GAUSS_AMP * jnp.tanh(jnp.exp(-(offset * offset) / (2.0 * TANH_GAUSS_SIGMA**2)))
+    return TANH_GAUSS_AMP * jnp.tanh(jnp.exp(-(offset * offset) / (2.0 * TANH_GAUSS_SIGMA**2)))
+
+
+def _tanh_gauss_combine(flux: Array, current: Optional[Array]) -> Array:
+    """(1 - u)^p * flux with u = clamp(1.7 - clamp(i, 0.7, 1.7), 0, 1)."""
     u = clamp(TANH_GAUSS_I_HIGH - clamp(current, TANH_GAUSS_I_LOW, TANH_GAUSS_I_HIGH), 0.0, 1.0)
     return (1.0 - u) ** TANH_GAUSS_P * flux
 
 
+_register("TanhGauss1p7IBFit", True, _tanh_gauss_flux_part, _tanh_gauss_combine)
+
+
 def jax_source_function(name: str) -> JaxSourceFunction:
-    """The JAX twin of the torch source function ``name`` (aliases resolve via the torch catalog)."""
+    """The JAX twin of torch source function ``name`` (aliases resolve via the torch catalog)."""
     from soen_train.model.source_functions import SOURCE_FUNCTIONS
 
     canonical = SOURCE_FUNCTIONS.canonical(str(name))

@@ -39,19 +39,23 @@ class Alignment:
     pooling_name: str
     pooling_params: Tuple[Tuple[str, Any], ...]  # without ``scale`` (that one is traced)
 
-    def __call__(self, history: Array, targets: Optional[Array], inputs: Array,
-                 scale: Array) -> Tuple[Array, Optional[Array], Optional[Array]]:
+    def __call__(
+        self, history: Array, targets: Optional[Array], inputs: Array, scale: Array
+    ) -> Tuple[Array, Optional[Array], Optional[Array]]:
         """(outputs, targets, pooled) from a history [B, T+1, C]."""
         steps = history[:, 1:, :]
         if self.paradigm == "self_supervised":
             targets = inputs
         if self.mapping == "seq2static":
-            pooled = pool_time_jax(steps, self.pooling_name, {**dict(self.pooling_params), "scale": scale})
+            pooled = pool_time_jax(
+                steps, self.pooling_name, {**dict(self.pooling_params), "scale": scale}
+            )
             return pooled, targets, pooled
         if targets is not None and targets.ndim >= 2 and targets.shape[1] != steps.shape[1]:
             raise ValueError(
                 f"seq2seq targets have {targets.shape[1]} steps but the model output has "
-                f"{steps.shape[1]}; set data.target_seq_len so inputs and labels have the same length"
+                f"{steps.shape[1]}; set data.target_seq_len so inputs and labels have the same "
+                "length"
             )
         return steps, targets, None
 
@@ -59,8 +63,13 @@ class Alignment:
 class StepFunctions:
     """jit-compiled loss/gradient and update functions for one model and config."""
 
-    def __init__(self, jax_model: JaxSOEN, loss: JaxWeightedLoss, alignment: Alignment,
-                 optimizer: optax.GradientTransformation) -> None:
+    def __init__(
+        self,
+        jax_model: JaxSOEN,
+        loss: JaxWeightedLoss,
+        alignment: Alignment,
+        optimizer: optax.GradientTransformation,
+    ) -> None:
         self.jax_model = jax_model
         self.loss = loss
         self.alignment = alignment
@@ -69,28 +78,55 @@ class StepFunctions:
         self.evaluate = jax.jit(self._evaluate)
         self.apply_update = jax.jit(self._apply_update)
 
-    def _objective(self, trainable: Params, frozen: Params, x: Array, y: Optional[Array],
-                   weights: Mapping[str, Array], scale: Array):
+    def _objective(
+        self,
+        trainable: Params,
+        frozen: Params,
+        x: Array,
+        y: Optional[Array],
+        weights: Mapping[str, Array],
+        scale: Array,
+    ):
         params = {**trainable, **frozen}
         sim = self.jax_model.simulate_traced(params, x)
         history = sim.states[self.jax_model.output_layer]
         outputs, targets, pooled = self.alignment(history, y, x, scale)
         ctx = JaxLossContext(
-            outputs=outputs, targets=targets, pooled=pooled, pooling_scale=scale,
-            weights=self.jax_model.connection_weights(params), states=sim.states,
-            output_layer=self.jax_model.output_layer, inputs=x,
+            outputs=outputs,
+            targets=targets,
+            pooled=pooled,
+            pooling_scale=scale,
+            weights=self.jax_model.connection_weights(params),
+            states=sim.states,
+            output_layer=self.jax_model.output_layer,
+            inputs=x,
         )
         total, terms = self.loss(ctx, weights)
         return total, (terms, outputs, targets)
 
-    def _loss_and_grads(self, trainable: Params, frozen: Params, x: Array, y: Optional[Array],
-                        weights: Mapping[str, Array], scale: Array):
-        (total, (terms, outputs, targets)), grads = jax.value_and_grad(self._objective, has_aux=True)(
-            trainable, frozen, x, y, weights, scale)
+    def _loss_and_grads(
+        self,
+        trainable: Params,
+        frozen: Params,
+        x: Array,
+        y: Optional[Array],
+        weights: Mapping[str, Array],
+        scale: Array,
+    ):
+        (total, (terms, outputs, targets)), grads = jax.value_and_grad(
+            self._objective, has_aux=True
+        )(trainable, frozen, x, y, weights, scale)
         return grads, total, terms, outputs, targets
 
-    def _evaluate(self, trainable: Params, frozen: Params, x: Array, y: Optional[Array],
-                  weights: Mapping[str, Array], scale: Array):
+    def _evaluate(
+        self,
+        trainable: Params,
+        frozen: Params,
+        x: Array,
+        y: Optional[Array],
+        weights: Mapping[str, Array],
+        scale: Array,
+    ):
         total, (terms, outputs, targets) = self._objective(trainable, frozen, x, y, weights, scale)
         return total, terms, outputs, targets
 

@@ -40,7 +40,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from .architecture_match import same_architecture
-from .checkpoint import JaxCheckpoint, is_jax_checkpoint, load_checkpoint, save_checkpoint, soen_path_for
+from .checkpoint import (
+    JaxCheckpoint,
+    is_jax_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    soen_path_for,
+)
 from .config_support import check_jax_config, check_model_noise
 from .errors import JaxCheckpointError, JaxNonFiniteLossError, JaxUnsupportedError
 from .losses import JaxWeightedLoss
@@ -80,9 +86,12 @@ class TrainerState:
     def to_dict(self) -> Dict[str, Any]:
         """JSON-safe form (stored in checkpoints)."""
         return {
-            "best_val": self.best_val, "stale_epochs": self.stale_epochs,
-            "top_k": [[v, p] for v, p in self.top_k], "history": self.history,
-            "lr_schedule": self.lr_schedule, "best_path": self.best_path,
+            "best_val": self.best_val,
+            "stale_epochs": self.stale_epochs,
+            "top_k": [[v, p] for v, p in self.top_k],
+            "history": self.history,
+            "lr_schedule": self.lr_schedule,
+            "best_path": self.best_path,
         }
 
     @classmethod
@@ -90,10 +99,13 @@ class TrainerState:
         """Rebuild from a checkpoint's ``trainer_state``."""
         s = ckpt.trainer_state
         return cls(
-            epoch=ckpt.epoch, global_step=ckpt.global_step, best_val=float(s.get("best_val", math.inf)),
+            epoch=ckpt.epoch,
+            global_step=ckpt.global_step,
+            best_val=float(s.get("best_val", math.inf)),
             stale_epochs=int(s.get("stale_epochs", 0)),
             top_k=[(float(v), str(p)) for v, p in s.get("top_k", [])],
-            history=[dict(r) for r in s.get("history", [])], lr_schedule=dict(s.get("lr_schedule", {})),
+            history=[dict(r) for r in s.get("history", [])],
+            lr_schedule=dict(s.get("lr_schedule", {})),
             best_path=s.get("best_path"),
         )
 
@@ -139,8 +151,9 @@ def validation_metric_names(cfg: Any) -> List[str]:
 class JaxTrainer:
     """Trains a ``SOENModel``'s JAX twin for one repeat of a ``SOENTrainConfig``."""
 
-    def __init__(self, cfg: Any, paths: Any, datamodule: Any, model: Any,
-                 loggers: Optional[List[Any]] = None) -> None:
+    def __init__(
+        self, cfg: Any, paths: Any, datamodule: Any, model: Any, loggers: Optional[List[Any]] = None
+    ) -> None:
         import dataclasses
 
         check_jax_config(cfg)
@@ -168,10 +181,18 @@ class JaxTrainer:
             from soen_train.training.time_pooling import validate_pooling
 
             validate_pooling(pooling.name, {**pooling_params, "scale": self.base_scale})
-        alignment = Alignment(mapping=t.mapping, paradigm=t.paradigm, pooling_name=pooling.name,
-                              pooling_params=tuple(sorted(pooling_params.items())))
-        optimizer = build_jax_optimizer(t.optimizer.name, dict(t.optimizer.kwargs or {}),
-                                        t.gradient_clip_val, t.gradient_clip_algorithm)
+        alignment = Alignment(
+            mapping=t.mapping,
+            paradigm=t.paradigm,
+            pooling_name=pooling.name,
+            pooling_params=tuple(sorted(pooling_params.items())),
+        )
+        optimizer = build_jax_optimizer(
+            t.optimizer.name,
+            dict(t.optimizer.kwargs or {}),
+            t.gradient_clip_val,
+            t.gradient_clip_algorithm,
+        )
         self.opt_state = optimizer.init(self.trainable)
         self.steps = StepFunctions(self.jax_model, self.loss, alignment, optimizer)
         self.accumulate = max(1, int(t.accumulate_grad_batches))
@@ -189,7 +210,8 @@ class JaxTrainer:
                 jax.devices("gpu")
             except RuntimeError:
                 raise JaxUnsupportedError(
-                    f"training.accelerator={accelerator!r}, but JAX sees no GPU; install a CUDA build "
+                    f"training.accelerator={accelerator!r}, but JAX sees no GPU; install a CUDA "
+                    "build "
                     "of jax or use accelerator=cpu"
                 ) from None
 
@@ -206,21 +228,29 @@ class JaxTrainer:
         params = dict(cfg.callbacks.lr_scheduler or {"type": "constant"})
         kind = params.pop("type", "constant")
         self.lr_schedule = build_lr_schedule(
-            kind, params, base_lr=float(t.optimizer.lr), steps_per_epoch=self.steps_per_epoch,
-            max_epochs=int(t.max_epochs), available_metrics=validation_metric_names(cfg),
+            kind,
+            params,
+            base_lr=float(t.optimizer.lr),
+            steps_per_epoch=self.steps_per_epoch,
+            max_epochs=int(t.max_epochs),
+            available_metrics=validation_metric_names(cfg),
         )
         self.weight_schedules: List[Tuple[str, Any]] = []
         for index, entry in enumerate(cfg.callbacks.loss_weight_schedulers or []):
             schedule = LossWeightSchedule.from_config(entry, index)
             key = self.loss._checked.resolve_key(schedule.loss_name)
             if key in [k for k, _ in self.weight_schedules]:
-                raise ValueError(f"callbacks.loss_weight_schedulers[{index}]: loss '{key}' already has a schedule")
+                raise ValueError(
+                    f"callbacks.loss_weight_schedulers[{index}]: loss '{key}' already has a "
+                    "schedule"
+                )
             self.weight_schedules.append((key, schedule))
         ps = cfg.callbacks.time_pooling_scale_scheduler
         self.scale_schedule = ps if ps.active else None
         if self.scale_schedule is not None and t.mapping != "seq2static":
             raise JaxUnsupportedError(
-                "callbacks.time_pooling_scale_scheduler.active=true needs training.mapping=seq2static "
+                "callbacks.time_pooling_scale_scheduler.active=true needs "
+                "training.mapping=seq2static "
                 "(there is no pooling in seq2seq)"
             )
         sl = cfg.callbacks.seq_len_scheduler
@@ -229,7 +259,8 @@ class JaxTrainer:
             start = sl.start_len if sl.start_len is not None else cfg.data.target_seq_len
             if start is None or sl.end_len is None:
                 raise JaxUnsupportedError(
-                    "callbacks.seq_len_scheduler: set start_len (or data.target_seq_len) and end_len"
+                    "callbacks.seq_len_scheduler: set start_len (or data.target_seq_len) and "
+                    "end_len"
                 )
             self.seq_len_bounds = (int(start), int(sl.end_len))
 
@@ -240,27 +271,41 @@ class JaxTrainer:
         from soen_train.training.callbacks.schedule_math import epoch_progress, lerp
 
         s = self.scale_schedule
-        end = s.end_epoch if s.end_epoch is not None else max(0, int(self.cfg.training.max_epochs) - 1)
-        return lerp(float(s.start_scale), float(s.end_scale), epoch_progress(epoch, s.start_epoch, end))
+        end = (
+            s.end_epoch
+            if s.end_epoch is not None
+            else max(0, int(self.cfg.training.max_epochs) - 1)
+        )
+        return lerp(
+            float(s.start_scale), float(s.end_scale), epoch_progress(epoch, s.start_epoch, end)
+        )
 
     def _seq_len_at(self, epoch: int) -> int:
         from soen_train.training.callbacks.schedule_math import epoch_progress, round_half_up
 
         s = self.seq_len_schedule
         start, end_len = self.seq_len_bounds
-        end = s.end_epoch if s.end_epoch is not None else max(0, int(self.cfg.training.max_epochs) - 1)
+        end = (
+            s.end_epoch
+            if s.end_epoch is not None
+            else max(0, int(self.cfg.training.max_epochs) - 1)
+        )
         return round_half_up(start + epoch_progress(epoch, s.start_epoch, end) * (end_len - start))
 
     def _loss_weights(self, epoch: int) -> Dict[str, float]:
         weights = dict(self.loss.weights)
         max_epochs = int(self.cfg.training.max_epochs)
         for key, schedule in self.weight_schedules:
-            weights[key] = schedule.weight_at(self.state.global_step, epoch, self.steps_per_epoch, max_epochs)
+            weights[key] = schedule.weight_at(
+                self.state.global_step, epoch, self.steps_per_epoch, max_epochs
+            )
         return weights
 
     # ------------------------------------------------------------------ logging
     def _log(self, metrics: Dict[str, float], step: int) -> None:
-        clean = {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))}
+        clean = {
+            k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))
+        }
         for logger in self.loggers:
             logger.log_metrics(clean, step=step)
 
@@ -276,7 +321,6 @@ class JaxTrainer:
         return out
 
     def _train_epoch(self, epoch: int, scale: float) -> Dict[str, float]:
-        t = self.cfg.training
         log_freq = max(1, int(self.cfg.logging.log_freq))
         sums: Dict[str, float] = {}
         count = 0
@@ -292,7 +336,15 @@ class JaxTrainer:
             weights = as_weight_arrays(current)
             key = ("train", x.shape, None if y is None else (y.shape, y.dtype.str))
             grads, total, terms, out, tgt = self._timed(
-                self.steps.loss_and_grads, key, self.trainable, self.frozen, x, y, weights, scale_arr)
+                self.steps.loss_and_grads,
+                key,
+                self.trainable,
+                self.frozen,
+                x,
+                y,
+                weights,
+                scale_arr,
+            )
             total_f = float(total)
             if not math.isfinite(total_f):
                 bad = [k for k, v in terms.items() if not math.isfinite(float(v))]
@@ -307,7 +359,9 @@ class JaxTrainer:
             sums["train_loss"] = sums.get("train_loss", 0.0) + total_f * bs
             if len(terms) > 1:
                 for name, value in terms.items():
-                    sums[f"train_loss/{name}"] = sums.get(f"train_loss/{name}", 0.0) + float(value) * bs
+                    sums[f"train_loss/{name}"] = (
+                        sums.get(f"train_loss/{name}", 0.0) + float(value) * bs
+                    )
             if self.metric_names and tgt is not None:
                 outputs.append(np.asarray(out))
                 targets.append(np.asarray(tgt))
@@ -316,12 +370,21 @@ class JaxTrainer:
                 lr = float(self.lr_schedule.lr_at(self.state.global_step))
                 grads_mean = pending[0] if len(pending) == 1 else tree_mean(pending)
                 self.trainable, self.opt_state = self._timed(
-                    self.steps.apply_update, ("update",), self.trainable, self.opt_state, grads_mean,
-                    jnp.asarray(lr, dtype=jnp.float32))
+                    self.steps.apply_update,
+                    ("update",),
+                    self.trainable,
+                    self.opt_state,
+                    grads_mean,
+                    jnp.asarray(lr, dtype=jnp.float32),
+                )
                 pending = []
                 if self.state.global_step % log_freq == 0:
-                    scheduled = {f"callbacks/loss_weight_{k}": current[k] for k, _ in self.weight_schedules}
-                    self._log({"train_loss_step": total_f, "lr": lr, **scheduled}, self.state.global_step)
+                    scheduled = {
+                        f"callbacks/loss_weight_{k}": current[k] for k, _ in self.weight_schedules
+                    }
+                    self._log(
+                        {"train_loss_step": total_f, "lr": lr, **scheduled}, self.state.global_step
+                    )
                 self.state.global_step += 1
         if count == 0:
             raise JaxUnsupportedError("the training split produced no batches")
@@ -329,8 +392,14 @@ class JaxTrainer:
         row.update(self._metrics("train", outputs, targets))
         return row
 
-    def _evaluate_split(self, loader: Any, stage: str, scale: float, limit: Optional[int] = None,
-                        params: Optional[Tuple[Any, Any]] = None) -> Dict[str, float]:
+    def _evaluate_split(
+        self,
+        loader: Any,
+        stage: str,
+        scale: float,
+        limit: Optional[int] = None,
+        params: Optional[Tuple[Any, Any]] = None,
+    ) -> Dict[str, float]:
         trainable, frozen = params if params is not None else (self.trainable, self.frozen)
         sums: Dict[str, float] = {}
         count = 0
@@ -340,14 +409,17 @@ class JaxTrainer:
         scale_arr = jnp.asarray(scale, dtype=jnp.float32)
         for x, y in numpy_batches(loader, limit):
             key = ("eval", x.shape, None if y is None else (y.shape, y.dtype.str))
-            total, terms, out, tgt = self._timed(self.steps.evaluate, key, trainable, frozen, x, y, weights,
-                                                 scale_arr)
+            total, terms, out, tgt = self._timed(
+                self.steps.evaluate, key, trainable, frozen, x, y, weights, scale_arr
+            )
             bs = x.shape[0]
             count += bs
             sums[f"{stage}_loss"] = sums.get(f"{stage}_loss", 0.0) + float(total) * bs
             if len(terms) > 1:
                 for name, value in terms.items():
-                    sums[f"{stage}_loss/{name}"] = sums.get(f"{stage}_loss/{name}", 0.0) + float(value) * bs
+                    sums[f"{stage}_loss/{name}"] = (
+                        sums.get(f"{stage}_loss/{name}", 0.0) + float(value) * bs
+                    )
             if self.metric_names and tgt is not None:
                 outputs.append(np.asarray(out))
                 targets.append(np.asarray(tgt))
@@ -357,15 +429,20 @@ class JaxTrainer:
         row.update(self._metrics(stage, outputs, targets))
         return row
 
-    def _metrics(self, stage: str, outputs: List[np.ndarray], targets: List[np.ndarray]) -> Dict[str, float]:
+    def _metrics(
+        self, stage: str, outputs: List[np.ndarray], targets: List[np.ndarray]
+    ) -> Dict[str, float]:
         if not self.metric_names or not outputs:
             return {}
         import torch
 
         from soen_train.training.metrics import compute_metrics
 
-        values = compute_metrics(self.metric_names, torch.from_numpy(np.concatenate(outputs)),
-                                 torch.from_numpy(np.concatenate(targets)))
+        values = compute_metrics(
+            self.metric_names,
+            torch.from_numpy(np.concatenate(outputs)),
+            torch.from_numpy(np.concatenate(targets)),
+        )
         return {f"{stage}_{k}": float(v) for k, v in values.items() if v is not None}
 
     # ------------------------------------------------------------------ checkpoints
@@ -375,12 +452,18 @@ class JaxTrainer:
     def _write_checkpoint(self, path: Path) -> Path:
         leaves, treedef = jax.tree_util.tree_flatten(self.opt_state)
         params = {k: np.asarray(v) for k, v in self._params().items()}
-        self.state.lr_schedule = {"type": getattr(self.lr_schedule, "name", ""),
-                                  "state": self.lr_schedule.state_dict()}
+        self.state.lr_schedule = {
+            "type": getattr(self.lr_schedule, "name", ""),
+            "state": self.lr_schedule.state_dict(),
+        }
         ckpt = JaxCheckpoint(
-            params=params, spec=self.jax_model.spec, trainable=sorted(self.jax_model.trainable),
-            epoch=self.state.epoch, global_step=self.state.global_step,
-            opt_leaves=[np.asarray(leaf) for leaf in leaves], opt_structure=str(treedef),
+            params=params,
+            spec=self.jax_model.spec,
+            trainable=sorted(self.jax_model.trainable),
+            epoch=self.state.epoch,
+            global_step=self.state.global_step,
+            opt_leaves=[np.asarray(leaf) for leaf in leaves],
+            opt_structure=str(treedef),
             trainer_state=self.state.to_dict(),
         )
         save_checkpoint(path, ckpt)
@@ -400,7 +483,12 @@ class JaxTrainer:
         due = (epoch + 1) % every == 0
         if due and t.checkpoint_save_all_epochs:
             self._write_checkpoint(ckpt_dir / f"epoch={epoch:02d}.jax.npz")
-        elif due and val_loss is not None and math.isfinite(val_loss) and int(t.checkpoint_save_top_k) != 0:
+        elif (
+            due
+            and val_loss is not None
+            and math.isfinite(val_loss)
+            and int(t.checkpoint_save_top_k) != 0
+        ):
             path = ckpt_dir / f"epoch={epoch:02d}-val_loss={val_loss:.4f}.jax.npz"
             k = int(t.checkpoint_save_top_k)
             ranked = sorted(self.state.top_k + [(val_loss, str(path))], key=lambda item: item[0])
@@ -434,7 +522,8 @@ class JaxTrainer:
         mismatch = same_architecture(ckpt.spec, self.jax_model.spec)
         if mismatch:
             raise JaxCheckpointError(
-                f"{path}: the checkpoint's architecture differs from the configured model ({mismatch}); "
+                f"{path}: the checkpoint's architecture differs from the configured model "
+                f"({mismatch}); "
                 "resume with the same architecture, or start a new run from its .soen via "
                 "model.base_model_path"
             )
@@ -449,13 +538,16 @@ class JaxTrainer:
         if len(leaves) != len(ckpt.opt_leaves) or str(treedef) != ckpt.opt_structure:
             raise JaxCheckpointError(
                 f"{path}: the optimiser state was written by a different optimiser setup "
-                f"({len(ckpt.opt_leaves)} arrays, this run has {len(leaves)}); resume with the same "
+                f"({len(ckpt.opt_leaves)} arrays, this run has {len(leaves)}); resume with the "
+                "same "
                 "training.optimizer settings"
             )
         for old, new in zip(leaves, ckpt.opt_leaves):
             if tuple(np.shape(old)) != tuple(new.shape):
                 raise JaxCheckpointError(f"{path}: optimiser state shapes do not match this model")
-        self.opt_state = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(v) for v in ckpt.opt_leaves])
+        self.opt_state = jax.tree_util.tree_unflatten(
+            treedef, [jnp.asarray(v) for v in ckpt.opt_leaves]
+        )
         self.state = TrainerState.from_checkpoint(ckpt)
         saved = self.state.lr_schedule
         if saved and saved.get("type") == getattr(self.lr_schedule, "name", None):
@@ -493,7 +585,9 @@ class JaxTrainer:
             self._log(row, step)
             self.state.epoch = epoch + 1
             val_loss = row.get("val_loss")
-            self.state.history.append({k: v for k, v in row.items() if k.startswith("val_") or k == "epoch"})
+            self.state.history.append(
+                {k: v for k, v in row.items() if k.startswith("val_") or k == "epoch"}
+            )
             if val_loss is not None and self.lr_schedule.stateful:
                 self.lr_schedule.on_validation_end(row, step=self.state.global_step)
             self._checkpoint_epoch(epoch, val_loss)
@@ -501,14 +595,20 @@ class JaxTrainer:
                 _report_to_trial(trial, t.objective_metric, row, epoch)
             patience = t.early_stopping_patience
             if patience and self.state.stale_epochs >= int(patience):
-                log.info("early stopping after epoch %d (val_loss did not improve for %d epochs)", epoch, patience)
+                log.info(
+                    "early stopping after epoch %d (val_loss did not improve for %d epochs)",
+                    epoch,
+                    patience,
+                )
                 break
         history = MetricsHistory()
         history.epochs = [dict(r) for r in self.state.history]
         result = JaxRunResult(
             metrics=history.summary(),
             best_checkpoint=self.state.top_k[0][1] if self.state.top_k else None,
-            last_checkpoint=str(Path(self.paths.checkpoints) / "last.jax.npz") if t.checkpoint_save_last else None,
+            last_checkpoint=str(Path(self.paths.checkpoints) / "last.jax.npz")
+            if t.checkpoint_save_last
+            else None,
             compile_seconds=self.compile_seconds,
             train_seconds=time.perf_counter() - started,
         )
@@ -527,7 +627,7 @@ class JaxTrainer:
         return loader
 
     def test(self, result: JaxRunResult) -> Dict[str, float]:
-        """Test-split metrics on the ``training.test_checkpoint`` weights (empty without a test split)."""
+        """Test-split metrics on the ``training.test_checkpoint`` weights (empty without one)."""
         loader = self._loader("test")
         if loader is None:
             return {}
@@ -556,16 +656,20 @@ def _current_trial() -> Any:
 
 
 def _report_to_trial(trial: Any, metric: str, row: Dict[str, float], epoch: int) -> None:
-    """Report the objective metric of this epoch; raise optuna.TrialPruned when the pruner says so."""
+    """Report this epoch's objective metric; raise optuna.TrialPruned if the pruner says so."""
     if metric not in row:
-        raise KeyError(f"training.objective_metric={metric!r} was not logged at validation; "
-                       f"logged: {sorted(row)}")
+        raise KeyError(
+            f"training.objective_metric={metric!r} was not logged at validation; "
+            f"logged: {sorted(row)}"
+        )
     value = float(row[metric])
     trial.report(value, epoch)
     if trial.should_prune():
         import optuna
 
-        raise optuna.TrialPruned(f"trial {trial.number} pruned at epoch {epoch} ({metric}={value:.6g})")
+        raise optuna.TrialPruned(
+            f"trial {trial.number} pruned at epoch {epoch} ({metric}={value:.6g})"
+        )
 
 
 def default_loggers(cfg: Any, paths: Any) -> List[Any]:
@@ -577,12 +681,25 @@ def default_loggers(cfg: Any, paths: Any) -> List[Any]:
     return build_loggers(cfg, paths, seed, None, flat_hparams(cfg))
 
 
-def train_jax_repeat(cfg: Any, repeat: int, paths: Any, datamodule: Any, model: Any,
-                     loggers: Optional[List[Any]] = None) -> JaxRunResult:
-    """Train and test one repeat with the JAX backend; metrics include the test figures."""
+def train_jax_repeat(
+    cfg: Any,
+    repeat: int,
+    paths: Any,
+    datamodule: Any,
+    model: Any,
+    loggers: Optional[List[Any]] = None,
+) -> JaxRunResult:
+    """Train and test one repeat with the JAX backend; metrics include the test figures.
+
+    Without ``loggers`` the runner's loggers are built here (TensorBoard/MLflow per
+    ``cfg.logging``) and finalised at the end; loggers passed in belong to the caller, who
+    finalises them (e.g. after uploading artefacts).
+    """
     del repeat  # the seed already shaped ``model`` and ``datamodule``; paths name the repeat
-    trainer = JaxTrainer(cfg, paths, datamodule, model,
-                         loggers=loggers if loggers is not None else default_loggers(cfg, paths))
+    own = loggers is None
+    trainer = JaxTrainer(
+        cfg, paths, datamodule, model, loggers=default_loggers(cfg, paths) if own else loggers
+    )
     status = "failed"
     try:
         result = trainer.fit()
@@ -590,10 +707,22 @@ def train_jax_repeat(cfg: Any, repeat: int, paths: Any, datamodule: Any, model: 
         status = "success"
         return result
     finally:
-        trainer.finalize(status)
+        if own:
+            trainer.finalize(status)
+        else:
+            for logger in trainer.loggers:
+                save = getattr(logger, "save", None)
+                if callable(save):
+                    save()
 
 
-def run_jax_repeat(cfg: Any, repeat: int, paths: Any, datamodule: Any, model: Any,
-                   loggers: Optional[List[Any]] = None) -> Dict[str, float]:
-    """Train one repeat with ``training.backend=jax``; returns its metrics (the runner's contract)."""
+def run_jax_repeat(
+    cfg: Any,
+    repeat: int,
+    paths: Any,
+    datamodule: Any,
+    model: Any,
+    loggers: Optional[List[Any]] = None,
+) -> Dict[str, float]:
+    """Train one repeat with ``training.backend=jax``; returns its metrics (runner contract)."""
     return dict(train_jax_repeat(cfg, repeat, paths, datamodule, model, loggers).metrics)

@@ -2,12 +2,12 @@
 
 The recurrence, for t = 0..T-1 (all arrays [B, D] per step, tensors time-major [T, B, D]):
 
-    phi_t   = X_t + s_t @ J^T                     (J: internal connection, optional)
+    phi_t   = X_t + bias + s_t @ J^T              (bias: phi_offset; J: internal connection)
     g_t     = source(phi_t, IB_t - s_t)           (phi-only sources ignore the current)
     s_{t+1} = a * s_t + c * (g_t + Gn_t) + Sn_t   (a = 1 - dt*gamma_minus, c = dt*gamma_plus)
 
-X already holds the external flux, phi_offset and any phi noise; Gn and Sn are optional
-additive noise samples (treated as constants). Recording this with autograd costs ~15
+X holds the external flux and any phi noise, bias the per-node flux offset; Gn and Sn are
+optional additive noise samples (treated as constants). Recording this with autograd costs ~15
 graph nodes per step; here the forward runs without a graph, writing each step straight
 into preallocated histories, and the backward walks the adjoint recursion once:
 
@@ -16,7 +16,9 @@ into preallocated histories, and the backward walks the adjoint recursion once:
 
 Parameter gradients are reductions over all steps done once at the end. Outputs: the state
 history H [T+1, B, D] (H[0] = s_0), the flux history PHI [T, B, D] (empty when J is None:
-the flux is X) and the drive history G [T, B, D] (g_t + Gn_t).
+the flux is X + bias) and the drive history G [T, B, D] (g_t + Gn_t). On CPU the loop runs
+in the compiled kernel of ``native_scan`` when it is available; this module's PyTorch loop
+is the reference and the fallback.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import List, Optional, Tuple
 import torch
 from torch import Tensor
 
+from . import native_scan
 from .source_functions import SourceFunction
 
 
@@ -43,6 +46,11 @@ def _chunk_steps(width: int, steps: int) -> int:
     return max(1, min(steps, 65536 // max(1, width)))
 
 
+def _sum_to(grad: Tensor, shape: torch.Size) -> Tensor:
+    """Sum a [T, B, D] gradient down to a [D] or [B, D] coefficient."""
+    return grad.sum(dim=(0, 1)) if len(shape) == 1 else grad.sum(dim=0)
+
+
 def _reduce_product(left: Tensor, right: Tensor, shape: torch.Size) -> Tensor:
     """sum of left*right over [T, B, D] down to ``shape`` ([D], [B, D] or [T, B, D])."""
     if len(shape) == 1:
@@ -56,51 +64,62 @@ class DendriteScan(torch.autograd.Function):
     """autograd.Function for the whole FE time scan of one SingleDendrite layer."""
 
     @staticmethod
-    def forward(ctx, X: Tensor, s0: Tensor, J: Optional[Tensor], a: Tensor, c: Tensor,
-                IB: Optional[Tensor], g_noise: Optional[Tensor], s_noise: Optional[Tensor],
+    def forward(ctx, X: Tensor, bias: Optional[Tensor], s0: Tensor, J: Optional[Tensor], a: Tensor,
+                c: Tensor, IB: Optional[Tensor], g_noise: Optional[Tensor], s_noise: Optional[Tensor],
                 source: SourceFunction, need_grad: bool) -> Tuple[Tensor, Tensor, Tensor]:
         ctx.set_materialize_grads(False)
         steps, batch, dim = X.shape
         uses_current = source.uses_current
         if uses_current and IB is None:
             raise ValueError(f"{type(source).__name__} needs a bias current")
-        x_steps = _steps(X.contiguous(), steps)
-        ib_steps = _steps(IB, steps)
-        gn_steps = _steps(g_noise, steps)
-        sn_steps = _steps(s_noise, steps)
-        jt = J.t().contiguous() if J is not None else None
-        H = X.new_empty(steps + 1, batch, dim)
-        G = X.new_empty(steps, batch, dim)
-        PHI = X.new_empty(steps, batch, dim) if jt is not None else X.new_empty(0)
-        DPHI = X.new_empty(steps, batch, dim) if (need_grad and source.forward_slopes) else None
-        DI = X.new_empty(steps, batch, dim) if (DPHI is not None and uses_current) else None
-        slopes = need_grad and source.forward_slopes
-        H[0].copy_(s0)
-        chunk = steps if jt is not None else _chunk_steps(batch * dim, steps)
-        for start in range(0, steps, chunk):
-            plan = source.plan(X[start:start + chunk], slopes) if jt is None else None
-            for t in range(start, min(steps, start + chunk)):
-                s = H[t]
-                current = torch.sub(ib_steps[t], s) if uses_current else None
-                g = G[t]
-                dphi_out = DPHI[t] if slopes else None
-                di_out = DI[t] if (slopes and DI is not None) else None
-                if plan is None:
-                    phi = torch.addmm(x_steps[t], s, jt, out=PHI[t])
-                    source.step_into(phi, current, g, dphi_out, di_out)
-                else:
-                    source.step_planned(plan, t - start, current, g, dphi_out, di_out)
-                if gn_steps[t] is not None:
-                    g.add_(gn_steps[t])
-                torch.addcmul(torch.mul(s, a), c, g, out=H[t + 1])
-                if sn_steps[t] is not None:
-                    H[t + 1].add_(sn_steps[t])
         ctx.source = source
         ctx.has_j = J is not None
         ctx.uses_current = uses_current
         ctx.a_shape, ctx.c_shape = a.shape, c.shape
         ctx.ib_shape = IB.shape if IB is not None else None
-        ctx.has_slopes = bool(slopes)
+        ctx.bias_shape = bias.shape if bias is not None else None
+        ctx.native = native_scan.supports(X, source)
+        if ctx.native:
+            return _native_forward(ctx, X, bias, s0, J, a, c, IB, g_noise, s_noise, source, need_grad)
+        X = (X + bias) if bias is not None else X.contiguous()
+        x_steps = _steps(X, steps)
+        ib_steps = _steps(IB, steps)
+        gn_steps = _steps(g_noise, steps)
+        sn_steps = _steps(s_noise, steps)
+        jt = J.t().contiguous() if J is not None else None
+        stepper = source.stepper((batch, dim), X, need_grad)
+        slopes = stepper.writes_slopes
+        H = X.new_empty(steps + 1, batch, dim)
+        G = X.new_empty(steps, batch, dim)
+        PHI = X.new_empty(steps, batch, dim) if jt is not None else X.new_empty(0)
+        DPHI = X.new_empty(steps, batch, dim) if slopes else None
+        DI = X.new_empty(steps, batch, dim) if (slopes and uses_current) else None
+        h_steps, g_steps = H.unbind(0), G.unbind(0)
+        phi_steps = PHI.unbind(0) if jt is not None else None
+        dphi_steps = _steps(DPHI, steps)
+        di_steps = _steps(DI, steps)
+        current = X.new_empty(batch, dim) if uses_current else None
+        decayed = X.new_empty(batch, dim)
+        h_steps[0].copy_(s0)
+        chunk = steps if jt is not None else _chunk_steps(batch * dim, steps)
+        for start in range(0, steps, chunk):
+            plan = stepper.plan(X[start:start + chunk]) if jt is None else None
+            for t in range(start, min(steps, start + chunk)):
+                s, g = h_steps[t], g_steps[t]
+                if uses_current:
+                    torch.sub(ib_steps[t], s, out=current)
+                if plan is None:
+                    torch.addmm(x_steps[t], s, jt, out=phi_steps[t])
+                    stepper.step_flux(phi_steps[t], current, g, dphi_steps[t], di_steps[t])
+                else:
+                    stepper.step(plan[t - start], current, g, dphi_steps[t], di_steps[t])
+                if gn_steps[t] is not None:
+                    g.add_(gn_steps[t])
+                torch.mul(s, a, out=decayed)
+                torch.addcmul(decayed, c, g, out=h_steps[t + 1])
+                if sn_steps[t] is not None:
+                    h_steps[t + 1].add_(sn_steps[t])
+        ctx.has_slopes = slopes
         flux = PHI if jt is not None else X
         ctx.save_for_backward(H, flux, G, J, a, c, IB,
                               DPHI if ctx.has_slopes else None, DI if ctx.has_slopes else None)
@@ -108,6 +127,8 @@ class DendriteScan(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, gH: Optional[Tensor], gPHI: Optional[Tensor], gG: Optional[Tensor]):
+        if ctx.native:
+            return _native_backward(ctx, gH, gPHI, gG)
         H, flux, G, J, a, c, IB, DPHI, DI = ctx.saved_tensors
         source: SourceFunction = ctx.source
         steps_p1, batch, dim = H.shape
@@ -131,19 +152,20 @@ class DendriteScan(torch.autograd.Function):
         U = H.new_empty(steps, batch, dim)  # dL/dg_t
         P = H.new_empty(steps, batch, dim)  # dL/dphi_t
         grad_s0 = H.new_empty(batch, dim)
+        lam_steps, u_steps, p_steps = LAM.unbind(0), U.unbind(0), P.unbind(0)
         if gh_steps[steps] is not None:
-            LAM[steps - 1].copy_(gh_steps[steps])
+            lam_steps[steps - 1].copy_(gh_steps[steps])
         else:
-            LAM[steps - 1].zero_()
+            lam_steps[steps - 1].zero_()
         for t in range(steps - 1, -1, -1):
-            lam = LAM[t]
-            u = torch.mul(lam, c, out=U[t])
+            lam = lam_steps[t]
+            u = torch.mul(lam, c, out=u_steps[t])
             if gg_steps[t] is not None:
                 u.add_(gg_steps[t])
-            p = torch.mul(u, dphi_steps[t], out=P[t])
+            p = torch.mul(u, dphi_steps[t], out=p_steps[t])
             if gphi_steps[t] is not None:
                 p.add_(gphi_steps[t])
-            target = LAM[t - 1] if t > 0 else grad_s0
+            target = lam_steps[t - 1] if t > 0 else grad_s0
             torch.mul(lam, a, out=target)
             if di_steps[t] is not None:
                 target.addcmul_(u, di_steps[t], value=-1.0)
@@ -153,28 +175,72 @@ class DendriteScan(torch.autograd.Function):
                 target.add_(gh_steps[t])
 
         needs = ctx.needs_input_grad
-        grad_J = P.reshape(-1, dim).t() @ s_prev.reshape(-1, dim) if (has_j and needs[2]) else None
-        grad_a = _reduce_product(LAM, s_prev, ctx.a_shape) if needs[3] else None
-        grad_c = _reduce_product(LAM, G, ctx.c_shape) if needs[4] else None
+        grad_J = P.reshape(-1, dim).t() @ s_prev.reshape(-1, dim) if (has_j and needs[3]) else None
+        grad_a = _reduce_product(LAM, s_prev, ctx.a_shape) if needs[4] else None
+        grad_c = _reduce_product(LAM, G, ctx.c_shape) if needs[5] else None
         grad_ib = None
-        if ctx.uses_current and needs[5] and di is not None:
+        if ctx.uses_current and needs[6] and di is not None:
             grad_ib = _reduce_product(U, di, ctx.ib_shape)
-        return P if needs[0] else None, grad_s0, grad_J, grad_a, grad_c, grad_ib, None, None, None, None
+        grad_bias = _sum_to(P, ctx.bias_shape) if (ctx.bias_shape is not None and needs[1]) else None
+        return (P if needs[0] else None, grad_bias, grad_s0, grad_J, grad_a, grad_c, grad_ib,
+                None, None, None, None)
+
+
+def _optional_contiguous(tensor: Optional[Tensor]) -> Optional[Tensor]:
+    return None if tensor is None else tensor.contiguous()
+
+
+def _native_forward(ctx, X: Tensor, bias: Optional[Tensor], s0: Tensor, J: Optional[Tensor], a: Tensor,
+                    c: Tensor, IB: Optional[Tensor], g_noise: Optional[Tensor], s_noise: Optional[Tensor],
+                    source: SourceFunction, need_grad: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    """Forward through the compiled kernel (same outputs as the PyTorch loop)."""
+    H, PHI, G, DPHI, DI = native_scan.forward(
+        X.contiguous(), bias, s0.contiguous(), _optional_contiguous(J), a, c,
+        IB if ctx.uses_current else None, _optional_contiguous(g_noise), _optional_contiguous(s_noise),
+        source, need_grad)
+    ctx.has_slopes = need_grad
+    ctx.save_for_backward(H, G, J, a, c, DPHI, DI)
+    return H, PHI, G
+
+
+def _native_backward(ctx, gH: Optional[Tensor], gPHI: Optional[Tensor], gG: Optional[Tensor]):
+    """Adjoint pass through the compiled kernel; parameter sums finished here."""
+    H, G, J, a, c, DPHI, DI = ctx.saved_tensors
+    dim = H.shape[-1]
+    full_ib = ctx.ib_shape is not None and len(ctx.ib_shape) == 3
+    P, grad_s0, lam_s, lam_g, u_di, u_di_full, p_sum = native_scan.backward(
+        H, G, DPHI, DI, _optional_contiguous(J), a, c, _optional_contiguous(gH), _optional_contiguous(gG),
+        _optional_contiguous(gPHI) if ctx.has_j else None, full_ib)
+    needs = ctx.needs_input_grad
+
+    def shaped(per_row: Tensor, shape: torch.Size) -> Tensor:
+        return per_row.sum(0) if len(shape) == 1 else per_row
+
+    grad_J = P.reshape(-1, dim).t() @ H[:-1].reshape(-1, dim) if (ctx.has_j and needs[3]) else None
+    grad_a = shaped(lam_s, ctx.a_shape) if needs[4] else None
+    grad_c = shaped(lam_g, ctx.c_shape) if needs[5] else None
+    grad_ib = None
+    if ctx.uses_current and needs[6]:
+        grad_ib = u_di_full if full_ib else shaped(u_di, ctx.ib_shape)
+    grad_bias = shaped(p_sum, ctx.bias_shape) if (ctx.bias_shape is not None and needs[1]) else None
+    return (P if needs[0] else None, grad_bias, grad_s0, grad_J, grad_a, grad_c, grad_ib,
+            None, None, None, None)
 
 
 def dendrite_scan(X: Tensor, s0: Tensor, J: Optional[Tensor], a: Tensor, c: Tensor,
                   IB: Optional[Tensor], source: SourceFunction,
                   g_noise: Optional[Tensor] = None,
-                  s_noise: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, Tensor]:
+                  s_noise: Optional[Tensor] = None,
+                  bias: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, Tensor]:
     """Run the fused SingleDendrite FE scan on time-major tensors.
 
-    X [T, B, D]; s0 [B, D]; J [D, D] or None; a, c [D] or [B, D]; IB [D], [B, D] or
+    X [T, B, D]; s0 [B, D]; J [D, D] or None; a, c, bias [D] or [B, D]; IB [D], [B, D] or
     [T, B, D] (None for phi-only sources); g_noise / s_noise optional [T, B, D] additive
     samples. Returns (H [T+1, B, D], PHI [T, B, D] or empty when J is None, G [T, B, D]);
-    gradients flow to X, s0, J, a, c and IB.
+    gradients flow to X, bias, s0, J, a, c and IB.
     """
     if X.dim() != 3:
         raise ValueError(f"dendrite_scan: X must be [T, B, D], got {tuple(X.shape)}")
-    tensors = (X, s0, J, a, c, IB)
+    tensors = (X, bias, s0, J, a, c, IB)
     need_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
-    return DendriteScan.apply(X, s0, J, a, c, IB, g_noise, s_noise, source, need_grad)
+    return DendriteScan.apply(X, bias, s0, J, a, c, IB, g_noise, s_noise, source, need_grad)

@@ -44,11 +44,19 @@ class ForwardPlan:
     training: bool
 
 
-def _connection_flux(conn: Connection, source_states: Tensor, weight: Tensor, training: bool) -> Tensor:
-    """Flux [T, B, D_to] a connection delivers over a whole sequence of source states."""
+def _connection_flux(conn: Connection, history: Tensor, weight: Tensor, training: bool) -> Tensor:
+    """Flux [T, B, D_to] a connection delivers from a source history [T+1, B, D_from].
+
+    Step t uses the source state t+1. When the history needs gradients and the target is
+    not wider than the source, the product runs over all T+1 states and drops row 0, so
+    the backward pass never zero-fills a [T+1, B, D_from] gradient for the slice.
+    """
     std = conn.step_noise_std(training)
     if std == 0.0:
-        return source_states @ weight.t()
+        if history.requires_grad and weight.shape[0] <= weight.shape[1]:
+            return (history @ weight.t())[1:]
+        return history[1:] @ weight.t()
+    source_states = history[1:]
     steps = source_states.shape[0]
     noisy = torch.stack([conn.step_weight(weight, training) for _ in range(steps)], dim=0)
     return torch.einsum("tbf,tdf->tbd", source_states, noisy)
@@ -75,7 +83,7 @@ def run_layerwise(plan: ForwardPlan, x: Tensor) -> SimulationResult:
             continue
         phi_ext: Optional[Tensor] = x if (lid == first and input_type == "flux") else None
         for conn in plan.incoming[lid]:
-            source = histories[conn.spec.from_layer].states[1:]
+            source = histories[conn.spec.from_layer].states
             flux = _connection_flux(conn, source, plan.weights[conn.name], plan.training)
             phi_ext = flux if phi_ext is None else phi_ext + flux
         if phi_ext is None:

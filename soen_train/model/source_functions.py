@@ -7,12 +7,12 @@ dimensionless rate ``g``. Each one offers:
 - ``value(phi, i)``: differentiable torch expression (used by autograd paths);
 - ``derivatives(phi, i)``: closed-form (dg/dphi, dg/di) used by the hand-written
   backward pass of the fused time scan;
-- ``plan(phi_chunk, want_slopes)`` + ``step_planned(plan, k, i, g_out, ...)``: the fused
-  time scan first precomputes, for a chunk of steps with known flux, everything that does
-  not depend on the state, then evaluates each step without autograd straight into
-  preallocated buffers; ``step_into`` does the same for one step whose flux was just
-  computed (layers with an internal connection). Functions whose derivatives come almost
-  for free with the value (``forward_slopes``) write them too.
+- ``stepper(shape, ref, want_slopes)``: a per-scan evaluator for the fused time scan. It
+  precomputes (``plan``) everything that depends only on known fluxes for a chunk of
+  steps, then evaluates each step (``step``; ``step_flux`` when the flux was just computed,
+  for layers with an internal connection) without autograd into preallocated buffers.
+  Functions whose derivatives come almost for free with the value (``forward_slopes``)
+  write them too.
 
 Look one up by name with ``SOURCE_FUNCTIONS.get(name)()``.
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import ClassVar, Dict, Optional, Tuple
+from typing import ClassVar, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -39,7 +39,7 @@ class SourceFunction(ABC):
 
     #: True when g depends on the SQUID current i (so on the state s), not only on phi.
     uses_current: ClassVar[bool] = False
-    #: True when step_into/step_planned can also write dg/dphi and dg/di cheaply.
+    #: True when its scan stepper can also write dg/dphi and dg/di cheaply with the value.
     forward_slopes: ClassVar[bool] = False
 
     @abstractmethod
@@ -50,27 +50,47 @@ class SourceFunction(ABC):
     def derivatives(self, phi: Tensor, current: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
         """(dg/dphi, dg/di) at the given points; dg/di is None for phi-only functions."""
 
-    def step_into(self, phi: Tensor, current: Optional[Tensor], g_out: Tensor,
-                  dphi_out: Optional[Tensor] = None, di_out: Optional[Tensor] = None) -> bool:
-        """Write g for one step into ``g_out`` (no autograd); True if slopes were written too.
-
-        Slopes go to ``dphi_out``/``di_out`` only for functions that get them cheaply from
-        the value computation; otherwise the caller evaluates ``derivatives`` later.
-        """
-        g_out.copy_(self.value(phi, current))
-        return False
-
-    def plan(self, phi: Tensor, want_slopes: bool) -> object:
-        """Precompute the state-independent part of a chunk of steps (phi [K, B, D])."""
-        return phi
-
-    def step_planned(self, plan: object, k: int, current: Optional[Tensor], g_out: Tensor,
-                     dphi_out: Optional[Tensor] = None, di_out: Optional[Tensor] = None) -> bool:
-        """``step_into`` for step ``k`` of a planned chunk."""
-        return self.step_into(plan[k], current, g_out, dphi_out, di_out)
+    def stepper(self, shape: Tuple[int, ...], ref: Tensor, want_slopes: bool) -> "ScanStepper":
+        """A per-scan evaluator for steps of the given [B, D] ``shape`` (dtype/device of ``ref``)."""
+        return ScanStepper(self, shape, ref, want_slopes)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+class ScanStepper:
+    """Evaluates one source function step by step inside the fused scan (no autograd).
+
+    ``plan(phi_chunk)`` returns one entry per step of a [K, B, D] chunk of known fluxes;
+    ``step(entry, i, g_out, dphi_out, di_out)`` writes g (and, when ``writes_slopes``, the
+    slopes) for one step; ``step_flux`` does the same from a flux computed just now.
+    This generic version evaluates ``value`` (and ``derivatives`` when slopes are wanted).
+    """
+
+    def __init__(self, source: SourceFunction, shape: Tuple[int, ...], ref: Tensor,
+                 want_slopes: bool) -> None:
+        self.source = source
+        self.shape = tuple(shape)
+        self.writes_slopes = bool(want_slopes and source.forward_slopes)
+
+    def plan(self, phi: Tensor) -> List[object]:
+        """Per-step entries for a chunk of fluxes [K, B, D]."""
+        return list(phi.unbind(0))
+
+    def step(self, entry: object, current: Optional[Tensor], g_out: Tensor,
+             dphi_out: Optional[Tensor], di_out: Optional[Tensor]) -> None:
+        """Write one step from its plan entry."""
+        self.step_flux(entry, current, g_out, dphi_out, di_out)
+
+    def step_flux(self, phi: Tensor, current: Optional[Tensor], g_out: Tensor,
+                  dphi_out: Optional[Tensor], di_out: Optional[Tensor]) -> None:
+        """Write one step from its flux ``phi`` [B, D]."""
+        g_out.copy_(self.source.value(phi, current))
+        if self.writes_slopes:
+            dphi, di = self.source.derivatives(phi, current)
+            dphi_out.copy_(dphi)
+            if di is not None and di_out is not None:
+                di_out.copy_(di)
 
 
 class PhiOnlySource(SourceFunction):
@@ -79,29 +99,29 @@ class PhiOnlySource(SourceFunction):
     uses_current: ClassVar[bool] = False
     forward_slopes: ClassVar[bool] = True
 
-    def plan(self, phi: Tensor, want_slopes: bool) -> object:
-        """A phi-only rate is fully known: evaluate the chunk (and its slope) at once."""
-        slope = self.derivatives(phi, None)[0] if want_slopes else None
-        return self.value(phi, None), slope
+    def stepper(self, shape: Tuple[int, ...], ref: Tensor, want_slopes: bool) -> ScanStepper:
+        """A phi-only rate is fully known from the flux: plan whole chunks at once."""
+        return _PhiOnlyStepper(self, shape, ref, want_slopes)
 
-    def step_planned(self, plan: object, k: int, current: Optional[Tensor], g_out: Tensor,
-                     dphi_out: Optional[Tensor] = None, di_out: Optional[Tensor] = None) -> bool:
-        """Copy the precomputed rate (and slope) of step ``k``."""
-        values, slopes = plan
-        g_out.copy_(values[k])
-        if dphi_out is not None and slopes is not None:
-            dphi_out.copy_(slopes[k])
-            return True
-        return False
 
-    def step_into(self, phi: Tensor, current: Optional[Tensor], g_out: Tensor,
-                  dphi_out: Optional[Tensor] = None, di_out: Optional[Tensor] = None) -> bool:
-        """Value (and slope, when a buffer is given) of one step."""
-        g_out.copy_(self.value(phi, None))
-        if dphi_out is not None:
-            dphi_out.copy_(self.derivatives(phi, None)[0])
-            return True
-        return False
+class _PhiOnlyStepper(ScanStepper):
+    """Rates (and slopes) of a whole chunk evaluated at once; steps copy them out."""
+
+    def plan(self, phi: Tensor) -> List[object]:
+        values = self.source.value(phi, None)
+        slopes = self.source.derivatives(phi, None)[0] if self.writes_slopes else None
+        return list(zip(values.unbind(0), slopes.unbind(0) if slopes is not None else [None] * len(phi)))
+
+    def step(self, entry: object, current: Optional[Tensor], g_out: Tensor,
+             dphi_out: Optional[Tensor], di_out: Optional[Tensor]) -> None:
+        value, slope = entry
+        g_out.copy_(value)
+        if slope is not None:
+            dphi_out.copy_(slope)
+
+    def step_flux(self, phi: Tensor, current: Optional[Tensor], g_out: Tensor,
+                  dphi_out: Optional[Tensor], di_out: Optional[Tensor]) -> None:
+        self.step(self.plan(phi.unsqueeze(0))[0], current, g_out, dphi_out, di_out)
 
 
 # ----------------------------------------------------------------------------------------
@@ -140,7 +160,6 @@ class RateArray(SourceFunction):
         self._inv_dib = 1.0 / self.table.ib_step
         self._phi0 = self.table.phi_min
         self._ib0 = self.table.ib_min
-        self._constants: Dict[Tuple[str, torch.dtype], Dict[str, Tensor]] = {}
 
     # -- geometry ---------------------------------------------------------------------
     def _phi_position(self, phi: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
@@ -202,70 +221,85 @@ class RateArray(SourceFunction):
         dg_di = (cy + fx * cxy) * (slope * self._inv_dib)
         return dg_dphi, dg_di
 
-    def _step_constants(self, ref: Tensor) -> Dict[str, Tensor]:
-        """0-dim tensors of the lookup constants (binary ops with tensors avoid scalar casts)."""
-        key = (str(ref.device), ref.dtype)
-        consts = self._constants.get(key)
-        if consts is None:
-            def scalar(value: float) -> Tensor:
-                return torch.tensor(value, dtype=ref.dtype, device=ref.device)
+    def stepper(self, shape: Tuple[int, ...], ref: Tensor, want_slopes: bool) -> ScanStepper:
+        """Table lookups with preallocated buffers and one 16-byte gather per point."""
+        return _RateArrayStepper(self, shape, ref, want_slopes)
 
-            consts = {
-                "half": scalar(0.5),
-                "x_offset": scalar((0.5 - self._phi0) * self._inv_dphi),
-                "inv_dphi": scalar(self._inv_dphi),
-                "y_offset": scalar(-self._ib0 * self._inv_dib),
-                "inv_dib": scalar(self._inv_dib),
-            }
-            self._constants[key] = consts
-        return consts
 
-    def _columns(self, phi: Tensor, want_slopes: bool) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
-        """(x0 column as float, fx, d x/d phi or None) for fluxes ``phi``, in place."""
-        k = self._step_constants(phi)
+class _RateArrayStepper(ScanStepper):
+    """Per-scan state of RateArray lookups: constants as 0-dim tensors, work buffers."""
+
+    def __init__(self, source: RateArray, shape: Tuple[int, ...], ref: Tensor, want_slopes: bool) -> None:
+        super().__init__(source, shape, ref, want_slopes)
+        self.h, self.w = source._h, source._w
+        self.inv_dphi, self.inv_dib = source._inv_dphi, source._inv_dib
+
+        def scalar(value: float) -> Tensor:
+            return torch.tensor(value, dtype=ref.dtype, device=ref.device)
+
+        self.half = scalar(0.5)
+        self.x_offset = scalar((0.5 - source._phi0) * source._inv_dphi)
+        self.inv_dphi_t = scalar(source._inv_dphi)
+        self.y_offset = scalar(-source._ib0 * source._inv_dib)
+        self.inv_dib_t = scalar(source._inv_dib)
+
+        def buffer(dtype: torch.dtype = ref.dtype) -> Tensor:
+            return torch.empty(self.shape, dtype=dtype, device=ref.device)
+
+        self.y, self.y_clamped, self.y0, self.index_f, self.upper = (buffer() for _ in range(5))
+        self.inside = buffer(torch.bool)
+        self.index = buffer(torch.long)
+        self.index_flat = self.index.view(-1)
+        cells = source.table.cell_coefficients(ref.device, ref.dtype)
+        points = self.index_flat.numel()
+        if ref.dtype == torch.float32:
+            # Four float32 coefficients are exactly one complex128: one 16-byte gather per point.
+            self.table = cells.view(torch.complex128).view(-1)
+            self.gathered = torch.empty(points, dtype=torch.complex128, device=ref.device)
+            coeffs = torch.view_as_real(self.gathered).view(torch.float32).view(*self.shape, 4)
+        else:
+            self.table = cells
+            self.gathered = torch.empty(points, 4, dtype=ref.dtype, device=ref.device)
+            coeffs = self.gathered.view(*self.shape, 4)
+        self.c0, self.cx, self.cy, self.cxy = coeffs.unbind(-1)
+
+    def plan(self, phi: Tensor) -> List[object]:
+        """Cell columns x0, fractions fx (and dx/dphi) along phi for a chunk of steps."""
         # c = 0.5 - (phi mod 1); phi_eff = 0.5 - |c|; x = (phi_eff - phi0) / dphi.
-        centred = torch.sub(torch.floor(phi).add_(k["half"]), phi)
-        fold = torch.copysign(k["inv_dphi"], centred) if want_slopes else None
-        x = torch.add(k["x_offset"], centred.abs_(), alpha=-self._inv_dphi).clamp_(0.0, self._w - 1)
-        x0 = torch.floor(x).clamp_(max=self._w - 2)
-        return x0, x.sub_(x0), fold
+        centred = torch.sub(torch.floor(phi).add_(self.half), phi)
+        fold = torch.copysign(self.inv_dphi_t, centred) if self.writes_slopes else None
+        x = torch.add(self.x_offset, centred.abs_(), alpha=-self.inv_dphi).clamp_(0.0, self.w - 1)
+        x0 = torch.floor(x).clamp_(max=self.w - 2)
+        fx = x.sub_(x0)
+        folds = fold.unbind(0) if fold is not None else [None] * phi.shape[0]
+        return list(zip(x0.unbind(0), fx.unbind(0), folds))
 
-    def _finish(self, x0: Tensor, fx: Tensor, fold: Optional[Tensor], current: Tensor,
-                g_out: Tensor, dphi_out: Optional[Tensor], di_out: Optional[Tensor]) -> bool:
-        """Row lookup along |i|, gather the cell, write g (and the slopes when asked)."""
-        k = self._step_constants(current)
-        slopes = fold is not None and dphi_out is not None and di_out is not None
-        y_raw = torch.add(k["y_offset"], current.abs(), alpha=self._inv_dib)
-        y = y_raw.clamp(0.0, self._h - 1)
-        inside = torch.eq(y, y_raw) if slopes else None
-        y0 = torch.floor(y).clamp_(max=self._h - 2)
-        fy = y.sub_(y0)
-        index = torch.add(x0, y0, alpha=self._w - 1).long()
-        c0, cx, cy, cxy = _gather_cells(self._cells(current), index).unbind(-1)
-        upper = torch.addcmul(cy, fx, cxy)  # dg/dfy
-        torch.addcmul(c0, fx, cx, out=g_out).addcmul_(fy, upper)
-        if slopes:
-            torch.addcmul(cx, fy, cxy, out=dphi_out).mul_(fold)
-            torch.mul(upper, torch.copysign(k["inv_dib"], current), out=di_out).mul_(inside)
-        return slopes
+    def step(self, entry: object, current: Optional[Tensor], g_out: Tensor,
+             dphi_out: Optional[Tensor], di_out: Optional[Tensor]) -> None:
+        """Row along |i| (clamped), one gather, bilinear value and slopes."""
+        x0, fx, fold = entry
+        current = RateArray._require_current(current)
+        y = torch.abs(current, out=self.y)
+        torch.add(self.y_offset, y, alpha=self.inv_dib, out=y)
+        if self.writes_slopes:
+            fy = torch.clamp(y, 0.0, self.h - 1, out=self.y_clamped)
+            torch.eq(fy, y, out=self.inside)
+        else:
+            fy = y.clamp_(0.0, self.h - 1)
+        torch.floor(fy, out=self.y0).clamp_(max=self.h - 2)
+        fy.sub_(self.y0)
+        torch.add(x0, self.y0, alpha=self.w - 1, out=self.index_f)
+        self.index.copy_(self.index_f)
+        torch.index_select(self.table, 0, self.index_flat, out=self.gathered)
+        torch.addcmul(self.cy, fx, self.cxy, out=self.upper)  # dg/dfy
+        torch.addcmul(self.c0, fx, self.cx, out=g_out).addcmul_(fy, self.upper)
+        if self.writes_slopes:
+            torch.addcmul(self.cx, fy, self.cxy, out=dphi_out).mul_(fold)
+            torch.copysign(self.inv_dib_t, current, out=di_out).mul_(self.upper).mul_(self.inside)
 
-    def step_into(self, phi: Tensor, current: Optional[Tensor], g_out: Tensor,
-                  dphi_out: Optional[Tensor] = None, di_out: Optional[Tensor] = None) -> bool:
-        """One fused lookup: value and, when buffers are given, both slopes (in place)."""
-        current = self._require_current(current)
-        x0, fx, fold = self._columns(phi, dphi_out is not None)
-        return self._finish(x0, fx, fold, current, g_out, dphi_out, di_out)
-
-    def plan(self, phi: Tensor, want_slopes: bool) -> object:
-        """Cell columns and fractions along phi for a chunk of steps."""
-        return self._columns(phi, want_slopes)
-
-    def step_planned(self, plan: object, k: int, current: Optional[Tensor], g_out: Tensor,
-                     dphi_out: Optional[Tensor] = None, di_out: Optional[Tensor] = None) -> bool:
-        """Row lookup for step ``k`` of a planned chunk."""
-        x0, fx, fold = plan
-        return self._finish(x0[k], fx[k], None if fold is None else fold[k],
-                            self._require_current(current), g_out, dphi_out, di_out)
+    def step_flux(self, phi: Tensor, current: Optional[Tensor], g_out: Tensor,
+                  dphi_out: Optional[Tensor], di_out: Optional[Tensor]) -> None:
+        self.step(self.plan(phi.unsqueeze(0))[0], current, g_out, dphi_out, di_out)
 
 
 # ----------------------------------------------------------------------------------------
@@ -290,9 +324,6 @@ class HeavisideFitStateDep(SourceFunction):
     N = 2.62706077
     EPS = 1e-6
     SHARPNESS = 100.0
-
-    def __init__(self) -> None:
-        self._constants: Dict[Tuple[str, torch.dtype], Dict[str, Tensor]] = {}
 
     def _flux_term(self, phi: Tensor) -> Tensor:
         return self.B * (torch.abs(torch.cos(math.pi * phi)) + self.EPS) ** self.M
@@ -329,41 +360,49 @@ class HeavisideFitStateDep(SourceFunction):
         dd_dphi = -self.B * self.M * base_phi ** (self.M - 1.0) * dabs_dphi
         return dg_dd * dd_dphi, dg_dd * dd_di
 
-    def _step_constants(self, ref: Tensor) -> Dict[str, Tensor]:
-        key = (str(ref.device), ref.dtype)
-        consts = self._constants.get(key)
-        if consts is None:
-            consts = {name: torch.tensor(value, dtype=ref.dtype, device=ref.device) for name, value in
-                      (("pi", math.pi), ("eps", self.EPS), ("c", self.C), ("a", self.A),
-                       ("b", self.B), ("sharp", self.SHARPNESS))}
-            self._constants[key] = consts
-        return consts
+    def stepper(self, shape: Tuple[int, ...], ref: Tensor, want_slopes: bool) -> ScanStepper:
+        """In-place evaluation with the flux term planned per chunk (slopes left to backward)."""
+        return _HeavisideStepper(self, shape, ref, want_slopes)
 
-    def step_into(self, phi: Tensor, current: Optional[Tensor], g_out: Tensor,
-                  dphi_out: Optional[Tensor] = None, di_out: Optional[Tensor] = None) -> bool:
-        """The fit value with in-place arithmetic (slopes are left to ``derivatives``)."""
+
+class _HeavisideStepper(ScanStepper):
+    """Per-scan buffers and 0-dim constants for the Heaviside fit."""
+
+    def __init__(self, source: HeavisideFitStateDep, shape: Tuple[int, ...], ref: Tensor,
+                 want_slopes: bool) -> None:
+        super().__init__(source, shape, ref, want_slopes)
+
+        def scalar(value: float) -> Tensor:
+            return torch.tensor(value, dtype=ref.dtype, device=ref.device)
+
+        self.pi, self.eps, self.c, self.a, self.b, self.sharp = (
+            scalar(v) for v in (math.pi, source.EPS, source.C, source.A, source.B, source.SHARPNESS))
+        self.flux, self.d, self.gate = (torch.empty(self.shape, dtype=ref.dtype, device=ref.device)
+                                        for _ in range(3))
+
+    def _flux_term(self, phi: Tensor, out: Optional[Tensor] = None) -> Tensor:
+        source = self.source
+        term = torch.mul(phi, self.pi, out=out) if out is not None else torch.mul(phi, self.pi)
+        return term.cos_().abs_().add_(self.eps).pow_(source.M).mul_(self.b)
+
+    def plan(self, phi: Tensor) -> List[object]:
+        """The flux term B*(|cos(pi phi)| + eps)^M of each step."""
+        return list(self._flux_term(phi).unbind(0))
+
+    def step(self, entry: object, current: Optional[Tensor], g_out: Tensor,
+             dphi_out: Optional[Tensor], di_out: Optional[Tensor]) -> None:
+        """d = A*max(i - C, eps)^K - flux term; g = sigmoid(100 d) * max(d, eps)^(1/N)."""
+        source = self.source
         if current is None:
             raise ValueError("Heaviside_fit_state_dep needs the SQUID current i = bias_current - s")
-        return self._finish(self.plan(phi, False), current, g_out)
+        d = torch.sub(current, self.c, out=self.d).clamp_(min=source.EPS).pow_(source.K)
+        d.mul_(self.a).sub_(entry)
+        torch.mul(d, self.sharp, out=self.gate).sigmoid_()
+        torch.mul(d.clamp_(min=source.EPS).pow_(1.0 / source.N), self.gate, out=g_out)
 
-    def plan(self, phi: Tensor, want_slopes: bool) -> object:
-        """The flux term B*(|cos(pi phi)| + eps)^M of a chunk of steps."""
-        k = self._step_constants(phi)
-        return torch.mul(phi, k["pi"]).cos_().abs_().add_(k["eps"]).pow_(self.M).mul_(k["b"])
-
-    def step_planned(self, plan: object, k: int, current: Optional[Tensor], g_out: Tensor,
-                     dphi_out: Optional[Tensor] = None, di_out: Optional[Tensor] = None) -> bool:
-        """The current term and the soft threshold for step ``k`` of a planned chunk."""
-        if current is None:
-            raise ValueError("Heaviside_fit_state_dep needs the SQUID current i = bias_current - s")
-        return self._finish(plan[k], current, g_out)
-
-    def _finish(self, flux_term: Tensor, current: Tensor, g_out: Tensor) -> bool:
-        k = self._step_constants(current)
-        d = torch.sub(current, k["c"]).clamp_(min=self.EPS).pow_(self.K).mul_(k["a"]).sub_(flux_term)
-        gate = torch.sigmoid(torch.mul(d, k["sharp"]))
-        torch.mul(d.clamp_(min=self.EPS).pow_(1.0 / self.N), gate, out=g_out)
-        return False
+    def step_flux(self, phi: Tensor, current: Optional[Tensor], g_out: Tensor,
+                  dphi_out: Optional[Tensor], di_out: Optional[Tensor]) -> None:
+        self.step(self._flux_term(phi, out=self.flux), current, g_out, dphi_out, di_out)
 
 
 # ----------------------------------------------------------------------------------------

@@ -86,3 +86,61 @@ def flatten(cfg: Any, prefix: str = "") -> Dict[str, Any]:
     else:
         out[prefix[:-1]] = cfg
     return out
+
+
+def trial_tags() -> Dict[str, str]:
+    """Tags that tie an MLflow run to its Optuna trial (empty outside an Optuna sweep)."""
+    from soen_train.sweeps.trial_context import current_trial
+
+    trial = current_trial()
+    if trial is None:
+        return {}
+    tags = {"optuna.study": trial.study_name, "optuna.trial": str(trial.number)}
+    tags.update({f"optuna.param.{k}": str(v) for k, v in trial.params.items()})
+    return tags
+
+
+def mark_sweep_result(
+    tracking_uri: str,
+    sweep_dir: Path,
+    run_ids: list,
+    state: str,
+    objective: Optional[float],
+    direction: str,
+    job_label: str,
+) -> None:
+    """Tag a finished job's runs with its state, and the sweep's parent with the best job so far.
+
+    The parent run carries `best_job`, `best_objective` and `best_run_ids`; each child gets
+    `soen.state` (COMPLETE, PRUNED, FAIL) and, when it is the best so far, `soen.best=true`
+    (the previous best loses the mark). Serialised with a file lock for parallel jobs.
+    """
+    import math
+
+    from mlflow.tracking import MlflowClient
+
+    id_file = Path(sweep_dir) / PARENT_ID_FILE
+    if not id_file.exists():
+        return
+    client = MlflowClient(tracking_uri=tracking_uri)
+    for run_id in run_ids:
+        client.set_tag(run_id, "soen.state", state)
+    if state != "COMPLETE" or objective is None or not math.isfinite(objective):
+        return
+    with _locked(Path(sweep_dir) / f".{PARENT_ID_FILE}.lock"):
+        parent_id = id_file.read_text().strip()
+        parent = client.get_run(parent_id)
+        best = parent.data.tags.get("best_objective")
+        better = best is None or (
+            objective < float(best) if direction == "minimize" else objective > float(best)
+        )
+        if not better:
+            return
+        for old in (parent.data.tags.get("best_run_ids") or "").split(","):
+            if old:
+                client.set_tag(old, "soen.best", "false")
+        for run_id in run_ids:
+            client.set_tag(run_id, "soen.best", "true")
+        client.set_tag(parent_id, "best_objective", repr(objective))
+        client.set_tag(parent_id, "best_job", job_label)
+        client.set_tag(parent_id, "best_run_ids", ",".join(run_ids))

@@ -173,7 +173,7 @@ class SOENLightningModule(pl.LightningModule):
         sim = self.last_simulation
         if steps == sim.output.shape[1] - 1:
             return {k: v.detach() for k, v in sim.final_states().items()}
-        if sim.has_auxiliary_states():
+        if sim.aux_final:
             raise ValueError(
                 "overlapping TBPTT chunks (tbptt_stride < tbptt_steps) cannot carry the "
                 "auxiliary s1/s2 states of MultiplierNOCC layers; use tbptt_stride = tbptt_steps"

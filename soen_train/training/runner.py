@@ -9,6 +9,7 @@ import dataclasses
 import json
 import logging
 import math
+import pickle
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -17,11 +18,14 @@ from typing import Any, Dict, List, Optional
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from soen_train.config.errors import ConfigError
 from soen_train.config.schema import SOENTrainConfig
 from soen_train.config.secrets import redact
-from soen_train.training.checkpointing import atomic_replace_write
+from soen_train.errors import SOENError
+from soen_train.run_record import build_run_record, log_run_record, write_run_record
+from soen_train.training.checkpointing import PreemptionCheckpoint, atomic_replace_write
 from soen_train.training.run_paths import RunPaths
 from soen_train.training.trainer_factory import build_callbacks, build_loggers, build_trainer
 
@@ -49,6 +53,10 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
 
 
+class RunInterrupted(SOENError):
+    """The job was pre-empted (SIGTERM/SIGINT) after writing a resumable checkpoint."""
+
+
 @dataclass
 class SweepInfo:
     """Where this job sits in a multirun (None outside one)."""
@@ -66,6 +74,7 @@ class RepeatResult:
     metrics: Dict[str, float] = field(default_factory=dict)
     best_checkpoint: Optional[str] = None
     train_seconds: float = 0.0
+    mlflow_run_id: Optional[str] = None
 
 
 def objective_direction(metric: str, direction: str) -> str:
@@ -185,25 +194,42 @@ def run_repeat(cfg: SOENTrainConfig, repeat: int, sweep: SweepInfo) -> RepeatRes
     module = build_module(cfg, model, dm.seq_len)
     hparams = flat_hparams(cfg)
     loggers = build_loggers(cfg, paths, seed, sweep, hparams)
+    log_run_record(loggers, build_run_record(cfg))
     callbacks, checkpoint, history = build_callbacks(cfg, paths, module, seed)
     trainer = build_trainer(cfg, paths, callbacks, loggers)
     resume = cfg.training.train_from_checkpoint
     if resume and not Path(resume).is_file():
         raise ConfigError(f"training.train_from_checkpoint: file not found: {resume}")
     started = time.perf_counter()
-    trainer.fit(module, datamodule=dm, ckpt_path=resume)
+    try:  # weights_only: a resumed checkpoint is never allowed to run code while unpickling
+        trainer.fit(module, datamodule=dm, ckpt_path=resume, weights_only=True)
+    except (SIGTERMException, KeyboardInterrupt, SystemExit):  # pre-empted: Lightning's Ctrl+C path exits
+        saved = next((c.saved_path for c in callbacks if isinstance(c, PreemptionCheckpoint) and c.saved_path), None)
+        if saved is None:
+            raise
+        raise RunInterrupted(
+            f"interrupted (SIGTERM/SIGINT) at epoch {trainer.current_epoch}, step {trainer.global_step}; "
+            f"resumable checkpoint written: {saved}; continue with training.train_from_checkpoint={saved}"
+        ) from None
+    except pickle.UnpicklingError as err:
+        raise ConfigError(
+            f"training.train_from_checkpoint: refused to load {resume}: it holds objects other than "
+            f"tensors and plain containers, so unpickling it could run code ({str(err).splitlines()[0]})"
+        ) from None
     train_seconds = time.perf_counter() - started
     metrics = history.summary()
     test_ckpt = _test_checkpoint(cfg.training.test_checkpoint, checkpoint)
     if _has_test_split(dm):
-        for row in trainer.test(module, datamodule=dm, ckpt_path=test_ckpt, verbose=False):
+        for row in trainer.test(module, datamodule=dm, ckpt_path=test_ckpt, verbose=False, weights_only=True):
             metrics.update({k: float(v) for k, v in row.items()})
     best = checkpoint.best_model_path or None if checkpoint else None
     _log_artifacts(loggers, paths)
+    run_id = None
     for lgr in loggers:
         lgr.finalize("success")
+        run_id = getattr(lgr, "run_id", None) or run_id
     return RepeatResult(repeat=repeat, seed=seed, metrics=metrics, best_checkpoint=best,
-                        train_seconds=train_seconds)
+                        train_seconds=train_seconds, mlflow_run_id=run_id)
 
 
 def _test_checkpoint(choice: str, checkpoint: Any) -> Optional[str]:
@@ -250,6 +276,20 @@ def write_result(job_dir: Path, payload: Dict[str, Any]) -> None:
     atomic_replace_write(job_dir / RESULT_FILE, lambda tmp: Path(tmp).write_text(text))
 
 
+def _mark_sweep(cfg: SOENTrainConfig, sweep: SweepInfo, results: List[RepeatResult], state: str,
+                objective: Optional[float], direction: str) -> None:
+    """Tag this job's MLflow runs with their state and mark the sweep's best job."""
+    run_ids = [r.mlflow_run_id for r in results if r.mlflow_run_id]
+    if sweep.sweep_dir is None or not run_ids or not cfg.logging.mlflow_active:
+        return
+    from soen_train.tracking.mlflow_runs import mark_sweep_result, resolve_tracking_uri
+
+    lg = cfg.logging
+    root = Path(lg.project_dir).expanduser().resolve() / f"project_{lg.project_name}"
+    uri = resolve_tracking_uri(lg.mlflow_tracking_uri, root)
+    mark_sweep_result(uri, sweep.sweep_dir, run_ids, state, objective, direction, str(sweep.job_num))
+
+
 def run_job(cfg: SOENTrainConfig, job_dir: Path, overrides: Optional[List[str]] = None,
             sweep: Optional[SweepInfo] = None) -> float:
     """Run every repeat of a job, write its result file and return the objective for Hydra."""
@@ -268,6 +308,7 @@ def run_job(cfg: SOENTrainConfig, job_dir: Path, overrides: Optional[List[str]] 
     }
     results: List[RepeatResult] = []
     job_dir.mkdir(parents=True, exist_ok=True)
+    write_run_record(job_dir, build_run_record(cfg, overrides=overrides))
     try:
         for k in range(cfg.training.num_repeats):
             results.append(run_repeat(cfg, k, sweep))
@@ -280,12 +321,15 @@ def run_job(cfg: SOENTrainConfig, job_dir: Path, overrides: Optional[List[str]] 
                 f"logged metrics: {', '.join(known)}"
             )
     except BaseException as err:
-        payload["status"] = "pruned" if type(err).__name__ == "TrialPruned" else "failed"
+        pruned = type(err).__name__ == "TrialPruned"
+        payload["status"] = "pruned" if pruned else "interrupted" if isinstance(err, RunInterrupted) else "failed"
         payload["error"] = f"{type(err).__name__}: {err}"
         write_result(job_dir, payload)
+        _mark_sweep(cfg, sweep, results, "PRUNED" if pruned else "FAIL", None, direction)
         raise
     objective = aggregate_objective(results, metric)
     payload.update(objective=objective, status="completed")
     write_result(job_dir, payload)
+    _mark_sweep(cfg, sweep, results, "COMPLETE", objective, direction)
     log.info("objective %s (%s) = %.6g", metric, direction, objective)
     return objective

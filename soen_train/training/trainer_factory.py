@@ -157,20 +157,34 @@ def build_loggers(
 def _mlflow_logger(cfg: SOENTrainConfig, paths: RunPaths, seed: int, sweep: Any, hparams: Dict[str, Any]) -> Any:
     from lightning.pytorch.loggers import MLFlowLogger
 
-    from soen_train.tracking.mlflow_runs import export_credentials, resolve_tracking_uri, sweep_parent_run
+    from soen_train.tracking.mlflow_runs import (
+        export_credentials,
+        resolve_tracking_uri,
+        sweep_parent_run,
+        trial_tags,
+    )
+
+    from soen_train.config.secrets import redact
 
     lg = cfg.logging
     export_credentials(lg.mlflow_username, lg.mlflow_password)
     uri = resolve_tracking_uri(lg.mlflow_tracking_uri, paths.project_root)
     experiment = lg.mlflow_experiment_name or lg.experiment_name or lg.project_name
     tags = {
-        **{str(k): str(v) for k, v in lg.mlflow_tags.items()},
+        **{str(k): str(v) for k, v in redact(dict(lg.mlflow_tags)).items()},  # secret-named tags masked
         "project": lg.project_name,
         "experiment": lg.experiment_name or "default_experiment",
         "group": lg.group_name,
         "repeat": str(paths.repeat),
         "seed": str(seed),
+        **trial_tags(),
     }
+    from soen_train.tracking.mlflow_fallback import local_fallback_logger, tracking_server_problem
+
+    problem = tracking_server_problem(uri)
+    if problem:  # server down: train on, the run's params and metrics go to a local file
+        return local_fallback_logger(paths.logs, experiment, lg.mlflow_run_name or paths.name, uri,
+                                     tags, hparams, problem)
     if sweep is not None and sweep.sweep_dir is not None:
         tags["mlflow.parentRunId"] = sweep_parent_run(uri, experiment, sweep.sweep_dir, {"project": lg.project_name})
         tags["job"] = str(sweep.job_num)

@@ -12,7 +12,9 @@ import pytest
 
 # Cheaper XLA compilation for these tiny test programs (results stay within float32 rounding);
 # set before JAX is first imported. Users' own XLA_FLAGS win.
-os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true")
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+)
 
 pytest.importorskip("jax")
 pytest.importorskip("optax")
@@ -24,8 +26,9 @@ import jax.numpy as jnp  # noqa: E402
 import torch  # noqa: E402
 
 
-def torch_run(model: Any, x: torch.Tensor, readout: Dict[int, np.ndarray], initial_states: Any = None
-              ) -> Tuple[Dict[int, np.ndarray], Dict[str, np.ndarray]]:
+def torch_run(
+    model: Any, x: torch.Tensor, readout: Dict[int, np.ndarray], initial_states: Any = None
+) -> Tuple[Dict[int, np.ndarray], Dict[str, np.ndarray]]:
     """Histories and d(sum_l readout_l * history_l)/d(param) of a torch SOENModel."""
     model.zero_grad(set_to_none=True)
     sim = model.simulate(x, initial_states=initial_states)
@@ -35,12 +38,19 @@ def torch_run(model: Any, x: torch.Tensor, readout: Dict[int, np.ndarray], initi
     grads = {}
     for name, p in model.parameters_by_name().items():
         if p.requires_grad:
-            grads[name] = p.grad.numpy() if p.grad is not None else np.zeros(tuple(p.shape), np.float32)
+            grads[name] = (
+                p.grad.numpy() if p.grad is not None else np.zeros(tuple(p.shape), np.float32)
+            )
     return states, grads
 
 
-def jax_run(jax_model: Any, params: Dict[str, Any], x: np.ndarray, readout: Dict[int, np.ndarray],
-            initial_states: Any = None) -> Tuple[Dict[int, np.ndarray], Dict[str, np.ndarray]]:
+def jax_run(
+    jax_model: Any,
+    params: Dict[str, Any],
+    x: np.ndarray,
+    readout: Dict[int, np.ndarray],
+    initial_states: Any = None,
+) -> Tuple[Dict[int, np.ndarray], Dict[str, np.ndarray]]:
     """The same as ``torch_run`` for the JAX twin (one jit compile for states and gradients)."""
     trainable, frozen = jax_model.split(params)
     weights = {lid: jnp.asarray(r) for lid, r in readout.items()}
@@ -49,15 +59,23 @@ def jax_run(jax_model: Any, params: Dict[str, Any], x: np.ndarray, readout: Dict
         states = jax_model.simulate_traced({**tr, **fr}, xx, initial_states).states
         return sum(jnp.sum(weights[lid] * h) for lid, h in states.items()), states
 
-    (_, states), grads = jax.jit(jax.value_and_grad(objective, has_aux=True))(trainable, frozen, jnp.asarray(x))
-    return ({lid: np.asarray(h) for lid, h in states.items()}, {k: np.asarray(v) for k, v in grads.items()})
+    (_, states), grads = jax.jit(jax.value_and_grad(objective, has_aux=True))(
+        trainable, frozen, jnp.asarray(x)
+    )
+    return (
+        {lid: np.asarray(h) for lid, h in states.items()},
+        {k: np.asarray(v) for k, v in grads.items()},
+    )
 
 
 def random_readout(model: Any, batch: int, steps: int, seed: int = 0) -> Dict[int, np.ndarray]:
     """A fixed random weighting of every layer history (so every state enters the loss)."""
     rng = np.random.default_rng(seed)
     spec = {int(layer["layer_id"]): int(layer["params"]["dim"]) for layer in model.spec["layers"]}
-    return {lid: rng.normal(size=(batch, steps + 1, dim)).astype(np.float32) for lid, dim in spec.items()}
+    return {
+        lid: rng.normal(size=(batch, steps + 1, dim)).astype(np.float32)
+        for lid, dim in spec.items()
+    }
 
 
 @pytest.fixture(scope="session")

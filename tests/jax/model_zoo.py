@@ -25,15 +25,24 @@ def _learnable(names: List[str]) -> Dict[str, bool]:
     return {n: LEARNABLE for n in names}
 
 
-def dendrite(lid: int, dim: int, source: str, solver: str = "FE", bias: float = 2.0) -> Dict[str, Any]:
+def dendrite(
+    lid: int, dim: int, source: str, solver: str = "FE", bias: float = 2.0
+) -> Dict[str, Any]:
     """A SingleDendrite layer with fast enough gammas to move within a few steps."""
     return {
-        "layer_id": lid, "layer_type": "SingleDendrite",
+        "layer_id": lid,
+        "layer_type": "SingleDendrite",
         "params": {
-            "dim": dim, "solver": solver, "source_func": source,
-            "phi_offset": _uniform(0.2, 0.45), "bias_current": _uniform(bias - 0.1, bias + 0.1),
-            "gamma_plus": _uniform(0.05, 0.1), "gamma_minus": _uniform(0.01, 0.03),
-            "learnable_params": _learnable(["phi_offset", "bias_current", "gamma_plus", "gamma_minus"]),
+            "dim": dim,
+            "solver": solver,
+            "source_func": source,
+            "phi_offset": _uniform(0.2, 0.45),
+            "bias_current": _uniform(bias - 0.1, bias + 0.1),
+            "gamma_plus": _uniform(0.05, 0.1),
+            "gamma_minus": _uniform(0.01, 0.03),
+            "learnable_params": _learnable(
+                ["phi_offset", "bias_current", "gamma_plus", "gamma_minus"]
+            ),
         },
     }
 
@@ -41,10 +50,15 @@ def dendrite(lid: int, dim: int, source: str, solver: str = "FE", bias: float = 
 def wicc(lid: int, dim: int, source: str, solver: str = "FE") -> Dict[str, Any]:
     """A MultiplierWICC layer."""
     return {
-        "layer_id": lid, "layer_type": "MultiplierWICC",
+        "layer_id": lid,
+        "layer_type": "MultiplierWICC",
         "params": {
-            "dim": dim, "solver": solver, "source_func": source, "phi_y": _uniform(0.05, 0.2),
-            "bias_current": _uniform(1.9, 2.2), "gamma_plus": _uniform(0.05, 0.1),
+            "dim": dim,
+            "solver": solver,
+            "source_func": source,
+            "phi_y": _uniform(0.05, 0.2),
+            "bias_current": _uniform(1.9, 2.2),
+            "gamma_plus": _uniform(0.05, 0.1),
             "gamma_minus": _uniform(0.01, 0.03),
             "learnable_params": _learnable(["phi_y", "bias_current", "gamma_plus", "gamma_minus"]),
         },
@@ -54,22 +68,33 @@ def wicc(lid: int, dim: int, source: str, solver: str = "FE") -> Dict[str, Any]:
 def nocc(lid: int, dim: int, source: str) -> Dict[str, Any]:
     """A MultiplierNOCC layer with a small beta so that its states move at dt = 5."""
     return {
-        "layer_id": lid, "layer_type": "MultiplierNOCC",
+        "layer_id": lid,
+        "layer_type": "MultiplierNOCC",
         "params": {
-            "dim": dim, "source_func": source, "phi_y": _uniform(0.05, 0.2),
-            "bias_current": _uniform(2.0, 2.2), "alpha": _uniform(1.5, 1.7), "beta": _uniform(20.0, 30.0),
+            "dim": dim,
+            "source_func": source,
+            "phi_y": _uniform(0.05, 0.2),
+            "bias_current": _uniform(2.0, 2.2),
+            "alpha": _uniform(1.5, 1.7),
+            "beta": _uniform(20.0, 30.0),
             "beta_out": _uniform(5.0, 8.0),
             "learnable_params": _learnable(["phi_y", "bias_current", "alpha", "beta", "beta_out"]),
         },
     }
 
 
-def virtual(lid: int, dim: int, layer_type: str, solver: str = "FE", source: str = "Tanh") -> Dict[str, Any]:
+def virtual(
+    lid: int, dim: int, layer_type: str, solver: str = "FE", source: str = "Tanh"
+) -> Dict[str, Any]:
     """RNN, LeakyGRU, MinGRU or NonLinear (their parameters are learnable by default)."""
     params: Dict[str, Any] = {"dim": dim, "solver": solver}
     if layer_type == "NonLinear":
-        params.update(source_func=source, phi_offset=_uniform(0.1, 0.3), bias_current=_uniform(1.2, 1.6),
-                      learnable_params=_learnable(["phi_offset", "bias_current"]))
+        params.update(
+            source_func=source,
+            phi_offset=_uniform(0.1, 0.3),
+            bias_current=_uniform(1.2, 1.6),
+            learnable_params=_learnable(["phi_offset", "bias_current"]),
+        )
     if layer_type == "LeakyGRU":
         params.update(decay_bias=_uniform(0.5, 1.5))
     if layer_type == "MinGRU":
@@ -86,24 +111,38 @@ def dense(src: int, dst: int, lo: float = -0.3, hi: float = 0.3, **extra: Any) -
     """An all-to-all learnable connection with uniform init."""
     params: Dict[str, Any] = {"init": "uniform", "min": lo, "max": hi}
     params.update(extra)
-    return {"from_layer": src, "to_layer": dst, "connection_type": "all_to_all", "params": params,
-            "learnable": True}
+    return {
+        "from_layer": src,
+        "to_layer": dst,
+        "connection_type": "all_to_all",
+        "params": params,
+        "learnable": True,
+    }
 
 
-def arch(layers: List[Dict[str, Any]], connections: List[Dict[str, Any]], method: str = "layerwise",
-         input_type: str = "state", dt: float = 5.0) -> Dict[str, Any]:
+def arch(
+    layers: List[Dict[str, Any]],
+    connections: List[Dict[str, Any]],
+    method: str = "layerwise",
+    input_type: str = "state",
+    dt: float = 5.0,
+) -> Dict[str, Any]:
     """Assemble an architecture dict."""
-    return copy.deepcopy({
-        "simulation": {"dt": dt, "input_type": input_type, "network_evaluation_method": method},
-        "layers": layers, "connections": connections,
-    })
+    return copy.deepcopy(
+        {
+            "simulation": {"dt": dt, "input_type": input_type, "network_evaluation_method": method},
+            "layers": layers,
+            "connections": connections,
+        }
+    )
 
 
 def every_layer_fe(method: str = "layerwise") -> Dict[str, Any]:
     """A chain through every layer type (FE), with internal connections and a sparse mask.
 
-    Sources: RateArray, Heaviside_fit_state_dep, TanhGauss1p7IBFit, Telu. Stepwise methods
-    also get a feedback edge (layer 5 -> layer 2).
+    Sources: RateArray, Heaviside_fit_state_dep, TanhGauss1p7IBFit. Layer 1 is a dendrite
+    with an internal connection, layer 8 one without (the known-flux scan). Stepwise
+    methods also get a feedback edge (layer 5 -> layer 2).
     """
     layers = [
         linear(0, 3),
@@ -121,8 +160,13 @@ def every_layer_fe(method: str = "layerwise") -> Dict[str, Any]:
         dense(0, 1, 0.0, 0.3),
         dense(1, 1, -0.1, 0.1, allow_self_connections=False),
         dense(1, 2, -0.3, 0.3),
-        {"from_layer": 1, "to_layer": 3, "connection_type": "sparse",
-         "params": {"init": "uniform", "min": -0.3, "max": 0.3, "sparsity": 0.5}, "learnable": True},
+        {
+            "from_layer": 1,
+            "to_layer": 3,
+            "connection_type": "sparse",
+            "params": {"init": "uniform", "min": -0.3, "max": 0.3, "sparsity": 0.5},
+            "learnable": True,
+        },
         dense(2, 3, -0.3, 0.3),
         dense(3, 4, -2.0, 2.0),
         dense(4, 4, -0.5, 0.5),
@@ -130,8 +174,7 @@ def every_layer_fe(method: str = "layerwise") -> Dict[str, Any]:
         dense(5, 6, -1.0, 1.0),
         dense(6, 6, -0.5, 0.5),
         dense(6, 7, -0.3, 0.3),
-        dense(7, 8, -0.3, 0.3),
-        dense(8, 8, -0.1, 0.1, constraints={"min": -0.24, "max": 0.24}),
+        dense(7, 8, -0.3, 0.3, constraints={"min": -0.24, "max": 0.24}),
         dense(8, 9, -1.0, 1.0),
         dense(0, 9, -0.5, 0.5),
     ]
@@ -141,7 +184,7 @@ def every_layer_fe(method: str = "layerwise") -> Dict[str, Any]:
 
 
 def every_layer_ps(method: str = "layerwise") -> Dict[str, Any]:
-    """Layers on the PS (parallel-scan) solver, with phi-only sources Tanh, ReLU, SimpleGELU, Telu."""
+    """Layers on the PS (parallel-scan) solver; phi-only sources Tanh, ReLU, SimpleGELU, Telu."""
     layers = [
         linear(0, 2),
         dendrite(1, 3, "Tanh", solver="PS"),
@@ -152,26 +195,54 @@ def every_layer_ps(method: str = "layerwise") -> Dict[str, Any]:
         virtual(6, 3, "NonLinear", solver="PS", source="Telu"),
         dendrite(7, 2, "ReLU", solver="PS"),
     ]
-    conns = [dense(0, 1, 0.0, 1.0), dense(1, 2), dense(2, 3, -2.0, 2.0), dense(3, 4, -1.0, 1.0),
-             dense(4, 5, -1.0, 1.0), dense(5, 6, -1.0, 1.0), dense(6, 7, -1.0, 1.0)]
+    conns = [
+        dense(0, 1, 0.0, 1.0),
+        dense(1, 2),
+        dense(2, 3, -2.0, 2.0),
+        dense(3, 4, -1.0, 1.0),
+        dense(4, 5, -1.0, 1.0),
+        dense(5, 6, -1.0, 1.0),
+        dense(6, 7, -1.0, 1.0),
+    ]
     return arch(layers, conns, method=method)
 
 
 def flux_input(method: str = "layerwise") -> Dict[str, Any]:
-    """``input_type: flux``: the input drives the first (physical) layer directly."""
-    layers = [dendrite(0, 2, "RateArray"), virtual(1, 2, "NonLinear", source="ReLU"), linear(2, 2)]
-    conns = [dense(0, 0, -0.1, 0.1), dense(0, 1, -1.0, 1.0), dense(1, 2, -1.0, 1.0)]
+    """``input_type: flux``: the input drives the first (physical) layer directly.
+
+    Layer 0 is a RateArray dendrite without internal connection (the known-flux scan),
+    layer 1 a Tanh dendrite (phi-only source on the same path).
+    """
+    layers = [
+        dendrite(0, 2, "RateArray"),
+        dendrite(1, 2, "Tanh"),
+        virtual(2, 2, "NonLinear", source="ReLU"),
+        linear(3, 2),
+    ]
+    conns = [dense(0, 1, -1.0, 1.0), dense(1, 2, -1.0, 1.0), dense(2, 3, -1.0, 1.0)]
     return arch(layers, conns, method=method, input_type="flux")
 
 
 def pulse_net(method: str = "layerwise", dt_learnable: bool = False) -> Dict[str, Any]:
     """The 1 -> 5 -> 2 Heaviside network of the pulses experiment (hardware-like values)."""
     a = arch(
-        [linear(0, 1), dendrite(1, 5, "Heaviside_fit_state_dep", bias=1.95),
-         dendrite(2, 2, "Heaviside_fit_state_dep", bias=1.95)],
-        [dense(0, 1, 0.0, 0.24, constraints={"min": -0.24, "max": 0.24}),
-         dense(1, 1, -0.1, 0.1, allow_self_connections=False, constraints={"min": -0.24, "max": 0.24}),
-         dense(1, 2, -0.24, 0.24, constraints={"min": -0.24, "max": 0.24})],
+        [
+            linear(0, 1),
+            dendrite(1, 5, "Heaviside_fit_state_dep", bias=1.95),
+            dendrite(2, 2, "Heaviside_fit_state_dep", bias=1.95),
+        ],
+        [
+            dense(0, 1, 0.0, 0.24, constraints={"min": -0.24, "max": 0.24}),
+            dense(
+                1,
+                1,
+                -0.1,
+                0.1,
+                allow_self_connections=False,
+                constraints={"min": -0.24, "max": 0.24},
+            ),
+            dense(1, 2, -0.24, 0.24, constraints={"min": -0.24, "max": 0.24}),
+        ],
         method=method,
     )
     a["simulation"]["dt_learnable"] = dt_learnable

@@ -1,13 +1,13 @@
-"""Build what ``run_jax_repeat`` receives (config, run paths, data module, seeded model) for tests."""
+"""What ``run_jax_repeat`` receives (config, run paths, data module, seeded model), for tests."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+import model_zoo as zoo
 import torch
 
-import model_zoo as zoo
 from soen_train.config.schema import LossItem, SOENTrainConfig
 from soen_train.data import SOENDataModule
 from soen_train.model.network import SOENModel
@@ -23,8 +23,9 @@ def learning_arch() -> Dict[str, Any]:
     return arch
 
 
-def tiny_config(root: Path, data_path: Path, losses: Optional[List[Dict[str, Any]]] = None,
-                **training: Any) -> SOENTrainConfig:
+def tiny_config(
+    root: Path, data_path: Path, losses: Optional[List[Dict[str, Any]]] = None, **training: Any
+) -> SOENTrainConfig:
     """A SOENTrainConfig for a few fast epochs on the tiny pulses file, TensorBoard only."""
     cfg = SOENTrainConfig()
     cfg.seed = 0
@@ -48,13 +49,21 @@ def tiny_config(root: Path, data_path: Path, losses: Optional[List[Dict[str, Any
     return cfg
 
 
-def repeat_inputs(cfg: SOENTrainConfig, repeat: int = 0) -> Tuple[RunPaths, SOENDataModule, SOENModel]:
+def repeat_inputs(
+    cfg: SOENTrainConfig, repeat: int = 0
+) -> Tuple[RunPaths, SOENDataModule, SOENModel]:
     """(paths, data module, model) of one repeat, seeded as the runner seeds them."""
     seed = cfg.seed + repeat
     lg = cfg.logging
-    paths = RunPaths.create(lg.project_dir, lg.project_name, lg.experiment_name, lg.group_name, repeat)
-    dm = SOENDataModule(cfg.data.data_path, batch_size=cfg.training.batch_size, shuffle_seed=seed,
-                        target_seq_len=cfg.data.target_seq_len)
+    paths = RunPaths.create(
+        lg.project_dir, lg.project_name, lg.experiment_name, lg.group_name, repeat
+    )
+    dm = SOENDataModule(
+        cfg.data.data_path,
+        batch_size=cfg.training.batch_size,
+        shuffle_seed=seed,
+        target_seq_len=cfg.data.target_seq_len,
+    )
     dm.setup("fit")
     torch.manual_seed(seed)
     model = SOENModel.from_yaml(cfg.model.architecture, seed=seed)

@@ -1,14 +1,14 @@
-"""The JAX catalogs compute what the torch catalogs compute: sources, poolings, losses, optimisers."""
+"""The JAX catalogs compute what the torch ones compute: sources, poolings, losses, optimisers."""
 
 from __future__ import annotations
-
-import numpy as np
-import pytest
-import torch
 
 import jax
 import jax.numpy as jnp
 import model_zoo as zoo
+import numpy as np
+import pytest
+import torch
+
 from soen_train.jax.errors import JaxUnsupportedError
 from soen_train.jax.losses import JAX_LOSSES, JaxLossContext, JaxWeightedLoss, nearest_code
 from soen_train.jax.optimizers import build_jax_optimizer
@@ -40,8 +40,11 @@ def test_source_function_values_and_gradients(name: str) -> None:
         return jnp.sum(fn(p, c if fn.uses_current else None))
 
     gp, gc = jax.grad(total, argnums=(0, 1))(jnp.asarray(phi), jnp.asarray(cur))
-    np.testing.assert_allclose(np.asarray(fn(jnp.asarray(phi), jnp.asarray(cur) if fn.uses_current else None)),
-                               value.detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(fn(jnp.asarray(phi), jnp.asarray(cur) if fn.uses_current else None)),
+        value.detach().numpy(),
+        atol=1e-6,
+    )
     scale = max(1.0, float(pt.grad.abs().max()))
     np.testing.assert_allclose(np.asarray(gp) / scale, pt.grad.numpy() / scale, atol=1e-5)
     if ref.uses_current:
@@ -72,17 +75,29 @@ def zoo_rate_table():
 
 
 # ---------------------------------------------------------------------------------- pooling
-POOL_CASES = [("max", {}), ("mean", {}), ("rms", {}), ("final", {}), ("mean_last_n", {"n": 3}),
-              ("mean_range", {"range_start": 2, "range_end": 5}), ("mean_range", {}), ("ewa", {"min_weight": 0.3}),
-              ("mean", {"scale": 2.5})]
+POOL_CASES = [
+    ("max", {}),
+    ("mean", {}),
+    ("rms", {}),
+    ("final", {}),
+    ("mean_last_n", {"n": 3}),
+    ("mean_range", {"range_start": 2, "range_end": 5}),
+    ("mean_range", {}),
+    ("ewa", {"min_weight": 0.3}),
+    ("mean", {"scale": 2.5}),
+]
 
 
 @pytest.mark.parametrize("name,params", POOL_CASES)
 def test_pooling_matches_torch(name: str, params: dict) -> None:
     h = np.random.default_rng(2).normal(size=(4, 7, 3)).astype(np.float32)
     expected = pool_time(torch.from_numpy(h), name, params).numpy()
-    np.testing.assert_allclose(np.asarray(pool_time_jax(jnp.asarray(h), name, params)), expected, rtol=1e-6, atol=1e-7)
-    assert sorted(POOLINGS.names()) == sorted(__import__("soen_train.jax.pooling", fromlist=["x"]).JAX_POOLINGS.names())
+    np.testing.assert_allclose(
+        np.asarray(pool_time_jax(jnp.asarray(h), name, params)), expected, rtol=1e-6, atol=1e-7
+    )
+    assert sorted(POOLINGS.names()) == sorted(
+        __import__("soen_train.jax.pooling", fromlist=["x"]).JAX_POOLINGS.names()
+    )
 
 
 def test_pooling_config_errors_are_the_torch_ones() -> None:
@@ -117,8 +132,10 @@ LOSS_CASES = [
 
 def _loss_inputs(kind: str):
     rng = np.random.default_rng(3)
-    weights = {"0_to_1": rng.uniform(-0.4, 0.4, (4, 3)).astype(np.float32),
-               "1_to_2": rng.uniform(-0.4, 0.4, (2, 4)).astype(np.float32)}
+    weights = {
+        "0_to_1": rng.uniform(-0.4, 0.4, (4, 3)).astype(np.float32),
+        "1_to_2": rng.uniform(-0.4, 0.4, (2, 4)).astype(np.float32),
+    }
     if kind == "static":
         out = rng.normal(size=(6, 3)).astype(np.float32) * 0.6
         tgt = np.array([0, 1, 2, 1, 0, 2])
@@ -139,13 +156,21 @@ def _loss_inputs(kind: str):
 def test_loss_matches_torch(name: str, params: dict, kind: str) -> None:
     out, tgt, pooled, weights = _loss_inputs(kind)
     scale = 1.5
-    t_ctx = LossContext(outputs=torch.from_numpy(out), targets=torch.from_numpy(tgt),
-                        pooled=None if pooled is None else torch.from_numpy(pooled), pooling_scale=scale,
-                        model=_WeightsOnly({k: torch.from_numpy(v) for k, v in weights.items()}))
+    t_ctx = LossContext(
+        outputs=torch.from_numpy(out),
+        targets=torch.from_numpy(tgt),
+        pooled=None if pooled is None else torch.from_numpy(pooled),
+        pooling_scale=scale,
+        model=_WeightsOnly({k: torch.from_numpy(v) for k, v in weights.items()}),
+    )
     expected = float(LOSSES.get(name)(t_ctx, **params))
-    j_ctx = JaxLossContext(outputs=jnp.asarray(out), targets=jnp.asarray(tgt),
-                           pooled=None if pooled is None else jnp.asarray(pooled), pooling_scale=scale,
-                           weights={k: jnp.asarray(v) for k, v in weights.items()})
+    j_ctx = JaxLossContext(
+        outputs=jnp.asarray(out),
+        targets=jnp.asarray(tgt),
+        pooled=None if pooled is None else jnp.asarray(pooled),
+        pooling_scale=scale,
+        weights={k: jnp.asarray(v) for k, v in weights.items()},
+    )
     got = float(JAX_LOSSES.get(name)(j_ctx, **params))
     assert got == pytest.approx(expected, rel=1e-5, abs=1e-6)
 
@@ -161,7 +186,9 @@ def test_weighted_loss_validates_like_torch_and_refuses_torch_only_losses() -> N
         JaxWeightedLoss([{"name": "cross_entropi"}])
     with pytest.raises(ValueError, match="unknown parameter 'treshold'"):
         JaxWeightedLoss([{"name": "reg_J_loss", "params": {"treshold": 0.1}}])
-    with pytest.raises(JaxUnsupportedError, match=r"training.loss.losses\[1\]: loss 'rich_margin_loss'"):
+    with pytest.raises(
+        JaxUnsupportedError, match=r"training.loss.losses\[1\]: loss 'rich_margin_loss'"
+    ):
         JaxWeightedLoss([{"name": "cross_entropy"}, {"name": "rich_margin_loss"}])
     loss = JaxWeightedLoss([{"name": "mse"}, {"name": "mse", "weight": 2.0}])
     assert loss.term_keys == ["mse", "mse_2"]
@@ -184,9 +211,14 @@ def test_weight_losses_see_the_models_learnable_masked_weights() -> None:
 
 # ---------------------------------------------------------------------------------- optimisers
 OPTIMIZER_CASES = [
-    ("adamw", {}), ("adamw", {"weight_decay": 0.1, "amsgrad": True}), ("adam", {"weight_decay": 0.05}),
-    ("sgd", {}), ("sgd", {"momentum": 0.9, "nesterov": True}), ("sgd", {"momentum": 0.8, "dampening": 0.3}),
-    ("rmsprop", {}), ("rmsprop", {"momentum": 0.5, "centered": True, "weight_decay": 0.01}),
+    ("adamw", {}),
+    ("adamw", {"weight_decay": 0.1, "amsgrad": True}),
+    ("adam", {"weight_decay": 0.05}),
+    ("sgd", {}),
+    ("sgd", {"momentum": 0.9, "nesterov": True}),
+    ("sgd", {"momentum": 0.8, "dampening": 0.3}),
+    ("rmsprop", {}),
+    ("rmsprop", {"momentum": 0.5, "centered": True, "weight_decay": 0.01}),
     ("lion", {"weight_decay": 0.1}),
 ]
 

@@ -7,12 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import model_zoo as zoo
 import numpy as np
 import pytest
 import torch
-
-import model_zoo as zoo
 from run_setup import repeat_inputs, tiny_config
+
 from soen_train.jax.checkpoint import JaxCheckpoint, load_checkpoint, save_checkpoint, soen_path_for
 from soen_train.jax.cli import main as jax_cli
 from soen_train.jax.errors import JaxCheckpointError
@@ -26,12 +26,19 @@ def _checkpoint_with_soen(tmp_path: Path) -> Path:
     model = SOENModel.from_yaml(zoo.pulse_net(), seed=7)
     jax_model, params = JaxSOEN.from_torch(model)
     path = tmp_path / "last.jax.npz"
-    save_checkpoint(path, JaxCheckpoint(
-        params={k: np.asarray(v) for k, v in params.items()}, spec=jax_model.spec,
-        trainable=sorted(jax_model.trainable), epoch=3, global_step=12,
-        opt_leaves=[np.arange(4, dtype=np.float32), np.zeros((2, 2), np.float32)], opt_structure="tree",
-        trainer_state={"best_val": 0.5, "history": [{"val_loss": 0.5}]},
-    ))
+    save_checkpoint(
+        path,
+        JaxCheckpoint(
+            params={k: np.asarray(v) for k, v in params.items()},
+            spec=jax_model.spec,
+            trainable=sorted(jax_model.trainable),
+            epoch=3,
+            global_step=12,
+            opt_leaves=[np.arange(4, dtype=np.float32), np.zeros((2, 2), np.float32)],
+            opt_structure="tree",
+            trainer_state={"best_val": 0.5, "history": [{"val_loss": 0.5}]},
+        ),
+    )
     model.save(soen_path_for(path))
     return path
 
@@ -111,7 +118,9 @@ def test_save_refuses_other_names(tmp_path: Path) -> None:
         save_checkpoint(tmp_path / "x.npz", JaxCheckpoint(params={}, spec={}, trainable=[]))
 
 
-def test_resume_refuses_torch_checkpoints_and_other_architectures(tmp_path: Path, pulses_file: Path) -> None:
+def test_resume_refuses_torch_checkpoints_and_other_architectures(
+    tmp_path: Path, pulses_file: Path
+) -> None:
     cfg = tiny_config(tmp_path, pulses_file, max_epochs=1)
     paths, dm, model = repeat_inputs(cfg)
     trainer = JaxTrainer(cfg, paths, dm, model, loggers=[])
@@ -119,7 +128,11 @@ def test_resume_refuses_torch_checkpoints_and_other_architectures(tmp_path: Path
         trainer.restore(str(tmp_path / "last.ckpt"))
     foreign = SOENModel.from_yaml(zoo.every_layer_ps(), seed=1)
     jax_model, params = JaxSOEN.from_torch(foreign)
-    path = save_checkpoint(tmp_path / "foreign.jax.npz", JaxCheckpoint(
-        params={k: np.asarray(v) for k, v in params.items()}, spec=jax_model.spec, trainable=[]))
+    path = save_checkpoint(
+        tmp_path / "foreign.jax.npz",
+        JaxCheckpoint(
+            params={k: np.asarray(v) for k, v in params.items()}, spec=jax_model.spec, trainable=[]
+        ),
+    )
     with pytest.raises(JaxCheckpointError, match="architecture differs"):
         trainer.restore(str(path))

@@ -7,12 +7,12 @@ compared entry by entry relative to the tensor's largest torch gradient (at leas
 
 from __future__ import annotations
 
+import model_zoo as zoo
 import numpy as np
 import pytest
 import torch
 from conftest import jax_run, random_readout, torch_run
 
-import model_zoo as zoo
 from soen_train.jax.simulator import JaxSOEN
 from soen_train.model.network import SOENModel
 
@@ -25,8 +25,11 @@ PHI_ONLY_SOURCES = {"Tanh", "ReLU", "SimpleGELU", "Telu"}
 
 def _unused_params(arch: dict) -> set:
     """Parameters a phi-only source never reads (their gradient is legitimately zero)."""
-    return {f"layers.{layer['layer_id']}.bias_current" for layer in arch["layers"]
-            if layer["params"].get("source_func") in PHI_ONLY_SOURCES}
+    return {
+        f"layers.{layer['layer_id']}.bias_current"
+        for layer in arch["layers"]
+        if layer["params"].get("source_func") in PHI_ONLY_SOURCES
+    }
 
 
 def _compare(arch: dict, seed: int = 3) -> None:
@@ -40,14 +43,20 @@ def _compare(arch: dict, seed: int = 3) -> None:
     assert sorted(j_states) == sorted(t_states)
     for lid, hist in t_states.items():
         assert j_states[lid].shape == hist.shape == (BATCH, STEPS + 1, hist.shape[2])
-        assert np.abs(hist[:, 1:]).max() > 1e-3, f"layer {lid} stays at zero: the test would prove nothing"
-        np.testing.assert_allclose(j_states[lid], hist, rtol=0, atol=STATE_TOL, err_msg=f"layer {lid}")
+        assert np.abs(hist[:, 1:]).max() > 1e-3, (
+            f"layer {lid} stays at zero: the test would prove nothing"
+        )
+        np.testing.assert_allclose(
+            j_states[lid], hist, rtol=0, atol=STATE_TOL, err_msg=f"layer {lid}"
+        )
     assert sorted(j_grads) == sorted(t_grads)
     for name, grad in t_grads.items():
         if name not in _unused_params(arch):
             assert np.abs(grad).max() > 0, f"{name} gets no gradient in torch"
         scale = max(1.0, float(np.abs(grad).max()))
-        np.testing.assert_allclose(j_grads[name] / scale, grad / scale, rtol=0, atol=GRAD_TOL, err_msg=name)
+        np.testing.assert_allclose(
+            j_grads[name] / scale, grad / scale, rtol=0, atol=GRAD_TOL, err_msg=name
+        )
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -60,7 +69,7 @@ def test_every_layer_type_forward_euler(method: str) -> None:
 
 @pytest.mark.parametrize("method", METHODS)
 def test_parallel_scan_solver(method: str) -> None:
-    """PS layers (dendrite, WICC and the virtual cells) with Tanh, SimpleGELU, Telu, ReLU sources."""
+    """PS layers (dendrite, WICC, the virtual cells) with Tanh, SimpleGELU, Telu, ReLU sources."""
     _compare(zoo.every_layer_ps(method))
 
 
@@ -86,15 +95,29 @@ def test_initial_states_and_tracked_signals_match() -> None:
     assert (3, "s1") in carry and (3, "s2") in carry
     second = model.simulate(x, initial_states=carry, track_phi=True, track_g=True)
     jax_model, params = JaxSOEN.from_torch(model)
-    sim = jax_model.simulate(params, x.numpy(), initial_states={k: v.detach().numpy() for k, v in carry.items()},
-                             track_phi=True, track_g=True)
+    sim = jax_model.simulate(
+        params,
+        x.numpy(),
+        initial_states={k: v.detach().numpy() for k, v in carry.items()},
+        track_phi=True,
+        track_g=True,
+    )
     for lid in model.layer_ids:
-        np.testing.assert_allclose(np.asarray(sim.states[lid]), second.states[lid].detach().numpy(), atol=STATE_TOL)
-        np.testing.assert_allclose(np.asarray(sim.phi[lid]), second.phi[lid].detach().numpy(), atol=STATE_TOL)
-        np.testing.assert_allclose(np.asarray(sim.g[lid]), second.g[lid].detach().numpy(), atol=STATE_TOL)
+        np.testing.assert_allclose(
+            np.asarray(sim.states[lid]), second.states[lid].detach().numpy(), atol=STATE_TOL
+        )
+        np.testing.assert_allclose(
+            np.asarray(sim.phi[lid]), second.phi[lid].detach().numpy(), atol=STATE_TOL
+        )
+        np.testing.assert_allclose(
+            np.asarray(sim.g[lid]), second.g[lid].detach().numpy(), atol=STATE_TOL
+        )
     for name in ("s1", "s2"):
-        np.testing.assert_allclose(np.asarray(sim.aux_final[3][name]),
-                                   second.aux_final[3][name].detach().numpy(), atol=STATE_TOL)
+        np.testing.assert_allclose(
+            np.asarray(sim.aux_final[3][name]),
+            second.aux_final[3][name].detach().numpy(),
+            atol=STATE_TOL,
+        )
     # a [D] initial state broadcasts over the batch, as in torch
     s0 = np.full(model.layer(1).dim, 0.1, dtype=np.float32)
     out = jax_model.apply(params, x.numpy(), initial_states={1: s0})
@@ -108,7 +131,9 @@ def test_params_round_trip_to_torch() -> None:
     model = SOENModel.from_yaml(zoo.pulse_net(), seed=1)
     jax_model, params = JaxSOEN.from_torch(model)
     assert sorted(params) == sorted(model.parameters_by_name())
-    assert jax_model.trainable == frozenset(n for n, p in model.parameters_by_name().items() if p.requires_grad)
+    assert jax_model.trainable == frozenset(
+        n for n, p in model.parameters_by_name().items() if p.requires_grad
+    )
     shifted = {k: v + 0.01 for k, v in params.items()}
     state = jax_model.to_torch_state(shifted)
     for name, p in model.parameters_by_name().items():
@@ -123,21 +148,29 @@ def test_constraints_match_torch_enforce() -> None:
     """Clamps, polarity and masks after a step: JAX enforce == torch enforce_constraints."""
     arch = zoo.pulse_net()
     arch["layers"][1]["params"]["polarity"] = [1, -1, 0, 1, -1]
-    arch["layers"][1]["params"]["bias_current"] = {"distribution": "constant", "params": {"value": 1.9},
-                                                    "constraints": {"min": 1.8, "max": 2.0}}
+    arch["layers"][1]["params"]["bias_current"] = {
+        "distribution": "constant",
+        "params": {"value": 1.9},
+        "constraints": {"min": 1.8, "max": 2.0},
+    }
     arch["connections"][2]["connection_type"] = "sparse"
     arch["connections"][2]["params"]["sparsity"] = 0.5
     model = SOENModel.from_yaml(arch, seed=4)
     jax_model, params = JaxSOEN.from_torch(model)
     rng = np.random.default_rng(0)
-    wild = {k: np.asarray(v) + rng.normal(scale=0.5, size=np.shape(v)).astype(np.float32) for k, v in params.items()}
+    wild = {
+        k: np.asarray(v) + rng.normal(scale=0.5, size=np.shape(v)).astype(np.float32)
+        for k, v in params.items()
+    }
     with torch.no_grad():
         for name, p in model.parameters_by_name().items():
             p.copy_(torch.from_numpy(wild[name]))
     model.enforce_constraints()
     clamped = jax_model.enforce_constraints({k: np.asarray(v) for k, v in wild.items()})
     for name, p in model.parameters_by_name().items():
-        np.testing.assert_allclose(np.asarray(clamped[name]), p.detach().numpy(), atol=1e-7, err_msg=name)
+        np.testing.assert_allclose(
+            np.asarray(clamped[name]), p.detach().numpy(), atol=1e-7, err_msg=name
+        )
     w = np.asarray(clamped["connections.1_to_2"])
     assert np.all(w[:, [0, 3]] >= 0) and np.all(w[:, [1, 4]] <= 0)
     assert np.all(np.abs(w) <= 0.24 + 1e-7)

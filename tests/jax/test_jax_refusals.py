@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-import pytest
-
 import model_zoo as zoo
+import pytest
 from run_setup import repeat_inputs, tiny_config
+
 from soen_train.config.schema import NoiseAnnealerConfig, SOENTrainConfig
 from soen_train.jax.config_support import check_jax_config
 from soen_train.jax.errors import JaxUnsupportedError
@@ -31,18 +31,37 @@ def _set(path: str, value: Any) -> Callable[[SOENTrainConfig], None]:
 REFUSED = [
     ("training.use_tbptt", _set("training.use_tbptt", True)),
     ("training.alternate_losses", _set("training.alternate_losses", True)),
-    ("training.optimizer.param_groups", _set("training.optimizer.param_groups", [{"match": "layers", "lr": 0.1}])),
+    (
+        "training.optimizer.param_groups",
+        _set("training.optimizer.param_groups", [{"match": "layers", "lr": 0.1}]),
+    ),
     ("training.precision", _set("training.precision", "16-mixed")),
     ("training.strategy", _set("training.strategy", "ddp")),
     ("training.devices", _set("training.devices", 2)),
-    ("callbacks.noise_annealers", _set("callbacks.noise_annealers", [NoiseAnnealerConfig(key="phi")])),
-    ("callbacks.connection_noise", lambda c: (_set("callbacks.connection_noise.connections", ["0_to_1"])(c),
-                                             _set("callbacks.connection_noise.std", 0.1)(c))),
+    (
+        "callbacks.noise_annealers",
+        _set("callbacks.noise_annealers", [NoiseAnnealerConfig(key="phi")]),
+    ),
+    (
+        "callbacks.connection_noise",
+        lambda c: (
+            _set("callbacks.connection_noise.connections", ["0_to_1"])(c),
+            _set("callbacks.connection_noise.std", 0.1)(c),
+        ),
+    ),
     ("callbacks.stateful_training", _set("callbacks.stateful_training.enable_for_training", True)),
     ("callbacks.qat.active", _set("callbacks.qat.active", True)),
-    ("callbacks.metrics.quantized_accuracy.active", _set("callbacks.metrics.quantized_accuracy.active", True)),
-    ("callbacks.seq_len_scheduler.scale_dt", lambda c: (_set("callbacks.seq_len_scheduler.active", True)(c),
-                                                       _set("callbacks.seq_len_scheduler.scale_dt", True)(c))),
+    (
+        "callbacks.metrics.quantized_accuracy.active",
+        _set("callbacks.metrics.quantized_accuracy.active", True),
+    ),
+    (
+        "callbacks.seq_len_scheduler.scale_dt",
+        lambda c: (
+            _set("callbacks.seq_len_scheduler.active", True)(c),
+            _set("callbacks.seq_len_scheduler.scale_dt", True)(c),
+        ),
+    ),
     ("logging.track_connections", _set("logging.track_connections", True)),
     ("logging.log_gradients", _set("logging.log_gradients", True)),
     ("logging.state_trajectories.active", _set("logging.state_trajectories.active", True)),
@@ -51,7 +70,9 @@ REFUSED = [
 
 
 @pytest.mark.parametrize("key,change", REFUSED, ids=[k for k, _ in REFUSED])
-def test_torch_only_config_keys_are_refused(key: str, change: Callable[[SOENTrainConfig], None]) -> None:
+def test_torch_only_config_keys_are_refused(
+    key: str, change: Callable[[SOENTrainConfig], None]
+) -> None:
     cfg = SOENTrainConfig()
     check_jax_config(cfg)  # the defaults are all supported
     change(cfg)
@@ -74,10 +95,16 @@ def test_model_noise_is_refused_for_training(tmp_path: Path, pulses_file: Path) 
         JaxTrainer(cfg, paths, dm, model, loggers=[])
 
 
-def test_torch_only_losses_are_refused_with_their_position(tmp_path: Path, pulses_file: Path) -> None:
-    cfg = tiny_config(tmp_path, pulses_file, losses=[{"name": "cross_entropy"}, {"name": "branching_loss"}])
+def test_torch_only_losses_are_refused_with_their_position(
+    tmp_path: Path, pulses_file: Path
+) -> None:
+    cfg = tiny_config(
+        tmp_path, pulses_file, losses=[{"name": "cross_entropy"}, {"name": "branching_loss"}]
+    )
     paths, dm, model = repeat_inputs(cfg)
-    with pytest.raises(JaxUnsupportedError, match=r"training\.loss\.losses\[1\]: loss 'branching_loss'"):
+    with pytest.raises(
+        JaxUnsupportedError, match=r"training\.loss\.losses\[1\]: loss 'branching_loss'"
+    ):
         JaxTrainer(cfg, paths, dm, model, loggers=[])
 
 

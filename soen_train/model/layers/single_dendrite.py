@@ -101,7 +101,8 @@ class SingleDendriteLayer(SOENLayer):
         if not self._fusable(internal, ctx):
             return self.run_steps(phi_ext, state0, internal, values, ctx)
         noise = ctx.noise
-        flux = noise.perturbed("phi", phi_ext + values["phi_offset"])
+        offset = noise.perturbed("phi", values["phi_offset"])  # [D], or [B, D] when perturbed
+        flux = phi_ext
         sample = noise.step_sample("phi", flux)
         if sample is not None:
             flux = flux + sample
@@ -116,9 +117,9 @@ class SingleDendriteLayer(SOENLayer):
         weight = internal.base if internal is not None else None
         history, phi_hist, g_hist = dendrite_scan(
             flux, state0["s"], weight, a, c, bias if self.source.uses_current else None,
-            self.source, g_noise=g_noise, s_noise=s_noise)
-        if weight is None:
-            phi_hist = flux
+            self.source, g_noise=g_noise, s_noise=s_noise, bias=offset)
+        if weight is None and ctx.track_phi:
+            phi_hist = flux + offset
         return LayerHistory(states=history, phi=phi_hist if ctx.track_phi else None,
                             g=g_hist if ctx.track_g else None)
 

@@ -1,0 +1,494 @@
+"""Optional compiled fast path for the SingleDendrite time scan (C, built on first use).
+
+The PyTorch scan in ``dendrite_scan`` spends most of its time dispatching ~20 small
+tensor ops per time step. This module holds the same recurrence as a few dozen lines of C
+(``_C_SOURCE``): every neuron's time loop runs in one call, with the source function
+evaluated inline. It is compiled once per machine with the system C compiler (about a
+second: ``cc -O3 -shared``, no Python or torch headers), cached under
+``$XDG_CACHE_HOME/soen_train`` (default ``~/.cache/soen_train``), loaded with ctypes and
+called on raw tensor memory, split over the batch across ``torch.get_num_threads()``
+threads (ctypes releases the GIL).
+
+Nothing depends on it: without a C compiler, or with ``SOEN_TRAIN_NATIVE=0``, the
+simulator uses the PyTorch scan (same equations; tests check both agree). Only CPU
+float32/float64 tensors and the built-in source functions take this path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from .source_functions import (
+    HeavisideFitStateDep,
+    RateArray,
+    ReLUSource,
+    SimpleGELUSource,
+    SourceFunction,
+    TanhGauss1p7IBFit,
+    TanhSource,
+    TeluSource,
+)
+
+ENV_SWITCH = "SOEN_TRAIN_NATIVE"
+
+#: Source-function classes the C kernel evaluates inline, with their codes.
+SOURCE_CODES: Dict[type, int] = {
+    RateArray: 0, HeavisideFitStateDep: 1, TanhSource: 2, ReLUSource: 3, SimpleGELUSource: 4,
+    TeluSource: 5, TanhGauss1p7IBFit: 6,
+}
+
+_C_TEMPLATE = r"""
+/* ---- source functions over one row of n points (simple loops the compiler vectorises) ---- */
+
+static void rate_array_SUF(int64_t n, const REAL* phi, const REAL* cur, REAL* g, REAL* dp, REAL* di,
+                           int slopes, const REAL* table, int64_t Ht, int64_t Wt,
+                           REAL inv_dphi, REAL inv_dib, REAL phi0, REAL ib0) {
+    const REAL x_off = ((REAL)0.5 - phi0) * inv_dphi, y_off = -ib0 * inv_dib;
+    const REAL x_hi = (REAL)(Wt - 1), y_hi = (REAL)(Ht - 1);
+    const int32_t ix_hi = (int32_t)(Wt - 2), iy_hi = (int32_t)(Ht - 2), stride = (int32_t)(Wt - 1);
+    /* Branch-free bodies (two loops: with and without slopes) so the compiler vectorises them. */
+#define RATE_ARRAY_BODY                                                                    \
+        REAL p = phi[k];                                                                  \
+        REAL centred = M_FLOOR(p) + (REAL)0.5 - p;        /* 0.5 - (phi mod 1) */         \
+        REAL ac = centred < 0 ? -centred : centred;                                       \
+        REAL x = x_off - ac * inv_dphi;                                                   \
+        x = x < 0 ? 0 : x;                                                                \
+        x = x > x_hi ? x_hi : x;                                                          \
+        int32_t ix = (int32_t)x;                          /* x >= 0: truncation = floor */ \
+        ix = ix > ix_hi ? ix_hi : ix;                                                     \
+        REAL fx = x - (REAL)ix;                                                           \
+        REAL i_k = cur[k];                                                                \
+        REAL mag = i_k < 0 ? -i_k : i_k;                                                  \
+        REAL y_raw = y_off + inv_dib * mag;                                               \
+        REAL y = y_raw < 0 ? 0 : y_raw;                                                   \
+        y = y > y_hi ? y_hi : y;                                                          \
+        int32_t iy = (int32_t)y;                                                          \
+        iy = iy > iy_hi ? iy_hi : iy;                                                     \
+        REAL fy = y - (REAL)iy;                                                           \
+        int32_t cell = 4 * (iy * stride + ix);                                            \
+        REAL c0 = table[cell], cx = table[cell + 1], cy = table[cell + 2], cxy = table[cell + 3]; \
+        REAL upper = cy + fx * cxy;                                                       \
+        g[k] = (c0 + fx * cx) + fy * upper;
+    if (slopes) {
+        for (int64_t k = 0; k < n; ++k) {
+            RATE_ARRAY_BODY
+            dp[k] = (cx + fy * cxy) * (signbit(centred) ? -inv_dphi : inv_dphi);
+            di[k] = upper * (signbit(i_k) ? -inv_dib : inv_dib) * (REAL)(y == y_raw);
+        }
+    } else {
+        for (int64_t k = 0; k < n; ++k) {
+            RATE_ARRAY_BODY
+        }
+    }
+#undef RATE_ARRAY_BODY
+}
+
+static inline REAL sgn_SUF(REAL v) { return (REAL)((v > 0) - (v < 0)); }
+
+static void heaviside_SUF(int64_t n, const REAL* phi, const REAL* cur, REAL* g, REAL* dp, REAL* di,
+                          int slopes) {
+    const REAL A = (REAL)0.37091212, B = (REAL)0.31903101, C = (REAL)1.06435066;
+    const REAL K = (REAL)1.92138556, M = (REAL)2.50322787, N = (REAL)2.62706077;
+    const REAL EPS = (REAL)1e-6, PI = (REAL)3.14159265358979323846;
+    for (int64_t k = 0; k < n; ++k) {
+        REAL excess = cur[k] - C;
+        REAL bi = excess > EPS ? excess : EPS;
+        REAL cs = M_COS(PI * phi[k]);
+        REAL bp = (cs < 0 ? -cs : cs) + EPS;
+        REAL d = A * M_POW(bi, K) - B * M_POW(bp, M);
+        REAL sig = (REAL)1 / ((REAL)1 + M_EXP(-(REAL)100 * d));
+        REAL dc = d > EPS ? d : EPS;
+        REAL root = M_POW(dc, (REAL)1 / N);
+        g[k] = sig * root;
+        if (slopes) {
+            REAL dg_dd = (REAL)100 * sig * ((REAL)1 - sig) * root + sig * (root / dc) * (REAL)(d >= EPS) / N;
+            REAL dd_di = A * K * M_POW(bi, K - 1) * (REAL)(excess >= EPS);
+            REAL dabs = -sgn_SUF(cs) * M_SIN(PI * phi[k]) * PI;
+            dp[k] = dg_dd * (-B * M * M_POW(bp, M - 1) * dabs);
+            di[k] = dg_dd * dd_di;
+        }
+    }
+}
+
+static void phi_only_SUF(int kind, int64_t n, const REAL* phi, REAL* g, REAL* dp, int slopes) {
+    for (int64_t k = 0; k < n; ++k) {
+        REAL p = phi[k], v, s;
+        if (kind == 2) { REAL t = M_TANH(p); v = t; s = (REAL)1 - t * t; }
+        else if (kind == 3) { v = p > 0 ? p : 0; s = (REAL)(p > 0); }
+        else if (kind == 4) {
+            REAL t = M_TANH((REAL)0.8 * p);
+            v = (REAL)0.5 * p * t + (REAL)0.5 * p;
+            s = (REAL)0.5 * t + (REAL)0.4 * p * ((REAL)1 - t * t) + (REAL)0.5;
+        } else { REAL e = M_EXP(p), t = M_TANH(e); v = p * t; s = t + p * e * ((REAL)1 - t * t); }
+        g[k] = v;
+        if (slopes) dp[k] = s;
+    }
+}
+
+static void tanh_gauss_SUF(int64_t n, const REAL* phi, const REAL* cur, REAL* g, REAL* dp, REAL* di,
+                           int slopes) {
+    const REAL SIG = (REAL)0.126327336, P = (REAL)2.548409700, AMP = (REAL)0.784536839;
+    for (int64_t k = 0; k < n; ++k) {
+        REAL off = phi[k] - M_FLOOR(phi[k]) - (REAL)0.5;
+        REAL gauss = M_EXP(-(off * off) / ((REAL)2 * SIG * SIG));
+        REAL t = M_TANH(gauss);
+        REAL i_k = cur[k];
+        REAL lifted = i_k < (REAL)0.7 ? (REAL)0 : (i_k > (REAL)1.7 ? (REAL)1 : i_k - (REAL)0.7);
+        REAL cterm = M_POW(lifted, P);
+        g[k] = cterm * AMP * t;
+        if (slopes) {
+            dp[k] = cterm * AMP * ((REAL)1 - t * t) * gauss * (-off / (SIG * SIG));
+            REAL window = (REAL)(i_k >= (REAL)0.7 && i_k <= (REAL)1.7);
+            di[k] = P * M_POW(lifted, P - 1) * window * AMP * t;
+        }
+    }
+}
+
+static void source_row_SUF(int kind, int64_t n, const REAL* phi, const REAL* cur, REAL* g, REAL* dp,
+                           REAL* di, int slopes, const REAL* table, int64_t Ht, int64_t Wt,
+                           REAL inv_dphi, REAL inv_dib, REAL phi0, REAL ib0) {
+    if (kind == 0) rate_array_SUF(n, phi, cur, g, dp, di, slopes, table, Ht, Wt, inv_dphi, inv_dib, phi0, ib0);
+    else if (kind == 1) heaviside_SUF(n, phi, cur, g, dp, di, slopes);
+    else if (kind == 6) tanh_gauss_SUF(n, phi, cur, g, dp, di, slopes);
+    else phi_only_SUF(kind, n, phi, g, dp, slopes);
+}
+
+/* ---- the scan: s_{t+1} = a*s_t + c*(g(X_t + s_t J^T, IB_t - s_t) + gn_t) + sn_t ----
+   Rows b in [b0, b1); time is the outer loop so every array streams through memory once.
+   The flux is X_t + bias (+ s_t J^T). a, c, bias: [B, D] rows with row stride a_sb/c_sb/bias_sb
+   (0 = one shared row); IB: row (t, b) at t*ib_st + b*ib_sb; last dimensions are contiguous.
+   work: 4*D scratch values. */
+void scan_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
+                      const REAL* X, const REAL* bias, int64_t bias_sb, const REAL* s0, const REAL* J,
+                      const REAL* a, int64_t a_sb, const REAL* c, int64_t c_sb,
+                      const REAL* ib, int64_t ib_st, int64_t ib_sb,
+                      const REAL* gn, const REAL* sn,
+                      int kind, const REAL* table, int64_t Ht, int64_t Wt,
+                      double inv_dphi, double inv_dib, double phi0, double ib0, int slopes,
+                      REAL* Hout, REAL* Gout, REAL* PHIout, REAL* DPHI, REAL* DI, REAL* work) {
+    REAL* cur = work;
+    REAL* dp_scratch = work + D;
+    REAL* di_scratch = work + 2 * D;
+    REAL* flux = work + 3 * D;
+    for (int64_t b = b0; b < b1; ++b)
+        for (int64_t d = 0; d < D; ++d) Hout[b * D + d] = s0[b * D + d];
+    for (int64_t t = 0; t < T; ++t) {
+        for (int64_t b = b0; b < b1; ++b) {
+            const int64_t row = (t * B + b) * D;
+            const REAL* s = Hout + row;
+            REAL* s_next = Hout + row + B * D;
+            const REAL* phi = X + row;
+            if (bias) {
+                const REAL* bias_row = bias + b * bias_sb;
+                for (int64_t d = 0; d < D; ++d) flux[d] = X[row + d] + bias_row[d];
+                phi = flux;
+            }
+            if (J) {
+                REAL* out = PHIout + row;
+                for (int64_t d = 0; d < D; ++d) {
+                    REAL p = phi[d];
+                    for (int64_t k = 0; k < D; ++k) p += s[k] * J[d * D + k];
+                    out[d] = p;
+                }
+                phi = out;
+            }
+            if (ib) {
+                const REAL* ib_row = ib + t * ib_st + b * ib_sb;
+                for (int64_t d = 0; d < D; ++d) cur[d] = ib_row[d] - s[d];
+            }
+            REAL* g = Gout + row;
+            source_row_SUF(kind, D, phi, cur, g, slopes ? DPHI + row : dp_scratch,
+                           (slopes && DI) ? DI + row : di_scratch, slopes, table, Ht, Wt,
+                           (REAL)inv_dphi, (REAL)inv_dib, (REAL)phi0, (REAL)ib0);
+            if (gn) for (int64_t d = 0; d < D; ++d) g[d] += gn[row + d];
+            const REAL* a_row = a + b * a_sb;
+            const REAL* c_row = c + b * c_sb;
+            for (int64_t d = 0; d < D; ++d) {
+                REAL decayed = s[d] * a_row[d];
+                s_next[d] = decayed + c_row[d] * g[d];
+            }
+            if (sn) for (int64_t d = 0; d < D; ++d) s_next[d] += sn[row + d];
+        }
+    }
+}
+
+/* Adjoint recursion for rows b in [b0, b1): P = dL/dphi plus per-row sums for a, c, IB and bias.
+   grad_s0 holds dL/ds_{t+1} while time runs backwards and ends as dL/ds_0. work: D values. */
+void scan_backward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
+                       const REAL* Hs, const REAL* G, const REAL* DPHI, const REAL* DI, const REAL* J,
+                       const REAL* a, int64_t a_sb, const REAL* c, int64_t c_sb,
+                       const REAL* gH, const REAL* gG, const REAL* gPHI,
+                       REAL* P, REAL* grad_s0, REAL* lam_s, REAL* lam_g, REAL* u_di, REAL* u_di_full,
+                       REAL* p_sum, REAL* work) {
+    REAL* nxt = work;
+    for (int64_t b = b0; b < b1; ++b)
+        for (int64_t d = 0; d < D; ++d) {
+            grad_s0[b * D + d] = gH ? gH[(T * B + b) * D + d] : 0;
+            lam_s[b * D + d] = 0; lam_g[b * D + d] = 0; u_di[b * D + d] = 0; p_sum[b * D + d] = 0;
+        }
+    for (int64_t t = T - 1; t >= 0; --t) {
+        for (int64_t b = b0; b < b1; ++b) {
+            const int64_t row = (t * B + b) * D;
+            REAL* lam = grad_s0 + b * D;
+            const REAL* a_row = a + b * a_sb;
+            const REAL* c_row = c + b * c_sb;
+            REAL* p_row = P + row;
+            REAL* ls = lam_s + b * D;
+            REAL* lg = lam_g + b * D;
+            REAL* ps = p_sum + b * D;
+            for (int64_t d = 0; d < D; ++d) {
+                REAL l = lam[d];
+                REAL u = l * c_row[d] + (gG ? gG[row + d] : 0);
+                REAL p = u * DPHI[row + d] + (gPHI ? gPHI[row + d] : 0);
+                p_row[d] = p;
+                ps[d] += p;
+                ls[d] += l * Hs[row + d];
+                lg[d] += l * G[row + d];
+                REAL n = l * a_row[d] + (gH ? gH[row + d] : 0);
+                if (DI) {
+                    REAL udi = u * DI[row + d];
+                    u_di[b * D + d] += udi;
+                    if (u_di_full) u_di_full[row + d] = udi;
+                    n -= udi;
+                }
+                nxt[d] = n;
+            }
+            if (J) {
+                for (int64_t d = 0; d < D; ++d) {
+                    REAL acc = 0;
+                    for (int64_t k = 0; k < D; ++k) acc += p_row[k] * J[k * D + d];
+                    nxt[d] += acc;
+                }
+            }
+            for (int64_t d = 0; d < D; ++d) lam[d] = nxt[d];
+        }
+    }
+}
+"""
+
+_MATH = ("POW", "COS", "SIN", "EXP", "TANH", "FLOOR")
+
+
+def _instantiate(real: str, suffix: str, math_suffix: str) -> str:
+    """The template for one float type: REAL, function suffix and libm variants (powf / pow)."""
+    defines = "".join(f"#define M_{name}(...) {name.lower()}{math_suffix}(__VA_ARGS__)\n" for name in _MATH)
+    undefs = "".join(f"#undef M_{name}\n" for name in _MATH)
+    return defines + _C_TEMPLATE.replace("REAL", real).replace("_SUF", suffix) + undefs
+
+
+_C_SOURCE = "#include <math.h>\n#include <stdint.h>\n" + _instantiate("float", "_f32", "f") + _instantiate(
+    "double", "_f64", "")
+_CFLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-std=c99", "-ffp-contract=off"]
+
+_lock = threading.Lock()
+_state: Dict[str, object] = {"lib": None, "tried": False, "error": None}
+_pool: Optional[ThreadPoolExecutor] = None
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "soen_train"
+
+
+def _cpu_signature() -> str:
+    """CPU model and feature flags (Linux) or the platform string elsewhere."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        import platform
+
+        return platform.platform() + platform.processor()
+    keep = [line for line in text.splitlines() if line.startswith(("flags", "model name"))]
+    return "\n".join(sorted(set(keep)))
+
+
+def _compiler() -> Optional[str]:
+    for candidate in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if candidate and shutil.which(candidate):
+            return candidate
+    return None
+
+
+def _build() -> ctypes.CDLL:
+    compiler = _compiler()
+    if compiler is None:
+        raise RuntimeError("no C compiler found (set CC, or install cc/gcc)")
+    # -march=native: the build is keyed by this CPU's feature flags, so a shared cache
+    # directory never hands one machine another machine's instructions.
+    key = _C_SOURCE + " ".join(_CFLAGS) + compiler + _cpu_signature()
+    digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+    target = _cache_dir() / f"soen_scan_{digest}.so"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            source = Path(tmp) / "soen_scan.c"
+            source.write_text(_C_SOURCE)
+            built = Path(tmp) / target.name
+            result = subprocess.run([compiler, *_CFLAGS, "-o", str(built), str(source), "-lm"],
+                                    capture_output=True, text=True, timeout=120)
+            if result.returncode != 0:
+                raise RuntimeError(f"{compiler} failed: {result.stderr.strip()[:500]}")
+            os.replace(built, target)
+    lib = ctypes.CDLL(str(target))
+    for suffix in ("_f32", "_f64"):
+        getattr(lib, "scan_forward" + suffix).restype = None
+        getattr(lib, "scan_backward" + suffix).restype = None
+    return lib
+
+
+def enabled() -> bool:
+    """False when ``SOEN_TRAIN_NATIVE`` is set to 0/false/off."""
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "off", "no")
+
+
+def library() -> Optional[ctypes.CDLL]:
+    """The compiled kernel, building it on first use; None when unavailable or disabled."""
+    if not enabled():
+        return None
+    if _state["tried"]:
+        return _state["lib"]  # type: ignore[return-value]
+    with _lock:
+        if not _state["tried"]:
+            try:
+                _state["lib"] = _build()
+            except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+                _state["error"] = str(exc)
+                warnings.warn(f"soen_train: compiled scan unavailable, using the PyTorch scan ({exc})",
+                              RuntimeWarning, stacklevel=3)
+            _state["tried"] = True
+    return _state["lib"]  # type: ignore[return-value]
+
+
+def supports(tensor: Tensor, source: SourceFunction) -> bool:
+    """True when the compiled scan can run this dtype/device/source function."""
+    return (tensor.device.type == "cpu" and tensor.dtype in (torch.float32, torch.float64)
+            and type(source) in SOURCE_CODES and library() is not None)
+
+
+def source_table(source: SourceFunction, ref: Tensor) -> tuple:
+    """(table tensor or None, geometry) the kernel needs for ``source``."""
+    if isinstance(source, RateArray):
+        h, w = source.table.shape
+        cells = source.table.cell_coefficients(ref.device, ref.dtype)
+        return cells, (source._inv_dphi, source._inv_dib, source._phi0, source._ib0, h, w)
+    return None, (0.0, 0.0, 0.0, 0.0, 0, 0)
+
+
+def _ptr(tensor: Optional[Tensor]) -> Optional[ctypes.c_void_p]:
+    return None if tensor is None else ctypes.c_void_p(tensor.data_ptr())
+
+
+def _rows(batch: int, work: int) -> List[Sequence[int]]:
+    """Batch row ranges, one per thread when the work is large enough to split."""
+    threads = max(1, torch.get_num_threads())
+    if threads == 1 or batch < 2 or work < 20_000:
+        return [(0, batch)]
+    parts = min(threads, batch)
+    edges = [round(i * batch / parts) for i in range(parts + 1)]
+    return [(edges[i], edges[i + 1]) for i in range(parts) if edges[i + 1] > edges[i]]
+
+
+def _run(fn, ranges: List[Sequence[int]], make_args) -> None:
+    global _pool
+    if len(ranges) == 1:
+        fn(*make_args(*ranges[0]))
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="soen-scan")
+    futures = [_pool.submit(fn, *make_args(lo, hi)) for lo, hi in ranges]
+    for future in futures:
+        future.result()
+
+
+def _i(value: int) -> ctypes.c_int64:
+    return ctypes.c_int64(int(value))
+
+
+def _rows_of(coeff: Tensor, batch: int, dim: int) -> tuple:
+    """(contiguous tensor, row stride) for a [D] or [B, D] coefficient (stride 0 = shared row)."""
+    coeff = coeff.contiguous()
+    return coeff, (0 if coeff.dim() == 1 else dim)
+
+
+def forward(X: Tensor, bias: Optional[Tensor], s0: Tensor, J: Optional[Tensor], a: Tensor, c: Tensor,
+            IB: Optional[Tensor], g_noise: Optional[Tensor], s_noise: Optional[Tensor],
+            source: SourceFunction, slopes: bool) -> tuple:
+    """Compiled forward scan with the arguments of ``dendrite_scan`` (X [T,B,D]; bias, a, c [D] or
+    [B,D]; IB [D], [B,D] or [T,B,D]); X, s0, J and the noise tensors must be contiguous.
+
+    Returns (H [T+1,B,D], PHI [T,B,D] or empty, G, DPHI or None, DI or None).
+    """
+    lib = library()
+    table, geometry = source_table(source, X)
+    steps, batch, dim = X.shape
+    suffix = "_f32" if X.dtype == torch.float32 else "_f64"
+    fn = getattr(lib, "scan_forward" + suffix)
+    H = X.new_empty(steps + 1, batch, dim)
+    G = X.new_empty(steps, batch, dim)
+    PHI = X.new_empty(steps, batch, dim) if J is not None else X.new_empty(0)
+    DPHI = X.new_empty(steps, batch, dim) if slopes else None
+    DI = X.new_empty(steps, batch, dim) if (slopes and IB is not None) else None
+    ranges = _rows(batch, steps * batch * dim)
+    work_iter = iter([X.new_empty(4 * dim) for _ in ranges])
+    inv_dphi, inv_dib, phi0, ib0, h, w = geometry
+    bias_rows, bias_sb = _rows_of(bias, batch, dim) if bias is not None else (None, 0)
+    a_rows, a_sb = _rows_of(a, batch, dim)
+    c_rows, c_sb = _rows_of(c, batch, dim)
+    ib_rows, ib_st, ib_sb = None, 0, 0
+    if IB is not None:
+        ib_rows = IB.contiguous()
+        ib_st = batch * dim if IB.dim() == 3 else 0
+        ib_sb = dim if IB.dim() >= 2 else 0
+
+    def args(lo, hi):
+        return (_i(steps), _i(batch), _i(dim), _i(lo), _i(hi), _ptr(X), _ptr(bias_rows), _i(bias_sb),
+                _ptr(s0), _ptr(J),
+                _ptr(a_rows), _i(a_sb), _ptr(c_rows), _i(c_sb), _ptr(ib_rows), _i(ib_st), _i(ib_sb),
+                _ptr(g_noise), _ptr(s_noise), ctypes.c_int(SOURCE_CODES[type(source)]), _ptr(table),
+                _i(h), _i(w), ctypes.c_double(inv_dphi), ctypes.c_double(inv_dib),
+                ctypes.c_double(phi0), ctypes.c_double(ib0), ctypes.c_int(int(slopes)),
+                _ptr(H), _ptr(G), _ptr(PHI) if J is not None else None, _ptr(DPHI), _ptr(DI),
+                _ptr(next(work_iter)))
+
+    _run(fn, ranges, args)
+    return H, PHI, G, DPHI, DI
+
+
+def backward(H: Tensor, G: Tensor, DPHI: Tensor, DI: Optional[Tensor], J: Optional[Tensor], a: Tensor,
+             c: Tensor, gH: Optional[Tensor], gG: Optional[Tensor], gPHI: Optional[Tensor],
+             full_ib: bool) -> tuple:
+    """Compiled adjoint pass; returns (P, grad_s0, sum lam*s, sum lam*G, sum u*di, u*di per step,
+    sum P) with the sums per batch row [B, D]."""
+    lib = library()
+    steps, batch, dim = G.shape
+    suffix = "_f32" if G.dtype == torch.float32 else "_f64"
+    fn = getattr(lib, "scan_backward" + suffix)
+    P = G.new_empty(steps, batch, dim)
+    grad_s0, lam_s, lam_g, u_di, p_sum = (G.new_empty(batch, dim) for _ in range(5))
+    u_di_full = G.new_empty(steps, batch, dim) if (full_ib and DI is not None) else None
+    ranges = _rows(batch, steps * batch * dim)
+    work_iter = iter([G.new_empty(dim) for _ in ranges])
+    a_rows, a_sb = _rows_of(a, batch, dim)
+    c_rows, c_sb = _rows_of(c, batch, dim)
+
+    def args(lo, hi):
+        return (_i(steps), _i(batch), _i(dim), _i(lo), _i(hi), _ptr(H), _ptr(G), _ptr(DPHI), _ptr(DI),
+                _ptr(J), _ptr(a_rows), _i(a_sb), _ptr(c_rows), _i(c_sb), _ptr(gH), _ptr(gG),
+                _ptr(gPHI), _ptr(P), _ptr(grad_s0), _ptr(lam_s), _ptr(lam_g), _ptr(u_di),
+                _ptr(u_di_full), _ptr(p_sum), _ptr(next(work_iter)))
+
+    _run(fn, ranges, args)
+    return P, grad_s0, lam_s, lam_g, u_di, u_di_full, p_sum
