@@ -26,8 +26,8 @@ import math
 import os
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -146,8 +146,8 @@ IMPLEMENTATIONS = {
 }
 
 
-def measure(model: SOENModel, x: torch.Tensor, repeats: int, names: List[str]
-            ) -> Dict[str, Dict[str, float]]:
+def measure(model: SOENModel, x: torch.Tensor, repeats: int, names: list[str]
+            ) -> dict[str, dict[str, float]]:
     """Median seconds per call, {forward, forward+backward} x implementation, interleaved."""
     def fwd(impl):
         def run():
@@ -162,12 +162,12 @@ def measure(model: SOENModel, x: torch.Tensor, repeats: int, names: List[str]
             out[:, 1:].pow(2).mean().backward()
         return run
 
-    results: Dict[str, Dict[str, float]] = {}
+    results: dict[str, dict[str, float]] = {}
     for label, wrap in (("forward", fwd), ("forward+backward", fwd_bwd)):
         runners = {name: wrap(IMPLEMENTATIONS[name]) for name in names}
         for run in runners.values():
             run()  # warm-up
-        times: Dict[str, List[float]] = {name: [] for name in names}
+        times: dict[str, list[float]] = {name: [] for name in names}
         for _ in range(repeats):
             for name, run in runners.items():
                 times[name].append(_time_once(run))
@@ -175,7 +175,7 @@ def measure(model: SOENModel, x: torch.Tensor, repeats: int, names: List[str]
     return results
 
 
-def check_agreement(model: SOENModel, x: torch.Tensor, impl: Callable) -> Tuple[float, float]:
+def check_agreement(model: SOENModel, x: torch.Tensor, impl: Callable) -> tuple[float, float]:
     """(max |output difference|, max |gradient difference|) between naive and ``impl``."""
     grads = []
     outs = []

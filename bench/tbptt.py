@@ -27,10 +27,18 @@ def arch(d_in: int = 64, hidden: int = 256, out: int = 10) -> dict:
             {"layer_id": 2, "layer_type": "SingleDendrite", "params": {"dim": out, **sd}},
         ],
         "connections": [
-            {"from_layer": 0, "to_layer": 1, "connection_type": "all_to_all",
-             "params": {"init": "uniform", "min": -0.1, "max": 0.1}},
-            {"from_layer": 1, "to_layer": 2, "connection_type": "all_to_all",
-             "params": {"init": "uniform", "min": -0.1, "max": 0.1}},
+            {
+                "from_layer": 0,
+                "to_layer": 1,
+                "connection_type": "all_to_all",
+                "params": {"init": "uniform", "min": -0.1, "max": 0.1},
+            },
+            {
+                "from_layer": 1,
+                "to_layer": 2,
+                "connection_type": "all_to_all",
+                "params": {"init": "uniform", "min": -0.1, "max": 0.1},
+            },
         ],
     }
 
@@ -48,11 +56,21 @@ def child(mode: str, steps: int, chunk: int, batch: int, batches: int) -> None:
     x = torch.rand(batch * batches, steps, 64)
     y = torch.randint(0, 10, (batch * batches,))
     model = SOENModel.from_yaml(arch(), seed=0)
-    module = SOENLightningModule(model, [{"name": "cross_entropy"}], pooling_name="mean", metrics=[],
-                                 optimizer={"name": "adamw", "lr": 1e-3},
-                                 tbptt_steps=chunk if mode == "tbptt" else None)
-    trainer = pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False)
+    module = SOENLightningModule(
+        model,
+        [{"name": "cross_entropy"}],
+        pooling_name="mean",
+        metrics=[],
+        optimizer={"name": "adamw", "lr": 1e-3},
+        tbptt_steps=chunk if mode == "tbptt" else None,
+    )
+    trainer = pl.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     t0 = time.perf_counter()
     trainer.fit(module, DataLoader(TensorDataset(x, y), batch_size=batch))
     per_batch = (time.perf_counter() - t0) / batches
@@ -74,8 +92,20 @@ def main() -> None:
         return
     rows = []
     for mode in ("full", "tbptt"):
-        cmd = [sys.executable, __file__, "--child", mode, "--steps", str(args.steps),
-               "--chunk", str(args.chunk), "--batch", str(args.batch), "--batches", str(args.batches)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            mode,
+            "--steps",
+            str(args.steps),
+            "--chunk",
+            str(args.chunk),
+            "--batch",
+            str(args.batch),
+            "--batches",
+            str(args.batches),
+        ]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"T={args.steps}, batch {args.batch}, 64 -> 256 -> 10 RateArray SOEN, chunk {args.chunk}")

@@ -97,7 +97,14 @@ def _section(cls: type, path: str, out: List[str]) -> None:
     if rows:
         title = path or "top level"
         doc = (inspect.getdoc(cls) or "").splitlines()[0]
-        out += [f"## `{title}`", "", doc, "", "| key | type | default | meaning |", "|---|---|---|---|"]
+        out += [
+            f"## `{title}`",
+            "",
+            doc,
+            "",
+            "| key | type | default | meaning |",
+            "|---|---|---|---|",
+        ]
         out += rows + [""]
     for tp, key in subs:
         _section(tp, key, out)

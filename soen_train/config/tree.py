@@ -8,7 +8,16 @@ from omegaconf import DictConfig, OmegaConf
 
 from soen_train.config.secrets import redact
 
-SECTION_ORDER = ("seed", "description", "training", "data", "model", "logging", "profiler", "callbacks")
+SECTION_ORDER = (
+    "seed",
+    "description",
+    "training",
+    "data",
+    "model",
+    "logging",
+    "profiler",
+    "callbacks",
+)
 
 
 def _add(node: Any, value: Any) -> None:

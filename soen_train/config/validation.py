@@ -38,7 +38,9 @@ def _choice(path: str, value: Any, valid: Sequence[str]) -> None:
     if value not in valid:
         hint = closest(str(value), valid)
         extra = f" (did you mean '{hint}'?)" if hint else ""
-        raise ConfigError(f"{path}={value!r} is not valid{extra}; choose one of: {', '.join(valid)}")
+        raise ConfigError(
+            f"{path}={value!r} is not valid{extra}; choose one of: {', '.join(valid)}"
+        )
 
 
 def _at_least(path: str, value: Optional[float], low: float, allow_none: bool = False) -> None:
@@ -104,7 +106,9 @@ def validate(cfg: SOENTrainConfig) -> SOENTrainConfig:
     if (d.min_scale is None) != (d.max_scale is None):
         raise ConfigError("data.min_scale and data.max_scale must be set together (or both null)")
     if d.min_scale is not None and d.max_scale is not None and d.min_scale >= d.max_scale:
-        raise ConfigError(f"data.min_scale={d.min_scale} must be below data.max_scale={d.max_scale}")
+        raise ConfigError(
+            f"data.min_scale={d.min_scale} must be below data.max_scale={d.max_scale}"
+        )
     if d.input_encoding == "one_hot" and not d.vocab_size:
         raise ConfigError("data.input_encoding=one_hot needs data.vocab_size (the token count)")
     if d.data_path is None and d.dataset is None:
@@ -155,7 +159,9 @@ def _validate_combinations(cfg: SOENTrainConfig) -> None:
     t = cfg.training
     names = [item.name for item in t.loss.losses]
     if not names:
-        raise ConfigError("training.loss.losses is empty: list at least one loss, e.g. loss=cross_entropy")
+        raise ConfigError(
+            "training.loss.losses is empty: list at least one loss, e.g. loss=cross_entropy"
+        )
     if t.paradigm == "self_supervised" and t.mapping != "seq2seq":
         raise ConfigError(
             "training.paradigm=self_supervised reconstructs the input sequence, so it needs "
@@ -192,8 +198,9 @@ def _requested_features(cfg: SOENTrainConfig) -> Iterable[tuple]:
     yield "callbacks.seq_len_scheduler", cb.seq_len_scheduler.active
     yield "callbacks.time_pooling_scale_scheduler", cb.time_pooling_scale_scheduler.active
     yield "callbacks.connection_noise", bool(cb.connection_noise.connections)
-    yield "callbacks.stateful_training", (
-        cb.stateful_training.enable_for_training or cb.stateful_training.enable_for_validation
+    yield (
+        "callbacks.stateful_training",
+        (cb.stateful_training.enable_for_training or cb.stateful_training.enable_for_validation),
     )
     yield "callbacks.qat", cb.qat.active
     yield "callbacks.metrics.quantized_accuracy", cb.metrics.quantized_accuracy.active
@@ -230,7 +237,9 @@ def check_override_key(key: str) -> None:
     if hint is None:
         # compare on the last component too: `training.max_epoch` -> `training.max_epochs`
         section = ".".join(parts[:-1])
-        siblings = [k for k in keys if k.rsplit(".", 1)[0] == section and "." in k] if section else []
+        siblings = (
+            [k for k in keys if k.rsplit(".", 1)[0] == section and "." in k] if section else []
+        )
         leaf = closest(parts[-1], [k.rsplit(".", 1)[-1] for k in siblings])
         hint = f"{section}.{leaf}" if leaf else None
     msg = f"unknown config key '{key}'"

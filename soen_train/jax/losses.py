@@ -361,6 +361,10 @@ class JaxWeightedLoss:
         """True when a term reads layer histories other than the output."""
         return any(t.name in ("average_state_magnitude_loss",) for t in self.terms)
 
+    def resolve_key(self, name: str) -> str:
+        """The term key ``name`` designates (a key, or a loss name with one term); else an error."""
+        return self._checked.resolve_key(name)
+
     def set_weight(self, name: str, weight: float) -> None:
         """Change a term's weight (by key or loss name); unknown names are an error."""
         self._checked.set_weight(name, weight)

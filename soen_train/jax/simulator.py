@@ -195,8 +195,14 @@ class JaxSOEN:
         track_phi: bool = False,
         track_g: bool = False,
     ) -> JaxSimulation:
-        """Every layer's history (and tracked phi/g), jit-compiled per input shape."""
+        """Every layer's history (and tracked phi/g), jit-compiled per input shape.
+
+        phi/g are tracked when asked here or by the spec's ``simulation.track_phi/track_g``.
+        """
         x = self._check_input(x)
+        sim = self.spec.get("simulation", {}) or {}
+        track_phi = bool(track_phi or sim.get("track_phi", False))
+        track_g = bool(track_g or sim.get("track_g", False))
         init = None if initial_states is None else self.network.normalise_state_keys(initial_states)
         return _simulate_jit(self.network, params, x, init, bool(track_phi), bool(track_g))
 

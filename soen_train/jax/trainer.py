@@ -210,9 +210,8 @@ class JaxTrainer:
                 jax.devices("gpu")
             except RuntimeError:
                 raise JaxUnsupportedError(
-                    f"training.accelerator={accelerator!r}, but JAX sees no GPU; install a CUDA "
-                    "build "
-                    "of jax or use accelerator=cpu"
+                    f"training.accelerator={accelerator!r}, but JAX sees no GPU; install a "
+                    "CUDA build of jax or use accelerator=cpu"
                 ) from None
 
     def _build_schedules(self) -> None:
@@ -238,59 +237,62 @@ class JaxTrainer:
         self.weight_schedules: List[Tuple[str, Any]] = []
         for index, entry in enumerate(cfg.callbacks.loss_weight_schedulers or []):
             schedule = LossWeightSchedule.from_config(entry, index)
-            key = self.loss._checked.resolve_key(schedule.loss_name)
+            key = self.loss.resolve_key(schedule.loss_name)
             if key in [k for k, _ in self.weight_schedules]:
                 raise ValueError(
                     f"callbacks.loss_weight_schedulers[{index}]: loss '{key}' already has a "
                     "schedule"
                 )
             self.weight_schedules.append((key, schedule))
+        self.scale_schedule = None
         ps = cfg.callbacks.time_pooling_scale_scheduler
-        self.scale_schedule = ps if ps.active else None
-        if self.scale_schedule is not None and t.mapping != "seq2static":
-            raise JaxUnsupportedError(
-                "callbacks.time_pooling_scale_scheduler.active=true needs "
-                "training.mapping=seq2static "
-                "(there is no pooling in seq2seq)"
+        if ps.active:
+            from soen_train.training.callbacks.pooling_scale_scheduler import (
+                TimePoolingScaleScheduler,
             )
+
+            if t.mapping != "seq2static":
+                raise JaxUnsupportedError(
+                    "callbacks.time_pooling_scale_scheduler.active=true needs "
+                    "training.mapping=seq2static (there is no pooling in seq2seq)"
+                )
+            self.scale_schedule = TimePoolingScaleScheduler(
+                ps.start_scale,
+                ps.end_scale,
+                ps.start_epoch,
+                ps.end_epoch,
+                setting="callbacks.time_pooling_scale_scheduler",
+            )
+        self.seq_len_schedule = None
         sl = cfg.callbacks.seq_len_scheduler
-        self.seq_len_schedule = sl if sl.active else None
-        if self.seq_len_schedule is not None:
+        if sl.active:
+            from soen_train.training.callbacks.seq_len_scheduler import TargetSeqLenScheduler
+
             start = sl.start_len if sl.start_len is not None else cfg.data.target_seq_len
             if start is None or sl.end_len is None:
                 raise JaxUnsupportedError(
                     "callbacks.seq_len_scheduler: set start_len (or data.target_seq_len) and "
                     "end_len"
                 )
-            self.seq_len_bounds = (int(start), int(sl.end_len))
+            self.seq_len_schedule = TargetSeqLenScheduler(
+                start,
+                sl.end_len,
+                sl.start_epoch,
+                sl.end_epoch,
+                scale_dt=False,
+                setting="callbacks.seq_len_scheduler",
+            )
 
     # ------------------------------------------------------------------ schedules
     def _scale_at(self, epoch: int) -> float:
+        """Pooling scale of an epoch (the torch scheduler's ramp, or the configured scale)."""
         if self.scale_schedule is None:
             return self.base_scale
-        from soen_train.training.callbacks.schedule_math import epoch_progress, lerp
-
-        s = self.scale_schedule
-        end = (
-            s.end_epoch
-            if s.end_epoch is not None
-            else max(0, int(self.cfg.training.max_epochs) - 1)
-        )
-        return lerp(
-            float(s.start_scale), float(s.end_scale), epoch_progress(epoch, s.start_epoch, end)
-        )
+        return self.scale_schedule.scale_at(epoch, int(self.cfg.training.max_epochs))
 
     def _seq_len_at(self, epoch: int) -> int:
-        from soen_train.training.callbacks.schedule_math import epoch_progress, round_half_up
-
-        s = self.seq_len_schedule
-        start, end_len = self.seq_len_bounds
-        end = (
-            s.end_epoch
-            if s.end_epoch is not None
-            else max(0, int(self.cfg.training.max_epochs) - 1)
-        )
-        return round_half_up(start + epoch_progress(epoch, s.start_epoch, end) * (end_len - start))
+        """Sequence length of an epoch (the torch scheduler's ramp, rounded half up)."""
+        return self.seq_len_schedule.length_at(epoch, int(self.cfg.training.max_epochs))
 
     def _loss_weights(self, epoch: int) -> Dict[str, float]:
         weights = dict(self.loss.weights)

@@ -37,7 +37,6 @@ from .validation import ArchitectureError
 EXAMPLES_DIR = Path(__file__).with_name("examples")
 
 __all__ = [
-    "ArchitectureError",
     "BETA_C",
     "CONNECTION_PATTERNS",
     "DEFAULT_DT",
@@ -48,11 +47,12 @@ __all__ = [
     "PARAM_DISTRIBUTIONS",
     "PHI0",
     "R_JJ",
-    "SOENModel",
     "SOURCE_FUNCTIONS",
+    "WEIGHT_INITS",
+    "ArchitectureError",
+    "SOENModel",
     "SimulationResult",
     "SoenFileError",
-    "WEIGHT_INITS",
     "architecture_to_dict",
     "build_source_function",
     "dt_to_nanoseconds",

@@ -11,9 +11,10 @@ output gives the same spec again.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any
 
 import numpy as np
 import yaml
@@ -46,7 +47,7 @@ from .validation import (
     resolve_options,
 )
 
-ArchitectureSource = Union[str, Path, Mapping[str, Any]]
+ArchitectureSource = str | Path | Mapping[str, Any]
 
 TOP_KEYS = ("simulation", "sim_config", "layers", "connections", "seed", "description")
 LAYER_KEYS = ("layer_id", "layer_type", "params", "noise", "perturb", "description", "model_id")
@@ -74,7 +75,7 @@ def plain(value: Any) -> Any:
     return value
 
 
-def load_architecture_source(source: ArchitectureSource) -> Tuple[Dict[str, Any], str]:
+def load_architecture_source(source: ArchitectureSource) -> tuple[dict[str, Any], str]:
     """The raw architecture mapping and a label for error messages (file name or 'dict')."""
     if isinstance(source, Mapping):
         return plain(dict(source)), "architecture"
@@ -96,7 +97,7 @@ def load_architecture_source(source: ArchitectureSource) -> Tuple[Dict[str, Any]
 # ----------------------------------------------------------------------------------------
 
 
-def parse_simulation(raw: Mapping[str, Any], where: str) -> Tuple[SimulationSpec, Optional[int]]:
+def parse_simulation(raw: Mapping[str, Any], where: str) -> tuple[SimulationSpec, int | None]:
     """The ``simulation`` block, plus a seed if the block carries one."""
     valid = [f.name for f in fields(SimulationSpec)] + ["seed"]
     check_keys(raw.keys(), valid, where)
@@ -171,7 +172,7 @@ def parse_perturb(raw: Any, where: str) -> PerturbSpec:
     return spec
 
 
-def _check_extras(layer_type: str, names: List[str], noise: NoiseSpec, perturb: PerturbSpec,
+def _check_extras(layer_type: str, names: list[str], noise: NoiseSpec, perturb: PerturbSpec,
                   where: str) -> None:
     """Noise/perturb extras must name parameters the layer type has."""
     extra_keys = set(noise.extras) | {k for k in perturb.means if k not in CORE_NOISE_KEYS} | {
@@ -180,7 +181,7 @@ def _check_extras(layer_type: str, names: List[str], noise: NoiseSpec, perturb: 
         check_keys([key], names, f"{where} extras of a {layer_type} layer")
 
 
-def _parse_param(definition, raw: Any, learnable_override: Optional[bool], where: str) -> ParamInit:
+def _parse_param(definition, raw: Any, learnable_override: bool | None, where: str) -> ParamInit:
     """One per-node parameter entry: number, {value}, or {distribution, params}."""
     learnable = definition.learnable
     minimum, maximum = definition.minimum, definition.maximum
@@ -244,7 +245,7 @@ def _parse_option(option, raw: Mapping[str, Any], where: str) -> Any:
     return as_float(value, at)
 
 
-def _parse_polarity(raw: Mapping[str, Any], dim: int, where: str) -> Optional[PolaritySpec]:
+def _parse_polarity(raw: Mapping[str, Any], dim: int, where: str) -> PolaritySpec | None:
     """Neuron polarity from an explicit list, a named scheme or a file."""
     given = [k for k in POLARITY_KEYS if k in raw and raw[k] is not None]
     if not given:
@@ -277,13 +278,13 @@ def _parse_polarity(raw: Mapping[str, Any], dim: int, where: str) -> Optional[Po
     return PolaritySpec(signs=signs, source={key: plain(value)})
 
 
-def _named_polarity(value: Any, dim: int, where: str) -> List[int]:
+def _named_polarity(value: Any, dim: int, where: str) -> list[int]:
     if isinstance(value, Mapping):
         check_keys(value.keys(), ("excitatory_ratio", "seed"), where)
         ratio = as_float(value.get("excitatory_ratio", 0.8), f"{where}.excitatory_ratio",
                          minimum=0.0, maximum=1.0)
         rng = np.random.default_rng(as_int(value.get("seed", 0), f"{where}.seed"))
-        count = int(round(ratio * dim))
+        count = round(ratio * dim)
         signs = np.array([1] * count + [-1] * (dim - count))
         rng.shuffle(signs)
         return [int(v) for v in signs]
@@ -341,7 +342,7 @@ def parse_layer(raw: Any, where: str) -> LayerSpec:
 
 
 def _split_connection_params(pattern: str, params: Mapping[str, Any], where: str
-                             ) -> Tuple[str, Dict[str, Any], str, Dict[str, Any]]:
+                             ) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
     """(pattern, pattern params, init name, init params) from the flat or structured form."""
     structure = params.get("structure")
     if structure is not None:
@@ -353,7 +354,7 @@ def _split_connection_params(pattern: str, params: Mapping[str, Any], where: str
     except KeyError as exc:
         raise ArchitectureError(f"{where}: {exc}") from None
     init_raw = params.get("init", "normal")
-    init_params: Dict[str, Any] = {}
+    init_params: dict[str, Any] = {}
     if isinstance(init_raw, Mapping):
         check_keys(init_raw.keys(), ("name", "params"), f"{where}.init")
         init_name = as_str(init_raw.get("name", "normal"), f"{where}.init.name")
@@ -366,7 +367,7 @@ def _split_connection_params(pattern: str, params: Mapping[str, Any], where: str
         raise ArchitectureError(f"{where}.init: {exc}") from None
     pattern_keys = list(CONNECTION_PATTERNS.get(pattern).defaults)
     init_keys = list(WEIGHT_INITS.get(init_name).defaults)
-    pattern_params: Dict[str, Any] = {}
+    pattern_params: dict[str, Any] = {}
     if structure is not None:
         pattern_params = as_mapping(as_mapping(structure, where).get("params"), f"{where}.structure.params")
     flat = {k: v for k, v in params.items() if k not in CONNECTION_CONTROL_KEYS}
@@ -492,12 +493,12 @@ def parse_architecture(raw: Mapping[str, Any], where: str = "architecture") -> A
             "network_evaluation_method (stepwise_gauss_seidel or stepwise_jacobi)"
         )
     for layer in layers:
-        if layer.noise.j != 0.0 or layer.perturb.mean("j") != 0.0 or layer.perturb.std("j") != 0.0:
-            if (layer.layer_id, layer.layer_id) not in seen:
-                raise ArchitectureError(
-                    f"layer {layer.layer_id}.noise/perturb 'j' acts on the internal connection, "
-                    "and this layer has none"
-                )
+        wants_j = layer.noise.j != 0.0 or layer.perturb.mean("j") != 0.0 or layer.perturb.std("j") != 0.0
+        if wants_j and (layer.layer_id, layer.layer_id) not in seen:
+            raise ArchitectureError(
+                f"layer {layer.layer_id}.noise/perturb 'j' acts on the internal connection, "
+                "and this layer has none"
+            )
     seed = raw.get("seed")
     seed = as_int(seed, f"{where}.seed") if seed is not None else sim_seed
     return ArchitectureSpec(simulation=simulation, layers=layers, connections=connections, seed=seed,
@@ -515,15 +516,15 @@ def read_architecture(source: ArchitectureSource) -> ArchitectureSpec:
 # ----------------------------------------------------------------------------------------
 
 
-def layer_to_dict(layer: LayerSpec) -> Dict[str, Any]:
+def layer_to_dict(layer: LayerSpec) -> dict[str, Any]:
     """One layer in the YAML vocabulary."""
-    params: Dict[str, Any] = {"dim": layer.dim}
+    params: dict[str, Any] = {"dim": layer.dim}
     params.update(layer.options)
     for name, init in layer.params.items():
         params[name] = init.to_dict()
     if layer.polarity is not None:
         params["polarity"] = list(layer.polarity.signs)
-    out: Dict[str, Any] = {"layer_id": layer.layer_id, "layer_type": layer.layer_type, "params": params,
+    out: dict[str, Any] = {"layer_id": layer.layer_id, "layer_type": layer.layer_type, "params": params,
                            "noise": layer.noise.to_dict(), "perturb": layer.perturb.to_dict()}
     if layer.description:
         out["description"] = layer.description
@@ -532,15 +533,15 @@ def layer_to_dict(layer: LayerSpec) -> Dict[str, Any]:
     return out
 
 
-def connection_to_dict(conn: ConnectionSpec) -> Dict[str, Any]:
+def connection_to_dict(conn: ConnectionSpec) -> dict[str, Any]:
     """One connection in the YAML vocabulary (flat params form)."""
-    params: Dict[str, Any] = {"init": conn.init}
+    params: dict[str, Any] = {"init": conn.init}
     params.update(conn.init_params)
     params.update(conn.pattern_params)
     params["allow_self_connections"] = conn.allow_self_connections
     if conn.minimum is not None or conn.maximum is not None:
         params["constraints"] = {"min": conn.minimum, "max": conn.maximum}
-    out: Dict[str, Any] = {
+    out: dict[str, Any] = {
         "from_layer": conn.from_layer, "to_layer": conn.to_layer, "connection_type": conn.pattern,
         "learnable": conn.learnable, "params": params, "noise": conn.noise.to_dict(),
         "perturb": conn.perturb.to_dict(),
@@ -552,9 +553,9 @@ def connection_to_dict(conn: ConnectionSpec) -> Dict[str, Any]:
     return out
 
 
-def architecture_to_dict(spec: ArchitectureSpec) -> Dict[str, Any]:
+def architecture_to_dict(spec: ArchitectureSpec) -> dict[str, Any]:
     """The whole spec as a plain dict (YAML/JSON compatible, no tensors)."""
-    out: Dict[str, Any] = {
+    out: dict[str, Any] = {
         "simulation": spec.simulation.to_dict(),
         "layers": [layer_to_dict(layer) for layer in spec.layers],
         "connections": [connection_to_dict(conn) for conn in spec.connections],

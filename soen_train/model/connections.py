@@ -8,7 +8,7 @@ rest to the configured [min, max] and to the sign allowed by the source layer's 
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -24,8 +24,8 @@ class Connection(nn.Module):
     """Weights, mask, constraints, noise and optional forward transform of one connection."""
 
     def __init__(self, spec: ConnectionSpec, n_from: int, n_to: int, *,
-                 generator: Optional[torch.Generator], materialize: bool,
-                 source_polarity: Optional[List[int]] = None) -> None:
+                 generator: torch.Generator | None, materialize: bool,
+                 source_polarity: list[int] | None = None) -> None:
         super().__init__()
         self.spec = spec
         self.n_from, self.n_to = int(n_from), int(n_to)
@@ -51,7 +51,7 @@ class Connection(nn.Module):
         self.register_buffer("mask", mask)
         self.register_buffer("lower", lower, persistent=False)
         self.register_buffer("upper", upper, persistent=False)
-        self.transform: Optional[WeightTransform] = None
+        self.transform: WeightTransform | None = None
         self.extra_noise_std = 0.0
         self.extra_noise_relative = False
         if materialize:

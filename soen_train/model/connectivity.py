@@ -10,9 +10,9 @@ Files (``custom`` masks and weights) are read with ``allow_pickle=False``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Optional
 
 import numpy as np
 import torch
@@ -22,7 +22,7 @@ from soen_train.registry import Registry
 
 from .validation import REQUIRED, ArchitectureError, as_float, as_int, as_str, resolve_options
 
-Gen = Optional[torch.Generator]
+Gen = torch.Generator | None
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,6 @@ is the reference and the fallback.
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
-
 import torch
 from torch import Tensor
 
@@ -32,7 +30,7 @@ from . import native_scan
 from .source_functions import SourceFunction
 
 
-def _steps(tensor: Optional[Tensor], steps: int) -> List[Optional[Tensor]]:
+def _steps(tensor: Tensor | None, steps: int) -> list[Tensor | None]:
     """Per-step slices of a [T, B, D] tensor; [D] / [B, D] tensors repeat unchanged."""
     if tensor is None:
         return [None] * steps
@@ -64,9 +62,9 @@ class DendriteScan(torch.autograd.Function):
     """autograd.Function for the whole FE time scan of one SingleDendrite layer."""
 
     @staticmethod
-    def forward(ctx, X: Tensor, bias: Optional[Tensor], s0: Tensor, J: Optional[Tensor], a: Tensor,
-                c: Tensor, IB: Optional[Tensor], g_noise: Optional[Tensor], s_noise: Optional[Tensor],
-                source: SourceFunction, need_grad: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    def forward(ctx, X: Tensor, bias: Tensor | None, s0: Tensor, J: Tensor | None, a: Tensor,
+                c: Tensor, IB: Tensor | None, g_noise: Tensor | None, s_noise: Tensor | None,
+                source: SourceFunction, need_grad: bool) -> tuple[Tensor, Tensor, Tensor]:
         ctx.set_materialize_grads(False)
         steps, batch, dim = X.shape
         uses_current = source.uses_current
@@ -78,7 +76,7 @@ class DendriteScan(torch.autograd.Function):
         ctx.a_shape, ctx.c_shape = a.shape, c.shape
         ctx.ib_shape = IB.shape if IB is not None else None
         ctx.bias_shape = bias.shape if bias is not None else None
-        ctx.native = native_scan.supports(X, source)
+        ctx.native = native_scan.supports(X, source, recurrent=J is not None)
         if ctx.native:
             return _native_forward(ctx, X, bias, s0, J, a, c, IB, g_noise, s_noise, source, need_grad)
         X = (X + bias) if bias is not None else X.contiguous()
@@ -126,7 +124,7 @@ class DendriteScan(torch.autograd.Function):
         return H, PHI, G
 
     @staticmethod
-    def backward(ctx, gH: Optional[Tensor], gPHI: Optional[Tensor], gG: Optional[Tensor]):
+    def backward(ctx, gH: Tensor | None, gPHI: Tensor | None, gG: Tensor | None):
         if ctx.native:
             return _native_backward(ctx, gH, gPHI, gG)
         H, flux, G, J, a, c, IB, DPHI, DI = ctx.saved_tensors
@@ -186,13 +184,13 @@ class DendriteScan(torch.autograd.Function):
                 None, None, None, None)
 
 
-def _optional_contiguous(tensor: Optional[Tensor]) -> Optional[Tensor]:
+def _optional_contiguous(tensor: Tensor | None) -> Tensor | None:
     return None if tensor is None else tensor.contiguous()
 
 
-def _native_forward(ctx, X: Tensor, bias: Optional[Tensor], s0: Tensor, J: Optional[Tensor], a: Tensor,
-                    c: Tensor, IB: Optional[Tensor], g_noise: Optional[Tensor], s_noise: Optional[Tensor],
-                    source: SourceFunction, need_grad: bool) -> Tuple[Tensor, Tensor, Tensor]:
+def _native_forward(ctx, X: Tensor, bias: Tensor | None, s0: Tensor, J: Tensor | None, a: Tensor,
+                    c: Tensor, IB: Tensor | None, g_noise: Tensor | None, s_noise: Tensor | None,
+                    source: SourceFunction, need_grad: bool) -> tuple[Tensor, Tensor, Tensor]:
     """Forward through the compiled kernel (same outputs as the PyTorch loop)."""
     H, PHI, G, DPHI, DI = native_scan.forward(
         X.contiguous(), bias, s0.contiguous(), _optional_contiguous(J), a, c,
@@ -203,7 +201,7 @@ def _native_forward(ctx, X: Tensor, bias: Optional[Tensor], s0: Tensor, J: Optio
     return H, PHI, G
 
 
-def _native_backward(ctx, gH: Optional[Tensor], gPHI: Optional[Tensor], gG: Optional[Tensor]):
+def _native_backward(ctx, gH: Tensor | None, gPHI: Tensor | None, gG: Tensor | None):
     """Adjoint pass through the compiled kernel; parameter sums finished here."""
     H, G, J, a, c, DPHI, DI = ctx.saved_tensors
     dim = H.shape[-1]
@@ -227,11 +225,11 @@ def _native_backward(ctx, gH: Optional[Tensor], gPHI: Optional[Tensor], gG: Opti
             None, None, None, None)
 
 
-def dendrite_scan(X: Tensor, s0: Tensor, J: Optional[Tensor], a: Tensor, c: Tensor,
-                  IB: Optional[Tensor], source: SourceFunction,
-                  g_noise: Optional[Tensor] = None,
-                  s_noise: Optional[Tensor] = None,
-                  bias: Optional[Tensor] = None) -> Tuple[Tensor, Tensor, Tensor]:
+def dendrite_scan(X: Tensor, s0: Tensor, J: Tensor | None, a: Tensor, c: Tensor,
+                  IB: Tensor | None, source: SourceFunction,
+                  g_noise: Tensor | None = None,
+                  s_noise: Tensor | None = None,
+                  bias: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """Run the fused SingleDendrite FE scan on time-major tensors.
 
     X [T, B, D]; s0 [B, D]; J [D, D] or None; a, c, bias [D] or [B, D]; IB [D], [B, D] or

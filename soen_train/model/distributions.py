@@ -8,8 +8,8 @@ A layer parameter in an architecture YAML is either a number (every node gets it
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional
 
 import torch
 from torch import Tensor
@@ -24,7 +24,7 @@ class Distribution:
     """A named way to draw ``dim`` initial values; ``defaults`` lists its parameters."""
 
     defaults: Mapping[str, object]
-    draw: Callable[[int, Mapping[str, float], Optional[torch.Generator]], Tensor]
+    draw: Callable[[int, Mapping[str, float], torch.Generator | None], Tensor]
     doc: str
 
 
@@ -32,36 +32,36 @@ class Distribution:
 PARAM_DISTRIBUTIONS: Registry[Distribution] = Registry("parameter distribution")
 
 
-def _uniform01(dim: int, gen: Optional[torch.Generator]) -> Tensor:
+def _uniform01(dim: int, gen: torch.Generator | None) -> Tensor:
     return torch.rand(dim, generator=gen, dtype=torch.float64)
 
 
-def _normal01(dim: int, gen: Optional[torch.Generator]) -> Tensor:
+def _normal01(dim: int, gen: torch.Generator | None) -> Tensor:
     return torch.randn(dim, generator=gen, dtype=torch.float64)
 
 
-def _constant(dim: int, p: Mapping[str, float], gen: Optional[torch.Generator]) -> Tensor:
+def _constant(dim: int, p: Mapping[str, float], gen: torch.Generator | None) -> Tensor:
     return torch.full((dim,), p["value"], dtype=torch.float64)
 
 
-def _uniform(dim: int, p: Mapping[str, float], gen: Optional[torch.Generator]) -> Tensor:
+def _uniform(dim: int, p: Mapping[str, float], gen: torch.Generator | None) -> Tensor:
     return p["min"] + (p["max"] - p["min"]) * _uniform01(dim, gen)
 
 
-def _normal(dim: int, p: Mapping[str, float], gen: Optional[torch.Generator]) -> Tensor:
+def _normal(dim: int, p: Mapping[str, float], gen: torch.Generator | None) -> Tensor:
     return p["mean"] + p["std"] * _normal01(dim, gen)
 
 
-def _lognormal(dim: int, p: Mapping[str, float], gen: Optional[torch.Generator]) -> Tensor:
+def _lognormal(dim: int, p: Mapping[str, float], gen: torch.Generator | None) -> Tensor:
     return torch.exp(p["mean"] + p["std"] * _normal01(dim, gen))
 
 
-def _loguniform(dim: int, p: Mapping[str, float], gen: Optional[torch.Generator]) -> Tensor:
+def _loguniform(dim: int, p: Mapping[str, float], gen: torch.Generator | None) -> Tensor:
     lo, hi = math.log(p["min"]), math.log(p["max"])
     return torch.exp(lo + (hi - lo) * _uniform01(dim, gen))
 
 
-def _linear(dim: int, p: Mapping[str, float], gen: Optional[torch.Generator]) -> Tensor:
+def _linear(dim: int, p: Mapping[str, float], gen: torch.Generator | None) -> Tensor:
     return torch.linspace(p["min"], p["max"], dim, dtype=torch.float64)
 
 
@@ -101,7 +101,7 @@ def validate_distribution(name: str, params: Mapping[str, object], where: str) -
 
 
 def draw_values(name: str, params: Mapping[str, float], dim: int,
-                generator: Optional[torch.Generator]) -> Tensor:
+                generator: torch.Generator | None) -> Tensor:
     """``dim`` float32 values from distribution ``name`` (params already validated)."""
     dist = PARAM_DISTRIBUTIONS.get(name)
     return dist.draw(dim, params, generator).to(torch.float32)

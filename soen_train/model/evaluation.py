@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Dict, List, Optional
 
 import torch
 from torch import Tensor
@@ -33,13 +32,13 @@ from .spec_types import SimulationSpec
 class ForwardPlan:
     """Everything fixed for one forward pass: order, contexts, weights, initial states."""
 
-    layer_ids: List[int]
-    layers: Dict[int, SOENLayer]
-    contexts: Dict[int, LayerRunContext]
-    incoming: Dict[int, List[Connection]]  # external connections into each layer
-    internal: Dict[int, Optional[InternalWeight]]
-    weights: Dict[str, Tensor]  # per-forward J of every external connection
-    initial: Dict[int, Dict[str, Tensor]]
+    layer_ids: list[int]
+    layers: dict[int, SOENLayer]
+    contexts: dict[int, LayerRunContext]
+    incoming: dict[int, list[Connection]]  # external connections into each layer
+    internal: dict[int, InternalWeight | None]
+    weights: dict[str, Tensor]  # per-forward J of every external connection
+    initial: dict[int, dict[str, Tensor]]
     simulation: SimulationSpec
     training: bool
 
@@ -72,7 +71,7 @@ def run_layerwise(plan: ForwardPlan, x: Tensor) -> SimulationResult:
     first = plan.layer_ids[0]
     input_type = plan.simulation.input_type
     steps, batch, _ = x.shape
-    histories: Dict[int, LayerHistory] = {}
+    histories: dict[int, LayerHistory] = {}
     for lid in plan.layer_ids:
         layer, ctx = plan.layers[lid], plan.contexts[lid]
         state0 = plan.initial[lid]
@@ -81,7 +80,7 @@ def run_layerwise(plan: ForwardPlan, x: Tensor) -> SimulationResult:
             histories[lid] = LayerHistory(states=states, phi=x if ctx.track_phi else None,
                                           g=x if ctx.track_g else None)
             continue
-        phi_ext: Optional[Tensor] = x if (lid == first and input_type == "flux") else None
+        phi_ext: Tensor | None = x if (lid == first and input_type == "flux") else None
         for conn in plan.incoming[lid]:
             source = histories[conn.spec.from_layer].states
             flux = _connection_flux(conn, source, plan.weights[conn.name], plan.training)
@@ -103,7 +102,7 @@ class _SteadyStateMonitor:
         self.levels: deque = deque(maxlen=max(self.window, 1))
         self.calm_steps = 0
 
-    def should_stop(self, step: int, previous: Dict[int, Tensor], current: Dict[int, Tensor]) -> bool:
+    def should_stop(self, step: int, previous: dict[int, Tensor], current: dict[int, Tensor]) -> bool:
         """Record step ``step`` (0-based) and say whether the network is at steady state."""
         if not self.enabled:
             return False
@@ -137,13 +136,13 @@ def run_stepwise(plan: ForwardPlan, x: Tensor, *, jacobi: bool) -> SimulationRes
         for lid, w in plan.internal.items()
     }
     state = {lid: dict(plan.initial[lid]) for lid in plan.layer_ids}
-    records: Dict[int, List[Tensor]] = {lid: [state[lid]["s"]] for lid in plan.layer_ids}
-    phis: Dict[int, List[Tensor]] = {lid: [] for lid in plan.layer_ids}
-    drives: Dict[int, List[Tensor]] = {lid: [] for lid in plan.layer_ids}
+    records: dict[int, list[Tensor]] = {lid: [state[lid]["s"]] for lid in plan.layer_ids}
+    phis: dict[int, list[Tensor]] = {lid: [] for lid in plan.layer_ids}
+    drives: dict[int, list[Tensor]] = {lid: [] for lid in plan.layer_ids}
     monitor = _SteadyStateMonitor(plan.simulation)
     inputs = x.unbind(0)
     for t in range(steps):
-        fresh: Dict[int, Dict[str, Tensor]] = {}
+        fresh: dict[int, dict[str, Tensor]] = {}
         for lid in plan.layer_ids:
             layer, ctx = plan.layers[lid], plan.contexts[lid]
             if lid == first and input_type == "state":
@@ -187,7 +186,7 @@ def run_stepwise(plan: ForwardPlan, x: Tensor, *, jacobi: bool) -> SimulationRes
     return _result(plan, histories)
 
 
-def _result(plan: ForwardPlan, histories: Dict[int, LayerHistory]) -> SimulationResult:
+def _result(plan: ForwardPlan, histories: dict[int, LayerHistory]) -> SimulationResult:
     phi = {lid: h.phi for lid, h in histories.items() if h.phi is not None}
     g = {lid: h.g for lid, h in histories.items() if h.g is not None}
     aux = {lid: h.aux_final for lid, h in histories.items() if h.aux_final}

@@ -24,9 +24,9 @@ import subprocess
 import tempfile
 import threading
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -45,7 +45,7 @@ from .source_functions import (
 ENV_SWITCH = "SOEN_TRAIN_NATIVE"
 
 #: Source-function classes the C kernel evaluates inline, with their codes.
-SOURCE_CODES: Dict[type, int] = {
+SOURCE_CODES: dict[type, int] = {
     RateArray: 0, HeavisideFitStateDep: 1, TanhSource: 2, ReLUSource: 3, SimpleGELUSource: 4,
     TeluSource: 5, TanhGauss1p7IBFit: 6,
 }
@@ -53,8 +53,9 @@ SOURCE_CODES: Dict[type, int] = {
 _C_TEMPLATE = r"""
 /* ---- source functions over one row of n points (simple loops the compiler vectorises) ---- */
 
-static void rate_array_SUF(int64_t n, const REAL* phi, const REAL* cur, REAL* g, REAL* dp, REAL* di,
-                           int slopes, const REAL* table, int64_t Ht, int64_t Wt,
+static void rate_array_SUF(int64_t n, const REAL* restrict phi, const REAL* restrict cur,
+                           REAL* restrict g, REAL* restrict dp, REAL* restrict di,
+                           int slopes, const REAL* restrict table, int64_t Ht, int64_t Wt,
                            REAL inv_dphi, REAL inv_dib, REAL phi0, REAL ib0) {
     const REAL x_off = ((REAL)0.5 - phi0) * inv_dphi, y_off = -ib0 * inv_dib;
     const REAL x_hi = (REAL)(Wt - 1), y_hi = (REAL)(Ht - 1);
@@ -82,14 +83,15 @@ static void rate_array_SUF(int64_t n, const REAL* phi, const REAL* cur, REAL* g,
         REAL c0 = table[cell], cx = table[cell + 1], cy = table[cell + 2], cxy = table[cell + 3]; \
         REAL upper = cy + fx * cxy;                                                       \
         g[k] = (c0 + fx * cx) + fy * upper;
+    const int count = (int)n;  /* a 32-bit index lets the compiler vectorise the gathers */
     if (slopes) {
-        for (int64_t k = 0; k < n; ++k) {
+        for (int k = 0; k < count; ++k) {
             RATE_ARRAY_BODY
             dp[k] = (cx + fy * cxy) * (signbit(centred) ? -inv_dphi : inv_dphi);
             di[k] = upper * (signbit(i_k) ? -inv_dib : inv_dib) * (REAL)(y == y_raw);
         }
     } else {
-        for (int64_t k = 0; k < n; ++k) {
+        for (int k = 0; k < count; ++k) {
             RATE_ARRAY_BODY
         }
     }
@@ -291,11 +293,11 @@ def _instantiate(real: str, suffix: str, math_suffix: str) -> str:
 
 _C_SOURCE = "#include <math.h>\n#include <stdint.h>\n" + _instantiate("float", "_f32", "f") + _instantiate(
     "double", "_f64", "")
-_CFLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-std=c99", "-ffp-contract=off"]
+_CFLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-std=c99", "-ffp-contract=off", "-fno-trapping-math"]
 
 _lock = threading.Lock()
-_state: Dict[str, object] = {"lib": None, "tried": False, "error": None}
-_pool: Optional[ThreadPoolExecutor] = None
+_state: dict[str, object] = {"lib": None, "tried": False, "error": None}
+_pool: dict[str, object] = {"executor": None, "pid": None}
 
 
 def _cache_dir() -> Path:
@@ -315,7 +317,7 @@ def _cpu_signature() -> str:
     return "\n".join(sorted(set(keep)))
 
 
-def _compiler() -> Optional[str]:
+def _compiler() -> str | None:
     for candidate in (os.environ.get("CC"), "cc", "gcc", "clang"):
         if candidate and shutil.which(candidate):
             return candidate
@@ -337,8 +339,12 @@ def _build() -> ctypes.CDLL:
             source = Path(tmp) / "soen_scan.c"
             source.write_text(_C_SOURCE)
             built = Path(tmp) / target.name
-            result = subprocess.run([compiler, *_CFLAGS, "-o", str(built), str(source), "-lm"],
-                                    capture_output=True, text=True, timeout=120)
+            # Compilers without -march=native (some non-x86 toolchains) get a portable build.
+            for flags in (_CFLAGS, [f for f in _CFLAGS if f != "-march=native"]):
+                result = subprocess.run([compiler, *flags, "-o", str(built), str(source), "-lm"],
+                                        capture_output=True, text=True, timeout=120, check=False)
+                if result.returncode == 0:
+                    break
             if result.returncode != 0:
                 raise RuntimeError(f"{compiler} failed: {result.stderr.strip()[:500]}")
             os.replace(built, target)
@@ -354,7 +360,7 @@ def enabled() -> bool:
     return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "off", "no")
 
 
-def library() -> Optional[ctypes.CDLL]:
+def library() -> ctypes.CDLL | None:
     """The compiled kernel, building it on first use; None when unavailable or disabled."""
     if not enabled():
         return None
@@ -372,8 +378,15 @@ def library() -> Optional[ctypes.CDLL]:
     return _state["lib"]  # type: ignore[return-value]
 
 
-def supports(tensor: Tensor, source: SourceFunction) -> bool:
-    """True when the compiled scan can run this dtype/device/source function."""
+#: Widest layer whose internal connection the kernel multiplies itself (a plain loop);
+#: wider recurrent layers keep the PyTorch scan, where each step's product is one BLAS call.
+MAX_RECURRENT_WIDTH = 48
+
+
+def supports(tensor: Tensor, source: SourceFunction, recurrent: bool = False) -> bool:
+    """True when the compiled scan can (and should) run this dtype/device/source/layer."""
+    if recurrent and tensor.shape[-1] > MAX_RECURRENT_WIDTH:
+        return False
     return (tensor.device.type == "cpu" and tensor.dtype in (torch.float32, torch.float64)
             and type(source) in SOURCE_CODES and library() is not None)
 
@@ -381,17 +394,15 @@ def supports(tensor: Tensor, source: SourceFunction) -> bool:
 def source_table(source: SourceFunction, ref: Tensor) -> tuple:
     """(table tensor or None, geometry) the kernel needs for ``source``."""
     if isinstance(source, RateArray):
-        h, w = source.table.shape
-        cells = source.table.cell_coefficients(ref.device, ref.dtype)
-        return cells, (source._inv_dphi, source._inv_dib, source._phi0, source._ib0, h, w)
+        return source.table.cell_coefficients(ref.device, ref.dtype), source.geometry
     return None, (0.0, 0.0, 0.0, 0.0, 0, 0)
 
 
-def _ptr(tensor: Optional[Tensor]) -> Optional[ctypes.c_void_p]:
+def _ptr(tensor: Tensor | None) -> ctypes.c_void_p | None:
     return None if tensor is None else ctypes.c_void_p(tensor.data_ptr())
 
 
-def _rows(batch: int, work: int) -> List[Sequence[int]]:
+def _rows(batch: int, work: int) -> list[Sequence[int]]:
     """Batch row ranges, one per thread when the work is large enough to split."""
     threads = max(1, torch.get_num_threads())
     if threads == 1 or batch < 2 or work < 20_000:
@@ -401,14 +412,19 @@ def _rows(batch: int, work: int) -> List[Sequence[int]]:
     return [(edges[i], edges[i + 1]) for i in range(parts) if edges[i + 1] > edges[i]]
 
 
-def _run(fn, ranges: List[Sequence[int]], make_args) -> None:
-    global _pool
+def _executor() -> ThreadPoolExecutor:
+    """The worker threads (recreated in a forked child, whose copy of the pool has no threads)."""
+    if _pool["executor"] is None or _pool["pid"] != os.getpid():
+        _pool["executor"] = ThreadPoolExecutor(max_workers=8, thread_name_prefix="soen-scan")
+        _pool["pid"] = os.getpid()
+    return _pool["executor"]  # type: ignore[return-value]
+
+
+def _run(fn, ranges: list[Sequence[int]], make_args) -> None:
     if len(ranges) == 1:
         fn(*make_args(*ranges[0]))
         return
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="soen-scan")
-    futures = [_pool.submit(fn, *make_args(lo, hi)) for lo, hi in ranges]
+    futures = [_executor().submit(fn, *make_args(lo, hi)) for lo, hi in ranges]
     for future in futures:
         future.result()
 
@@ -423,8 +439,8 @@ def _rows_of(coeff: Tensor, batch: int, dim: int) -> tuple:
     return coeff, (0 if coeff.dim() == 1 else dim)
 
 
-def forward(X: Tensor, bias: Optional[Tensor], s0: Tensor, J: Optional[Tensor], a: Tensor, c: Tensor,
-            IB: Optional[Tensor], g_noise: Optional[Tensor], s_noise: Optional[Tensor],
+def forward(X: Tensor, bias: Tensor | None, s0: Tensor, J: Tensor | None, a: Tensor, c: Tensor,
+            IB: Tensor | None, g_noise: Tensor | None, s_noise: Tensor | None,
             source: SourceFunction, slopes: bool) -> tuple:
     """Compiled forward scan with the arguments of ``dendrite_scan`` (X [T,B,D]; bias, a, c [D] or
     [B,D]; IB [D], [B,D] or [T,B,D]); X, s0, J and the noise tensors must be contiguous.
@@ -467,8 +483,8 @@ def forward(X: Tensor, bias: Optional[Tensor], s0: Tensor, J: Optional[Tensor], 
     return H, PHI, G, DPHI, DI
 
 
-def backward(H: Tensor, G: Tensor, DPHI: Tensor, DI: Optional[Tensor], J: Optional[Tensor], a: Tensor,
-             c: Tensor, gH: Optional[Tensor], gG: Optional[Tensor], gPHI: Optional[Tensor],
+def backward(H: Tensor, G: Tensor, DPHI: Tensor, DI: Tensor | None, J: Tensor | None, a: Tensor,
+             c: Tensor, gH: Tensor | None, gG: Tensor | None, gPHI: Tensor | None,
              full_ib: bool) -> tuple:
     """Compiled adjoint pass; returns (P, grad_s0, sum lam*s, sum lam*G, sum u*di, u*di per step,
     sum P) with the sums per batch row [B, D]."""

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -30,14 +31,14 @@ from .result import SimulationResult, StateKey
 from .spec_types import CORE_NOISE_KEYS, ArchitectureSpec
 from .validation import ArchitectureError, as_float
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 NOISE_TARGETS = ("noise", "perturb")
 
 
 class SOENModel(nn.Module):
     """A simulated SOEN network (plain PyTorch module)."""
 
-    def __init__(self, architecture: ArchitectureSpec, *, seed: Optional[int] = None,
+    def __init__(self, architecture: ArchitectureSpec, *, seed: int | None = None,
                  materialize: bool = True) -> None:
         super().__init__()
         self._arch = copy.deepcopy(architecture)
@@ -75,7 +76,7 @@ class SOENModel(nn.Module):
     # Construction and files
     # ------------------------------------------------------------------------------------
     @classmethod
-    def from_yaml(cls, source: ArchitectureSource, seed: Optional[int] = None) -> "SOENModel":
+    def from_yaml(cls, source: ArchitectureSource, seed: int | None = None) -> SOENModel:
         """Build from an architecture YAML (path) or the equivalent dict.
 
         ``seed`` controls every random initialisation; when given, a seed stored in the
@@ -90,14 +91,14 @@ class SOENModel(nn.Module):
         return save_model(self, path)
 
     @classmethod
-    def load(cls, path: PathLike) -> "SOENModel":
+    def load(cls, path: PathLike) -> SOENModel:
         """Read a ``.soen`` written by ``save`` (never executes code from the file)."""
         from .soen_file import load_model
 
         return load_model(path)
 
     @classmethod
-    def import_original(cls, path: PathLike) -> "SOENModel":
+    def import_original(cls, path: PathLike) -> SOENModel:
         """Import the original toolkit's torch-pickled ``.soen`` through a restricted unpickler."""
         from .soen_file import import_original_model
 
@@ -125,12 +126,12 @@ class SOENModel(nn.Module):
         return self._arch
 
     @property
-    def spec(self) -> Dict[str, Any]:
+    def spec(self) -> dict[str, Any]:
         """Plain dict of the architecture (YAML-compatible), enough to rebuild the model."""
         return architecture_to_dict(self.architecture)
 
     @property
-    def layer_ids(self) -> List[int]:
+    def layer_ids(self) -> list[int]:
         """Layer ids in evaluation order (ascending)."""
         return [spec.layer_id for spec in self._arch.layers]
 
@@ -170,7 +171,7 @@ class SOENModel(nn.Module):
 
     def connection(self, name: str) -> Connection:
         """The connection '<from>_to_<to>' (the original's 'J_<from>_to_<to>' also works)."""
-        key = name[2:] if name.startswith("J_") else name
+        key = name.removeprefix("J_")
         if key not in self.connections:
             hint = closest(key, list(self.connections))
             msg = f"no connection '{name}'"
@@ -179,21 +180,21 @@ class SOENModel(nn.Module):
             raise KeyError(msg + f"; connections are {sorted(self.connections)}")
         return self.connections[key]
 
-    def noise_keys(self, layer_id: int) -> List[str]:
+    def noise_keys(self, layer_id: int) -> list[str]:
         """Keys ``set_noise`` accepts for layer ``layer_id``."""
         return self.layer(layer_id).noise_keys()
 
     # ------------------------------------------------------------------------------------
     # Parameters and constraints
     # ------------------------------------------------------------------------------------
-    def parameters_by_name(self) -> Dict[str, nn.Parameter]:
+    def parameters_by_name(self) -> dict[str, nn.Parameter]:
         """{'layers.<id>.<param>': Parameter, 'connections.<from>_to_<to>': Parameter}.
 
         Every per-node layer parameter and every connection weight (learnable or not: see
         ``requires_grad``); plus 'dt' when dt is learnable. Connection values are the raw
         weights; the simulator multiplies them by the mask.
         """
-        out: Dict[str, nn.Parameter] = {}
+        out: dict[str, nn.Parameter] = {}
         for lid in self.layer_ids:
             layer = self.layers[str(lid)]
             for name in layer.param_names():
@@ -204,7 +205,7 @@ class SOENModel(nn.Module):
             out["dt"] = self.dt_parameter
         return out
 
-    def connection_weights(self, learnable_only: bool = True) -> Dict[str, Tensor]:
+    def connection_weights(self, learnable_only: bool = True) -> dict[str, Tensor]:
         """{'<from>_to_<to>': weight * mask}; gradients flow to the weights."""
         return {
             name: conn.masked_weight()
@@ -226,8 +227,8 @@ class SOENModel(nn.Module):
     # Noise, perturbation and weight transforms
     # ------------------------------------------------------------------------------------
     def set_noise(self, target: str, key: str, value: float,
-                  layer_ids: Optional[Iterable[int]] = None,
-                  relative: Optional[bool] = None) -> List[int]:
+                  layer_ids: Iterable[int] | None = None,
+                  relative: bool | None = None) -> list[int]:
         """Set a noise std (``target='noise'``) or perturbation std (``'perturb'``) by name.
 
         ``key`` is a core noise key (phi, g, s, bias_current, j) or a layer parameter name.
@@ -278,8 +279,8 @@ class SOENModel(nn.Module):
         conn.extra_noise_std = as_float(std, f"connection noise of {name}", minimum=0.0)
         conn.extra_noise_relative = bool(relative)
 
-    def set_weight_transform(self, fn: Optional[Callable[[Tensor], Tensor]],
-                             connections: Optional[Iterable[str]] = None) -> None:
+    def set_weight_transform(self, fn: Callable[[Tensor], Tensor] | None,
+                             connections: Iterable[str] | None = None) -> None:
         """Apply ``fn`` to J in every forward (e.g. a straight-through quantiser); None clears.
 
         ``connections`` defaults to every learnable connection.
@@ -323,7 +324,7 @@ class SOENModel(nn.Module):
             raise ValueError("input must have at least one time step")
         return x.to(device=self._device(), dtype=self._dtype())
 
-    def _parse_state_key(self, key: Any) -> Tuple[int, str]:
+    def _parse_state_key(self, key: Any) -> tuple[int, str]:
         if isinstance(key, tuple) and len(key) == 2:
             lid, name = key
         elif isinstance(key, str) and "." in key:
@@ -340,9 +341,9 @@ class SOENModel(nn.Module):
             raise KeyError(f"initial_states key {key!r}: layer {lid} has states {list(valid)}")
         return lid, str(name)
 
-    def _initial_states(self, given: Optional[Mapping[Any, Any]], batch: int, ref: Tensor
-                        ) -> Dict[int, Dict[str, Tensor]]:
-        supplied: Dict[int, Dict[str, Tensor]] = {lid: {} for lid in self.layer_ids}
+    def _initial_states(self, given: Mapping[Any, Any] | None, batch: int, ref: Tensor
+                        ) -> dict[int, dict[str, Tensor]]:
+        supplied: dict[int, dict[str, Tensor]] = {lid: {} for lid in self.layer_ids}
         for key, value in (given or {}).items():
             lid, name = self._parse_state_key(key)
             dim = self.layer(lid).dim
@@ -364,7 +365,7 @@ class SOENModel(nn.Module):
             states[lid] = layer.initial_state(s0, supplied[lid])
         return states
 
-    def _plan(self, x: Tensor, initial_states: Optional[Mapping[Any, Any]], track_phi: bool,
+    def _plan(self, x: Tensor, initial_states: Mapping[Any, Any] | None, track_phi: bool,
               track_g: bool) -> ForwardPlan:
         batch, steps = int(x.shape[0]), int(x.shape[1])
         sim = self._arch.simulation
@@ -380,8 +381,8 @@ class SOENModel(nn.Module):
                                                       steps=steps, track_phi=track_phi, track_g=track_g)
             layers[spec.layer_id] = self.layers[str(spec.layer_id)]
         weights = {name: conn.forward_weight(training) for name, conn in self.connections.items()}
-        incoming: Dict[int, List[Connection]] = {lid: [] for lid in layers}
-        internal: Dict[int, Optional[InternalWeight]] = {lid: None for lid in layers}
+        incoming: dict[int, list[Connection]] = {lid: [] for lid in layers}
+        internal: dict[int, InternalWeight | None] = {lid: None for lid in layers}
         for name, conn in self.connections.items():
             if conn.is_internal:
                 lid = conn.spec.to_layer
@@ -399,7 +400,7 @@ class SOENModel(nn.Module):
             internal=internal, weights=weights, initial=self._initial_states(initial_states, batch, x),
             simulation=sim, training=training)
 
-    def simulate(self, x: Tensor, initial_states: Optional[Mapping[StateKey, Tensor]] = None,
+    def simulate(self, x: Tensor, initial_states: Mapping[StateKey, Tensor] | None = None,
                  track_phi: bool = False, track_g: bool = False) -> SimulationResult:
         """Run the network on x [B, T, D_in]; every layer's history keyed by layer id.
 
@@ -412,7 +413,7 @@ class SOENModel(nn.Module):
         plan = self._plan(x, initial_states, track_phi or sim.track_phi, track_g or sim.track_g)
         return evaluate(plan, x.transpose(0, 1).contiguous())
 
-    def forward(self, x: Tensor, initial_states: Optional[Mapping[StateKey, Tensor]] = None) -> Tensor:
+    def forward(self, x: Tensor, initial_states: Mapping[StateKey, Tensor] | None = None) -> Tensor:
         """Output layer history [B, T+1, D_out] (index 0 = initial state)."""
         return self.simulate(x, initial_states=initial_states).output
 
@@ -422,4 +423,4 @@ class SOENModel(nn.Module):
                 f"evaluation={sim.network_evaluation_method}")
 
 
-__all__ = ["SOENModel", "CORE_NOISE_KEYS", "ArchitectureError"]
+__all__ = ["CORE_NOISE_KEYS", "ArchitectureError", "SOENModel"]

@@ -11,7 +11,7 @@ Samples come from the global torch RNG, so a trainer's seed makes them reproduci
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -27,9 +27,9 @@ class NoiseRuntime:
         self.noise = noise
         self.active = bool(active)
         self._batch, self._dim = batch, dim
-        self._offsets: Dict[str, Tensor] = {}
+        self._offsets: dict[str, Tensor] = {}
         if self.active and perturb.is_active():
-            for key in perturb.keys():
+            for key in perturb.active_keys():
                 mean, std = perturb.mean(key), perturb.std(key)
                 if key == "j":
                     continue  # weight offsets are drawn by the connection that owns J
@@ -39,12 +39,12 @@ class NoiseRuntime:
                 self._offsets[key] = offset
 
     @classmethod
-    def inactive(cls) -> "NoiseRuntime":
+    def inactive(cls) -> NoiseRuntime:
         """A runtime that never changes anything (eval mode, or nothing configured)."""
         return cls(NoiseSpec(), PerturbSpec(), batch=0, dim=0, device=torch.device("cpu"),
                    dtype=torch.float32, active=False)
 
-    def offset(self, key: str) -> Optional[Tensor]:
+    def offset(self, key: str) -> Tensor | None:
         """The per-forward offset [B, D] of ``key`` (None when not perturbed)."""
         return self._offsets.get(key)
 
@@ -70,7 +70,7 @@ class NoiseRuntime:
         offset = self._offsets.get(key)
         return value if offset is None else value + offset
 
-    def step_sample(self, key: str, like: Tensor) -> Optional[Tensor]:
+    def step_sample(self, key: str, like: Tensor) -> Tensor | None:
         """A fresh noise sample shaped like ``like`` (None when ``key`` has no step noise)."""
         std = self.step_std(key)
         if std == 0.0:
@@ -88,7 +88,7 @@ class NoiseRuntime:
 
 
 def weight_offset(perturb: PerturbSpec, shape: torch.Size, device: torch.device,
-                  dtype: torch.dtype) -> Optional[Tensor]:
+                  dtype: torch.dtype) -> Tensor | None:
     """One draw of the ``j`` perturbation for a weight matrix (None when not configured)."""
     mean, std = perturb.mean("j"), perturb.std("j")
     if mean == 0.0 and std == 0.0:

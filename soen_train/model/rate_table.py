@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, Tuple
 
 import numpy as np
 import torch
@@ -31,7 +30,7 @@ class RateTable:
     ib: np.ndarray  # [H] bias-current axis (units of Ic), ascending, uniform
     phi: np.ndarray  # [W] flux axis (units of Phi0), ascending from 0, uniform
     g: np.ndarray  # [H, W] rate, indexed [ib, phi]
-    _cells: Dict[Tuple[str, torch.dtype], torch.Tensor] = field(default_factory=dict, repr=False)
+    _cells: dict[tuple[str, torch.dtype], torch.Tensor] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.g.shape != (self.ib.size, self.phi.size):
@@ -70,7 +69,7 @@ class RateTable:
         return float((self.phi[-1] - self.phi[0]) / (self.phi.size - 1))
 
     @property
-    def shape(self) -> Tuple[int, int]:
+    def shape(self) -> tuple[int, int]:
         """(number of ib points, number of phi points)."""
         return (int(self.ib.size), int(self.phi.size))
 

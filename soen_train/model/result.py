@@ -7,13 +7,11 @@ layer only when it is first asked for (``output`` converts just the last layer).
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple, Union
-
 from torch import Tensor
 
 #: Key of an entry in ``final_states()``/``initial_states``: a layer id for the main state,
 #: or (layer id, name) for an auxiliary state such as a MultiplierNOCC's "s1"/"s2".
-StateKey = Union[int, Tuple[int, str]]
+StateKey = int | tuple[int, str]
 
 
 def _batch_major(history: Tensor) -> Tensor:
@@ -23,7 +21,7 @@ def _batch_major(history: Tensor) -> Tensor:
 class _LazyHistories(dict):
     """dict {layer id: [B, ..., D]} filled from time-major tensors on first access per key."""
 
-    def __init__(self, time_major: Dict[int, Tensor]) -> None:
+    def __init__(self, time_major: dict[int, Tensor]) -> None:
         super().__init__()
         self._time_major = time_major
 
@@ -37,7 +35,7 @@ class _LazyHistories(dict):
     def _fill(self) -> None:
         for key in self._time_major:
             if not dict.__contains__(self, key):
-                self[key]  # noqa: B018 - populates through __missing__
+                self[key]
 
     def __iter__(self):
         return iter(sorted(self._time_major))
@@ -66,16 +64,16 @@ class SimulationResult:
     """Histories keyed by layer id: ``states`` [B, T+1, D] (index 0 = initial), ``phi`` and
     ``g`` [B, T, D] for tracked runs (empty dicts otherwise)."""
 
-    def __init__(self, states_time_major: Dict[int, Tensor], output_layer: int,
-                 phi_time_major: Optional[Dict[int, Tensor]] = None,
-                 g_time_major: Optional[Dict[int, Tensor]] = None,
-                 aux_final: Optional[Dict[int, Dict[str, Tensor]]] = None) -> None:
+    def __init__(self, states_time_major: dict[int, Tensor], output_layer: int,
+                 phi_time_major: dict[int, Tensor] | None = None,
+                 g_time_major: dict[int, Tensor] | None = None,
+                 aux_final: dict[int, dict[str, Tensor]] | None = None) -> None:
         self.states_time_major = states_time_major
         self.output_layer = int(output_layer)
-        self.states: Dict[int, Tensor] = _LazyHistories(states_time_major)
-        self.phi: Dict[int, Tensor] = _LazyHistories(phi_time_major or {})
-        self.g: Dict[int, Tensor] = _LazyHistories(g_time_major or {})
-        self.aux_final: Dict[int, Dict[str, Tensor]] = aux_final or {}
+        self.states: dict[int, Tensor] = _LazyHistories(states_time_major)
+        self.phi: dict[int, Tensor] = _LazyHistories(phi_time_major or {})
+        self.g: dict[int, Tensor] = _LazyHistories(g_time_major or {})
+        self.aux_final: dict[int, dict[str, Tensor]] = aux_final or {}
 
     @property
     def output(self) -> Tensor:
@@ -87,13 +85,13 @@ class SimulationResult:
         """Number of simulated steps T (smaller than the input length after an early stop)."""
         return int(self.states_time_major[self.output_layer].shape[0]) - 1
 
-    def final_states(self) -> Dict[StateKey, Tensor]:
+    def final_states(self) -> dict[StateKey, Tensor]:
         """States at the last step [B, D], in the form ``initial_states=`` accepts.
 
         Main states are keyed by layer id; auxiliary states by (layer id, name), e.g.
         ``(3, "s1")`` and ``(3, "s2")`` for a MultiplierNOCC layer 3.
         """
-        out: Dict[StateKey, Tensor] = {lid: hist[-1] for lid, hist in self.states_time_major.items()}
+        out: dict[StateKey, Tensor] = {lid: hist[-1] for lid, hist in self.states_time_major.items()}
         for lid, aux in self.aux_final.items():
             for name, value in aux.items():
                 out[(lid, name)] = value

@@ -18,8 +18,9 @@ import json
 import os
 import pickle
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Union
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -31,7 +32,7 @@ from .spec_types import SimulationSpec
 from .validation import ArchitectureError
 
 FORMAT = "soen_train/1"
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 
 class SoenFileError(ValueError):
@@ -59,7 +60,7 @@ def _read_safetensors(path: Path) -> tuple:
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118 - safetensors API
     except (SafetensorError, OSError, ValueError) as exc:
         raise SoenFileError(
             f"{path} is not a soen_train .soen file (safetensors) ({exc}); a .soen saved by the "
@@ -118,7 +119,7 @@ def _unpickle_restricted(path: Path) -> Any:
         raise SoenFileError(f"{path}: not a readable torch-saved .soen file ({exc})") from None
 
 
-def _original_simulation(raw: Mapping[str, Any], path: Path) -> Dict[str, Any]:
+def _original_simulation(raw: Mapping[str, Any], path: Path) -> dict[str, Any]:
     known = set(SimulationSpec().__dict__) - {"track_power"}
     sim = {k: v for k, v in raw.items() if k in known}
     dropped = sorted(set(raw) - known)
@@ -147,14 +148,14 @@ def _layer_param_tensor(state: Mapping[str, torch.Tensor], index: int, name: str
     )
 
 
-def _connection_tensor(state: Mapping[str, torch.Tensor], index: Dict[int, int], src: int, dst: int,
+def _connection_tensor(state: Mapping[str, torch.Tensor], index: dict[int, int], src: int, dst: int,
                        path: Path) -> torch.Tensor:
     key = f"connections.J_{src}_to_{dst}"
     if key in state:
         return state[key]
     if src == dst:
         prefix = f"layers.{index[src]}."
-        internal: List[str] = [k for k in state if k.startswith(prefix) and "internal" in k
+        internal: list[str] = [k for k in state if k.startswith(prefix) and "internal" in k
                                and k.endswith("weight")]
         if len(internal) == 1:
             return state[internal[0]]

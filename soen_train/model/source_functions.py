@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import ClassVar, List, Optional, Tuple
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -43,14 +43,14 @@ class SourceFunction(ABC):
     forward_slopes: ClassVar[bool] = False
 
     @abstractmethod
-    def value(self, phi: Tensor, current: Optional[Tensor]) -> Tensor:
+    def value(self, phi: Tensor, current: Tensor | None) -> Tensor:
         """Rate g (dimensionless) for flux ``phi`` [Phi0] and SQUID current ``current`` [Ic]."""
 
     @abstractmethod
-    def derivatives(self, phi: Tensor, current: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
+    def derivatives(self, phi: Tensor, current: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """(dg/dphi, dg/di) at the given points; dg/di is None for phi-only functions."""
 
-    def stepper(self, shape: Tuple[int, ...], ref: Tensor, want_slopes: bool) -> "ScanStepper":
+    def stepper(self, shape: tuple[int, ...], ref: Tensor, want_slopes: bool) -> ScanStepper:
         """A per-scan evaluator for steps of the given [B, D] ``shape`` (dtype/device of ``ref``)."""
         return ScanStepper(self, shape, ref, want_slopes)
 
@@ -67,23 +67,23 @@ class ScanStepper:
     This generic version evaluates ``value`` (and ``derivatives`` when slopes are wanted).
     """
 
-    def __init__(self, source: SourceFunction, shape: Tuple[int, ...], ref: Tensor,
+    def __init__(self, source: SourceFunction, shape: tuple[int, ...], ref: Tensor,
                  want_slopes: bool) -> None:
         self.source = source
         self.shape = tuple(shape)
         self.writes_slopes = bool(want_slopes and source.forward_slopes)
 
-    def plan(self, phi: Tensor) -> List[object]:
+    def plan(self, phi: Tensor) -> list[object]:
         """Per-step entries for a chunk of fluxes [K, B, D]."""
         return list(phi.unbind(0))
 
-    def step(self, entry: object, current: Optional[Tensor], g_out: Tensor,
-             dphi_out: Optional[Tensor], di_out: Optional[Tensor]) -> None:
+    def step(self, entry: object, current: Tensor | None, g_out: Tensor,
+             dphi_out: Tensor | None, di_out: Tensor | None) -> None:
         """Write one step from its plan entry."""
         self.step_flux(entry, current, g_out, dphi_out, di_out)
 
-    def step_flux(self, phi: Tensor, current: Optional[Tensor], g_out: Tensor,
-                  dphi_out: Optional[Tensor], di_out: Optional[Tensor]) -> None:
+    def step_flux(self, phi: Tensor, current: Tensor | None, g_out: Tensor,
+                  dphi_out: Tensor | None, di_out: Tensor | None) -> None:
         """Write one step from its flux ``phi`` [B, D]."""
         g_out.copy_(self.source.value(phi, current))
         if self.writes_slopes:
@@ -99,7 +99,7 @@ class PhiOnlySource(SourceFunction):
     uses_current: ClassVar[bool] = False
     forward_slopes: ClassVar[bool] = True
 
-    def stepper(self, shape: Tuple[int, ...], ref: Tensor, want_slopes: bool) -> ScanStepper:
+    def stepper(self, shape: tuple[int, ...], ref: Tensor, want_slopes: bool) -> ScanStepper:
         """A phi-only rate is fully known from the flux: plan whole chunks at once."""
         return _PhiOnlyStepper(self, shape, ref, want_slopes)
 
@@ -107,20 +107,20 @@ class PhiOnlySource(SourceFunction):
 class _PhiOnlyStepper(ScanStepper):
     """Rates (and slopes) of a whole chunk evaluated at once; steps copy them out."""
 
-    def plan(self, phi: Tensor) -> List[object]:
+    def plan(self, phi: Tensor) -> list[object]:
         values = self.source.value(phi, None)
         slopes = self.source.derivatives(phi, None)[0] if self.writes_slopes else None
         return list(zip(values.unbind(0), slopes.unbind(0) if slopes is not None else [None] * len(phi)))
 
-    def step(self, entry: object, current: Optional[Tensor], g_out: Tensor,
-             dphi_out: Optional[Tensor], di_out: Optional[Tensor]) -> None:
+    def step(self, entry: object, current: Tensor | None, g_out: Tensor,
+             dphi_out: Tensor | None, di_out: Tensor | None) -> None:
         value, slope = entry
         g_out.copy_(value)
         if slope is not None:
             dphi_out.copy_(slope)
 
-    def step_flux(self, phi: Tensor, current: Optional[Tensor], g_out: Tensor,
-                  dphi_out: Optional[Tensor], di_out: Optional[Tensor]) -> None:
+    def step_flux(self, phi: Tensor, current: Tensor | None, g_out: Tensor,
+                  dphi_out: Tensor | None, di_out: Tensor | None) -> None:
         self.step(self.plan(phi.unsqueeze(0))[0], current, g_out, dphi_out, di_out)
 
 
@@ -151,7 +151,7 @@ class RateArray(SourceFunction):
     uses_current: ClassVar[bool] = True
     forward_slopes: ClassVar[bool] = True
 
-    def __init__(self, table: Optional[RateTable] = None) -> None:
+    def __init__(self, table: RateTable | None = None) -> None:
         self.table = table if table is not None else default_rate_table()
         h, w = self.table.shape
         self._h = h
@@ -162,7 +162,7 @@ class RateArray(SourceFunction):
         self._ib0 = self.table.ib_min
 
     # -- geometry ---------------------------------------------------------------------
-    def _phi_position(self, phi: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    def _phi_position(self, phi: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(x0 cell column as float, fx fraction, fold sign d(phi_eff)/d(phi))."""
         wrapped = torch.remainder(phi, 1.0)
         mirrored = 1.0 - wrapped
@@ -173,7 +173,7 @@ class RateArray(SourceFunction):
         sign = torch.sign(mirrored - wrapped)
         return x0, fx, sign
 
-    def _current_position(self, current: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    def _current_position(self, current: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(y0 cell row as float, fy fraction, d(y)/d(current) without the 1/dib factor)."""
         magnitude = current.abs()
         y_raw = (magnitude - self._ib0) * self._inv_dib
@@ -188,11 +188,16 @@ class RateArray(SourceFunction):
         return self.table.cell_coefficients(ref.device, ref.dtype)
 
     def _lookup(self, x0: Tensor, y0: Tensor, ref: Tensor) -> Tensor:
-        index = torch.addcmul(x0, y0, torch.full((), float(self._w - 1), dtype=y0.dtype)).long()
+        index = torch.add(x0, y0, alpha=self._w - 1).long()
         return _gather_cells(self._cells(ref), index)
 
+    @property
+    def geometry(self) -> tuple[float, float, float, float, int, int]:
+        """(1/dphi, 1/dib, phi_min, ib_min, ib points, phi points) of the table grid."""
+        return self._inv_dphi, self._inv_dib, self._phi0, self._ib0, self._h, self._w
+
     @staticmethod
-    def _require_current(current: Optional[Tensor]) -> Tensor:
+    def _require_current(current: Tensor | None) -> Tensor:
         if current is None:
             raise ValueError(
                 "RateArray needs the SQUID current i (it is state dependent); "
@@ -201,7 +206,7 @@ class RateArray(SourceFunction):
         return current
 
     # -- public API -------------------------------------------------------------------
-    def value(self, phi: Tensor, current: Optional[Tensor]) -> Tensor:
+    def value(self, phi: Tensor, current: Tensor | None) -> Tensor:
         """Differentiable bilinear rate lookup."""
         current = self._require_current(current)
         phi, current = torch.broadcast_tensors(phi, current)
@@ -210,7 +215,7 @@ class RateArray(SourceFunction):
         c0, cx, cy, cxy = self._lookup(x0, y0, phi).unbind(-1)
         return c0 + fx * cx + fy * (cy + fx * cxy)
 
-    def derivatives(self, phi: Tensor, current: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
+    def derivatives(self, phi: Tensor, current: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """Exact derivatives of the bilinear interpolant inside each cell."""
         current = self._require_current(current)
         phi, current = torch.broadcast_tensors(phi, current)
@@ -221,7 +226,7 @@ class RateArray(SourceFunction):
         dg_di = (cy + fx * cxy) * (slope * self._inv_dib)
         return dg_dphi, dg_di
 
-    def stepper(self, shape: Tuple[int, ...], ref: Tensor, want_slopes: bool) -> ScanStepper:
+    def stepper(self, shape: tuple[int, ...], ref: Tensor, want_slopes: bool) -> ScanStepper:
         """Table lookups with preallocated buffers and one 16-byte gather per point."""
         return _RateArrayStepper(self, shape, ref, want_slopes)
 
@@ -229,19 +234,18 @@ class RateArray(SourceFunction):
 class _RateArrayStepper(ScanStepper):
     """Per-scan state of RateArray lookups: constants as 0-dim tensors, work buffers."""
 
-    def __init__(self, source: RateArray, shape: Tuple[int, ...], ref: Tensor, want_slopes: bool) -> None:
+    def __init__(self, source: RateArray, shape: tuple[int, ...], ref: Tensor, want_slopes: bool) -> None:
         super().__init__(source, shape, ref, want_slopes)
-        self.h, self.w = source._h, source._w
-        self.inv_dphi, self.inv_dib = source._inv_dphi, source._inv_dib
+        self.inv_dphi, self.inv_dib, phi0, ib0, self.h, self.w = source.geometry
 
         def scalar(value: float) -> Tensor:
             return torch.tensor(value, dtype=ref.dtype, device=ref.device)
 
         self.half = scalar(0.5)
-        self.x_offset = scalar((0.5 - source._phi0) * source._inv_dphi)
-        self.inv_dphi_t = scalar(source._inv_dphi)
-        self.y_offset = scalar(-source._ib0 * source._inv_dib)
-        self.inv_dib_t = scalar(source._inv_dib)
+        self.x_offset = scalar((0.5 - phi0) * self.inv_dphi)
+        self.inv_dphi_t = scalar(self.inv_dphi)
+        self.y_offset = scalar(-ib0 * self.inv_dib)
+        self.inv_dib_t = scalar(self.inv_dib)
 
         def buffer(dtype: torch.dtype = ref.dtype) -> Tensor:
             return torch.empty(self.shape, dtype=dtype, device=ref.device)
@@ -263,7 +267,7 @@ class _RateArrayStepper(ScanStepper):
             coeffs = self.gathered.view(*self.shape, 4)
         self.c0, self.cx, self.cy, self.cxy = coeffs.unbind(-1)
 
-    def plan(self, phi: Tensor) -> List[object]:
+    def plan(self, phi: Tensor) -> list[object]:
         """Cell columns x0, fractions fx (and dx/dphi) along phi for a chunk of steps."""
         # c = 0.5 - (phi mod 1); phi_eff = 0.5 - |c|; x = (phi_eff - phi0) / dphi.
         centred = torch.sub(torch.floor(phi).add_(self.half), phi)
@@ -274,8 +278,8 @@ class _RateArrayStepper(ScanStepper):
         folds = fold.unbind(0) if fold is not None else [None] * phi.shape[0]
         return list(zip(x0.unbind(0), fx.unbind(0), folds))
 
-    def step(self, entry: object, current: Optional[Tensor], g_out: Tensor,
-             dphi_out: Optional[Tensor], di_out: Optional[Tensor]) -> None:
+    def step(self, entry: object, current: Tensor | None, g_out: Tensor,
+             dphi_out: Tensor | None, di_out: Tensor | None) -> None:
         """Row along |i| (clamped), one gather, bilinear value and slopes."""
         x0, fx, fold = entry
         current = RateArray._require_current(current)
@@ -297,8 +301,8 @@ class _RateArrayStepper(ScanStepper):
             torch.addcmul(self.cx, fy, self.cxy, out=dphi_out).mul_(fold)
             torch.copysign(self.inv_dib_t, current, out=di_out).mul_(self.upper).mul_(self.inside)
 
-    def step_flux(self, phi: Tensor, current: Optional[Tensor], g_out: Tensor,
-                  dphi_out: Optional[Tensor], di_out: Optional[Tensor]) -> None:
+    def step_flux(self, phi: Tensor, current: Tensor | None, g_out: Tensor,
+                  dphi_out: Tensor | None, di_out: Tensor | None) -> None:
         self.step(self.plan(phi.unsqueeze(0))[0], current, g_out, dphi_out, di_out)
 
 
@@ -334,13 +338,13 @@ class HeavisideFitStateDep(SourceFunction):
     def _shape(self, d: Tensor) -> Tensor:
         return torch.sigmoid(self.SHARPNESS * d) * torch.clamp(d, min=self.EPS) ** (1.0 / self.N)
 
-    def value(self, phi: Tensor, current: Optional[Tensor]) -> Tensor:
+    def value(self, phi: Tensor, current: Tensor | None) -> Tensor:
         """Differentiable fit value."""
         if current is None:
             raise ValueError("Heaviside_fit_state_dep needs the SQUID current i = bias_current - s")
         return self._shape(self._current_term(current) - self._flux_term(phi))
 
-    def derivatives(self, phi: Tensor, current: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
+    def derivatives(self, phi: Tensor, current: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """Closed-form dg/dphi and dg/di (clamps contribute zero slope where active)."""
         if current is None:
             raise ValueError("Heaviside_fit_state_dep needs the SQUID current i = bias_current - s")
@@ -360,7 +364,7 @@ class HeavisideFitStateDep(SourceFunction):
         dd_dphi = -self.B * self.M * base_phi ** (self.M - 1.0) * dabs_dphi
         return dg_dd * dd_dphi, dg_dd * dd_di
 
-    def stepper(self, shape: Tuple[int, ...], ref: Tensor, want_slopes: bool) -> ScanStepper:
+    def stepper(self, shape: tuple[int, ...], ref: Tensor, want_slopes: bool) -> ScanStepper:
         """In-place evaluation with the flux term planned per chunk (slopes left to backward)."""
         return _HeavisideStepper(self, shape, ref, want_slopes)
 
@@ -368,7 +372,7 @@ class HeavisideFitStateDep(SourceFunction):
 class _HeavisideStepper(ScanStepper):
     """Per-scan buffers and 0-dim constants for the Heaviside fit."""
 
-    def __init__(self, source: HeavisideFitStateDep, shape: Tuple[int, ...], ref: Tensor,
+    def __init__(self, source: HeavisideFitStateDep, shape: tuple[int, ...], ref: Tensor,
                  want_slopes: bool) -> None:
         super().__init__(source, shape, ref, want_slopes)
 
@@ -380,17 +384,17 @@ class _HeavisideStepper(ScanStepper):
         self.flux, self.d, self.gate = (torch.empty(self.shape, dtype=ref.dtype, device=ref.device)
                                         for _ in range(3))
 
-    def _flux_term(self, phi: Tensor, out: Optional[Tensor] = None) -> Tensor:
+    def _flux_term(self, phi: Tensor, out: Tensor | None = None) -> Tensor:
         source = self.source
         term = torch.mul(phi, self.pi, out=out) if out is not None else torch.mul(phi, self.pi)
         return term.cos_().abs_().add_(self.eps).pow_(source.M).mul_(self.b)
 
-    def plan(self, phi: Tensor) -> List[object]:
+    def plan(self, phi: Tensor) -> list[object]:
         """The flux term B*(|cos(pi phi)| + eps)^M of each step."""
         return list(self._flux_term(phi).unbind(0))
 
-    def step(self, entry: object, current: Optional[Tensor], g_out: Tensor,
-             dphi_out: Optional[Tensor], di_out: Optional[Tensor]) -> None:
+    def step(self, entry: object, current: Tensor | None, g_out: Tensor,
+             dphi_out: Tensor | None, di_out: Tensor | None) -> None:
         """d = A*max(i - C, eps)^K - flux term; g = sigmoid(100 d) * max(d, eps)^(1/N)."""
         source = self.source
         if current is None:
@@ -400,8 +404,8 @@ class _HeavisideStepper(ScanStepper):
         torch.mul(d, self.sharp, out=self.gate).sigmoid_()
         torch.mul(d.clamp_(min=source.EPS).pow_(1.0 / source.N), self.gate, out=g_out)
 
-    def step_flux(self, phi: Tensor, current: Optional[Tensor], g_out: Tensor,
-                  dphi_out: Optional[Tensor], di_out: Optional[Tensor]) -> None:
+    def step_flux(self, phi: Tensor, current: Tensor | None, g_out: Tensor,
+                  dphi_out: Tensor | None, di_out: Tensor | None) -> None:
         self.step(self._flux_term(phi, out=self.flux), current, g_out, dphi_out, di_out)
 
 
@@ -414,11 +418,11 @@ class _HeavisideStepper(ScanStepper):
 class TanhSource(PhiOnlySource):
     """g = tanh(phi)."""
 
-    def value(self, phi: Tensor, current: Optional[Tensor]) -> Tensor:
+    def value(self, phi: Tensor, current: Tensor | None) -> Tensor:
         """tanh of the flux."""
         return torch.tanh(phi)
 
-    def derivatives(self, phi: Tensor, current: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
+    def derivatives(self, phi: Tensor, current: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """dg/dphi = 1 - tanh(phi)^2."""
         t = torch.tanh(phi)
         return 1.0 - t * t, None
@@ -428,11 +432,11 @@ class TanhSource(PhiOnlySource):
 class ReLUSource(PhiOnlySource):
     """g = max(phi, 0)."""
 
-    def value(self, phi: Tensor, current: Optional[Tensor]) -> Tensor:
+    def value(self, phi: Tensor, current: Tensor | None) -> Tensor:
         """Rectified flux."""
         return torch.relu(phi)
 
-    def derivatives(self, phi: Tensor, current: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
+    def derivatives(self, phi: Tensor, current: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """dg/dphi = 1 where phi > 0 else 0."""
         return (phi > 0).to(phi.dtype), None
 
@@ -441,11 +445,11 @@ class ReLUSource(PhiOnlySource):
 class SimpleGELUSource(PhiOnlySource):
     """g = 0.5*phi*tanh(0.8*phi) + 0.5*phi (a cheap GELU-like curve)."""
 
-    def value(self, phi: Tensor, current: Optional[Tensor]) -> Tensor:
+    def value(self, phi: Tensor, current: Tensor | None) -> Tensor:
         """GELU-like curve of the flux."""
         return 0.5 * phi * torch.tanh(0.8 * phi) + 0.5 * phi
 
-    def derivatives(self, phi: Tensor, current: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
+    def derivatives(self, phi: Tensor, current: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """dg/dphi = 0.5*tanh(0.8 phi) + 0.4*phi*(1 - tanh^2(0.8 phi)) + 0.5."""
         t = torch.tanh(0.8 * phi)
         return 0.5 * t + 0.4 * phi * (1.0 - t * t) + 0.5, None
@@ -455,11 +459,11 @@ class SimpleGELUSource(PhiOnlySource):
 class TeluSource(PhiOnlySource):
     """g = phi * tanh(exp(phi))."""
 
-    def value(self, phi: Tensor, current: Optional[Tensor]) -> Tensor:
+    def value(self, phi: Tensor, current: Tensor | None) -> Tensor:
         """TeLU of the flux."""
         return phi * torch.tanh(torch.exp(phi))
 
-    def derivatives(self, phi: Tensor, current: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
+    def derivatives(self, phi: Tensor, current: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """dg/dphi = tanh(e^phi) + phi * e^phi * (1 - tanh^2(e^phi))."""
         e = torch.exp(phi)
         t = torch.tanh(e)
@@ -494,13 +498,13 @@ class TanhGauss1p7IBFit(SourceFunction):
         u = torch.clamp(self.I_HIGH - torch.clamp(current, self.I_LOW, self.I_HIGH), 0.0, 1.0)
         return (1.0 - u) ** self.P
 
-    def value(self, phi: Tensor, current: Optional[Tensor]) -> Tensor:
+    def value(self, phi: Tensor, current: Tensor | None) -> Tensor:
         """Differentiable fit value."""
         if current is None:
             raise ValueError("TanhGauss1p7IBFit needs the SQUID current i = bias_current - s")
         return self._current_term(current) * self._flux_term(phi)
 
-    def derivatives(self, phi: Tensor, current: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
+    def derivatives(self, phi: Tensor, current: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """Closed-form dg/dphi and dg/di."""
         if current is None:
             raise ValueError("TanhGauss1p7IBFit needs the SQUID current i = bias_current - s")

@@ -8,13 +8,13 @@ only plain Python values, never tensors.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 #: Noise keys every layer understands (``extras`` covers other parameter names).
-CORE_NOISE_KEYS: Tuple[str, ...] = ("phi", "g", "s", "bias_current", "j")
+CORE_NOISE_KEYS: tuple[str, ...] = ("phi", "g", "s", "bias_current", "j")
 
 #: Network evaluation methods and the spellings accepted for them.
-EVALUATION_METHODS: Dict[str, str] = {
+EVALUATION_METHODS: dict[str, str] = {
     "layerwise": "layerwise",
     "layer": "layerwise",
     "layer_sequence": "layerwise",
@@ -25,7 +25,7 @@ EVALUATION_METHODS: Dict[str, str] = {
     "jacobi": "stepwise_jacobi",
 }
 
-INPUT_TYPES: Tuple[str, ...] = ("state", "flux")
+INPUT_TYPES: tuple[str, ...] = ("state", "flux")
 
 
 @dataclass
@@ -38,7 +38,7 @@ class NoiseSpec:
     bias_current: float = 0.0
     j: float = 0.0
     relative: bool = False
-    extras: Dict[str, float] = field(default_factory=dict)
+    extras: dict[str, float] = field(default_factory=dict)
 
     def std(self, key: str) -> float:
         """Standard deviation configured for ``key`` (core key or parameter name)."""
@@ -59,7 +59,7 @@ class NoiseSpec:
             v != 0.0 for v in self.extras.values()
         )
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """Plain dict in the YAML vocabulary."""
         return {
             "phi": self.phi, "g": self.g, "s": self.s, "bias_current": self.bias_current,
@@ -71,8 +71,8 @@ class NoiseSpec:
 class PerturbSpec:
     """A Gaussian offset (mean, std) drawn once per forward pass and held over time."""
 
-    means: Dict[str, float] = field(default_factory=dict)
-    stds: Dict[str, float] = field(default_factory=dict)
+    means: dict[str, float] = field(default_factory=dict)
+    stds: dict[str, float] = field(default_factory=dict)
 
     def mean(self, key: str) -> float:
         """Offset mean for ``key``."""
@@ -86,14 +86,14 @@ class PerturbSpec:
         """True when any mean or std is non-zero."""
         return any(v != 0.0 for v in self.means.values()) or any(v != 0.0 for v in self.stds.values())
 
-    def keys(self) -> List[str]:
+    def active_keys(self) -> list[str]:
         """Keys with a non-zero mean or std."""
         return sorted({k for k, v in self.means.items() if v != 0.0}
                       | {k for k, v in self.stds.items() if v != 0.0})
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """Plain dict in the YAML vocabulary (``<key>_mean``/``<key>_std`` + extras)."""
-        out: Dict[str, Any] = {}
+        out: dict[str, Any] = {}
         for key in CORE_NOISE_KEYS:
             out[f"{key}_mean"] = self.mean(key)
             out[f"{key}_std"] = self.std(key)
@@ -122,7 +122,7 @@ class SimulationSpec:
     steady_tol_abs: float = 1e-5
     steady_tol_rel: float = 1e-3
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """Plain dict in the YAML vocabulary."""
         return dict(self.__dict__)
 
@@ -132,14 +132,14 @@ class ParamInit:
     """How one per-node layer parameter starts and how it may change."""
 
     distribution: str
-    params: Dict[str, float]
+    params: dict[str, float]
     learnable: bool
-    minimum: Optional[float]
-    maximum: Optional[float]
+    minimum: float | None
+    maximum: float | None
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """Plain dict: ``{distribution, params, learnable, constraints?}``."""
-        out: Dict[str, Any] = {
+        out: dict[str, Any] = {
             "distribution": self.distribution, "params": dict(self.params), "learnable": self.learnable,
         }
         if self.minimum is not None or self.maximum is not None:
@@ -151,8 +151,8 @@ class ParamInit:
 class PolaritySpec:
     """Sign restriction of a layer's outgoing weights: +1 excitatory, -1 inhibitory, 0 free."""
 
-    signs: List[int]
-    source: Dict[str, Any]  # how it was specified (for writing the spec back)
+    signs: list[int]
+    source: dict[str, Any]  # how it was specified (for writing the spec back)
 
 
 @dataclass
@@ -162,11 +162,11 @@ class LayerSpec:
     layer_id: int
     layer_type: str
     dim: int
-    params: Dict[str, ParamInit]
-    options: Dict[str, Any]
+    params: dict[str, ParamInit]
+    options: dict[str, Any]
     noise: NoiseSpec = field(default_factory=NoiseSpec)
     perturb: PerturbSpec = field(default_factory=PerturbSpec)
-    polarity: Optional[PolaritySpec] = None
+    polarity: PolaritySpec | None = None
     description: str = ""
     model_id: int = 0
 
@@ -178,17 +178,17 @@ class ConnectionSpec:
     from_layer: int
     to_layer: int
     pattern: str
-    pattern_params: Dict[str, Any]
+    pattern_params: dict[str, Any]
     init: str
-    init_params: Dict[str, Any]
+    init_params: dict[str, Any]
     learnable: bool = True
     allow_self_connections: bool = True
-    minimum: Optional[float] = None
-    maximum: Optional[float] = None
+    minimum: float | None = None
+    maximum: float | None = None
     noise: NoiseSpec = field(default_factory=NoiseSpec)
     perturb: PerturbSpec = field(default_factory=PerturbSpec)
     description: str = ""
-    visualization_metadata: Optional[Dict[str, Any]] = None
+    visualization_metadata: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -201,9 +201,9 @@ class ArchitectureSpec:
     """A whole validated architecture."""
 
     simulation: SimulationSpec
-    layers: List[LayerSpec]
-    connections: List[ConnectionSpec]
-    seed: Optional[int] = None
+    layers: list[LayerSpec]
+    connections: list[ConnectionSpec]
+    seed: int | None = None
     description: str = ""
 
     def layer(self, layer_id: int) -> LayerSpec:

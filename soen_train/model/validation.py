@@ -9,7 +9,8 @@ names where the value sits (``where``), what it was and what would be valid.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from soen_train.registry import closest
 
@@ -39,8 +40,8 @@ def as_bool(value: Any, where: str) -> bool:
     raise ArchitectureError(f"{where}: expected a boolean (true/false), got {value!r}")
 
 
-def as_float(value: Any, where: str, *, minimum: Optional[float] = None,
-             maximum: Optional[float] = None, allow_none: bool = False) -> Optional[float]:
+def as_float(value: Any, where: str, *, minimum: float | None = None,
+             maximum: float | None = None, allow_none: bool = False) -> float | None:
     """A finite float from a number or numeric string, optionally range-checked."""
     if value is None and allow_none:
         return None
@@ -59,7 +60,7 @@ def as_float(value: Any, where: str, *, minimum: Optional[float] = None,
     return number
 
 
-def as_int(value: Any, where: str, *, minimum: Optional[int] = None) -> int:
+def as_int(value: Any, where: str, *, minimum: int | None = None) -> int:
     """An integer from an int, an integral float or a numeric string."""
     if isinstance(value, bool):
         raise ArchitectureError(f"{where}: expected an integer, got the boolean {value!r}")

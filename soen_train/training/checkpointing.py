@@ -32,7 +32,9 @@ def atomic_replace_write(path: Path, write: Any) -> None:
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning checkpoint IO that never leaves a half-written .ckpt behind."""
 
-    def save_checkpoint(self, checkpoint: Dict[str, Any], path: Any, storage_options: Optional[Any] = None) -> None:
+    def save_checkpoint(
+        self, checkpoint: Dict[str, Any], path: Any, storage_options: Optional[Any] = None
+    ) -> None:
         atomic_replace_write(Path(path), lambda tmp: torch.save(checkpoint, tmp))
 
 
@@ -90,7 +92,9 @@ class PreemptionCheckpoint(pl.Callback):
         self.dirpath = Path(dirpath)
         self.saved_path: Optional[Path] = None
 
-    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
         from lightning.pytorch.utilities.exceptions import SIGTERMException
 
         if isinstance(exception, (KeyboardInterrupt, SIGTERMException)) and trainer.global_step > 0:

@@ -21,7 +21,9 @@ def _existing(path: str, key: str) -> Path:
     return p
 
 
-def _with_time_step(spec: Mapping[str, Any], dt: Optional[float], dt_learnable: bool) -> Dict[str, Any]:
+def _with_time_step(
+    spec: Mapping[str, Any], dt: Optional[float], dt_learnable: bool
+) -> Dict[str, Any]:
     """A copy of an architecture spec with the run's dt override and dt_learnable flag applied."""
     out = copy.deepcopy(dict(spec))
     sim = dict(out.get("simulation") or {})
@@ -41,7 +43,9 @@ def _read_yaml(path: Path) -> Dict[str, Any]:
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({err})") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: an architecture YAML must be a mapping with layers and connections")
+        raise ConfigError(
+            f"{path}: an architecture YAML must be a mapping with layers and connections"
+        )
     return data
 
 
@@ -73,18 +77,24 @@ def build_model(
     elif architecture:
         spec = dict(architecture)
     else:
-        raise ConfigError("no model source: set model.architecture_yaml, model.base_model_path or arch=")
+        raise ConfigError(
+            "no model source: set model.architecture_yaml, model.base_model_path or arch="
+        )
     model = SOENModel.from_yaml(_with_time_step(spec, dt, dt_learnable), seed=seed)
     if saved is not None and load_exact_model_state:
         missing, unexpected = model.load_state_dict(saved.state_dict(), strict=False)
         if unexpected or any(k != "dt_parameter" for k in missing):
-            raise ConfigError(f"model.base_model_path: saved weights do not fit the architecture ({missing or unexpected})")
+            raise ConfigError(
+                f"model.base_model_path: saved weights do not fit the architecture ({missing or unexpected})"
+            )
         if dt is not None:
             model.set_dt(float(dt))
     return model
 
 
-def check_model_fits_data(model: SOENModel, input_dim: int, num_classes: Optional[int], mapping: str) -> None:
+def check_model_fits_data(
+    model: SOENModel, input_dim: int, num_classes: Optional[int], mapping: str
+) -> None:
     """Fail before training when the model's input or output width cannot match the data."""
     if model.input_dim != input_dim:
         raise ConfigError(

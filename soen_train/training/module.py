@@ -114,7 +114,14 @@ class SOENLightningModule(pl.LightningModule):
             only = self.loss.term_names[idx]
         total, terms = self.loss(ctx, only=only) if only else self.loss(ctx)
         if not torch.isfinite(total):
+            weights = self.loss.weights
             bad = [k for k, v in terms.items() if not torch.isfinite(v)]
+            # a finite term can still overflow once weighted: name those too
+            bad += [
+                f"{k} (x weight {weights[k]:g})"
+                for k, v in terms.items()
+                if k not in bad and not torch.isfinite(v * weights.get(k, 1.0))
+            ]
             raise NonFiniteLossError(
                 f"{stage} loss became {total.item()} at epoch {self.current_epoch}, "
                 f"step {self.global_step} (non-finite terms: {', '.join(bad) or 'total'}); "

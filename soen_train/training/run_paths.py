@@ -1,6 +1,6 @@
 """The guide's directory layout for one repeat of one job.
 
-    <project_dir>/project_<p>/experiment_<e>/group_<g>/{checkpoints,logs}/repeat_<k>/
+<project_dir>/project_<p>/experiment_<e>/group_<g>/{checkpoints,logs}/repeat_<k>/
 """
 
 from __future__ import annotations

@@ -191,9 +191,11 @@ def run_repeat(cfg: SOENTrainConfig, repeat: int, sweep: SweepInfo) -> RepeatRes
     )
     class_labels = dm.label_kind in ("class", "seq_class")
     check_model_fits_data(model, dm.input_dim, dm.num_classes if class_labels else None, cfg.training.mapping)
-    module = build_module(cfg, model, dm.seq_len)
     hparams = flat_hparams(cfg)
     loggers = build_loggers(cfg, paths, seed, sweep, hparams)
+    if cfg.training.backend == "jax":
+        return _run_jax_repeat(cfg, repeat, seed, paths, dm, model, loggers)
+    module = build_module(cfg, model, dm.seq_len)
     log_run_record(loggers, build_run_record(cfg))
     callbacks, checkpoint, history = build_callbacks(cfg, paths, module, seed)
     trainer = build_trainer(cfg, paths, callbacks, loggers)
@@ -229,6 +231,25 @@ def run_repeat(cfg: SOENTrainConfig, repeat: int, sweep: SweepInfo) -> RepeatRes
         lgr.finalize("success")
         run_id = getattr(lgr, "run_id", None) or run_id
     return RepeatResult(repeat=repeat, seed=seed, metrics=metrics, best_checkpoint=best,
+                        train_seconds=train_seconds, mlflow_run_id=run_id)
+
+
+def _run_jax_repeat(cfg: SOENTrainConfig, repeat: int, seed: int, paths: RunPaths, dm: Any,
+                    model: torch.nn.Module, loggers: List[Any]) -> RepeatResult:
+    """The same repeat trained by the JAX backend (same data, model, loggers and layout)."""
+    from soen_train.jax.trainer import run_jax_repeat
+
+    started = time.perf_counter()
+    metrics = run_jax_repeat(cfg, repeat, paths, dm, model, loggers=loggers)
+    train_seconds = time.perf_counter() - started
+    _log_artifacts(loggers, paths)
+    run_id = None
+    for lgr in loggers:
+        lgr.finalize("success")
+        run_id = getattr(lgr, "run_id", None) or run_id
+    best = paths.checkpoints / "best.soen"
+    return RepeatResult(repeat=repeat, seed=seed, metrics=dict(metrics),
+                        best_checkpoint=str(best) if best.exists() else None,
                         train_seconds=train_seconds, mlflow_run_id=run_id)
 
 

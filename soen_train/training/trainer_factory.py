@@ -157,14 +157,13 @@ def build_loggers(
 def _mlflow_logger(cfg: SOENTrainConfig, paths: RunPaths, seed: int, sweep: Any, hparams: Dict[str, Any]) -> Any:
     from lightning.pytorch.loggers import MLFlowLogger
 
+    from soen_train.config.secrets import redact
     from soen_train.tracking.mlflow_runs import (
         export_credentials,
         resolve_tracking_uri,
         sweep_parent_run,
         trial_tags,
     )
-
-    from soen_train.config.secrets import redact
 
     lg = cfg.logging
     export_credentials(lg.mlflow_username, lg.mlflow_password)

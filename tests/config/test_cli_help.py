@@ -24,7 +24,10 @@ def test_help_lists_groups_and_options():
 def test_secret_override_never_reaches_hydra_files(tmp_path):
     out = subprocess.run(
         [SOEN_TRAIN, "+experiment=pulses", "logging.mlflow_password=hunter2", "--cfg", "job"],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr
     assert "hunter2" not in out.stdout + out.stderr

@@ -27,8 +27,14 @@ def test_lr_scheduler_options_build(name):
     params = _load("lr_scheduler", name)
     kind = params.pop("type")
     params = {k: (1e-3 if str(v).startswith("${") else v) for k, v in params.items()}
-    schedule = build_lr_schedule(kind, params, base_lr=1e-3, steps_per_epoch=10, max_epochs=5,
-                                 available_metrics=["val_loss", "val_accuracy"])
+    schedule = build_lr_schedule(
+        kind,
+        params,
+        base_lr=1e-3,
+        steps_per_epoch=10,
+        max_epochs=5,
+        available_metrics=["val_loss", "val_accuracy"],
+    )
     assert schedule.lr_at(0) > 0
 
 

@@ -20,9 +20,15 @@ def test_reference_doc_is_up_to_date():
 def test_every_schema_field_is_documented():
     undocumented = []
     for _, cls in vars(schema).items():
-        if isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__module__ == schema.__name__:
+        if (
+            isinstance(cls, type)
+            and dataclasses.is_dataclass(cls)
+            and cls.__module__ == schema.__name__
+        ):
             docs = field_docs(cls)
-            undocumented += [f"{cls.__name__}.{f.name}" for f in dataclasses.fields(cls) if f.name not in docs]
+            undocumented += [
+                f"{cls.__name__}.{f.name}" for f in dataclasses.fields(cls) if f.name not in docs
+            ]
     assert undocumented == []
 
 

@@ -5,7 +5,6 @@ import sys
 
 import pytest
 from hydra import compose, initialize_config_module
-from omegaconf import OmegaConf
 
 from soen_train.config.errors import ConfigError
 from soen_train.config.loading import to_job_config

@@ -20,12 +20,18 @@ class CliRun:
         self.root = root
         self.project_dir = root / "experiments"
 
-    def __call__(self, *args: str, expect_ok: bool = True, timeout: int = 300) -> subprocess.CompletedProcess:
+    def __call__(
+        self, *args: str, expect_ok: bool = True, timeout: int = 300
+    ) -> subprocess.CompletedProcess:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
         cmd: List[str] = [SOEN_TRAIN, *args]
-        out = subprocess.run(cmd, cwd=self.root, env=env, capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(
+            cmd, cwd=self.root, env=env, capture_output=True, text=True, timeout=timeout
+        )
         if expect_ok and out.returncode != 0:
-            raise AssertionError(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-5000:]}")
+            raise AssertionError(
+                f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-5000:]}"
+            )
         return out
 
 

@@ -8,7 +8,6 @@ from mlflow.tracking import MlflowClient
 from soen_train.data import write_idx
 
 
-
 def _mlflow(cli):
     return MlflowClient(tracking_uri=f"sqlite:///{cli.project_dir / 'project_soen' / 'mlflow.db'}")
 
@@ -23,8 +22,13 @@ def test_mnist_from_idx_files_with_lr_override(cli, tiny_pulses):
         images[np.arange(n), labels * 2, :] = 255  # a learnable cue: a bright row per class
         write_idx(src / f"{prefix}-images-idx3-ubyte", images)
         write_idx(src / f"{prefix}-labels-idx1-ubyte", labels)
-    cli("+experiment=mnist", "training.lr=1e-3", "training.max_epochs=1",
-        "logging.progress_bar=false", "hydra.run.dir=run")
+    cli(
+        "+experiment=mnist",
+        "training.lr=1e-3",
+        "training.max_epochs=1",
+        "logging.progress_bar=false",
+        "hydra.run.dir=run",
+    )
     result = json.loads((cli.root / "run" / "soen_result.json").read_text())
     assert result["status"] == "completed"
     metrics = result["repeats"][0]["metrics"]
@@ -41,9 +45,16 @@ def test_mnist_without_files_names_where_to_put_them(cli, tiny_pulses):
 
 
 def test_digits_with_swapped_groups_and_repeats(cli, tiny_pulses):
-    cli("+experiment=digits", "time_pooling=ewa", "lr_scheduler=cosine", "optimizer=lion",
-        "training.num_repeats=2", "training.max_epochs=1", "logging.progress_bar=false",
-        "hydra.run.dir=run")
+    cli(
+        "+experiment=digits",
+        "time_pooling=ewa",
+        "lr_scheduler=cosine",
+        "optimizer=lion",
+        "training.num_repeats=2",
+        "training.max_epochs=1",
+        "logging.progress_bar=false",
+        "hydra.run.dir=run",
+    )
     group = cli.project_dir / "project_soen" / "experiment_digits" / "group_default_group"
     for k in (0, 1):
         assert (group / "checkpoints" / f"repeat_{k}" / "best.soen").is_file()
@@ -60,10 +71,14 @@ def test_digits_with_swapped_groups_and_repeats(cli, tiny_pulses):
 
 def test_grid_multirun_two_jobs_two_mlflow_runs_under_a_parent(cli, tiny_pulses):
     cli("-m", "+experiment=pulses", "training.lr=1e-3,1e-2", *tiny_pulses, "hydra.sweep.dir=sweep")
-    results = [json.loads((cli.root / "sweep" / str(j) / "soen_result.json").read_text()) for j in (0, 1)]
+    results = [
+        json.loads((cli.root / "sweep" / str(j) / "soen_result.json").read_text()) for j in (0, 1)
+    ]
     assert all(r["status"] == "completed" for r in results)
     assert sorted(o for r in results for o in r["overrides"] if o.startswith("training.lr")) == [
-        "training.lr=0.001", "training.lr=0.01"]
+        "training.lr=0.001",
+        "training.lr=0.01",
+    ]
     client = _mlflow(cli)
     exp = client.get_experiment_by_name("pulses")
     runs = client.search_runs([exp.experiment_id])

@@ -7,7 +7,6 @@ from mlflow.tracking import MlflowClient
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 
-
 def _events(log_dir: Path) -> EventAccumulator:
     acc = EventAccumulator(str(log_dir))
     acc.Reload()
@@ -40,7 +39,9 @@ def test_pulses_trains_and_records_everything(cli, tiny_pulses):
     assert (cli.root / "run" / ".hydra" / "config.yaml").is_file()
     assert "soen-train config" in out.stdout
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{cli.project_dir / 'project_soen' / 'mlflow.db'}")
+    client = MlflowClient(
+        tracking_uri=f"sqlite:///{cli.project_dir / 'project_soen' / 'mlflow.db'}"
+    )
     exp = client.get_experiment_by_name("pulses")
     runs = client.search_runs([exp.experiment_id])
     assert len(runs) == 1

@@ -70,12 +70,12 @@ def test_overflowing_loss_in_an_optuna_sweep_marks_the_trial_failed(cli_here, tm
 
 
 def test_sigterm_mid_training_leaves_a_resumable_last_ckpt(cli_here, tmp_path):
-    args = tiny("logger=tensorboard", "training.max_epochs=500", "hydra.run.dir=job")
+    args = tiny("logger=tensorboard", "training.max_epochs=100000", "hydra.run.dir=job")
     proc = subprocess.Popen([SOEN_TRAIN, *args], cwd=tmp_path, env=child_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     folder = _ckpts(tmp_path)
     deadline = time.monotonic() + 180
-    while not list(folder.glob("epoch=01-*.ckpt")) and time.monotonic() < deadline and proc.poll() is None:
+    while not list(folder.glob("epoch=*.ckpt")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
     assert proc.poll() is None, proc.communicate()[0][-3000:]
     proc.send_signal(signal.SIGTERM)
@@ -84,7 +84,7 @@ def test_sigterm_mid_training_leaves_a_resumable_last_ckpt(cli_here, tmp_path):
     assert "Traceback" not in out, out[-3000:]
     assert "SIGTERM" in out and "train_from_checkpoint" in out, out[-2000:]
     stopped = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=True)
-    assert stopped["global_step"] >= 4  # at least two epochs of 2 batches
+    assert stopped["global_step"] >= 2  # at least one epoch of 2 batches
     for older in folder.glob("epoch=*.ckpt"):  # earlier files are intact
         torch.load(older, map_location="cpu", weights_only=True)
     result = json.loads((tmp_path / "job" / "soen_result.json").read_text())

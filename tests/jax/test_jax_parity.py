@@ -11,7 +11,7 @@ import model_zoo as zoo
 import numpy as np
 import pytest
 import torch
-from conftest import jax_run, random_readout, torch_run
+from parity_runs import jax_run, random_readout, torch_run
 
 from soen_train.jax.simulator import JaxSOEN
 from soen_train.model.network import SOENModel

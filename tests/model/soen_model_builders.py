@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, List, Optional
-
-import torch
+from typing import Any
 
 
-def layer(layer_id: int, layer_type: str, dim: int, **params: Any) -> Dict[str, Any]:
+def layer(layer_id: int, layer_type: str, dim: int, **params: Any) -> dict[str, Any]:
     """One layer entry of an architecture dict."""
     return {"layer_id": layer_id, "layer_type": layer_type, "params": {"dim": dim, **params}}
 
 
-def conn(src: int, dst: int, pattern: str = "dense", learnable: bool = True, **params: Any) -> Dict[str, Any]:
+def conn(src: int, dst: int, pattern: str = "dense", learnable: bool = True, **params: Any) -> dict[str, Any]:
     """One connection entry of an architecture dict."""
     return {"from_layer": src, "to_layer": dst, "connection_type": pattern, "learnable": learnable,
             "params": params}
 
 
-def arch(layers: List[Dict[str, Any]], connections: List[Dict[str, Any]], seed: Optional[int] = None,
-         **simulation: Any) -> Dict[str, Any]:
+def arch(layers: list[dict[str, Any]], connections: list[dict[str, Any]], seed: int | None = None,
+         **simulation: Any) -> dict[str, Any]:
     """A complete architecture dict."""
     out = {"simulation": {"dt": 37.0, **simulation}, "layers": layers, "connections": connections}
     if seed is not None:
@@ -28,7 +26,7 @@ def arch(layers: List[Dict[str, Any]], connections: List[Dict[str, Any]], seed: 
     return out
 
 
-def feed_forward(source: str = "RateArray", internal: bool = False, **simulation: Any) -> Dict[str, Any]:
+def feed_forward(source: str = "RateArray", internal: bool = False, **simulation: Any) -> dict[str, Any]:
     """3 -> 4 SingleDendrite (optionally recurrent) -> 2 SingleDendrite -> 2 Input read-out."""
     layers = [
         layer(0, "Input", 3),
@@ -45,7 +43,7 @@ def feed_forward(source: str = "RateArray", internal: bool = False, **simulation
     return arch(layers, conns, **simulation)
 
 
-def with_simulation(spec: Dict[str, Any], **simulation: Any) -> Dict[str, Any]:
+def with_simulation(spec: dict[str, Any], **simulation: Any) -> dict[str, Any]:
     """A copy of ``spec`` with simulation settings changed."""
     out = copy.deepcopy(spec)
     out["simulation"].update(simulation)

@@ -6,10 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from soen_model_builders import arch, conn, feed_forward, layer
 
 from soen_train.model import ArchitectureError, SOENModel, read_architecture
-
-from soen_model_builders import arch, conn, feed_forward, layer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "soen_train" / "model" / "examples"
 

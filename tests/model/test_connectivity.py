@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from soen_train.model import ArchitectureError, CONNECTION_PATTERNS, WEIGHT_INITS
+from soen_train.model import CONNECTION_PATTERNS, WEIGHT_INITS, ArchitectureError
 from soen_train.model.connectivity import build_mask, init_weights
 
 

@@ -94,7 +94,7 @@ def test_gradcheck_heaviside_with_internal_connection(scan_path):
     IB = torch.full((3,), 2.0, dtype=F64, requires_grad=True)
 
     def run(X, J, a, c, IB):
-        H, PHI, G = dendrite_scan(X, s0, J, a, c, IB, src)
+        H, _, G = dendrite_scan(X, s0, J, a, c, IB, src)
         return H, G
 
     assert torch.autograd.gradcheck(run, (X, J, a, c, IB), eps=1e-6, atol=1e-6)
@@ -115,7 +115,7 @@ def test_float32_paths_agree(monkeypatch):
         results = []
         for switch in ("1", "0"):
             monkeypatch.setenv(native_scan.ENV_SWITCH, switch)
-            H, PHI, G = dendrite_scan(X, torch.zeros(8, 16), J, a, c, IB, src)
+            H, _, G = dendrite_scan(X, torch.zeros(8, 16), J, a, c, IB, src)
             grads = torch.autograd.grad(H.square().sum() + G.sum(), [X, J, c])
             results.append((H.detach(), G.detach(), grads))
         (h1, g1, d1), (h0, g0, d0) = results
@@ -133,3 +133,42 @@ def test_no_graph_is_recorded_without_grad(scan_path):
         H, _, _ = dendrite_scan(X, torch.zeros(2, 3), None, torch.full((3,), 0.9),
                                 torch.full((3,), 0.1), torch.full((3,), 1.8), src)
     assert H.grad_fn is None and H.shape == (6, 2, 3)
+
+
+def test_whole_models_agree_on_both_scan_paths(monkeypatch):
+    from soen_train.model import SOENModel, native_scan
+
+    if native_scan.library() is None:
+        pytest.skip("no C compiler: the compiled scan is unavailable")
+    from soen_model_builders import feed_forward
+
+    x = torch.rand(3, 12, 3, generator=torch.Generator().manual_seed(4), dtype=F64)
+    outputs, grads = [], []
+    for switch in ("1", "0"):
+        monkeypatch.setenv(native_scan.ENV_SWITCH, switch)
+        model = SOENModel.from_yaml(feed_forward("RateArray", internal=True), seed=2).double()
+        out = model(x)
+        out.square().sum().backward()
+        outputs.append(out.detach())
+        grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
+    assert torch.allclose(outputs[0], outputs[1], atol=1e-12)
+    for got, want in zip(*grads):
+        assert torch.allclose(got, want, atol=1e-10)
+
+
+def test_missing_compiler_falls_back_with_a_warning(monkeypatch):
+    from soen_train.model import native_scan
+
+    monkeypatch.setenv(native_scan.ENV_SWITCH, "1")
+    monkeypatch.setattr(native_scan, "_compiler", lambda: None)
+    monkeypatch.setitem(native_scan._state, "tried", False)
+    monkeypatch.setitem(native_scan._state, "lib", None)
+    monkeypatch.setitem(native_scan._state, "error", None)
+    monkeypatch.setattr(native_scan, "_cache_dir", lambda: __import__("pathlib").Path("/nonexistent/soen"))
+    monkeypatch.setattr(native_scan, "_C_SOURCE", native_scan._C_SOURCE + "/* fallback test */")
+    with pytest.warns(RuntimeWarning, match="using the PyTorch scan"):
+        assert native_scan.library() is None
+    src = build_source_function("RateArray")
+    H, _, _ = dendrite_scan(torch.rand(4, 2, 3), torch.zeros(2, 3), None, torch.full((3,), 0.9),
+                            torch.full((3,), 0.1), torch.full((3,), 1.8), src)
+    assert H.shape == (5, 2, 3)

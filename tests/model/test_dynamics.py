@@ -4,11 +4,10 @@ import math
 
 import pytest
 import torch
+from soen_model_builders import arch, conn, feed_forward, layer, with_simulation
 
 from soen_train.model import ArchitectureError, SOENModel
 from soen_train.model.source_functions import build_source_function
-
-from soen_model_builders import arch, conn, feed_forward, layer, with_simulation
 
 
 def single_dendrite_driven(solver="FE", method="layerwise", gamma_minus=0.002, source="Tanh"):

@@ -2,10 +2,9 @@
 
 import pytest
 import torch
+from soen_model_builders import arch, feed_forward, layer
 
 from soen_train.model import SOENModel
-
-from soen_model_builders import arch, conn, feed_forward, layer
 
 
 @pytest.mark.parametrize("source", ["RateArray", "Heaviside_fit_state_dep"])

@@ -4,11 +4,10 @@ import math
 
 import pytest
 import torch
+from soen_model_builders import arch, conn, layer
 
 from soen_train.model import SOENModel
 from soen_train.model.source_functions import build_source_function
-
-from soen_model_builders import arch, conn, layer
 
 F64 = torch.float64
 
@@ -154,3 +153,40 @@ def test_tracking_returns_flux_and_drive_histories():
     untracked = SOENModel.from_yaml(arch([layer(0, "Input", 2)], []), seed=0).simulate(x)
     assert dict(untracked.phi) == {} and dict(untracked.g) == {}
     assert list(untracked.states) == [0]
+
+
+@pytest.mark.parametrize("source", ["RateArray", "Heaviside_fit_state_dep", "Tanh"])
+@pytest.mark.parametrize("internal", [False, True])
+def test_fused_layer_run_equals_the_generic_step_loop(source, internal):
+    spec = arch([layer(0, "Input", 3), layer(1, "SingleDendrite", 4, source_func=source,
+                                              bias_current={"distribution": "uniform",
+                                                            "params": {"min": 1.6, "max": 2.2}})],
+                [conn(0, 1, init="uniform", min=0.0, max=0.4)] + ([conn(1, 1, std=0.1)] if internal else []))
+    model = SOENModel.from_yaml(spec, seed=1).double()
+    x = torch.rand(2, 9, 3, generator=torch.Generator().manual_seed(3), dtype=F64)
+    plan = model._plan(x, None, True, True)
+    dendrite = model.layer(1)
+    phi_ext = (x @ model.connection("0_to_1").masked_weight().t()).transpose(0, 1)
+    fused = dendrite.run_sequence(phi_ext, plan.initial[1], plan.internal[1], plan.contexts[1])
+    generic = dendrite.run_steps(phi_ext, plan.initial[1], plan.internal[1],
+                                 dendrite.prepare(plan.contexts[1]), plan.contexts[1])
+    for a, b in ((fused.states, generic.states), (fused.phi, generic.phi), (fused.g, generic.g)):
+        assert torch.allclose(a, b, atol=1e-12)
+
+
+def test_relative_noise_uses_the_step_loop_and_stays_finite():
+    spec = arch([layer(0, "Input", 2), layer(1, "SingleDendrite", 3)], [conn(0, 1)])
+    spec["layers"][1]["noise"] = {"g": 0.1, "s": 0.05, "relative": True}
+    model = SOENModel.from_yaml(spec, seed=0)
+    x = torch.rand(2, 6, 2)
+    noisy = model.train()(x)
+    clean = model.eval()(x)
+    assert torch.isfinite(noisy).all() and not torch.allclose(noisy, clean)
+
+
+def test_state_input_to_a_dynamic_first_layer_warns():
+    spec = arch([layer(0, "SingleDendrite", 2)], [], input_type="state")
+    with pytest.warns(UserWarning, match="dynamics are not simulated"):
+        model = SOENModel.from_yaml(spec)
+    x = torch.rand(1, 3, 2)
+    assert torch.equal(model(x)[:, 1:], x)

@@ -2,10 +2,9 @@
 
 import pytest
 import torch
+from soen_model_builders import arch, conn, feed_forward, layer
 
 from soen_train.model import SOENModel
-
-from soen_model_builders import arch, conn, feed_forward, layer
 
 
 def sparse_constrained():
@@ -31,9 +30,9 @@ def test_masks_stay_zero_and_constraints_hold_after_optimiser_steps():
         assert torch.all(grad[masks["0_to_1"] == 0] == 0)
         optimiser.step()
         model.enforce_constraints()
-    for name, conn in model.connections.items():
-        assert torch.all(conn.weight[masks[name] == 0] == 0), name
-        assert torch.equal(conn.mask, masks[name])
+    for name, connection in model.connections.items():
+        assert torch.all(connection.weight[masks[name] == 0] == 0), name
+        assert torch.equal(connection.mask, masks[name])
     w01 = model.connection("0_to_1").weight
     assert w01.min() >= -0.1 and w01.max() <= 0.2
     internal = model.connection("1_to_1").weight

@@ -33,14 +33,24 @@ LOSS_LISTS = {
 def test_loss_trains_through_the_runner(loss, tmp_path):
     register_configs()
     with initialize_config_module(config_module="soen_train.conf", version_base="1.3"):
-        cfg = compose(config_name="train", overrides=[
-            "+experiment=pulses", f"data.data_path={tmp_path / 'p.h5'}",
-            "data.dataset_params.n_train=96", "data.dataset_params.n_val=32",
-            "data.dataset_params.n_test=32", "data.dataset_params.seq_len=32",
-            "training.max_epochs=3", "training.batch_size=16", f"logging.project_dir={tmp_path}",
-            "logger=tensorboard", "logging.progress_bar=false", "training.checkpoint_save_last=false",
-            f"training.loss.losses={LOSS_LISTS[loss]}",
-        ])
+        cfg = compose(
+            config_name="train",
+            overrides=[
+                "+experiment=pulses",
+                f"data.data_path={tmp_path / 'p.h5'}",
+                "data.dataset_params.n_train=96",
+                "data.dataset_params.n_val=32",
+                "data.dataset_params.n_test=32",
+                "data.dataset_params.seq_len=32",
+                "training.max_epochs=3",
+                "training.batch_size=16",
+                f"logging.project_dir={tmp_path}",
+                "logger=tensorboard",
+                "logging.progress_bar=false",
+                "training.checkpoint_save_last=false",
+                f"training.loss.losses={LOSS_LISTS[loss]}",
+            ],
+        )
     objective = run_job(to_job_config(cfg), tmp_path / "job")
     result = json.loads((tmp_path / "job" / "soen_result.json").read_text())
     assert result["status"] == "completed" and objective == pytest.approx(result["objective"])

@@ -13,17 +13,36 @@ ARCH = {
     "simulation": {"dt": 200.0},
     "layers": [
         {"layer_id": 0, "layer_type": "Input", "params": {"dim": 2}},
-        {"layer_id": 1, "layer_type": "SingleDendrite",
-         "params": {"dim": 4, "source_func": "Heaviside_fit_state_dep",
-                    "gamma_plus": {"distribution": "constant", "params": {"value": 0.0005}}}},
+        {
+            "layer_id": 1,
+            "layer_type": "SingleDendrite",
+            "params": {
+                "dim": 4,
+                "source_func": "Heaviside_fit_state_dep",
+                "gamma_plus": {"distribution": "constant", "params": {"value": 0.0005}},
+            },
+        },
         {"layer_id": 2, "layer_type": "Input", "params": {"dim": 3}},
     ],
     "connections": [
-        {"from_layer": 0, "to_layer": 1, "connection_type": "all_to_all",
-         "params": {"init": "uniform", "min": 0.0, "max": 0.24}},
-        {"from_layer": 1, "to_layer": 1, "connection_type": "all_to_all",
-         "params": {"init": "uniform", "min": -0.1, "max": 0.1}},
-        {"from_layer": 1, "to_layer": 2, "connection_type": "all_to_all", "params": {"init": "xavier_uniform"}},
+        {
+            "from_layer": 0,
+            "to_layer": 1,
+            "connection_type": "all_to_all",
+            "params": {"init": "uniform", "min": 0.0, "max": 0.24},
+        },
+        {
+            "from_layer": 1,
+            "to_layer": 1,
+            "connection_type": "all_to_all",
+            "params": {"init": "uniform", "min": -0.1, "max": 0.1},
+        },
+        {
+            "from_layer": 1,
+            "to_layer": 2,
+            "connection_type": "all_to_all",
+            "params": {"init": "xavier_uniform"},
+        },
     ],
 }
 
@@ -38,8 +57,11 @@ class FirstStepGrads(pl.Callback):
     def on_before_optimizer_step(self, trainer, pl_module, optimizer):
         self.steps += 1
         if self.grads is None:
-            self.grads = {n: p.grad.detach().clone() for n, p in pl_module.model.named_parameters()
-                          if p.grad is not None}
+            self.grads = {
+                n: p.grad.detach().clone()
+                for n, p in pl_module.model.named_parameters()
+                if p.grad is not None
+            }
 
 
 def _data(seed=0, n=8, t=32):
@@ -57,12 +79,24 @@ def test_chunk_count():
 def test_first_chunk_gradient_equals_plain_bptt_on_that_chunk():
     x, y = _data()
     model = SOENModel.from_yaml(ARCH, seed=3)
-    module = SOENLightningModule(model, [{"name": "cross_entropy"}], pooling_name="final",
-                                 pooling_params={"scale": 5.0}, optimizer={"name": "sgd", "lr": 0.1},
-                                 metrics=[], tbptt_steps=8)
+    module = SOENLightningModule(
+        model,
+        [{"name": "cross_entropy"}],
+        pooling_name="final",
+        pooling_params={"scale": 5.0},
+        optimizer={"name": "sgd", "lr": 0.1},
+        metrics=[],
+        tbptt_steps=8,
+    )
     grabber = FirstStepGrads()
-    trainer = pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         callbacks=[grabber], enable_model_summary=False)
+    trainer = pl.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        callbacks=[grabber],
+        enable_model_summary=False,
+    )
     trainer.fit(module, DataLoader(TensorDataset(x, y), batch_size=8))
     assert grabber.steps == 4  # one optimiser step per chunk of the 32-step sequence
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, List, Optional, Tuple
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -23,7 +23,7 @@ from ..noise import NoiseRuntime
 from ..parallel_scan import linear_scan
 from ..spec_types import LayerSpec
 
-SOLVERS: Tuple[str, ...] = ("FE", "PS")
+SOLVERS: tuple[str, ...] = ("FE", "PS")
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,8 @@ class ParamDef:
 
     name: str
     default: float
-    minimum: Optional[float] = None
-    maximum: Optional[float] = None
+    minimum: float | None = None
+    maximum: float | None = None
     learnable: bool = False
     doc: str = ""
 
@@ -45,7 +45,7 @@ class OptionDef:
     name: str
     default: Any
     kind: str  # "solver" | "source" | "float"
-    aliases: Tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
     doc: str = ""
 
 
@@ -67,9 +67,9 @@ class LayerHistory:
     """Result of running one layer over a sequence."""
 
     states: Tensor  # [T+1, B, D] (time-major), index 0 = initial state
-    aux_final: Dict[str, Tensor] = field(default_factory=dict)  # e.g. s1/s2 at the last step
-    phi: Optional[Tensor] = None  # [T, B, D] flux seen by the layer
-    g: Optional[Tensor] = None  # [T, B, D] drive (source-function output)
+    aux_final: dict[str, Tensor] = field(default_factory=dict)  # e.g. s1/s2 at the last step
+    phi: Tensor | None = None  # [T, B, D] flux seen by the layer
+    g: Tensor | None = None  # [T, B, D] drive (source-function output)
 
 
 class InternalWeight:
@@ -100,14 +100,14 @@ class SOENLayer(nn.Module, ABC):
     """Base class of all layers (physical and virtual)."""
 
     layer_type: ClassVar[str] = ""
-    PARAMS: ClassVar[Tuple[ParamDef, ...]] = ()
-    OPTIONS: ClassVar[Tuple[OptionDef, ...]] = (
+    PARAMS: ClassVar[tuple[ParamDef, ...]] = ()
+    OPTIONS: ClassVar[tuple[OptionDef, ...]] = (
         OptionDef("solver", "FE", "solver", doc="FE (forward Euler) or PS (parallel scan)"),
     )
-    AUX_STATES: ClassVar[Tuple[str, ...]] = ()
+    AUX_STATES: ClassVar[tuple[str, ...]] = ()
     PHYSICAL: ClassVar[bool] = False
 
-    def __init__(self, spec: LayerSpec, *, generator: Optional[torch.Generator],
+    def __init__(self, spec: LayerSpec, *, generator: torch.Generator | None,
                  materialize: bool, has_internal: bool) -> None:
         super().__init__()
         self.spec = spec
@@ -115,7 +115,7 @@ class SOENLayer(nn.Module, ABC):
         self.dim = int(spec.dim)
         self.options = dict(spec.options)
         self.has_internal = bool(has_internal)
-        self._bounds: Dict[str, Tuple[Optional[float], Optional[float]]] = {}
+        self._bounds: dict[str, tuple[float | None, float | None]] = {}
         for definition in self.PARAMS:
             init = spec.params[definition.name]
             if materialize:
@@ -141,11 +141,11 @@ class SOENLayer(nn.Module, ABC):
         return str(self.options.get("solver", "FE"))
 
     @classmethod
-    def param_names(cls) -> List[str]:
+    def param_names(cls) -> list[str]:
         """Names of the per-node parameters of this layer type."""
         return [p.name for p in cls.PARAMS]
 
-    def noise_keys(self) -> List[str]:
+    def noise_keys(self) -> list[str]:
         """Keys ``set_noise`` accepts for this layer: core keys it uses plus parameter names."""
         keys = ["phi", "g", "s"]
         if "bias_current" in self.param_names():
@@ -155,12 +155,12 @@ class SOENLayer(nn.Module, ABC):
         keys.extend(p for p in self.param_names() if p not in keys)
         return keys
 
-    def parallel_scan_blocker(self) -> Optional[str]:
+    def parallel_scan_blocker(self) -> str | None:
         """Why PS cannot solve this layer (None when it can)."""
         return f"{self.layer_type} layers have no parallel-scan form"
 
     # -- parameters -------------------------------------------------------------------
-    def bounds(self, name: str) -> Tuple[Optional[float], Optional[float]]:
+    def bounds(self, name: str) -> tuple[float | None, float | None]:
         """(min, max) constraint of parameter ``name``."""
         return self._bounds[name]
 
@@ -172,14 +172,14 @@ class SOENLayer(nn.Module, ABC):
                 continue
             getattr(self, name).clamp_(min=lo, max=hi)
 
-    def prepare(self, ctx: LayerRunContext) -> Dict[str, Tensor]:
+    def prepare(self, ctx: LayerRunContext) -> dict[str, Tensor]:
         """Parameter values for this forward: [D], or [B, D] where a perturbation applies."""
-        values: Dict[str, Tensor] = {}
+        values: dict[str, Tensor] = {}
         for name in self.param_names():
             values[name] = ctx.noise.perturbed(name, getattr(self, name))
         return values
 
-    def step_param(self, values: Dict[str, Tensor], name: str, ctx: LayerRunContext) -> Tensor:
+    def step_param(self, values: dict[str, Tensor], name: str, ctx: LayerRunContext) -> Tensor:
         """A parameter value for one step (adds fresh per-step noise when configured)."""
         value = values[name]
         if not ctx.noise.has_step_noise(name):
@@ -192,7 +192,7 @@ class SOENLayer(nn.Module, ABC):
         return any(ctx.noise.has_step_noise(p) for p in self.param_names() if p != "bias_current")
 
     # -- state ------------------------------------------------------------------------
-    def initial_state(self, s0: Tensor, aux: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    def initial_state(self, s0: Tensor, aux: dict[str, Tensor]) -> dict[str, Tensor]:
         """State dict at step 0 from the main state and any auxiliary ones."""
         state = {"s": s0}
         for key in self.AUX_STATES:
@@ -200,8 +200,8 @@ class SOENLayer(nn.Module, ABC):
         return state
 
     # -- dynamics ---------------------------------------------------------------------
-    def flux(self, phi_ext_t: Tensor, s: Tensor, weight_t: Optional[Tensor],
-             values: Dict[str, Tensor], ctx: LayerRunContext) -> Tensor:
+    def flux(self, phi_ext_t: Tensor, s: Tensor, weight_t: Tensor | None,
+             values: dict[str, Tensor], ctx: LayerRunContext) -> Tensor:
         """Total flux of one step: external + internal + offset (if any) + phi noise."""
         phi = phi_ext_t
         if weight_t is not None:
@@ -211,28 +211,28 @@ class SOENLayer(nn.Module, ABC):
         return ctx.noise.apply_step("phi", phi)
 
     @abstractmethod
-    def step(self, phi_ext_t: Tensor, state: Dict[str, Tensor], weight_t: Optional[Tensor],
-             values: Dict[str, Tensor], ctx: LayerRunContext
-             ) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+    def step(self, phi_ext_t: Tensor, state: dict[str, Tensor], weight_t: Tensor | None,
+             values: dict[str, Tensor], ctx: LayerRunContext
+             ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
         """Advance one step: returns (new state dict, flux phi_t, drive g_t)."""
 
     # -- sequences --------------------------------------------------------------------
-    def run_sequence(self, phi_ext: Tensor, state0: Dict[str, Tensor],
-                     internal: Optional[InternalWeight], ctx: LayerRunContext) -> LayerHistory:
+    def run_sequence(self, phi_ext: Tensor, state0: dict[str, Tensor],
+                     internal: InternalWeight | None, ctx: LayerRunContext) -> LayerHistory:
         """Run all T steps (layerwise evaluation); phi_ext is [T, B, D]."""
         values = self.prepare(ctx)
         if self.solver == "PS":
             return self.run_parallel(phi_ext, state0, values, ctx)
         return self.run_steps(phi_ext, state0, internal, values, ctx)
 
-    def run_steps(self, phi_ext: Tensor, state0: Dict[str, Tensor],
-                  internal: Optional[InternalWeight], values: Dict[str, Tensor],
+    def run_steps(self, phi_ext: Tensor, state0: dict[str, Tensor],
+                  internal: InternalWeight | None, values: dict[str, Tensor],
                   ctx: LayerRunContext) -> LayerHistory:
         """Generic step-by-step loop (states collected in a list and stacked once)."""
         state = state0
         states = [state["s"]]
-        phis: List[Tensor] = []
-        drives: List[Tensor] = []
+        phis: list[Tensor] = []
+        drives: list[Tensor] = []
         static_weight = internal.base if (internal is not None and not internal.has_step_noise) else None
         for phi_t in phi_ext.unbind(0):
             weight_t = static_weight if static_weight is not None else (
@@ -250,8 +250,8 @@ class SOENLayer(nn.Module, ABC):
             g=torch.stack(drives, dim=0) if ctx.track_g else None,
         )
 
-    def run_parallel(self, phi_ext: Tensor, state0: Dict[str, Tensor],
-                     values: Dict[str, Tensor], ctx: LayerRunContext) -> LayerHistory:
+    def run_parallel(self, phi_ext: Tensor, state0: dict[str, Tensor],
+                     values: dict[str, Tensor], ctx: LayerRunContext) -> LayerHistory:
         """PS solver: build (a_t, b_t) for all steps, then one associative scan.
 
         Only reached for layers whose ``parallel_scan_blocker`` is None; those define

@@ -6,8 +6,6 @@ and as a plain linear read-out: s_{t+1} = phi_t, the weighted sum of its sources
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
-
 import torch
 from torch import Tensor
 
@@ -19,19 +17,19 @@ class InputLayer(SOENLayer):
 
     layer_type = "Input"
 
-    def parallel_scan_blocker(self) -> Optional[str]:
+    def parallel_scan_blocker(self) -> str | None:
         """Without an internal connection every step is independent."""
         return "it has an internal connection" if self.has_internal else None
 
-    def step(self, phi_ext_t: Tensor, state: Dict[str, Tensor], weight_t: Optional[Tensor],
-             values: Dict[str, Tensor], ctx: LayerRunContext
-             ) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+    def step(self, phi_ext_t: Tensor, state: dict[str, Tensor], weight_t: Tensor | None,
+             values: dict[str, Tensor], ctx: LayerRunContext
+             ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
         """s_{t+1} = phi_t (+ s noise); the drive g equals the flux."""
         phi = self.flux(phi_ext_t, state["s"], weight_t, values, ctx)
         return {"s": ctx.noise.apply_step("s", phi)}, phi, phi
 
-    def run_sequence(self, phi_ext: Tensor, state0: Dict[str, Tensor],
-                     internal: Optional[InternalWeight], ctx: LayerRunContext) -> LayerHistory:
+    def run_sequence(self, phi_ext: Tensor, state0: dict[str, Tensor],
+                     internal: InternalWeight | None, ctx: LayerRunContext) -> LayerHistory:
         """Without an internal connection the whole history is one vectorised expression."""
         if internal is not None:
             return self.run_steps(phi_ext, state0, internal, self.prepare(ctx), ctx)

@@ -17,8 +17,6 @@ connection entries (at least 1).
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
-
 import torch
 from torch import Tensor
 
@@ -46,7 +44,7 @@ class MultiplierWICCLayer(SOENLayer):
         self.source = build_source_function(spec.options.get("source_func", "RateArray"))
         super().__init__(spec, **kwargs)
 
-    def parallel_scan_blocker(self) -> Optional[str]:
+    def parallel_scan_blocker(self) -> str | None:
         """PS needs both branch rates to be independent of s."""
         if self.has_internal:
             return "it has an internal connection (the flux depends on the state)"
@@ -55,7 +53,7 @@ class MultiplierWICCLayer(SOENLayer):
                     "through the branch currents")
         return None
 
-    def _drive(self, phi: Tensor, s: Optional[Tensor], values: Dict[str, Tensor],
+    def _drive(self, phi: Tensor, s: Tensor | None, values: dict[str, Tensor],
                ctx: LayerRunContext, stepwise: bool) -> Tensor:
         phi_y = self.step_param(values, "phi_y", ctx) if stepwise else values["phi_y"]
         if self.source.uses_current:
@@ -67,9 +65,9 @@ class MultiplierWICCLayer(SOENLayer):
             g_minus = self.source.value(phi - phi_y, None)
         return ctx.noise.apply_step("g", g_plus - g_minus)
 
-    def step(self, phi_ext_t: Tensor, state: Dict[str, Tensor], weight_t: Optional[Tensor],
-             values: Dict[str, Tensor], ctx: LayerRunContext
-             ) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+    def step(self, phi_ext_t: Tensor, state: dict[str, Tensor], weight_t: Tensor | None,
+             values: dict[str, Tensor], ctx: LayerRunContext
+             ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
         """One forward-Euler step; the recorded drive g is g(+) - g(-)."""
         s = state["s"]
         phi = self.flux(phi_ext_t, s, weight_t, values, ctx)
@@ -79,8 +77,8 @@ class MultiplierWICCLayer(SOENLayer):
         s_new = ctx.noise.apply_step("s", torch.addcmul(s * a, c, g))
         return {"s": s_new}, phi, g
 
-    def linear_coefficients(self, phi: Tensor, values: Dict[str, Tensor], ctx: LayerRunContext
-                            ) -> Tuple[Tensor, Tensor, Tensor]:
+    def linear_coefficients(self, phi: Tensor, values: dict[str, Tensor], ctx: LayerRunContext
+                            ) -> tuple[Tensor, Tensor, Tensor]:
         """PS form for phi-only sources: a = 1 - dt*gamma_minus, b = dt*gamma_plus*(g+ - g-)."""
         g = self._drive(phi, None, values, ctx, stepwise=False)
         a = 1.0 - ctx.dt * values["gamma_minus"]
@@ -110,7 +108,7 @@ class MultiplierNOCCLayer(SOENLayer):
         super().__init__(spec, **kwargs)
         self.register_buffer("fan_in", torch.ones(self.dim))
 
-    def parallel_scan_blocker(self) -> Optional[str]:
+    def parallel_scan_blocker(self) -> str | None:
         """Three coupled states: no scalar linear recurrence."""
         return "its three coupled states (m, s1, s2) have no scalar parallel-scan form"
 
@@ -119,9 +117,9 @@ class MultiplierNOCCLayer(SOENLayer):
         with torch.no_grad():
             self.fan_in.copy_(fan_in.clamp_min(1.0).to(self.fan_in.dtype))
 
-    def step(self, phi_ext_t: Tensor, state: Dict[str, Tensor], weight_t: Optional[Tensor],
-             values: Dict[str, Tensor], ctx: LayerRunContext
-             ) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+    def step(self, phi_ext_t: Tensor, state: dict[str, Tensor], weight_t: Tensor | None,
+             values: dict[str, Tensor], ctx: LayerRunContext
+             ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
         """g1, g2 -> dm/dt -> ds1/dt, ds2/dt -> advance m, s1, s2 together."""
         m, s1, s2 = state["s"], state["s1"], state["s2"]
         phi = self.flux(phi_ext_t, m, weight_t, values, ctx)

@@ -12,8 +12,6 @@ in s, so the PS (parallel scan) solver applies.
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
-
 import torch
 from torch import Tensor
 
@@ -44,7 +42,7 @@ class SingleDendriteLayer(SOENLayer):
         self.source = build_source_function(spec.options.get("source_func", "RateArray"))
         super().__init__(spec, **kwargs)
 
-    def parallel_scan_blocker(self) -> Optional[str]:
+    def parallel_scan_blocker(self) -> str | None:
         """PS needs an update that is linear in s."""
         if self.has_internal:
             return "it has an internal connection (the flux depends on the state)"
@@ -53,14 +51,14 @@ class SingleDendriteLayer(SOENLayer):
                     "through i = bias_current - s")
         return None
 
-    def _coefficients(self, values: Dict[str, Tensor], ctx: LayerRunContext) -> Tuple[Tensor, Tensor]:
+    def _coefficients(self, values: dict[str, Tensor], ctx: LayerRunContext) -> tuple[Tensor, Tensor]:
         gamma_minus = self.step_param(values, "gamma_minus", ctx)
         gamma_plus = self.step_param(values, "gamma_plus", ctx)
         return 1.0 - ctx.dt * gamma_minus, ctx.dt * gamma_plus
 
-    def step(self, phi_ext_t: Tensor, state: Dict[str, Tensor], weight_t: Optional[Tensor],
-             values: Dict[str, Tensor], ctx: LayerRunContext
-             ) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+    def step(self, phi_ext_t: Tensor, state: dict[str, Tensor], weight_t: Tensor | None,
+             values: dict[str, Tensor], ctx: LayerRunContext
+             ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
         """One forward-Euler step of ds/dt = gamma_plus*g - gamma_minus*s."""
         s = state["s"]
         phi = self.flux(phi_ext_t, s, weight_t, values, ctx)
@@ -72,8 +70,8 @@ class SingleDendriteLayer(SOENLayer):
         s_new = ctx.noise.apply_step("s", torch.addcmul(s * a, c, g))
         return {"s": s_new}, phi, g
 
-    def linear_coefficients(self, phi: Tensor, values: Dict[str, Tensor], ctx: LayerRunContext
-                            ) -> Tuple[Tensor, Tensor, Tensor]:
+    def linear_coefficients(self, phi: Tensor, values: dict[str, Tensor], ctx: LayerRunContext
+                            ) -> tuple[Tensor, Tensor, Tensor]:
         """PS form: a = 1 - dt*gamma_minus, b = dt*gamma_plus*g(phi)."""
         g = ctx.noise.apply_step("g", self.source.value(phi, None))
         gamma_minus = values["gamma_minus"]
@@ -84,7 +82,7 @@ class SingleDendriteLayer(SOENLayer):
             gamma_plus = gamma_plus + ctx.noise.step_sample("gamma_plus", gamma_plus.expand_as(phi))
         return 1.0 - ctx.dt * gamma_minus, ctx.dt * gamma_plus * g, g
 
-    def _fusable(self, internal: Optional[InternalWeight], ctx: LayerRunContext) -> bool:
+    def _fusable(self, internal: InternalWeight | None, ctx: LayerRunContext) -> bool:
         """True when the fused scan reproduces the configured noise exactly."""
         if internal is not None and internal.has_step_noise:
             return False
@@ -92,8 +90,8 @@ class SingleDendriteLayer(SOENLayer):
             return False
         return not self.param_step_noise_active(ctx)
 
-    def run_sequence(self, phi_ext: Tensor, state0: Dict[str, Tensor],
-                     internal: Optional[InternalWeight], ctx: LayerRunContext) -> LayerHistory:
+    def run_sequence(self, phi_ext: Tensor, state0: dict[str, Tensor],
+                     internal: InternalWeight | None, ctx: LayerRunContext) -> LayerHistory:
         """Layerwise run: fused scan when possible, PS when asked, else the step loop."""
         values = self.prepare(ctx)
         if self.solver == "PS":
@@ -124,7 +122,7 @@ class SingleDendriteLayer(SOENLayer):
                             g=g_hist if ctx.track_g else None)
 
     @staticmethod
-    def _additive(noise, key: str, like: Tensor) -> Optional[Tensor]:
+    def _additive(noise, key: str, like: Tensor) -> Tensor | None:
         """Offset + fresh samples of ``key`` as one [T, B, D] tensor (None when off)."""
         total = None
         offset = noise.offset(key)

@@ -14,8 +14,6 @@ discrete-time cells: dt does not enter their update.
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
-
 import torch
 from torch import Tensor
 
@@ -26,12 +24,12 @@ from .base import LayerRunContext, OptionDef, ParamDef, SOENLayer
 class _LinearInStateIfNoInternal(SOENLayer):
     """Virtual cells whose update is linear in s once the flux is known."""
 
-    def parallel_scan_blocker(self) -> Optional[str]:
+    def parallel_scan_blocker(self) -> str | None:
         """PS applies when no internal (recurrent) connection feeds the state back."""
         return "it has an internal connection (the flux depends on the state)" if self.has_internal else None
 
-    def _finish(self, state: Dict[str, Tensor], s_new: Tensor, phi: Tensor, g: Tensor,
-                ctx: LayerRunContext) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+    def _finish(self, state: dict[str, Tensor], s_new: Tensor, phi: Tensor, g: Tensor,
+                ctx: LayerRunContext) -> tuple[dict[str, Tensor], Tensor, Tensor]:
         return {"s": ctx.noise.apply_step("s", s_new)}, phi, g
 
 
@@ -41,16 +39,16 @@ class RNNLayer(_LinearInStateIfNoInternal):
     layer_type = "RNN"
     PARAMS = (ParamDef("bias", 0.0, learnable=True, doc="pre-activation bias"),)
 
-    def step(self, phi_ext_t: Tensor, state: Dict[str, Tensor], weight_t: Optional[Tensor],
-             values: Dict[str, Tensor], ctx: LayerRunContext
-             ) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+    def step(self, phi_ext_t: Tensor, state: dict[str, Tensor], weight_t: Tensor | None,
+             values: dict[str, Tensor], ctx: LayerRunContext
+             ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
         """s_{t+1} = tanh(phi_t + bias)."""
         phi = self.flux(phi_ext_t, state["s"], weight_t, values, ctx)
         g = ctx.noise.apply_step("g", torch.tanh(phi + self.step_param(values, "bias", ctx)))
         return self._finish(state, g, phi, g, ctx)
 
-    def linear_coefficients(self, phi: Tensor, values: Dict[str, Tensor], ctx: LayerRunContext
-                            ) -> Tuple[Tensor, Tensor, Tensor]:
+    def linear_coefficients(self, phi: Tensor, values: dict[str, Tensor], ctx: LayerRunContext
+                            ) -> tuple[Tensor, Tensor, Tensor]:
         """Memoryless: a = 0, b = tanh(phi + bias)."""
         g = ctx.noise.apply_step("g", torch.tanh(phi + values["bias"]))
         return torch.zeros_like(g), g, g
@@ -65,9 +63,9 @@ class LeakyGRULayer(_LinearInStateIfNoInternal):
         ParamDef("candidate_bias", 0.0, learnable=True, doc="bias of the tanh candidate"),
     )
 
-    def step(self, phi_ext_t: Tensor, state: Dict[str, Tensor], weight_t: Optional[Tensor],
-             values: Dict[str, Tensor], ctx: LayerRunContext
-             ) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+    def step(self, phi_ext_t: Tensor, state: dict[str, Tensor], weight_t: Tensor | None,
+             values: dict[str, Tensor], ctx: LayerRunContext
+             ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
         """s_{t+1} = z*s_t + (1 - z)*tanh(phi_t + candidate_bias)."""
         s = state["s"]
         phi = self.flux(phi_ext_t, s, weight_t, values, ctx)
@@ -75,8 +73,8 @@ class LeakyGRULayer(_LinearInStateIfNoInternal):
         g = ctx.noise.apply_step("g", torch.tanh(phi + self.step_param(values, "candidate_bias", ctx)))
         return self._finish(state, z * s + (1.0 - z) * g, phi, g, ctx)
 
-    def linear_coefficients(self, phi: Tensor, values: Dict[str, Tensor], ctx: LayerRunContext
-                            ) -> Tuple[Tensor, Tensor, Tensor]:
+    def linear_coefficients(self, phi: Tensor, values: dict[str, Tensor], ctx: LayerRunContext
+                            ) -> tuple[Tensor, Tensor, Tensor]:
         """a = z, b = (1 - z)*tanh(phi + candidate_bias)."""
         z = torch.sigmoid(values["decay_bias"])
         g = ctx.noise.apply_step("g", torch.tanh(phi + values["candidate_bias"]))
@@ -97,9 +95,9 @@ class MinGRULayer(_LinearInStateIfNoInternal):
     def _gate(phi: Tensor, scale: Tensor, bias: Tensor) -> Tensor:
         return torch.sigmoid(phi * scale + bias)
 
-    def step(self, phi_ext_t: Tensor, state: Dict[str, Tensor], weight_t: Optional[Tensor],
-             values: Dict[str, Tensor], ctx: LayerRunContext
-             ) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+    def step(self, phi_ext_t: Tensor, state: dict[str, Tensor], weight_t: Tensor | None,
+             values: dict[str, Tensor], ctx: LayerRunContext
+             ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
         """s_{t+1} = (1 - z_t)*s_t + z_t*(phi_t + candidate_bias)."""
         s = state["s"]
         phi = self.flux(phi_ext_t, s, weight_t, values, ctx)
@@ -108,8 +106,8 @@ class MinGRULayer(_LinearInStateIfNoInternal):
         g = ctx.noise.apply_step("g", phi + self.step_param(values, "candidate_bias", ctx))
         return self._finish(state, (1.0 - z) * s + z * g, phi, g, ctx)
 
-    def linear_coefficients(self, phi: Tensor, values: Dict[str, Tensor], ctx: LayerRunContext
-                            ) -> Tuple[Tensor, Tensor, Tensor]:
+    def linear_coefficients(self, phi: Tensor, values: dict[str, Tensor], ctx: LayerRunContext
+                            ) -> tuple[Tensor, Tensor, Tensor]:
         """a_t = 1 - z_t, b_t = z_t*(phi_t + candidate_bias)."""
         z = self._gate(phi, values["gate_scale"], values["gate_bias"])
         g = ctx.noise.apply_step("g", phi + values["candidate_bias"])
@@ -137,17 +135,17 @@ class NonLinearLayer(_LinearInStateIfNoInternal):
     def _evaluate(self, phi: Tensor, bias: Tensor) -> Tensor:
         return self.source.value(phi, bias.expand_as(phi) if self.source.uses_current else None)
 
-    def step(self, phi_ext_t: Tensor, state: Dict[str, Tensor], weight_t: Optional[Tensor],
-             values: Dict[str, Tensor], ctx: LayerRunContext
-             ) -> Tuple[Dict[str, Tensor], Tensor, Tensor]:
+    def step(self, phi_ext_t: Tensor, state: dict[str, Tensor], weight_t: Tensor | None,
+             values: dict[str, Tensor], ctx: LayerRunContext
+             ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
         """s_{t+1} = f(phi_t) with the offset already inside phi_t."""
         phi = self.flux(phi_ext_t, state["s"], weight_t, values, ctx)
         bias = self.step_param(values, "bias_current", ctx)
         g = ctx.noise.apply_step("g", self._evaluate(phi, bias))
         return self._finish(state, g, phi, g, ctx)
 
-    def linear_coefficients(self, phi: Tensor, values: Dict[str, Tensor], ctx: LayerRunContext
-                            ) -> Tuple[Tensor, Tensor, Tensor]:
+    def linear_coefficients(self, phi: Tensor, values: dict[str, Tensor], ctx: LayerRunContext
+                            ) -> tuple[Tensor, Tensor, Tensor]:
         """Memoryless: a = 0, b = f(phi)."""
         g = ctx.noise.apply_step("g", self._evaluate(phi, values["bias_current"]))
         return torch.zeros_like(g), g, g
