@@ -26,6 +26,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from soen_train.errors import SOENError
+
 from .architecture import parse_architecture
 from .network import SOENModel
 from .spec_types import SimulationSpec
@@ -35,7 +37,7 @@ FORMAT = "soen_train/1"
 PathLike = str | Path
 
 
-class SoenFileError(ValueError):
+class SoenFileError(SOENError, ValueError):
     """A model file cannot be read (wrong format, unsafe content, or inconsistent)."""
 
 

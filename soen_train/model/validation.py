@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from soen_train.errors import SOENError
 from soen_train.registry import closest
 
 #: Marker for a required entry in a table of defaults.
@@ -21,7 +22,7 @@ _TRUE_STRINGS = {"true", "yes", "on", "1"}
 _FALSE_STRINGS = {"false", "no", "off", "0"}
 
 
-class ArchitectureError(ValueError):
+class ArchitectureError(SOENError, ValueError):
     """An architecture description (YAML, dict or .soen spec) is invalid."""
 
 

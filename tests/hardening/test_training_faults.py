@@ -36,7 +36,7 @@ def test_overflowing_loss_stops_with_step_and_term_and_keeps_earlier_checkpoints
     (line,) = [ln for ln in res.err.splitlines() if ln.startswith("Error: ")]
     assert "Traceback" not in res.text
     assert "train loss became inf at epoch 2, step 4" in line  # 2 batches per epoch: first step of epoch 2
-    assert "non-finite terms: total" in line
+    assert "non-finite terms: cross_entropy (x weight 1e+39)" in line
     result = json.loads((tmp_path / "job" / "soen_result.json").read_text())
     assert result["status"] == "failed" and "NonFiniteLossError" in result["error"]
     folder = _ckpts(tmp_path)
