@@ -22,7 +22,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
 
 SOEN_TRAIN = str(Path(sys.executable).with_name("soen-train"))
 
@@ -59,7 +58,7 @@ class SweepTiming:
     workers: int
     trials: int
     command_s: float
-    jobs: List[JobTiming]
+    jobs: list[JobTiming]
 
     @property
     def trials_per_minute(self) -> float:
@@ -67,10 +66,12 @@ class SweepTiming:
         return 60.0 * self.trials / self.command_s
 
 
-def job_timings(sweep_dir: Path) -> List[JobTiming]:
+def job_timings(sweep_dir: Path) -> list[JobTiming]:
     """Wall and training seconds of every job folder of a finished sweep."""
     timings = []
-    for job in sorted((p for p in sweep_dir.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)):
+    for job in sorted(
+        (p for p in sweep_dir.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)
+    ):
         result_file = job / "soen_result.json"
         started = (job / ".hydra" / "hydra.yaml").stat().st_mtime
         result = json.loads(result_file.read_text())
@@ -81,23 +82,32 @@ def job_timings(sweep_dir: Path) -> List[JobTiming]:
     return timings
 
 
-def run(args: List[str], cwd: Path, env: dict) -> float:
+def run(args: list[str], cwd: Path, env: dict) -> float:
     """Run soen-train with `args` in `cwd`; returns its wall time in seconds."""
     started = time.perf_counter()
-    out = subprocess.run([SOEN_TRAIN, *args], cwd=cwd, env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [SOEN_TRAIN, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
     elapsed = time.perf_counter() - started
     if out.returncode != 0:
         raise RuntimeError(f"soen-train {' '.join(args)} failed:\n{out.stderr[-4000:]}")
     return elapsed
 
 
-def sweep(root: Path, workers: int, trials: int, base: List[str], env: dict) -> SweepTiming:
+def sweep(root: Path, workers: int, trials: int, base: list[str], env: dict) -> SweepTiming:
     """An Optuna sweep of `trials` trials over the learning rate with `workers` workers."""
     sweep_dir = root / f"sweep_{workers}w"
-    args = ["-m", *base, "hydra/sweeper=optuna", f"hydra.sweeper.n_trials={trials}",
-            f"hydra.sweeper.n_jobs={workers}", "hydra.sweeper.sampler.seed=0",
-            f"hydra.sweeper.study_name=bench_{workers}w", f"hydra.sweep.dir={sweep_dir}",
-            "training.lr=tag(log, interval(1e-3, 1e-1))"]
+    args = [
+        "-m",
+        *base,
+        "hydra/sweeper=optuna",
+        f"hydra.sweeper.n_trials={trials}",
+        f"hydra.sweeper.n_jobs={workers}",
+        "hydra.sweeper.sampler.seed=0",
+        f"hydra.sweeper.study_name=bench_{workers}w",
+        f"hydra.sweep.dir={sweep_dir}",
+        "training.lr=tag(log, interval(1e-3, 1e-1))",
+    ]
     if workers > 1:
         args += ["launcher=joblib", f"hydra.launcher.n_jobs={workers}"]
     command_s = run(args, root, env)
@@ -107,26 +117,34 @@ def sweep(root: Path, workers: int, trials: int, base: List[str], env: dict) -> 
 def report(result: SweepTiming) -> None:
     """Print one sweep's figures."""
     jobs = result.jobs
-    walls = [j.wall_s for j in jobs]
-    trains = [j.train_s for j in jobs]
-    over = [j.overhead_s for j in jobs]
-    print(f"\n{result.workers} worker(s): {result.trials} trials in {result.command_s:.1f} s "
-          f"-> {result.trials_per_minute:.1f} trials/min")
-    print(f"  per job  wall    mean {statistics.mean(walls):6.2f} s  median {statistics.median(walls):6.2f} s")
-    print(f"           train   mean {statistics.mean(trains):6.2f} s  median {statistics.median(trains):6.2f} s")
-    print(f"           overhead mean {statistics.mean(over):5.2f} s  median {statistics.median(over):6.2f} s"
-          f"  min {min(over):.2f} s  max {max(over):.2f} s")
+    print(
+        f"\n{result.workers} worker(s): {result.trials} trials in {result.command_s:.1f} s "
+        f"-> {result.trials_per_minute:.1f} trials/min"
+    )
+    for label, values in (
+        ("per job wall    ", [j.wall_s for j in jobs]),
+        ("        train   ", [j.train_s for j in jobs]),
+        ("        overhead", [j.overhead_s for j in jobs]),
+    ):
+        print(
+            f"  {label} mean {statistics.mean(values):6.2f} s  median "
+            f"{statistics.median(values):6.2f} s  min {min(values):6.2f} s  "
+            f"max {max(values):6.2f} s"
+        )
     # The first job of each worker process also pays the torch/Lightning imports.
-    later = [j.overhead_s for j in jobs if j.number >= result.workers]
     first = [j.overhead_s for j in jobs if j.number < result.workers]
+    later = [j.overhead_s for j in jobs if j.number >= result.workers]
     if later:
-        print(f"           overhead first job per worker (imports) mean {statistics.mean(first):.2f} s, "
-              f"later jobs mean {statistics.mean(later):.2f} s")
+        print(
+            f"  overhead of the first job per worker (imports included) mean "
+            f"{statistics.mean(first):.2f} s; of later jobs mean {statistics.mean(later):.2f} s"
+        )
+    walls = [j.wall_s for j in jobs]
     startup = result.command_s - sum(walls) / result.workers
     print(f"  sweep start-up + scheduling outside jobs: ~{startup:.1f} s")
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """Run the sweeps and print trials/min and the per-job overhead."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=8)
@@ -138,20 +156,29 @@ def main(argv: Optional[List[str]] = None) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": str(opts.threads), "PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryDirectory(prefix="soen_sweep_bench_") as tmp:
         root = Path(tmp)
-        base = [*TINY_JOB, f"training.max_epochs={opts.epochs}", f"logger={opts.logger}",
-                f"logging.project_dir={root / 'experiments'}", f"data.data_path={root / 'pulses.h5'}"]
+        base = [
+            *TINY_JOB,
+            f"training.max_epochs={opts.epochs}",
+            f"logger={opts.logger}",
+            f"logging.project_dir={root / 'experiments'}",
+            f"data.data_path={root / 'pulses.h5'}",
+        ]
         # Warm-up: builds the dataset and the MLflow store once, so no sweep pays for them.
         warm = run([*base, f"hydra.run.dir={root / 'warmup'}"], root, env)
-        print(f"cpu cores: {os.cpu_count()}, OMP_NUM_THREADS={opts.threads}, logger={opts.logger}, "
-              f"{opts.epochs} epochs/trial; warm-up single run {warm:.1f} s")
+        print(
+            f"cpu cores: {os.cpu_count()}, OMP_NUM_THREADS={opts.threads}, logger={opts.logger}, "
+            f"{opts.epochs} epochs/trial; warm-up single run {warm:.1f} s"
+        )
         results = [sweep(root, w, opts.trials, base, env) for w in opts.workers]
         for result in results:
             report(result)
         if len(results) > 1:
             first = results[0]
             for other in results[1:]:
-                print(f"\nspeed-up {other.workers} vs {first.workers} worker(s): "
-                      f"{other.trials_per_minute / first.trials_per_minute:.2f}x")
+                print(
+                    f"\nspeed-up {other.workers} vs {first.workers} worker(s): "
+                    f"{other.trials_per_minute / first.trials_per_minute:.2f}x"
+                )
 
 
 if __name__ == "__main__":

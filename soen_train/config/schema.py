@@ -128,6 +128,10 @@ class TrainingConfig:
     objective_metric: str = "val_loss"
     #: minimize, maximize, or auto (minimise losses, maximise the rest).
     objective_direction: str = "auto"
+    #: Further metrics returned after objective_metric, for multi-objective searches.
+    extra_objective_metrics: List[str] = field(default_factory=list)
+    #: Direction of each extra metric (empty = auto for all).
+    extra_objective_directions: List[str] = field(default_factory=list)
     #: Train on this many batches per epoch (a count > 1) or this fraction (<= 1).
     limit_train_batches: Optional[float] = None
     #: Validate on this many batches (count) or fraction.

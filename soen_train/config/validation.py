@@ -68,6 +68,14 @@ def validate(cfg: SOENTrainConfig) -> SOENTrainConfig:
     _choice("training.gradient_clip_algorithm", t.gradient_clip_algorithm, CLIP_ALGORITHMS)
     _choice("training.test_checkpoint", t.test_checkpoint, TEST_CHECKPOINTS)
     _choice("training.objective_direction", t.objective_direction, DIRECTIONS)
+    for direction in t.extra_objective_directions:
+        _choice("training.extra_objective_directions[]", direction, DIRECTIONS)
+    if t.extra_objective_directions and len(t.extra_objective_directions) != len(t.extra_objective_metrics):
+        raise ConfigError(
+            f"training.extra_objective_directions has {len(t.extra_objective_directions)} entries "
+            f"but training.extra_objective_metrics has {len(t.extra_objective_metrics)}; give one "
+            "direction per metric (or none for auto)"
+        )
     _choice("data.input_encoding", d.input_encoding, INPUT_ENCODINGS)
     _choice("profiler.type", p.type, PROFILERS)
     _choice("logging.log_level", lg.log_level.upper(), LOG_LEVELS)

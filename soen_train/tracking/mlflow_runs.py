@@ -125,10 +125,12 @@ def mark_sweep_result(
     client = MlflowClient(tracking_uri=tracking_uri)
     for run_id in run_ids:
         client.set_tag(run_id, "soen.state", state)
-    if state != "COMPLETE" or objective is None or not math.isfinite(objective):
-        return
     with _locked(Path(sweep_dir) / f".{PARENT_ID_FILE}.lock"):
         parent_id = id_file.read_text().strip()
+        # the parent stays FINISHED between jobs (no job knows which one is the sweep's last)
+        client.set_terminated(parent_id, "FINISHED")
+        if state != "COMPLETE" or objective is None or not math.isfinite(objective):
+            return
         parent = client.get_run(parent_id)
         best = parent.data.tags.get("best_objective")
         better = best is None or (

@@ -14,7 +14,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 import lightning.pytorch as pl
 import torch
@@ -311,46 +311,65 @@ def _mark_sweep(cfg: SOENTrainConfig, sweep: SweepInfo, results: List[RepeatResu
     mark_sweep_result(uri, sweep.sweep_dir, run_ids, state, objective, direction, str(sweep.job_num))
 
 
-def run_job(cfg: SOENTrainConfig, job_dir: Path, overrides: Optional[List[str]] = None,
-            sweep: Optional[SweepInfo] = None) -> float:
-    """Run every repeat of a job, write its result file and return the objective for Hydra."""
+def run_job(
+    cfg: SOENTrainConfig,
+    job_dir: Path,
+    overrides: Optional[List[str]] = None,
+    sweep: Optional[SweepInfo] = None,
+) -> Union[float, List[float]]:
+    """Run every repeat of a job, write its result file and return the objective for Hydra.
+
+    One float, or one per metric (objective_metric, then extra_objective_metrics) for a
+    multi-objective search; each is the mean over repeats of the metric's best epoch value.
+    """
     sweep = sweep or SweepInfo()
     quiet_lightning()
-    metric = cfg.training.objective_metric
-    direction = objective_direction(metric, cfg.training.objective_direction)
+    if cfg.training.backend == "jax":  # refuse torch-only features before any data is built
+        from soen_train.jax.config_support import check_jax_config
+
+        check_jax_config(cfg)
+    t = cfg.training
+    metrics = [t.objective_metric, *t.extra_objective_metrics]
+    directions = [
+        objective_direction(m, d)
+        for m, d in zip(metrics, [t.objective_direction, *(t.extra_objective_directions or ["auto"] * len(t.extra_objective_metrics))])
+    ]
     payload: Dict[str, Any] = {
         "objective": None,
-        "objective_metric": metric,
-        "direction": direction,
+        "objective_metric": metrics[0],
+        "direction": directions[0],
         "status": "running",
         "error": None,
         "overrides": list(overrides or []),
         "repeats": [],
     }
+    if len(metrics) > 1:
+        payload.update(objectives=None, objective_metrics=metrics, directions=directions)
     results: List[RepeatResult] = []
     job_dir.mkdir(parents=True, exist_ok=True)
-    write_run_record(job_dir, build_run_record(cfg, overrides=overrides))
     try:
-        for k in range(cfg.training.num_repeats):
+        for k in range(t.num_repeats):
             results.append(run_repeat(cfg, k, sweep))
             payload["repeats"] = [dataclasses.asdict(r) for r in results]
             write_result(job_dir, payload)
-        if not any(metric in r.metrics for r in results):
-            known = sorted({k for r in results for k in r.metrics})
-            raise ConfigError(
-                f"training.objective_metric={metric!r} was never logged; "
-                f"logged metrics: {', '.join(known)}"
-            )
+        for metric in metrics:
+            if not any(metric in r.metrics for r in results):
+                known = sorted({k for r in results for k in r.metrics})
+                raise ConfigError(
+                    f"objective metric {metric!r} was never logged; logged metrics: {', '.join(known)}"
+                )
     except BaseException as err:
         pruned = type(err).__name__ == "TrialPruned"
-        payload["status"] = "pruned" if pruned else "interrupted" if isinstance(err, RunInterrupted) else "failed"
+        payload["status"] = "pruned" if pruned else "failed"
         payload["error"] = f"{type(err).__name__}: {err}"
         write_result(job_dir, payload)
-        _mark_sweep(cfg, sweep, results, "PRUNED" if pruned else "FAIL", None, direction)
+        _mark_sweep(cfg, sweep, results, "PRUNED" if pruned else "FAIL", None, directions[0])
         raise
-    objective = aggregate_objective(results, metric)
-    payload.update(objective=objective, status="completed")
+    values = [aggregate_objective(results, m) for m in metrics]
+    payload.update(objective=values[0], status="completed")
+    if len(metrics) > 1:
+        payload["objectives"] = values
     write_result(job_dir, payload)
-    _mark_sweep(cfg, sweep, results, "COMPLETE", objective, direction)
-    log.info("objective %s (%s) = %.6g", metric, direction, objective)
-    return objective
+    _mark_sweep(cfg, sweep, results, "COMPLETE", values[0], directions[0])
+    log.info("objective %s = %s", ", ".join(metrics), ", ".join(f"{v:.6g}" for v in values))
+    return values[0] if len(values) == 1 else values

@@ -10,14 +10,27 @@ from sweep_cli import job_result, load_study, run_cli, tiny_job_args
 
 def test_optuna_pruned_search_runs_with_hyperband(tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
-    run_cli(["-m", *tiny_job_args(tmp_path), "hparams_search=optuna_pruned",
-             "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=1", f"hydra.sweep.dir={sweep_dir}"],
-            cwd=tmp_path)
+    run_cli(
+        [
+            "-m",
+            *tiny_job_args(tmp_path),
+            "hparams_search=optuna_pruned",
+            "hydra.sweeper.n_trials=2",
+            "hydra.sweeper.n_jobs=1",
+            f"hydra.sweep.dir={sweep_dir}",
+        ],
+        cwd=tmp_path,
+    )
 
     study = load_study(f"sqlite:///{sweep_dir / 'optuna.db'}", "hparams_optuna_pruned")
     pruner = study.user_attrs["soen_pruner"]
-    assert pruner == {"_target_": "optuna.pruners.HyperbandPruner", "min_resource": 1,
-                      "max_resource": "auto", "reduction_factor": 3, "bootstrap_count": 0}
+    assert pruner == {
+        "_target_": "optuna.pruners.HyperbandPruner",
+        "min_resource": 1,
+        "max_resource": "auto",
+        "reduction_factor": 3,
+        "bootstrap_count": 0,
+    }
     trials = study.get_trials()
     assert len(trials) == 2
     assert set(trials[0].params) == {"training.lr", "optimizer", "model.time_pooling.name"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 import yaml
 from sweep_cli import (
@@ -26,8 +26,9 @@ def test_slurm_array_template_runs_through_submitit_local(tmp_path: Path) -> Non
     args = template_command(SLURM_TEMPLATE, "local")
     assert "launcher=submitit_local" in args
     budget = template_budget(SLURM_TEMPLATE)  # 2 lr values x 1 pooling
-    run_cli([*args, *budget, *tiny_job_args(tmp_path)[1:], f"hydra.sweep.dir={sweep_dir}"],
-            cwd=tmp_path)
+    run_cli(
+        [*args, *budget, *tiny_job_args(tmp_path)[1:], f"hydra.sweep.dir={sweep_dir}"], cwd=tmp_path
+    )
 
     jobs = job_dirs(sweep_dir)
     assert [d.name for d in jobs] == ["0", "1"]
@@ -49,7 +50,7 @@ def test_slurm_array_template_runs_through_submitit_local(tmp_path: Path) -> Non
     assert len(pids) == 2 and str(os.getpid()) not in pids
 
 
-def _hydra_config(args: list, cwd: Path) -> Dict[str, Any]:
+def _hydra_config(args: list, cwd: Path) -> dict[str, Any]:
     out = run_cli([*args, "--cfg", "hydra"], cwd=cwd, timeout=120)
     return yaml.safe_load(out.stdout)["hydra"]
 
@@ -77,24 +78,48 @@ def test_slurm_template_makes_a_valid_job_array_script(tmp_path: Path, monkeypat
     params = {k: v for k, v in launcher.items() if k != "_target_"}
     params["submitit_folder"] = str(tmp_path / "submitit" / "%j")
     params["name"] = "soen"
-    executor = submitit.AutoExecutor(folder=params.pop("submitit_folder"), cluster="slurm",
-                                     slurm_max_num_timeout=params.pop("max_num_timeout"))
+    executor = submitit.AutoExecutor(
+        folder=params.pop("submitit_folder"),
+        cluster="slurm",
+        slurm_max_num_timeout=params.pop("max_num_timeout"),
+    )
     generic = set(OmegaConf.structured(BaseQueueConf).keys())
-    executor.update_parameters(**{k if k in generic else f"slurm_{k}": v for k, v in params.items()})
-    script = _make_sbatch_string(command="python -u -m submitit.core._submit x",
-                                 folder=executor._executor.folder, map_count=6,
-                                 **executor._executor.parameters)
+    executor.update_parameters(
+        **{k if k in generic else f"slurm_{k}": v for k, v in params.items()}
+    )
+    script = _make_sbatch_string(
+        command="python -u -m submitit.core._submit x",
+        folder=executor._executor.folder,
+        map_count=6,
+        **executor._executor.parameters,
+    )
     lines = set(script.splitlines())
-    for expected in ("--array=0-5%6", "--partition=gpu", "--time=60", "--cpus-per-task=2",
-                     "--mem=8GB", "--nodes=1", "--ntasks-per-node=1", "--signal=USR2@120"):
+    for expected in (
+        "--array=0-5%6",
+        "--partition=gpu",
+        "--time=60",
+        "--cpus-per-task=2",
+        "--mem=8GB",
+        "--nodes=1",
+        "--ntasks-per-node=1",
+        "--signal=USR2@120",
+    ):
         assert f"#SBATCH {expected}" in lines, script
 
 
 def test_ddp_on_cpu_with_two_processes_trains_and_writes_one_result(tmp_path: Path) -> None:
     """Lightning re-launches `soen-train` for rank 1 (its Hydra-aware subprocess launcher)."""
     run_dir = tmp_path / "run"
-    out = run_cli([*tiny_job_args(tmp_path), "training.strategy=ddp", "training.devices=2",
-                   "training.accelerator=cpu", f"hydra.run.dir={run_dir}"], cwd=tmp_path)
+    out = run_cli(
+        [
+            *tiny_job_args(tmp_path),
+            "training.strategy=ddp",
+            "training.devices=2",
+            "training.accelerator=cpu",
+            f"hydra.run.dir={run_dir}",
+        ],
+        cwd=tmp_path,
+    )
     text = out.stdout + out.stderr
     assert "distributed_backend=gloo" in text
     assert "Initializing distributed: GLOBAL_RANK: 0, MEMBER: 1/2" in text

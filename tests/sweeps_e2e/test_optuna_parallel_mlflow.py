@@ -13,11 +13,22 @@ STUDY = "parallel6"
 def test_parallel_search_loses_no_trial_and_no_mlflow_run(tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     sweep_dir = tmp_path / "sweep"
-    run_cli(["-m", *tiny_job_args(tmp_path, mlflow=True), "hydra/sweeper=optuna", "launcher=joblib",
-             "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=2", f"hydra.sweeper.storage={storage}",
-             f"hydra.sweeper.study_name={STUDY}", "hydra.sweeper.sampler.seed=3",
-             f"hydra.sweep.dir={sweep_dir}", "training.lr=tag(log, interval(1e-3, 1e-1))"],
-            cwd=tmp_path)
+    run_cli(
+        [
+            "-m",
+            *tiny_job_args(tmp_path, mlflow=True),
+            "hydra/sweeper=optuna",
+            "launcher=joblib",
+            "hydra.sweeper.n_trials=6",
+            "hydra.sweeper.n_jobs=2",
+            f"hydra.sweeper.storage={storage}",
+            f"hydra.sweeper.study_name={STUDY}",
+            "hydra.sweeper.sampler.seed=3",
+            f"hydra.sweep.dir={sweep_dir}",
+            "training.lr=tag(log, interval(1e-3, 1e-1))",
+        ],
+        cwd=tmp_path,
+    )
 
     # The study: 6 finished trials, each value = the mean val_loss its job wrote.
     study = load_study(storage, STUDY)
@@ -29,8 +40,21 @@ def test_parallel_search_loses_no_trial_and_no_mlflow_run(tmp_path: Path) -> Non
         assert result["status"] == "completed"
         val_losses = [r["metrics"]["val_loss"] for r in result["repeats"]]
         assert trial.value == pytest.approx(sum(val_losses) / len(val_losses), rel=1e-9)
-        lr = [float(o.split("=", 1)[1]) for o in result["overrides"] if o.startswith("training.lr=")]
+        lr = [
+            float(o.split("=", 1)[1]) for o in result["overrides"] if o.startswith("training.lr=")
+        ]
         assert lr == [pytest.approx(trial.params["training.lr"], rel=1e-12)]
+
+    # The two jobs of each batch ran at the same time (their start-to-result spans overlap).
+    spans = {}
+    for trial in trials:
+        job_dir = Path(trial.user_attrs["job_dir"])
+        spans[trial.number] = (
+            (job_dir / ".hydra" / "hydra.yaml").stat().st_mtime,
+            (job_dir / "soen_result.json").stat().st_mtime,
+        )
+    for a, b in ((0, 1), (2, 3), (4, 5)):
+        assert spans[a][0] < spans[b][1] and spans[b][0] < spans[a][1], spans
 
     # MLflow: one parent run for the sweep, the 6 jobs nested under it with their trial tags.
     from mlflow.tracking import MlflowClient
@@ -52,7 +76,8 @@ def test_parallel_search_loses_no_trial_and_no_mlflow_run(tmp_path: Path) -> Non
     for child in children:
         trial = trials[int(child.data.tags["optuna.trial"])]
         assert float(child.data.tags["optuna.param.training.lr"]) == pytest.approx(
-            trial.params["training.lr"], rel=1e-12)
+            trial.params["training.lr"], rel=1e-12
+        )
 
     # The best job is marked on the parent and on exactly one child: the study's best trial.
     best = study.best_trial

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from sweep_cli import job_result, load_study, run_cli, tiny_job_args
 
 GOOD_SCALE, BAD_SCALE = 5.0, 400.0
@@ -19,15 +18,26 @@ EPOCHS = 3
 
 def test_median_pruner_prunes_bad_trials_early(tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
-    run_cli(["-m", *tiny_job_args(tmp_path), f"training.max_epochs={EPOCHS}",
-             "hydra/sweeper=optuna", "hydra/sweeper/pruner=median",
-             "hydra.sweeper.pruner.n_startup_trials=1", "hydra.sweeper.pruner.n_warmup_steps=0",
-             "hydra/sweeper/sampler=grid", "hydra.sweeper.sampler.seed=0",
-             "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=1",
-             "hydra.sweeper.study_name=pruned", f"hydra.sweep.dir={sweep_dir}",
-             f"model.time_pooling.params.scale=choice({GOOD_SCALE}, {BAD_SCALE})",
-             "seed=choice(1, 2, 3)"],
-            cwd=tmp_path)
+    run_cli(
+        [
+            "-m",
+            *tiny_job_args(tmp_path),
+            f"training.max_epochs={EPOCHS}",
+            "hydra/sweeper=optuna",
+            "hydra/sweeper/pruner=median",
+            "hydra.sweeper.pruner.n_startup_trials=1",
+            "hydra.sweeper.pruner.n_warmup_steps=0",
+            "hydra/sweeper/sampler=grid",
+            "hydra.sweeper.sampler.seed=0",
+            "hydra.sweeper.n_trials=6",
+            "hydra.sweeper.n_jobs=1",
+            "hydra.sweeper.study_name=pruned",
+            f"hydra.sweep.dir={sweep_dir}",
+            f"model.time_pooling.params.scale=choice({GOOD_SCALE}, {BAD_SCALE})",
+            "seed=choice(1, 2, 3)",
+        ],
+        cwd=tmp_path,
+    )
 
     trials = load_study(f"sqlite:///{sweep_dir / 'optuna.db'}", "pruned").get_trials()
     assert len(trials) == 6
@@ -51,9 +61,11 @@ def test_median_pruner_prunes_bad_trials_early(tmp_path: Path) -> None:
         assert earlier and min(trial.intermediate_values.values()) > np.percentile(earlier, 50)
         result = job_result(Path(trial.user_attrs["job_dir"]))
         assert result["status"] == "pruned" and "TrialPruned" in result["error"]
-    bad_complete = [t.value for t in complete
-                    if t.params["model.time_pooling.params.scale"] == BAD_SCALE]
-    good_complete = [t.value for t in complete
-                     if t.params["model.time_pooling.params.scale"] == GOOD_SCALE]
+    bad_complete = [
+        t.value for t in complete if t.params["model.time_pooling.params.scale"] == BAD_SCALE
+    ]
+    good_complete = [
+        t.value for t in complete if t.params["model.time_pooling.params.scale"] == GOOD_SCALE
+    ]
     if bad_complete and good_complete:  # the task is built so that bad is bad
         assert min(bad_complete) > max(good_complete)

@@ -20,15 +20,26 @@ from sweep_cli import (
 def test_killed_sweep_resumes_to_n_trials_not_more(tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
     db_file = sweep_dir / "optuna.db"  # the default storage: sqlite in the sweep dir
-    args = ["-m", *tiny_job_args(tmp_path), "hydra/sweeper=optuna", "hydra.sweeper.n_trials=6",
-            "hydra.sweeper.n_jobs=1", "hydra.sweeper.study_name=resume6",
-            "hydra.sweeper.sampler.seed=1", f"hydra.sweep.dir={sweep_dir}",
-            "training.lr=tag(log, interval(1e-3, 1e-1))"]
+    args = [
+        "-m",
+        *tiny_job_args(tmp_path),
+        "hydra/sweeper=optuna",
+        "hydra.sweeper.n_trials=6",
+        "hydra.sweeper.n_jobs=1",
+        "hydra.sweeper.study_name=resume6",
+        "hydra.sweeper.sampler.seed=1",
+        f"hydra.sweep.dir={sweep_dir}",
+        "training.lr=tag(log, interval(1e-3, 1e-1))",
+    ]
 
     proc = start_cli(args, tmp_path, tmp_path / "first.log")
     try:
-        wait_for(lambda: count_trials(db_file, "COMPLETE") >= 3, timeout=150, proc=proc,
-                 what="3 finished trials")
+        wait_for(
+            lambda: count_trials(db_file, "COMPLETE") >= 3,
+            timeout=150,
+            proc=proc,
+            what="3 finished trials",
+        )
     finally:
         kill_group(proc)  # SIGKILL: nothing gets to clean up, like a lost node
     completed_before = count_trials(db_file, "COMPLETE")
@@ -48,7 +59,8 @@ def test_killed_sweep_resumes_to_n_trials_not_more(tmp_path: Path) -> None:
             assert trial.number == completed_before
     # Job dirs are numbered by trial, so the resumed jobs did not overwrite the first ones.
     assert {str(t.number) for t in trials if t.state.name == "COMPLETE"} <= {
-        d.name for d in job_dirs(sweep_dir)}
+        d.name for d in job_dirs(sweep_dir)
+    }
     for trial in trials:
         if trial.state.name == "COMPLETE":
             result = job_result(sweep_dir / str(trial.number))
@@ -58,11 +70,21 @@ def test_killed_sweep_resumes_to_n_trials_not_more(tmp_path: Path) -> None:
 
 def test_a_trial_that_raises_is_fail_and_the_search_goes_on(tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
-    run_cli(["-m", *tiny_job_args(tmp_path), "hydra/sweeper=optuna", "hydra/sweeper/sampler=grid",
-             "hydra.sweeper.sampler.seed=0", "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=1",
-             "hydra.sweeper.study_name=with_failure", f"hydra.sweep.dir={sweep_dir}",
-             "model.time_pooling.name=choice(final, no_such_pooling, max)"],
-            cwd=tmp_path)
+    run_cli(
+        [
+            "-m",
+            *tiny_job_args(tmp_path),
+            "hydra/sweeper=optuna",
+            "hydra/sweeper/sampler=grid",
+            "hydra.sweeper.sampler.seed=0",
+            "hydra.sweeper.n_trials=3",
+            "hydra.sweeper.n_jobs=1",
+            "hydra.sweeper.study_name=with_failure",
+            f"hydra.sweep.dir={sweep_dir}",
+            "model.time_pooling.name=choice(final, no_such_pooling, max)",
+        ],
+        cwd=tmp_path,
+    )
 
     study = load_study(f"sqlite:///{sweep_dir / 'optuna.db'}", "with_failure")
     by_choice = {t.params["model.time_pooling.name"]: t for t in study.get_trials()}
