@@ -7,6 +7,7 @@ Kept thin and light: torch and Lightning are imported only once a job really tra
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, List, Optional
@@ -19,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from soen_train.config.secrets import move_secret_overrides_to_env, redact
 from soen_train.config.store import register_configs
 from soen_train.config.validation import check_override_key
+from soen_train.config.errors import ConfigError
 from soen_train.errors import SOENError
 from soen_train.registry import UnknownNameError
 
@@ -68,7 +70,6 @@ def _precompose(args: List[str]) -> None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from soen_train.config.errors import ConfigError
 
     overrides = [arg for arg in args if not arg.lstrip("+~").startswith(("hydra.", "hydra/"))]
     try:
@@ -114,6 +115,19 @@ def _redact_saved_config(job_dir: Path) -> None:
             saved.write_text(OmegaConf.to_yaml(OmegaConf.create(clean)))
 
 
+def _refuse_local_ddp_in_sweeps(job_cfg: Any) -> None:
+    """Lightning starts DDP workers by re-running the command line; inside a local multirun that
+    re-runs the whole sweep. On SLURM the scheduler starts the workers, which is fine."""
+    t = job_cfg.training
+    multi_device = str(t.devices) not in ("1", "[0]", "auto") or t.num_nodes > 1
+    if str(t.strategy).startswith("ddp") and multi_device and "SLURM_JOB_ID" not in os.environ:
+        raise ConfigError(
+            f"training.strategy={t.strategy} with several devices cannot run inside a local "
+            "multirun (each worker would restart the sweep); run the jobs one by one, or use "
+            "launcher=slurm where SLURM starts the workers"
+        )
+
+
 def _job(cfg: DictConfig) -> Any:
     from soen_train.config.loading import to_job_config
     from soen_train.config.tree import print_config_tree
@@ -128,6 +142,7 @@ def _job(cfg: DictConfig) -> Any:
 
     sweep = SweepInfo()
     if hc.mode == RunMode.MULTIRUN:
+        _refuse_local_ddp_in_sweeps(job_cfg)
         sweep = SweepInfo(sweep_dir=Path(hc.sweep.dir), job_num=int(hc.job.num))
     return run_job(job_cfg, job_dir=job_dir, overrides=list(hc.overrides.task), sweep=sweep)
 

@@ -196,10 +196,11 @@ class SOENLightningModule(pl.LightningModule):
     def _eval_step(self, batch: Sequence[Tensor], stage: str) -> None:
         total, terms, aligned = self._step(batch, stage)
         bs = batch[0].shape[0]
-        self.log(f"{stage}_loss", total, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs)
+        sync = self._distributed
+        self.log(f"{stage}_loss", total, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=sync)
         if len(terms) > 1:
             for name, value in terms.items():
-                self.log(f"{stage}_loss/{name}", value, on_step=False, on_epoch=True, batch_size=bs)
+                self.log(f"{stage}_loss/{name}", value, on_epoch=True, batch_size=bs, sync_dist=sync)
         self._collect(stage, aligned)
 
     # ------------------------------------------------------------------ metrics
@@ -209,11 +210,20 @@ class SOENLightningModule(pl.LightningModule):
         self._epoch_outputs.setdefault(stage, []).append(detach_cpu(aligned.outputs))
         self._epoch_targets.setdefault(stage, []).append(detach_cpu(aligned.targets))
 
+    @property
+    def _distributed(self) -> bool:
+        return self._trainer is not None and self.trainer.world_size > 1
+
     def _log_epoch_metrics(self, stage: str) -> None:
         outputs = cat_or_none(self._epoch_outputs.pop(stage, []))
         targets = cat_or_none(self._epoch_targets.pop(stage, []))
         if outputs is None or targets is None:
             return
+        if self._distributed:
+            # every process saw a shard: metrics are computed on all of them together
+            # (DistributedSampler pads shards to equal length, so all_gather stacks them)
+            outputs = self.all_gather(outputs).flatten(0, 1).cpu()
+            targets = self.all_gather(targets).flatten(0, 1).cpu()
         values = compute_metrics(self.metric_names, outputs, targets)
         for name, value in values.items():
             if value is not None and math.isfinite(float(value)):

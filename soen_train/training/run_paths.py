@@ -6,8 +6,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import os
 from pathlib import Path
 from typing import Optional
+
+SHARED_FOLDER_ENV = "SOEN_TRAIN_REPEAT_FOLDER"
+
+
+def distributed_rank() -> int:
+    """This process's global rank in a multi-process (DDP) run; 0 otherwise."""
+    for key in ("RANK", "SLURM_PROCID", "LOCAL_RANK"):
+        if os.environ.get(key, "").isdigit():
+            return int(os.environ[key])
+    return 0
 
 
 @dataclass(frozen=True)
@@ -42,9 +53,12 @@ class RunPaths:
         )
         (group_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         base = f"repeat_{repeat}"
-        name = _resumed_name(group_dir, resume_from, base)
+        # DDP worker processes (rank > 0) write into the folder rank 0 claimed
+        name = os.environ.get(f"{SHARED_FOLDER_ENV}_{repeat}") if distributed_rank() > 0 else None
+        name = name or _resumed_name(group_dir, resume_from, base)
         if name is None:
             name = _claim(group_dir / "checkpoints", base)
+        os.environ[f"{SHARED_FOLDER_ENV}_{repeat}"] = name
         paths = cls(group_dir=group_dir, repeat=repeat, folder=name)
         paths.checkpoints.mkdir(parents=True, exist_ok=True)
         paths.logs.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ from soen_train.config.secrets import redact
 from soen_train.errors import SOENError
 from soen_train.run_record import build_run_record, log_run_record, write_run_record
 from soen_train.training.checkpointing import PreemptionCheckpoint, atomic_replace_write
-from soen_train.training.run_paths import RunPaths
+from soen_train.training.run_paths import RunPaths, distributed_rank
 from soen_train.training.trainer_factory import build_callbacks, build_loggers, build_trainer
 
 log = logging.getLogger("soen_train")
@@ -292,7 +292,11 @@ def aggregate_objective(results: List[RepeatResult], metric: str) -> float:
 
 
 def write_result(job_dir: Path, payload: Dict[str, Any]) -> None:
-    """`soen_result.json` in the job dir, written atomically (read by soen-train-summary)."""
+    """`soen_result.json` in the job dir, written atomically (read by soen-train-summary).
+
+    Only the main process writes it; DDP worker processes return their objective silently."""
+    if distributed_rank() > 0:
+        return
     text = json.dumps(payload, indent=2, default=str)
     atomic_replace_write(job_dir / RESULT_FILE, lambda tmp: Path(tmp).write_text(text))
 

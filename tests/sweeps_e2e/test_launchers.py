@@ -130,6 +130,19 @@ def test_ddp_on_cpu_with_two_processes_trains_and_writes_one_result(tmp_path: Pa
     [repeat] = result["repeats"]
     assert repeat["metrics"]["epochs_trained"] == 2.0
     assert result["objective"] == repeat["metrics"]["val_loss"] > 0
-    # Only rank 0 saves: every checkpoint is in the one repeat folder the result points to.
+    # Only rank 0 saves: every checkpoint is in the one repeat folder the result points to,
+    # and the worker process claimed no folder of its own.
     ckpts = list((tmp_path / "experiments").rglob("*.ckpt"))
     assert ckpts and {c.parent for c in ckpts} == {Path(repeat["best_checkpoint"]).parent}
+    folders = [p.name for p in (tmp_path / "experiments").rglob("checkpoints/repeat_*")]
+    assert folders == ["repeat_0"]
+
+
+def test_local_ddp_inside_a_multirun_is_refused_with_the_reason(tmp_path: Path) -> None:
+    out = run_cli(
+        ["-m", *tiny_job_args(tmp_path), "training.strategy=ddp", "training.devices=2",
+         "training.accelerator=cpu", f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+        cwd=tmp_path, expect_ok=False,
+    )
+    assert out.returncode != 0
+    assert "cannot run inside a local multirun" in out.stdout + out.stderr
