@@ -351,6 +351,8 @@ def run_job(
         payload.update(objectives=None, objective_metrics=metrics, directions=directions)
     results: List[RepeatResult] = []
     job_dir.mkdir(parents=True, exist_ok=True)
+    if distributed_rank() == 0:
+        write_run_record(job_dir, build_run_record(cfg, overrides=overrides))
     try:
         for k in range(t.num_repeats):
             results.append(run_repeat(cfg, k, sweep))
@@ -364,7 +366,8 @@ def run_job(
                 )
     except BaseException as err:
         pruned = type(err).__name__ == "TrialPruned"
-        payload["status"] = "pruned" if pruned else "failed"
+        interrupted = isinstance(err, RunInterrupted)
+        payload["status"] = "pruned" if pruned else "interrupted" if interrupted else "failed"
         payload["error"] = f"{type(err).__name__}: {err}"
         write_result(job_dir, payload)
         _mark_sweep(cfg, sweep, results, "PRUNED" if pruned else "FAIL", None, directions[0])
