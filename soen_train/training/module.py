@@ -74,6 +74,7 @@ class SOENLightningModule(pl.LightningModule):
         self.pending_initial_states: Optional[Dict[Any, Tensor]] = None
         self.keep_simulation = False
         self.last_simulation: Any = None
+        self._epoch_sums: Dict[str, tuple] = {}
         self._epoch_outputs: Dict[str, List[Tensor]] = {}
         self._epoch_targets: Dict[str, List[Tensor]] = {}
 
@@ -138,14 +139,26 @@ class SOENLightningModule(pl.LightningModule):
             return self._tbptt_step(batch, batch_idx)
         total, terms, aligned = self._step(batch, "train")
         bs = batch[0].shape[0]
-        self.log("train_loss", total, on_step=False, on_epoch=True, prog_bar=True, batch_size=bs)
-        if batch_idx % self.log_freq == 0:
-            self.log("train_loss_step", total, on_step=True, on_epoch=False, batch_size=bs)
+        self._accumulate("train_loss", total, bs)
         if len(terms) > 1:
             for name, value in terms.items():
-                self.log(f"train_loss/{name}", value, on_step=False, on_epoch=True, batch_size=bs)
+                self._accumulate(f"train_loss/{name}", value, bs)
+        if batch_idx % self.log_freq == 0:
+            self.log("train_loss_step", total, on_step=True, on_epoch=False, batch_size=bs)
         self._collect("train", aligned)
         return total
+
+    def _accumulate(self, tag: str, value: Tensor, batch_size: int) -> None:
+        """Batch-size-weighted epoch mean, kept on the device and logged once at epoch end
+        (one `self.log` per step would cost as much as a small SOEN's training step)."""
+        total, count = self._epoch_sums.get(tag, (0.0, 0))
+        self._epoch_sums[tag] = (total + value.detach() * batch_size, count + batch_size)
+
+    def _log_epoch_means(self) -> None:
+        sync = self._distributed
+        for tag, (total, count) in self._epoch_sums.items():
+            self.log(tag, total / count, prog_bar=(tag == "train_loss"), sync_dist=sync)
+        self._epoch_sums = {}
 
     def _tbptt_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
         """Chunk the sequence; forward each chunk from the previous chunk's (detached) states,
@@ -172,7 +185,7 @@ class SOENLightningModule(pl.LightningModule):
             if end == length:
                 break
         mean = torch.stack(totals).mean()
-        self.log("train_loss", mean, on_step=False, on_epoch=True, prog_bar=True, batch_size=x.shape[0])
+        self._accumulate("train_loss", mean, x.shape[0])
         return mean
 
     def _states_after(self, steps: int) -> Dict[Any, Tensor]:
@@ -232,8 +245,10 @@ class SOENLightningModule(pl.LightningModule):
     def on_train_epoch_start(self) -> None:
         self._epoch_outputs.pop("train", None)
         self._epoch_targets.pop("train", None)
+        self._epoch_sums = {}
 
     def on_train_epoch_end(self) -> None:
+        self._log_epoch_means()
         self._log_epoch_metrics("train")
 
     def on_validation_epoch_end(self) -> None:
