@@ -24,6 +24,7 @@ from argparse import Namespace
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
 
+from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.loggers.logger import Logger, rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
 
@@ -197,3 +198,51 @@ def _main(argv: Optional[List[str]] = None) -> None:
 
 if __name__ == "__main__":
     _main()
+
+
+class ResilientMLFlowLogger(MLFlowLogger):
+    """Lightning's MLflow logger that survives the store going away mid-run.
+
+    The first failed call warns once and switches the rest of the run to a local JSONL log
+    (same format as `LocalMLflowLog`, uploadable later); training is never interrupted.
+    """
+
+    def __init__(self, *args: Any, offline_dir: Path, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._offline_dir = Path(offline_dir)
+        self._offline: Optional[LocalMLflowLog] = None
+
+    def _go_offline(self, err: BaseException) -> LocalMLflowLog:
+        if self._offline is None:
+            reason = f"{type(err).__name__}: {err}".splitlines()[0][:300]
+            self._offline = local_fallback_logger(
+                self._offline_dir, self._experiment_name, self._run_name or "run",
+                str(self._tracking_uri), {"mlflow_run_id": str(self._run_id)}, {}, reason,
+            )
+        return self._offline
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Union[Dict[str, Any], Namespace], *args: Any, **kwargs: Any) -> None:
+        if self._offline is None:
+            try:
+                return super().log_hyperparams(params)
+            except Exception as err:  # noqa: BLE001  (any store failure: keep training)
+                self._go_offline(err)
+        self._offline.log_hyperparams(params)
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, float], step: Optional[int] = None) -> None:
+        if self._offline is None:
+            try:
+                return super().log_metrics(metrics, step)
+            except Exception as err:  # noqa: BLE001
+                self._go_offline(err)
+        self._offline.log_metrics(metrics, step)
+
+    @rank_zero_only
+    def finalize(self, status: str = "success") -> None:
+        if self._offline is None:
+            try:
+                return super().finalize(status)
+            except Exception as err:  # noqa: BLE001
+                self._go_offline(err)

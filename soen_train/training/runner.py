@@ -275,7 +275,10 @@ def _log_artifacts(loggers: List[Any], paths: RunPaths) -> None:
         if isinstance(lgr, MLFlowLogger) and getattr(lgr, "soen_log_artifacts", True):
             best = paths.checkpoints / "best.soen"
             if best.exists():
-                lgr.experiment.log_artifact(lgr.run_id, str(best))
+                try:
+                    lgr.experiment.log_artifact(lgr.run_id, str(best))
+                except Exception as err:  # noqa: BLE001  (the file stays on disk; say where)
+                    log.warning("could not upload %s to MLflow (%s); it stays on disk", best, err)
 
 
 def flat_hparams(cfg: SOENTrainConfig) -> Dict[str, Any]:

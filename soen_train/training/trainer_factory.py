@@ -178,7 +178,11 @@ def _mlflow_logger(cfg: SOENTrainConfig, paths: RunPaths, seed: int, sweep: Any,
         "seed": str(seed),
         **trial_tags(),
     }
-    from soen_train.tracking.mlflow_fallback import local_fallback_logger, tracking_server_problem
+    from soen_train.tracking.mlflow_fallback import (
+        ResilientMLFlowLogger,
+        local_fallback_logger,
+        tracking_server_problem,
+    )
 
     problem = tracking_server_problem(uri)
     if problem:  # server down: train on, the run's params and metrics go to a local file
@@ -190,7 +194,9 @@ def _mlflow_logger(cfg: SOENTrainConfig, paths: RunPaths, seed: int, sweep: Any,
     run_name = lg.mlflow_run_name or (
         f"job{sweep.job_num}_{paths.name}" if sweep is not None and sweep.job_num is not None else paths.name
     )
-    logger = MLFlowLogger(experiment_name=experiment, run_name=run_name, tracking_uri=uri, tags=tags)
+    logger = ResilientMLFlowLogger(
+        experiment_name=experiment, run_name=run_name, tracking_uri=uri, tags=tags, offline_dir=paths.logs
+    )
     logger.log_hyperparams(hparams)
     logger.soen_log_artifacts = lg.mlflow_log_artifacts
     return logger
