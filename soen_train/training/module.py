@@ -59,11 +59,10 @@ class SOENLightningModule(pl.LightningModule):
         # a live dict: the pooling-scale scheduler changes `scale` in place
         self.pooling_params: Dict[str, Any] = dict(pooling_params or {"scale": 1.0})
         self.optimizer_spec = dict(optimizer or {"name": "adamw", "lr": 1e-3})
-        self.metric_names = [m for m in metrics]
+        self.metric_names = list(metrics)
         self.log_freq = log_freq
         self.alternate_losses = alternate_losses
         self.batches_per_loss = batches_per_loss
-        # stateful training and monitoring callbacks read every layer's states from here
         # truncated BPTT: one optimiser step per chunk, states carried (detached) between chunks
         self.tbptt_steps = tbptt_steps
         self.tbptt_stride = tbptt_stride or tbptt_steps
@@ -71,6 +70,7 @@ class SOENLightningModule(pl.LightningModule):
         self.gradient_clip_algorithm = gradient_clip_algorithm
         if tbptt_steps:
             self.automatic_optimization = False
+        # stateful training and monitoring callbacks read every layer's states from here
         self.pending_initial_states: Optional[Dict[Any, Tensor]] = None
         self.keep_simulation = False
         self.last_simulation: Any = None

@@ -225,11 +225,7 @@ def run_repeat(cfg: SOENTrainConfig, repeat: int, sweep: SweepInfo) -> RepeatRes
         for row in trainer.test(module, datamodule=dm, ckpt_path=test_ckpt, verbose=False, weights_only=True):
             metrics.update({k: float(v) for k, v in row.items()})
     best = checkpoint.best_model_path or None if checkpoint else None
-    _log_artifacts(loggers, paths)
-    run_id = None
-    for lgr in loggers:
-        lgr.finalize("success")
-        run_id = getattr(lgr, "run_id", None) or run_id
+    run_id = _close_loggers(loggers, paths)
     return RepeatResult(repeat=repeat, seed=seed, metrics=metrics, best_checkpoint=best,
                         train_seconds=train_seconds, mlflow_run_id=run_id)
 
@@ -242,11 +238,7 @@ def _run_jax_repeat(cfg: SOENTrainConfig, repeat: int, seed: int, paths: RunPath
     started = time.perf_counter()
     metrics = run_jax_repeat(cfg, repeat, paths, dm, model, loggers=loggers)
     train_seconds = time.perf_counter() - started
-    _log_artifacts(loggers, paths)
-    run_id = None
-    for lgr in loggers:
-        lgr.finalize("success")
-        run_id = getattr(lgr, "run_id", None) or run_id
+    run_id = _close_loggers(loggers, paths)
     best = paths.checkpoints / "best.soen"
     return RepeatResult(repeat=repeat, seed=seed, metrics=dict(metrics),
                         best_checkpoint=str(best) if best.exists() else None,
@@ -266,6 +258,16 @@ def _has_test_split(dm: Any) -> bool:
         return dm.test_dataloader() is not None and len(dm.test_dataloader()) > 0
     except Exception:  # a data module without a test split raises instead of returning None
         return False
+
+
+def _close_loggers(loggers: List[Any], paths: RunPaths) -> Optional[str]:
+    """Upload best.soen, finalise every logger; the MLflow run id (None without MLflow)."""
+    _log_artifacts(loggers, paths)
+    run_id = None
+    for lgr in loggers:
+        lgr.finalize("success")
+        run_id = getattr(lgr, "run_id", None) or run_id
+    return run_id
 
 
 def _log_artifacts(loggers: List[Any], paths: RunPaths) -> None:

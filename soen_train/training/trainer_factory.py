@@ -155,7 +155,6 @@ def build_loggers(
 
 
 def _mlflow_logger(cfg: SOENTrainConfig, paths: RunPaths, seed: int, sweep: Any, hparams: Dict[str, Any]) -> Any:
-    from lightning.pytorch.loggers import MLFlowLogger
 
     from soen_train.config.secrets import redact
     from soen_train.tracking.mlflow_runs import (

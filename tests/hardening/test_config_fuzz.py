@@ -107,7 +107,7 @@ def bad_override(draw: st.DrawFn) -> tuple:
 def test_random_bad_overrides_give_one_line_errors(cli_here, tmp_path, case):
     override, kind = case
     cli_here.root = fresh_dir(Path(tmp_path))
-    res = cli_here(*tiny("debug=fast", "logger=tensorboard", f"hydra.run.dir=job", override))
+    res = cli_here(*tiny("debug=fast", "logger=tensorboard", "hydra.run.dir=job", override))
     lines = [ln for ln in res.err.splitlines() if ln.strip()]
     assert "Traceback" not in res.text, (override, res.text[-2000:])
     assert res.code == 2, (override, res.code, res.text[-2000:])

@@ -4,7 +4,6 @@ process, a crash in the middle of a checkpoint write, an MLflow server that is n
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
