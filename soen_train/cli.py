@@ -17,10 +17,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from soen_train.config.errors import ConfigError
 from soen_train.config.secrets import move_secret_overrides_to_env, redact
 from soen_train.config.store import register_configs
 from soen_train.config.validation import check_override_key
-from soen_train.config.errors import ConfigError
 from soen_train.errors import SOENError
 from soen_train.registry import UnknownNameError
 

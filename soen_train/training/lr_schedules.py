@@ -56,14 +56,14 @@ class LRSchedule(ABC):
     def lr_at(self, step: int) -> float:
         """LR (base group) for optimiser step ``step`` (0 = first batch)."""
 
-    def on_validation_end(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+    def on_validation_end(self, metrics: Mapping[str, Any], step: int | None = None) -> None:  # noqa: B027
         """React to end-of-validation metrics (only metric-driven schedules do)."""
 
     def state_dict(self) -> dict[str, Any]:
         """State to checkpoint (empty for pure schedules: the step determines the LR)."""
         return {}
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:  # noqa: B027
         """Restore what ``state_dict`` returned."""
 
 
@@ -323,7 +323,7 @@ class MetricDrivenSchedule(LRSchedule):
             return value < self.best - self.threshold
         return value > self.best + self.threshold
 
-    def on_validation_end(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+    def on_validation_end(self, metrics: Mapping[str, Any], step: int | None = None) -> None:  # noqa: B027
         """Update counters from ``metrics[monitor_metric]`` and change the LR when patience runs out.
 
         ``step`` (the optimiser step) lets the schedule ignore evaluations during warm-up
@@ -366,7 +366,7 @@ class MetricDrivenSchedule(LRSchedule):
             "num_bad": self.num_bad, "cooldown_left": self.cooldown_left,
         }
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:  # noqa: B027
         self.current_lr = float(state["current_lr"])
         self.best = float(state["best"])
         self.num_good = int(state["num_good"])

@@ -2,7 +2,11 @@
 
 import json
 
-from soen_train.tracking.mlflow_fallback import OFFLINE_FILE, ResilientMLFlowLogger, read_offline_log
+from soen_train.tracking.mlflow_fallback import (
+    OFFLINE_FILE,
+    ResilientMLFlowLogger,
+    read_offline_log,
+)
 
 
 def test_store_replaced_by_garbage_mid_run_switches_to_the_local_log(tmp_path):

@@ -36,7 +36,8 @@ def test_gap_loss_hinge_over_wrong_classes():
 
 def _rich_reference(z, y, margin, sigma, lg, ln, le, lc, ld, eps):
     b, c = len(z), len(z[0])
-    sig = lambda v: 1 / (1 + math.exp(-v))
+    def sig(v):
+        return 1 / (1 + math.exp(-v))
     gap = sum(
         max(0.0, margin + z[i][k] - z[i][y[i]]) ** 2 * (1 - sig(z[i][y[i]] - z[i][k]))
         for i in range(b) for k in range(c) if k != y[i]
