@@ -23,7 +23,9 @@ def _scalars(logs: Path) -> dict:
         acc.Reload()
         for tag in acc.Tags()["scalars"]:
             out.setdefault(tag, []).extend((e.step, e.value) for e in acc.Scalars(tag))
-    return out
+    # file names order by wall-clock second, then a per-process counter compared as text
+    # (".10" < ".9"): order the points by step instead
+    return {tag: sorted(points) for tag, points in out.items()}
 
 
 def _result(job: Path) -> dict:
