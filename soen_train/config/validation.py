@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, Iterable, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 from soen_train.config.errors import ConfigError
 from soen_train.config.schema import SOENTrainConfig
@@ -28,11 +28,6 @@ PROFILERS = ("simple", "advanced", "pytorch")
 NOISE_TARGETS = ("noise", "perturb")
 SAMPLE_SELECTIONS = ("random", "first", "last")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-# Guide features whose implementation has not landed: accepted keys must work, so asking for one
-# of these is refused with the reason instead of being silently ignored.
-NOT_YET_BUILT: dict = {}
-
 
 def _choice(path: str, value: Any, valid: Sequence[str]) -> None:
     if value not in valid:
@@ -156,9 +151,6 @@ def validate(cfg: SOENTrainConfig) -> SOENTrainConfig:
             "training.use_tbptt steps the optimiser once per chunk, so it cannot be combined "
             "with training.accumulate_grad_batches > 1"
         )
-    for path, active in _requested_features(cfg):
-        if active and path in NOT_YET_BUILT:
-            raise ConfigError(f"{path} is not available yet: {NOT_YET_BUILT[path]}")
     return cfg
 
 
@@ -189,29 +181,6 @@ def _validate_combinations(cfg: SOENTrainConfig) -> None:
             "training.paradigm=distillation matches the teacher's whole state trajectory, so it "
             "needs training.mapping=seq2seq"
         )
-
-
-def _requested_features(cfg: SOENTrainConfig) -> Iterable[tuple]:
-    """(key path, is it switched on) for every optional guide feature."""
-    t, lg, cb = cfg.training, cfg.logging, cfg.callbacks
-    yield "training.backend=jax", t.backend == "jax"
-    yield "training.paradigm=distillation", t.paradigm == "distillation"
-    yield "training.use_tbptt", t.use_tbptt
-    yield "logging.track_connections", lg.track_connections
-    yield "logging.track_layer_params", lg.track_layer_params
-    yield "logging.log_gradients", lg.log_gradients
-    yield "logging.state_trajectories", lg.state_trajectories.active
-    yield "callbacks.noise_annealers", bool(cb.noise_annealers)
-    yield "callbacks.loss_weight_schedulers", bool(cb.loss_weight_schedulers)
-    yield "callbacks.seq_len_scheduler", cb.seq_len_scheduler.active
-    yield "callbacks.time_pooling_scale_scheduler", cb.time_pooling_scale_scheduler.active
-    yield "callbacks.connection_noise", bool(cb.connection_noise.connections)
-    yield (
-        "callbacks.stateful_training",
-        (cb.stateful_training.enable_for_training or cb.stateful_training.enable_for_validation),
-    )
-    yield "callbacks.qat", cb.qat.active
-    yield "callbacks.metrics.quantized_accuracy", cb.metrics.quantized_accuracy.active
 
 
 def schema_keys(cls: type = SOENTrainConfig, prefix: str = "") -> List[str]:
