@@ -21,6 +21,7 @@ from ..connections import Connection
 from ..distributions import draw_values
 from ..noise import NoiseRuntime
 from ..parallel_scan import linear_scan
+from ..source_functions import build_source_function
 from ..spec_types import LayerSpec
 
 SOLVERS: tuple[str, ...] = ("FE", "PS")
@@ -47,6 +48,11 @@ class OptionDef:
     kind: str  # "solver" | "source" | "float"
     aliases: tuple[str, ...] = ()
     doc: str = ""
+
+
+def source_func_option(default: str, doc: str = "source function g(phi, i)") -> OptionDef:
+    """The `source_func` option (alias `source_func_type`) of a layer driven by a source function."""
+    return OptionDef("source_func", default, "source", aliases=("source_func_type",), doc=doc)
 
 
 @dataclass
@@ -115,6 +121,9 @@ class SOENLayer(nn.Module, ABC):
         self.dim = int(spec.dim)
         self.options = dict(spec.options)
         self.has_internal = bool(has_internal)
+        source = next((o for o in self.OPTIONS if o.name == "source_func"), None)
+        if source is not None:  # built before parallel_scan_blocker(), which may consult it
+            self.source = build_source_function(self.options.get("source_func", source.default))
         self._bounds: dict[str, tuple[float | None, float | None]] = {}
         for definition in self.PARAMS:
             init = spec.params[definition.name]

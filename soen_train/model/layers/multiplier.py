@@ -20,8 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..source_functions import build_source_function
-from .base import LayerRunContext, OptionDef, ParamDef, SOENLayer
+from .base import LayerRunContext, ParamDef, SOENLayer, source_func_option
 
 
 class MultiplierWICCLayer(SOENLayer):
@@ -35,14 +34,7 @@ class MultiplierWICCLayer(SOENLayer):
         ParamDef("gamma_plus", 0.001, minimum=0.0, doc="drive gain"),
         ParamDef("gamma_minus", 0.001, minimum=0.0, doc="leak rate"),
     )
-    OPTIONS = SOENLayer.OPTIONS + (
-        OptionDef("source_func", "RateArray", "source", aliases=("source_func_type",),
-                  doc="source function g(phi, i)"),
-    )
-
-    def __init__(self, spec, **kwargs) -> None:
-        self.source = build_source_function(spec.options.get("source_func", "RateArray"))
-        super().__init__(spec, **kwargs)
+    OPTIONS = SOENLayer.OPTIONS + (source_func_option("RateArray"),)
 
     def parallel_scan_blocker(self) -> str | None:
         """PS needs both branch rates to be independent of s."""
@@ -98,13 +90,9 @@ class MultiplierNOCCLayer(SOENLayer):
         ParamDef("beta", 303.85, minimum=1e-9, doc="branch inductance (dimensionless)"),
         ParamDef("beta_out", 91.156, minimum=0.0, doc="output inductance (dimensionless)"),
     )
-    OPTIONS = SOENLayer.OPTIONS + (
-        OptionDef("source_func", "RateArray", "source", aliases=("source_func_type",),
-                  doc="source function g(phi, i)"),
-    )
+    OPTIONS = SOENLayer.OPTIONS + (source_func_option("RateArray"),)
 
     def __init__(self, spec, **kwargs) -> None:
-        self.source = build_source_function(spec.options.get("source_func", "RateArray"))
         super().__init__(spec, **kwargs)
         self.register_buffer("fan_in", torch.ones(self.dim))
 

@@ -16,8 +16,14 @@ import torch
 from torch import Tensor
 
 from ..dendrite_scan import dendrite_scan
-from ..source_functions import build_source_function
-from .base import InternalWeight, LayerHistory, LayerRunContext, OptionDef, ParamDef, SOENLayer
+from .base import (
+    InternalWeight,
+    LayerHistory,
+    LayerRunContext,
+    ParamDef,
+    SOENLayer,
+    source_func_option,
+)
 
 _STATE_KEYS = ("phi", "g", "s", "bias_current")
 
@@ -33,14 +39,7 @@ class SingleDendriteLayer(SOENLayer):
         ParamDef("gamma_plus", 0.001, minimum=0.0, doc="drive gain (dimensionless rate)"),
         ParamDef("gamma_minus", 0.001, minimum=0.0, doc="leak rate (dimensionless rate)"),
     )
-    OPTIONS = SOENLayer.OPTIONS + (
-        OptionDef("source_func", "RateArray", "source", aliases=("source_func_type",),
-                  doc="source function g(phi, i)"),
-    )
-
-    def __init__(self, spec, **kwargs) -> None:
-        self.source = build_source_function(spec.options.get("source_func", "RateArray"))
-        super().__init__(spec, **kwargs)
+    OPTIONS = SOENLayer.OPTIONS + (source_func_option("RateArray"),)
 
     def parallel_scan_blocker(self) -> str | None:
         """PS needs an update that is linear in s."""

@@ -17,8 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..source_functions import build_source_function
-from .base import LayerRunContext, OptionDef, ParamDef, SOENLayer
+from .base import LayerRunContext, ParamDef, SOENLayer, source_func_option
 
 
 class _LinearInStateIfNoInternal(SOENLayer):
@@ -123,14 +122,7 @@ class NonLinearLayer(_LinearInStateIfNoInternal):
         ParamDef("bias_current", 1.7, minimum=0.0,
                  doc="current fed to state-dependent source functions [Ic]"),
     )
-    OPTIONS = SOENLayer.OPTIONS + (
-        OptionDef("source_func", "Tanh", "source", aliases=("source_func_type",),
-                  doc="the non-linearity f"),
-    )
-
-    def __init__(self, spec, **kwargs) -> None:
-        self.source = build_source_function(spec.options.get("source_func", "Tanh"))
-        super().__init__(spec, **kwargs)
+    OPTIONS = SOENLayer.OPTIONS + (source_func_option("Tanh", doc="the non-linearity f"),)
 
     def _evaluate(self, phi: Tensor, bias: Tensor) -> Tensor:
         return self.source.value(phi, bias.expand_as(phi) if self.source.uses_current else None)
