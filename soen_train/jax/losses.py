@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from soen_train.registry import Registry, UnknownNameError
+from soen_train.training.losses.model_access import select_connections
 
 from .errors import JaxUnsupportedError
 
@@ -161,19 +162,7 @@ def _learnable_weights(
     ctx: JaxLossContext, loss: str, names: Optional[Iterable[str]] = None
 ) -> Dict[str, Array]:
     """The selected learnable connection weights (all when ``names`` is None)."""
-    weights = ctx.weights
-    if names is not None:
-        wanted = [str(n) for n in names]
-        missing = [n for n in wanted if n not in weights]
-        if missing:
-            raise ValueError(
-                f"loss '{loss}': connections {missing} are not learnable connections of the model; "
-                f"valid: {', '.join(sorted(weights)) or '(none)'}"
-            )
-        weights = {n: weights[n] for n in wanted}
-    if not weights:
-        raise ValueError(f"loss '{loss}': the model has no learnable connections to act on")
-    return weights
+    return select_connections(ctx.weights, names, loss)
 
 
 @JAX_LOSSES.register("reg_J_loss")

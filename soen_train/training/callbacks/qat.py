@@ -18,7 +18,6 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor
 
-from soen_train.config.errors import ConfigError
 from soen_train.training.callbacks.model_refs import resolve_connections, unwrap_model
 from soen_train.training.callbacks.quantization import (
     make_codebook,
@@ -47,10 +46,7 @@ class QATStraightThroughCallback(pl.Callback):
         codebook: Sequence[float] | None = None,
         setting: str = "QATStraightThroughCallback",
     ) -> None:
-        try:
-            self.codebook = make_codebook(setting, min_val, max_val, bits, levels, codebook)
-        except ValueError as err:
-            raise ConfigError(str(err)) from None
+        self.codebook = make_codebook(setting, min_val, max_val, bits, levels, codebook)
         self.requested = None if connections is None else list(connections)
         self.connections: list[str] | None = None
         self.stochastic_rounding = check_bool(setting, "stochastic_rounding", stochastic_rounding)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from soen_train.config.errors import ConfigError
 from soen_train.training.losses.quantization import codebook_from_params, nearest_code
 
 __all__ = ["make_codebook", "nearest_code", "stochastic_code", "straight_through"]
@@ -27,14 +28,18 @@ def make_codebook(
     levels: int | None = None,
     codebook: Sequence[float] | None = None,
 ) -> Tensor:
-    """The sorted codebook for a callback's settings; a bad combination names ``setting``."""
+    """The sorted codebook for a callback's settings; a bad combination is a ConfigError
+    naming ``setting``."""
     if codebook is None and bits is None and levels is None:
-        raise ValueError(
+        raise ConfigError(
             f"{setting}: give bits (2**bits + 1 levels including 0) or levels; e.g. bits=3"
         )
     if codebook is not None:
         min_val = max_val = None
-    return codebook_from_params(codebook, min_val, max_val, bits, levels, setting)
+    try:
+        return codebook_from_params(codebook, min_val, max_val, bits, levels, setting)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def stochastic_code(

@@ -101,10 +101,7 @@ class QuantizedAccuracyCallback(pl.Callback):
         codebook: Sequence[float] | None = None,
         setting: str = "QuantizedAccuracyCallback",
     ) -> None:
-        try:
-            self.codebook = make_codebook(setting, min_val, max_val, bits, levels, codebook)
-        except ValueError as err:
-            raise ConfigError(str(err)) from None
+        self.codebook = make_codebook(setting, min_val, max_val, bits, levels, codebook)
         self.requested = None if connections is None else list(connections)
         self.connections: list[str] | None = None
         self.max_eval_batches = (

@@ -9,7 +9,7 @@ and selections, with errors that list what exists.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -33,11 +33,13 @@ def connection_weights(model: Any, loss: str, learnable_only: bool = True) -> di
 
 
 def select_connections(
-    weights: dict[str, torch.Tensor], names: Iterable[str] | None, loss: str
-) -> dict[str, torch.Tensor]:
-    """Restrict ``weights`` to ``names`` (all when None); an unknown name lists the valid ones."""
+    weights: Mapping[str, Any], names: Iterable[str] | None, loss: str
+) -> dict[str, Any]:
+    """Restrict ``weights`` to ``names`` (all when None); an unknown name lists the valid ones.
+
+    Works for any array type (torch tensors here, JAX arrays in the JAX backend)."""
     if names is None:
-        selected = weights
+        selected = dict(weights)
     else:
         wanted = [str(n) for n in names]
         missing = [n for n in wanted if n not in weights]
