@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from soen_train.model.result import split_state_key
+
 from .dendrite_scan import dendrite_scan
 from .layers import InputLayer, JaxLayer, SingleDendriteLayer, State
 
@@ -137,18 +139,7 @@ class JaxNetwork:
         by_id = {layer.layer_id: layer for layer in self.layers}
         out: Dict[int, Dict[str, Array]] = {}
         for key, value in given.items():
-            if isinstance(key, tuple) and len(key) == 2:
-                lid, name = key
-            elif isinstance(key, str) and "." in key:
-                lid, name = key.split(".", 1)
-            else:
-                lid, name = key, "s"
-            try:
-                lid = int(lid)
-            except (TypeError, ValueError):
-                raise KeyError(
-                    f"initial_states key {key!r} is not a layer id or (layer id, name)"
-                ) from None
+            lid, name = split_state_key(key)
             if lid not in by_id:
                 raise KeyError(
                     f"initial_states key {key!r}: no layer {lid}; layers are {sorted(by_id)}"

@@ -27,7 +27,7 @@ from .connections import Connection
 from .evaluation import ForwardPlan, evaluate
 from .layers import LAYER_TYPES, InternalWeight, LayerRunContext, MultiplierNOCCLayer, SOENLayer
 from .noise import NoiseRuntime, weight_offset
-from .result import SimulationResult, StateKey
+from .result import SimulationResult, StateKey, split_state_key
 from .spec_types import CORE_NOISE_KEYS, ArchitectureSpec
 from .validation import ArchitectureError, as_float
 
@@ -325,16 +325,7 @@ class SOENModel(nn.Module):
         return x.to(device=self._device(), dtype=self._dtype())
 
     def _parse_state_key(self, key: Any) -> tuple[int, str]:
-        if isinstance(key, tuple) and len(key) == 2:
-            lid, name = key
-        elif isinstance(key, str) and "." in key:
-            lid, name = key.split(".", 1)
-        else:
-            lid, name = key, "s"
-        try:
-            lid = int(lid)
-        except (TypeError, ValueError):
-            raise KeyError(f"initial_states key {key!r} is not a layer id or (layer id, name)") from None
+        lid, name = split_state_key(key)
         layer = self.layer(lid)
         valid = ("s",) + layer.AUX_STATES
         if name not in valid:

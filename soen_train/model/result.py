@@ -7,11 +7,27 @@ layer only when it is first asked for (``output`` converts just the last layer).
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor
 
 #: Key of an entry in ``final_states()``/``initial_states``: a layer id for the main state,
 #: or (layer id, name) for an auxiliary state such as a MultiplierNOCC's "s1"/"s2".
 StateKey = int | tuple[int, str]
+
+
+def split_state_key(key: Any) -> tuple[int, str]:
+    """(layer id, state name) from an `initial_states` key: `3`, `(3, "s1")` or `"3.s1"`."""
+    if isinstance(key, tuple) and len(key) == 2:
+        lid, name = key
+    elif isinstance(key, str) and "." in key:
+        lid, name = key.split(".", 1)
+    else:
+        lid, name = key, "s"
+    try:
+        return int(lid), str(name)
+    except (TypeError, ValueError):
+        raise KeyError(f"initial_states key {key!r} is not a layer id or (layer id, name)") from None
 
 
 def _batch_major(history: Tensor) -> Tensor:
