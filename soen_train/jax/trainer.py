@@ -21,7 +21,7 @@ MLflow) with the canonical tags ``train_loss``, ``train_loss/<term>``, ``train_<
 ``val_loss``, ``val_loss/<term>``, ``val_<metric>``, ``test_loss``, ``test_<metric>``,
 ``lr``, ``epoch`` (plus ``train_loss_step`` every ``logging.log_freq`` steps).
 Checkpoints go to ``checkpoints/repeat_<k>``: ``last.jax.npz``,
-``epoch=NN-val_loss=X.XXXX.jax.npz`` (top k by val_loss), ``initial.jax.npz``, each with
+``epoch=NN-val_loss=0.1234.jax.npz`` (top k by val_loss), ``initial.jax.npz``, each with
 its ``.soen``, and ``best.soen``.
 """
 

@@ -1,7 +1,7 @@
 """Checkpoints written atomically, with a `.soen` of the best weights beside them.
 
 Names carry no '/' (the original's `val_loss/total` made sub-directories): files are
-`epoch=NN-val_loss=X.XXXX.ckpt`, `last.ckpt` and `best.soen`.
+`epoch=NN-val_loss=0.1234.ckpt`, `last.ckpt` and `best.soen`.
 """
 
 from __future__ import annotations
