@@ -6,7 +6,6 @@ Kept thin and light: torch and Lightning are imported only once a job really tra
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
@@ -23,8 +22,6 @@ from soen_train.config.store import register_configs
 from soen_train.config.validation import check_override_key
 from soen_train.errors import SOENError
 from soen_train.registry import UnknownNameError
-
-log = logging.getLogger("soen_train")
 
 # Config groups a user picks with `group=option`; anything else on the command line is a key.
 CONFIG_GROUPS = {

@@ -50,11 +50,6 @@ def align(
     return AlignedBatch(outputs=steps, targets=targets, pooled=None)
 
 
-def as_class_logits(outputs: Tensor) -> Tensor:
-    """Logits in [N, C] form for metrics: seq2seq [B, T, C] outputs are flattened."""
-    return outputs.reshape(-1, outputs.shape[-1]) if outputs.dim() == 3 else outputs
-
-
 def detach_cpu(t: Optional[Tensor]) -> Optional[Tensor]:
     """A detached CPU copy for epoch-level metric accumulation."""
     return None if t is None else t.detach().to("cpu", copy=False)

@@ -254,10 +254,8 @@ def _test_checkpoint(choice: str, checkpoint: Any) -> Optional[str]:
 
 
 def _has_test_split(dm: Any) -> bool:
-    try:
-        return dm.test_dataloader() is not None and len(dm.test_dataloader()) > 0
-    except Exception:  # a data module without a test split raises instead of returning None
-        return False
+    """True when the data module holds a non-empty test split."""
+    return dm.splits.get("test", 0) > 0
 
 
 def _close_loggers(loggers: List[Any], paths: RunPaths) -> Optional[str]:
@@ -339,9 +337,10 @@ def run_job(
         check_jax_config(cfg)
     t = cfg.training
     metrics = [t.objective_metric, *t.extra_objective_metrics]
+    extra_directions = t.extra_objective_directions or ["auto"] * len(t.extra_objective_metrics)
     directions = [
         objective_direction(m, d)
-        for m, d in zip(metrics, [t.objective_direction, *(t.extra_objective_directions or ["auto"] * len(t.extra_objective_metrics))])
+        for m, d in zip(metrics, [t.objective_direction, *extra_directions])
     ]
     payload: Dict[str, Any] = {
         "objective": None,
