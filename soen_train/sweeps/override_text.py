@@ -15,7 +15,7 @@ def quote_override_value(text: str) -> str:
     if "${" in text:
         raise ValueError(f"{text!r} contains '${{', which Hydra would read as an interpolation")
     body = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", text)
-    body = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, body)
+    body = re.sub(r"(\\+)\Z", lambda m: m.group(1) * 2, body)  # \Z: not before a final newline
     return f"'{body}'"
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from soen_train.sweeps.job_env import trial_env_overrides
@@ -27,6 +27,7 @@ PARSER = OverridesParser.create()
         lambda s: "${" not in s
     )
 )
+@example("\\\n")  # a backslash before a final newline (regex `$` matched before the newline)
 def test_quoted_text_parses_back_exactly(text: str) -> None:
     assert PARSER.parse_override(f"k={quote_override_value(text)}").value() == text
 
