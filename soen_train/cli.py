@@ -71,9 +71,10 @@ def _precompose(args: List[str]) -> None:
     overrides = [arg for arg in args if not arg.lstrip("+~").startswith(("hydra.", "hydra/"))]
     try:
         with initialize_config_module("soen_train.conf", version_base="1.3"):
-            compose("train", overrides=overrides)
+            cfg = compose("train", overrides=overrides)
     except (HydraException, OmegaConfBaseException) as err:
         raise ConfigError(f"invalid override: {_one_line(err)}") from None
+    _fetch_dataset_sources(cfg)
 
 
 def _check_catalog_names(job_cfg: Any) -> None:
@@ -100,6 +101,18 @@ def _check_catalog_names(job_cfg: Any) -> None:
         except ArchitectureError as err:
             key = "model.architecture_yaml" if m.architecture_yaml else "model.architecture"
             raise ConfigError(f"{key}: {err}") from None
+
+
+def _fetch_dataset_sources(cfg: Any) -> None:
+    """Download a built-in dataset's source files (MNIST) before Hydra makes its job folder or
+    anything is printed, so an offline machine answers with its one error line first."""
+    d = cfg.data
+    if d.dataset:
+        from soen_train.data.makers import dataset_output_path, fetch_dataset_sources
+
+        params = OmegaConf.to_container(d.dataset_params, resolve=True) if isinstance(
+            d.dataset_params, DictConfig) else dict(d.dataset_params)
+        fetch_dataset_sources(d.dataset, dataset_output_path(d.dataset, d.data_path), **params)
 
 
 def _redact_saved_config(job_dir: Path) -> None:
@@ -134,6 +147,7 @@ def _job(cfg: DictConfig) -> Any:
     _redact_saved_config(job_dir)
     job_cfg = to_job_config(cfg)
     _check_catalog_names(job_cfg)
+    _fetch_dataset_sources(job_cfg)
     print_config_tree(cfg)
     from soen_train.training.runner import SweepInfo, run_job
 

@@ -229,6 +229,12 @@ class SOENDataModule(L.LightningDataModule):
             return DataLoader(ds, sampler=sampler, batch_size=None, **common)
         return DataLoader(ds, batch_sampler=sampler, **common)
 
+    def ordered_dataloader(self, split: str) -> DataLoader:
+        """Batches of any split in file order (evaluation and prediction)."""
+        if split not in SPLITS:
+            raise DataError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+        return self._loader(split, shuffle=False)
+
     def train_dataloader(self) -> DataLoader:
         """Shuffled training batches (order fixed by shuffle_seed and the epoch)."""
         return self._loader("train", shuffle=True)

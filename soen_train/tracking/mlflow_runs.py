@@ -29,6 +29,15 @@ def resolve_tracking_uri(configured: Optional[str], project_root: Path) -> str:
     return uri
 
 
+def local_artifact_location(tracking_uri: str, project_root: Path) -> Optional[str]:
+    """Where a new experiment of a local store keeps its artifacts: beside the store, under the
+    project folder (MLflow's own default is ./mlruns in whatever folder the run started from).
+    None for a tracking server, which decides itself."""
+    if tracking_uri.startswith(("http://", "https://", "databricks")):
+        return None
+    return (project_root.resolve() / "mlartifacts").as_uri()
+
+
 def export_credentials(username: Optional[str], password: Optional[str]) -> None:
     """Hand credentials to MLflow through its environment variables (never through params)."""
     if username and not os.environ.get("MLFLOW_TRACKING_USERNAME"):
@@ -49,7 +58,8 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def sweep_parent_run(
-    tracking_uri: str, experiment_name: str, sweep_dir: Path, tags: Dict[str, str]
+    tracking_uri: str, experiment_name: str, sweep_dir: Path, tags: Dict[str, str],
+    artifact_location: Optional[str] = None,
 ) -> str:
     """The id of the sweep's parent run, created once even when jobs start in parallel."""
     from mlflow.tracking import MlflowClient
@@ -61,7 +71,9 @@ def sweep_parent_run(
             return id_file.read_text().strip()
         client = MlflowClient(tracking_uri=tracking_uri)
         exp = client.get_experiment_by_name(experiment_name)
-        exp_id = exp.experiment_id if exp else client.create_experiment(experiment_name)
+        exp_id = exp.experiment_id if exp else client.create_experiment(
+            experiment_name, artifact_location=artifact_location
+        )
         run = client.create_run(
             exp_id,
             run_name=f"sweep {sweep_dir.name}",

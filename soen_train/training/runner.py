@@ -21,6 +21,7 @@ import torch
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from soen_train.config.errors import ConfigError
+from soen_train.config.loading import save_job_config
 from soen_train.config.schema import SOENTrainConfig
 from soen_train.config.secrets import redact
 from soen_train.errors import SOENError
@@ -42,7 +43,7 @@ class _DropAdverts(logging.Filter):
 def quiet_lightning() -> None:
     """One copy of each Lightning message (through the job's log handlers), no adverts, and
     none of the warnings that do not apply to in-memory SOEN datasets."""
-    for name in ("lightning.pytorch", "lightning.fabric"):
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logger = logging.getLogger(name)
         for handler in list(logger.handlers):
             logger.removeHandler(handler)
@@ -75,6 +76,8 @@ class RepeatResult:
     best_checkpoint: Optional[str] = None
     train_seconds: float = 0.0
     mlflow_run_id: Optional[str] = None
+    checkpoints_dir: Optional[str] = None
+    logs_dir: Optional[str] = None
 
 
 def objective_direction(metric: str, direction: str) -> str:
@@ -104,12 +107,13 @@ def build_datamodule(cfg: SOENTrainConfig, seed: int, logs_dir: Optional[Path] =
     For distillation the inputs are replaced by the teacher file, already prepared (resampled,
     scaled, encoded), so those options are not applied twice.
     """
-    from soen_train.data import SOENDataModule, build_dataset
+    from soen_train.data import SOENDataModule
+    from soen_train.data.makers import build_dataset, dataset_output_path
 
     d, t = cfg.data, cfg.training
     path = d.data_path
     if d.dataset:
-        target = Path(path or f"data/{d.dataset}.h5")
+        target = dataset_output_path(d.dataset, path)
         path = str(build_dataset(d.dataset, target, **dict(d.dataset_params)))
     if t.paradigm == "distillation":
         path = _teacher_data(cfg, path, logs_dir or Path("."))
@@ -177,6 +181,8 @@ def run_repeat(cfg: SOENTrainConfig, repeat: int, sweep: SweepInfo) -> RepeatRes
         lg.project_dir, lg.project_name, lg.experiment_name or "default_experiment", lg.group_name,
         repeat, resume_from=cfg.training.train_from_checkpoint,
     )
+    if distributed_rank() == 0:
+        save_job_config(cfg, paths.checkpoints)
     dm = build_datamodule(cfg, seed, paths.logs)
     dm.setup("fit")
     torch.manual_seed(seed)  # model init draws from the seeded RNG, whatever the data setup used
@@ -225,9 +231,11 @@ def run_repeat(cfg: SOENTrainConfig, repeat: int, sweep: SweepInfo) -> RepeatRes
         for row in trainer.test(module, datamodule=dm, ckpt_path=test_ckpt, verbose=False, weights_only=True):
             metrics.update({k: float(v) for k, v in row.items()})
     best = checkpoint.best_model_path or None if checkpoint else None
+    _write_tensorboard_hparams(loggers, hparams, metrics)
     run_id = _close_loggers(loggers, paths)
     return RepeatResult(repeat=repeat, seed=seed, metrics=metrics, best_checkpoint=best,
-                        train_seconds=train_seconds, mlflow_run_id=run_id)
+                        train_seconds=train_seconds, mlflow_run_id=run_id,
+                        checkpoints_dir=str(paths.checkpoints), logs_dir=str(paths.logs))
 
 
 def _run_jax_repeat(cfg: SOENTrainConfig, repeat: int, seed: int, paths: RunPaths, dm: Any,
@@ -238,11 +246,13 @@ def _run_jax_repeat(cfg: SOENTrainConfig, repeat: int, seed: int, paths: RunPath
     started = time.perf_counter()
     metrics = run_jax_repeat(cfg, repeat, paths, dm, model, loggers=loggers)
     train_seconds = time.perf_counter() - started
+    _write_tensorboard_hparams(loggers, flat_hparams(cfg), dict(metrics))
     run_id = _close_loggers(loggers, paths)
     best = paths.checkpoints / "best.soen"
     return RepeatResult(repeat=repeat, seed=seed, metrics=dict(metrics),
                         best_checkpoint=str(best) if best.exists() else None,
-                        train_seconds=train_seconds, mlflow_run_id=run_id)
+                        train_seconds=train_seconds, mlflow_run_id=run_id,
+                        checkpoints_dir=str(paths.checkpoints), logs_dir=str(paths.logs))
 
 
 def _test_checkpoint(choice: str, checkpoint: Any) -> Optional[str]:
@@ -256,6 +266,52 @@ def _test_checkpoint(choice: str, checkpoint: Any) -> Optional[str]:
 def _has_test_split(dm: Any) -> bool:
     """True when the data module holds a non-empty test split."""
     return dm.splits.get("test", 0) > 0
+
+
+def _write_tensorboard_hparams(loggers: List[Any], hparams: Dict[str, Any], metrics: Dict[str, float]) -> None:
+    """Fill TensorBoard's HParams tab: the run's settings beside its final metrics (under
+    `hparams/<metric>`, so the training curves keep their own tags)."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    finals = {f"hparams/{k}": float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+    for lgr in loggers:
+        if isinstance(lgr, TensorBoardLogger) and finals:
+            lgr.log_hyperparams(hparams, metrics=finals)
+
+
+def _link_job_folder(result: RepeatResult, job_dir: Path) -> None:
+    """`hydra_job` beside the checkpoints points at Hydra's job folder (composed config, logs)."""
+    if distributed_rank() > 0 or not result.checkpoints_dir:
+        return
+    link = Path(result.checkpoints_dir) / "hydra_job"
+    try:
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(job_dir.resolve(), target_is_directory=True)
+    except OSError as err:  # e.g. a file system without symlinks: the report still names both
+        log.warning("could not link %s to %s (%s)", link, job_dir, err)
+
+
+def _print_run_report(cfg: SOENTrainConfig, job_dir: Path, results: List[RepeatResult]) -> None:
+    """What the user reads last: test metrics, where every output went, how to open them."""
+    from soen_train.tracking.run_report import RepeatOutputs, format_run_report
+
+    lg = cfg.logging
+    uri = None
+    if lg.mlflow_active:
+        from soen_train.tracking.mlflow_runs import resolve_tracking_uri
+
+        root = Path(lg.project_dir).expanduser().resolve() / f"project_{lg.project_name}"
+        uri = resolve_tracking_uri(lg.mlflow_tracking_uri, root)
+    repeats = [
+        RepeatOutputs(
+            repeat=r.repeat, metrics=r.metrics, run_dir=Path(r.checkpoints_dir or "."),
+            logs_dir=Path(r.logs_dir or "."), best_checkpoint=r.best_checkpoint,
+            best_soen=Path(r.checkpoints_dir) / "best.soen" if r.checkpoints_dir else None,
+        )
+        for r in results
+    ]
+    print(format_run_report(repeats, job_dir.resolve(), uri), flush=True)
 
 
 def _close_loggers(loggers: List[Any], paths: RunPaths) -> Optional[str]:
@@ -360,6 +416,7 @@ def run_job(
     try:
         for k in range(t.num_repeats):
             results.append(run_repeat(cfg, k, sweep))
+            _link_job_folder(results[-1], job_dir)
             payload["repeats"] = [dataclasses.asdict(r) for r in results]
             write_result(job_dir, payload)
         for metric in metrics:
@@ -383,4 +440,6 @@ def run_job(
     write_result(job_dir, payload)
     _mark_sweep(cfg, sweep, results, "COMPLETE", values[0], directions[0])
     log.info("objective %s = %s", ", ".join(metrics), ", ".join(f"{v:.6g}" for v in values))
+    if sweep.sweep_dir is None and distributed_rank() == 0:
+        _print_run_report(cfg, job_dir, results)
     return values[0] if len(values) == 1 else values

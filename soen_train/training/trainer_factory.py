@@ -159,6 +159,7 @@ def _mlflow_logger(cfg: SOENTrainConfig, paths: RunPaths, seed: int, sweep: Any,
     from soen_train.config.secrets import redact
     from soen_train.tracking.mlflow_runs import (
         export_credentials,
+        local_artifact_location,
         resolve_tracking_uri,
         sweep_parent_run,
         trial_tags,
@@ -188,13 +189,17 @@ def _mlflow_logger(cfg: SOENTrainConfig, paths: RunPaths, seed: int, sweep: Any,
         return local_fallback_logger(paths.logs, experiment, lg.mlflow_run_name or paths.name, uri,
                                      tags, hparams, problem)
     if sweep is not None and sweep.sweep_dir is not None:
-        tags["mlflow.parentRunId"] = sweep_parent_run(uri, experiment, sweep.sweep_dir, {"project": lg.project_name})
+        tags["mlflow.parentRunId"] = sweep_parent_run(
+            uri, experiment, sweep.sweep_dir, {"project": lg.project_name},
+            local_artifact_location(uri, paths.project_root),
+        )
         tags["job"] = str(sweep.job_num)
     run_name = lg.mlflow_run_name or (
         f"job{sweep.job_num}_{paths.name}" if sweep is not None and sweep.job_num is not None else paths.name
     )
     logger = ResilientMLFlowLogger(
-        experiment_name=experiment, run_name=run_name, tracking_uri=uri, tags=tags, offline_dir=paths.logs
+        experiment_name=experiment, run_name=run_name, tracking_uri=uri, tags=tags, offline_dir=paths.logs,
+        artifact_location=local_artifact_location(uri, paths.project_root),
     )
     logger.log_hyperparams(hparams)
     logger.soen_log_artifacts = lg.mlflow_log_artifacts
@@ -236,7 +241,7 @@ def build_trainer(
         gradient_clip_val=None if t.use_tbptt else t.gradient_clip_val,
         gradient_clip_algorithm=None if t.use_tbptt else t.gradient_clip_algorithm,
         log_every_n_steps=cfg.logging.log_freq,
-        callbacks=callbacks,
+        callbacks=[*callbacks, _progress_bar()] if cfg.logging.progress_bar else callbacks,
         logger=loggers or False,
         enable_progress_bar=cfg.logging.progress_bar,
         enable_model_summary=False,
@@ -257,6 +262,12 @@ def build_trainer(
         if p.num_val_batches:
             kwargs["limit_val_batches"] = p.num_val_batches
     return pl.Trainer(**kwargs)
+
+
+def _progress_bar() -> Callback:
+    from soen_train.training.progress_bar import CompactProgressBar
+
+    return CompactProgressBar()
 
 
 def _limit(value: float) -> Any:

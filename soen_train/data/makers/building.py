@@ -33,6 +33,38 @@ def _stored_fingerprint(path: Path) -> dict | None:
     return None
 
 
+def dataset_output_path(name: str, data_path: str | None) -> Path:
+    """Where built-in dataset ``name`` is written: ``data.data_path``, else ``data/<name>.h5``."""
+    return Path(data_path or f"data/{name}.h5")
+
+
+def fetch_dataset_sources(name: str, path: str | os.PathLike, **params: Any) -> None:
+    """Check the params of built-in dataset ``name`` and fetch its source files if missing.
+
+    Cheap when the HDF5 file or the sources are already there; the runner calls it before
+    printing anything, so an offline machine gets its one error line first.
+    """
+    try:
+        maker = DATASETS.get(name)
+    except KeyError as exc:
+        raise DataError(str(exc)) from exc
+    out = Path(os.fspath(path)).expanduser()
+    canonical = DATASETS.canonical(name)
+    resolved = resolve_params(canonical, maker.params, params)
+    if not _built_with(_stored_fingerprint(out), _core_fingerprint(canonical, maker.version, resolved)):
+        maker.fetch(resolved, out)
+
+
+def _core_fingerprint(canonical: str, version: int, resolved: dict[str, Any]) -> dict[str, Any]:
+    # JSON round trip so the comparison with the stored copy sees the same types
+    return json.loads(json.dumps({"maker": canonical, "version": version, "params": resolved}))
+
+
+def _built_with(stored: dict | None, core: dict[str, Any]) -> bool:
+    """Whether a file's stored fingerprint says it was built by this maker with these params."""
+    return stored is not None and {k: stored.get(k) for k in core} == core
+
+
 def build_dataset(name: str, path: str | os.PathLike, **params: Any) -> Path:
     """Write built-in dataset ``name`` (pulses, digits, mnist) to ``path``; return the path.
 
@@ -49,18 +81,16 @@ def build_dataset(name: str, path: str | os.PathLike, **params: Any) -> Path:
         raise DataError(f"dataset output path {out} is a directory; give an .h5/.hdf5 file path")
     canonical = DATASETS.canonical(name)
     resolved = resolve_params(canonical, maker.params, params)
-    # JSON round trip so the comparison with the stored copy sees the same types
-    fingerprint = json.loads(
-        json.dumps({"maker": canonical, "version": maker.version, "params": resolved})
-    )
+    fingerprint = _core_fingerprint(canonical, maker.version, resolved)
     stored = _stored_fingerprint(out)
+    built_before = _built_with(stored, fingerprint)
+    if not built_before:
+        maker.fetch(resolved, out)
     try:
         fingerprint["sources"] = json.loads(json.dumps(maker.sources(resolved, out)))
     except DataError:
         # Sources gone: a file built earlier with the same maker and params is still good.
-        if stored is not None and {k: stored.get(k) for k in ("maker", "version", "params")} == (
-            fingerprint
-        ):
+        if built_before:
             return out
         raise
     if stored == fingerprint:

@@ -33,6 +33,14 @@ class DatasetMaker(ABC):
     version: int = 1
     params: ClassVar[Mapping[str, Param]] = {}
 
+    def fetch(self, params: Mapping[str, Any], out_path: Path) -> None:
+        """Bring the source files to this machine if they are missing (a download for MNIST).
+
+        Called before anything else is done with the dataset, so a missing source fails fast.
+        Generated datasets have nothing to fetch.
+        """
+        return None
+
     def sources(self, params: Mapping[str, Any], out_path: Path) -> dict[str, Any]:
         """Identity of the input files the dataset is built from (none for generated data)."""
         return {}

@@ -3,7 +3,9 @@
 Reads, from ``source_dir`` (default: the folder of the output HDF5 file), either the four IDX
 files of the MNIST distribution (train-images-idx3-ubyte, train-labels-idx1-ubyte,
 t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; each may be .gz) or one ``mnist.npz`` with
-arrays x_train, y_train, x_test, y_test. Nothing is ever downloaded. ``limit_train`` /
+arrays x_train, y_train, x_test, y_test. When neither is there, the four ``.gz`` files are
+downloaded into ``source_dir`` from ``mirrors`` (each checked against ``md5``; see
+``soen_train.data.mnist_download``); an empty ``mirrors`` list turns downloading off. ``limit_train`` /
 ``limit_test`` keep a seeded class-proportional subset for quick runs; the validation part
 is taken (class-proportionally, seeded) from the training images.
 """
@@ -22,6 +24,7 @@ from soen_train.data.idx_format import read_idx
 from soen_train.data.makers.catalog import DATASETS, DatasetMaker, MadeDataset
 from soen_train.data.makers.params import Param
 from soen_train.data.makers.stratify import stratified_split, stratified_subset
+from soen_train.data.mnist_download import DEFAULT_MD5, DEFAULT_MIRRORS, download_mnist
 
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -73,7 +76,7 @@ def locate_mnist(source: Path) -> MnistFiles:
         f"MNIST files not found in {source} (missing {', '.join(missing)}); put the four MNIST "
         f"IDX files {', '.join(IDX_FILES.values())} (plain or .gz) or one {NPZ_NAME} with "
         "arrays x_train, y_train, x_test, y_test in that folder (or name another folder with "
-        "the dataset parameter source_dir). Nothing is downloaded automatically."
+        "the dataset parameter source_dir)."
     )
 
 
@@ -154,11 +157,32 @@ class MnistMaker(DatasetMaker):
             help="share of the training images used for validation",
         ),
         "seed": Param(42, "int", minimum=0, help="seed of the subsets and the val split"),
+        "mirrors": Param(
+            list(DEFAULT_MIRRORS),
+            "str_list",
+            help="base URLs tried in order when the files are missing ([] = never download)",
+        ),
+        "md5": Param(
+            dict(DEFAULT_MD5),
+            "str_map",
+            help="file name -> MD5 of each downloaded .gz file (override for other mirrors)",
+        ),
     }
 
     def _source(self, params: Mapping[str, Any], out_path: Path) -> Path:
         given = params["source_dir"]
         return Path(given) if given is not None else out_path.parent
+
+    def fetch(self, params: Mapping[str, Any], out_path: Path) -> None:
+        """Download the four IDX files into ``source_dir`` unless they (or an npz) are there."""
+        source = self._source(params, out_path)
+        try:
+            locate_mnist(source)
+            return
+        except DataError:
+            if not params["mirrors"] or (source.suffix == ".npz" and not source.is_dir()):
+                raise
+        download_mnist(source, params["mirrors"], params["md5"])
 
     def sources(self, params: Mapping[str, Any], out_path: Path) -> dict[str, Any]:
         """Names, sizes and modification times of the source files (a change forces a rebuild)."""

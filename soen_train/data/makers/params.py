@@ -19,7 +19,11 @@ from soen_train.registry import closest
 
 @dataclass(frozen=True)
 class Param:
-    """One maker parameter: its default, kind (int | float | path) and allowed range."""
+    """One maker parameter: its default, kind and allowed range.
+
+    Kinds: ``int``, ``float``, ``path``, ``str_list`` (a list of strings, e.g. mirror URLs) and
+    ``str_map`` (a mapping of string to string, e.g. file name to checksum).
+    """
 
     default: Any
     kind: str
@@ -40,6 +44,22 @@ class Param:
                     f"dataset '{maker}' parameter {name}={value!r} is not valid; expected a path"
                 )
             return str(Path(os.fspath(value)).expanduser())
+        if self.kind == "str_list":
+            if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(
+                isinstance(v, str) for v in value
+            ):
+                raise DataError(
+                    f"dataset '{maker}' parameter {name}={value!r} is not valid; {self._want()}"
+                )
+            return [str(v) for v in value]
+        if self.kind == "str_map":
+            if not isinstance(value, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
+                raise DataError(
+                    f"dataset '{maker}' parameter {name}={value!r} is not valid; {self._want()}"
+                )
+            return {str(k): str(v) for k, v in value.items()}
         is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if self.kind == "int" and not (is_number and float(value).is_integer()):
             raise DataError(
@@ -59,7 +79,13 @@ class Param:
         return number
 
     def _want(self) -> str:
-        what = {"int": "an integer", "float": "a number", "path": "a path"}[self.kind]
+        what = {
+            "int": "an integer",
+            "float": "a number",
+            "path": "a path",
+            "str_list": "a list of strings",
+            "str_map": "a mapping of names to strings",
+        }[self.kind]
         if self.minimum is not None and self.maximum is not None:
             what += f" in [{self.minimum}, {self.maximum}]"
         elif self.minimum is not None:
