@@ -11,7 +11,7 @@ import fcntl
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional, Sequence
 
 PARENT_ID_FILE = "mlflow_parent_run_id"
 SWEEP_TAG = "soen.sweep_dir"
@@ -36,6 +36,26 @@ def local_artifact_location(tracking_uri: str, project_root: Path) -> Optional[s
     if tracking_uri.startswith(("http://", "https://", "databricks")):
         return None
     return (project_root.resolve() / "mlartifacts").as_uri()
+
+
+#: Overrides that do not tell runs apart in a run name (the experiment and group are named anyway).
+_UNNAMED_OVERRIDE_PREFIXES = ("experiment=", "+experiment=", "logging.", "hydra.", "hparams_search=")
+MAX_RUN_NAME = 250
+
+
+def run_display_name(
+    experiment: str, group: str, overrides: Sequence[str], repeat_folder: str,
+    job_num: Optional[int] = None,
+) -> str:
+    """A run name that says what the run is: ``experiment/group/<overrides>/repeat_k``
+    (``job<n>`` in front for a job of a sweep), at most MAX_RUN_NAME characters."""
+    shown = [o for o in overrides if not o.lstrip("+~").startswith(_UNNAMED_OVERRIDE_PREFIXES)
+             and not o.startswith(_UNNAMED_OVERRIDE_PREFIXES)]
+    parts = [experiment, group, *([" ".join(shown)] if shown else []), repeat_folder]
+    name = "/".join(parts)
+    if job_num is not None:
+        name = f"job{job_num} {name}"
+    return name if len(name) <= MAX_RUN_NAME else name[: MAX_RUN_NAME - 1] + "…"
 
 
 def export_credentials(username: Optional[str], password: Optional[str]) -> None:

@@ -29,6 +29,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from soen_train.tracking.metric_direction import metric_direction
+
 RESULT_FILE = "soen_result.json"
 OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
 # "running" is what the trainer writes between repeats: the job is still going or was killed.
@@ -37,8 +39,6 @@ DIRECTIONS = ("minimize", "maximize")
 NO_OVERRIDES_LABEL = "(no overrides)"
 COMMON_ONLY_LABEL = "(common overrides only)"
 UNKNOWN_OVERRIDES_LABEL = "(overrides unknown)"
-# Substrings of metric names that are better when smaller (used only when no direction is known).
-_LOWER_IS_BETTER = ("loss", "error", "mse", "mae", "perplexity", "bits_per")
 
 
 class SweepSummaryError(ValueError):
@@ -316,10 +316,12 @@ def metric_stats(values: Sequence[float]) -> MetricStats:
     return MetricStats(mean=mean, std=std, n=n, n_nonfinite=len(values) - n, values=finite)
 
 
+_ARROWS = {"minimize": "↓", "maximize": "↑"}
+
+
 def infer_direction(metric: str) -> str:
-    """Best guess of a metric's direction from its name: losses/errors minimise, else maximise."""
-    lowered = metric.lower()
-    return "minimize" if any(word in lowered for word in _LOWER_IS_BETTER) else "maximize"
+    """A metric's direction by the shared rule; ``none`` for bookkeeping numbers."""
+    return metric_direction(metric) or "none"
 
 
 def group_settings(jobs: Sequence[JobResult]) -> List[Setting]:
@@ -450,17 +452,11 @@ def print_summary(summary: SweepSummary, console: Console) -> None:
         console.print(
             Text("common overrides: " + " ".join(summary.common_overrides)), soft_wrap=True
         )
-    table = Table()
-    table.add_column("#", justify="right")
-    table.add_column("setting", overflow="fold")
-    table.add_column("jobs", justify="right", no_wrap=True)
-    for metric in summary.metrics:
-        arrow = "↓" if summary.directions[metric] == "minimize" else "↑"
-        table.add_column(Text(f"{metric} {arrow}"), justify="right", no_wrap=True)
-    for rank, setting in enumerate(summary.settings, start=1):
-        cells = [format_stats(setting.stats[m]) for m in summary.metrics]
-        table.add_row(str(rank), Text(setting.label), _jobs_text(setting), *cells)
-    _print_fitting(console, table)
+    table = _settings_table(summary)
+    if console.is_terminal and _min_width(console, table) > console.width:
+        _print_settings_stacked(summary, console)  # narrow terminal: one block per setting
+    else:
+        _print_fitting(console, table)
     if summary.unsuccessful:
         failed = Table(title=f"{len(summary.unsuccessful)} job(s) not in the statistics")
         failed.add_column("job", justify="right")
@@ -475,6 +471,43 @@ def print_summary(summary: SweepSummary, console: Console) -> None:
                 Text(job.error or ""),
             )
         _print_fitting(console, failed)
+
+
+#: Narrowest the setting column may get before the table is printed one setting per block.
+MIN_SETTING_WIDTH = 24
+
+
+def _settings_table(summary: SweepSummary) -> Table:
+    table = Table()
+    table.add_column("#", justify="right")
+    table.add_column("setting", overflow="fold", min_width=MIN_SETTING_WIDTH)
+    table.add_column("jobs", justify="right", no_wrap=True)
+    for metric in summary.metrics:
+        arrow = _ARROWS.get(summary.directions[metric], "")
+        table.add_column(Text(f"{metric} {arrow}".rstrip()), justify="right", no_wrap=True)
+    for rank, setting in enumerate(summary.settings, start=1):
+        cells = [format_stats(setting.stats[m]) for m in summary.metrics]
+        table.add_row(str(rank), Text(setting.label), _jobs_text(setting), *cells)
+    return table
+
+
+def _min_width(console: Console, table: Table) -> int:
+    """Columns the table needs with its setting column at its narrowest."""
+    return console.measure(table, options=console.options.update_width(10_000)).minimum
+
+
+def _print_settings_stacked(summary: SweepSummary, console: Console) -> None:
+    """Each setting as a wrapped title line and one indented line per metric: every setting and
+    metric stays readable at any width (nothing abbreviated, nothing dropped)."""
+    width = max(40, console.width)
+    for rank, setting in enumerate(summary.settings, start=1):
+        title = f"{rank}. {setting.label}  [{_jobs_text(setting)} job(s)]"
+        console.print(Text(textwrap.fill(title, width=width, subsequent_indent="   ")))
+        for metric in summary.metrics:
+            arrow = _ARROWS.get(summary.directions[metric], "")
+            line = f"{metric} {arrow}".rstrip() + ": " + format_stats(setting.stats[metric])
+            console.print(Text(textwrap.fill(line, width=width, initial_indent="     ",
+                                             subsequent_indent="       ")))
 
 
 def _print_fitting(console: Console, table: Table) -> None:
@@ -534,6 +567,10 @@ def write_failed_csv(summary: SweepSummary, path: Path) -> None:
             )
 
 
+#: Characters per line of a setting label in the plot before it wraps.
+PLOT_LABEL_CHARS = 48
+
+
 def write_plot(summary: SweepSummary, path: Path) -> None:
     """PNG, one panel per metric: mean ± std error bars per setting, every repeat as a dot."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -549,12 +586,16 @@ def write_plot(summary: SweepSummary, path: Path) -> None:
     ncols = min(3, n_panels)
     nrows = math.ceil(n_panels / ncols)
     # Numbered like the table; "$" escaped so matplotlib does not read it as math text.
+    # Long settings are wrapped over several lines, never cut: the label is what tells trials apart.
     labels = [
-        f"{rank}. " + textwrap.shorten(s.label, width=60, placeholder="…").replace("$", r"\$")
+        textwrap.fill(f"{rank}. {s.label}", width=PLOT_LABEL_CHARS, subsequent_indent="   ")
+        .replace("$", r"\$")
         for rank, s in ranked
     ]
-    label_inches = min(6.0, 1.0 + 0.07 * max(len(t) for t in labels))
-    fig = Figure(figsize=(label_inches + 3.6 * ncols, (1.8 + 0.5 * len(settings)) * nrows))
+    label_lines = max(t.count("\n") + 1 for t in labels)
+    label_inches = 1.0 + 0.075 * min(PLOT_LABEL_CHARS, max(len(ln) for t in labels for ln in t.split("\n")))
+    row_inches = 0.25 + 0.22 * label_lines
+    fig = Figure(figsize=(label_inches + 3.6 * ncols, (1.8 + row_inches * len(settings)) * nrows))
     FigureCanvasAgg(fig)
     positions = np.arange(len(settings))
     for index, metric in enumerate(summary.metrics):
@@ -586,8 +627,9 @@ def write_plot(summary: SweepSummary, path: Path) -> None:
         ax.set_yticks(positions)
         ax.set_yticklabels(labels if index % ncols == 0 else [])
         ax.invert_yaxis()  # best setting on top
-        arrow = "↓" if summary.directions[metric] == "minimize" else "↑"
-        ax.set_title(f"{metric} ({arrow} better)".replace("$", r"\$"), fontsize=10)
+        arrow = _ARROWS.get(summary.directions[metric])
+        caption = f"{metric} ({arrow} better)" if arrow else metric
+        ax.set_title(caption.replace("$", r"\$"), fontsize=10)
         ax.grid(axis="x", alpha=0.3)
         if index == 0:
             ax.legend(fontsize=8, loc="best")
@@ -658,6 +700,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"soen-train-summary: error: cannot write to '{out_dir}': {exc}", file=sys.stderr)
         return 2
     console.print(Text("wrote " + ", ".join(str(p) for p in written)), soft_wrap=True)
+    from soen_train.tracking.sweep_report import format_sweep_report
+
+    print(format_sweep_report(args.multirun_dir))
     if not has_results:
         print(
             f"soen-train-summary: no completed job with metrics in '{args.multirun_dir}' "

@@ -64,6 +64,7 @@ class SweepInfo:
 
     sweep_dir: Optional[Path] = None
     job_num: Optional[int] = None
+    overrides: List[str] = field(default_factory=list)  # the job's command-line overrides
 
 
 @dataclass
@@ -81,10 +82,11 @@ class RepeatResult:
 
 
 def objective_direction(metric: str, direction: str) -> str:
-    """`minimize` or `maximize`; `auto` minimises losses and errors, maximises the rest."""
-    if direction != "auto":
-        return direction
-    return "minimize" if ("loss" in metric or "error" in metric or "perplexity" in metric) else "maximize"
+    """`minimize` or `maximize` for a job's objective (the shared rule of metric_direction;
+    a bookkeeping number chosen as objective is maximised)."""
+    from soen_train.tracking.metric_direction import metric_direction
+
+    return metric_direction(metric, direction) or "maximize"
 
 
 def _teacher_data(cfg: SOENTrainConfig, data_path: str, logs_dir: Path) -> str:
@@ -386,6 +388,7 @@ def run_job(
     multi-objective search; each is the mean over repeats of the metric's best epoch value.
     """
     sweep = sweep or SweepInfo()
+    sweep.overrides = list(overrides or [])
     quiet_lightning()
     if cfg.training.backend == "jax":  # refuse torch-only features before any data is built
         from soen_train.jax.config_support import check_jax_config

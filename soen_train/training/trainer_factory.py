@@ -161,6 +161,7 @@ def _mlflow_logger(cfg: SOENTrainConfig, paths: RunPaths, seed: int, sweep: Any,
         export_credentials,
         local_artifact_location,
         resolve_tracking_uri,
+        run_display_name,
         sweep_parent_run,
         trial_tags,
     )
@@ -194,8 +195,10 @@ def _mlflow_logger(cfg: SOENTrainConfig, paths: RunPaths, seed: int, sweep: Any,
             local_artifact_location(uri, paths.project_root),
         )
         tags["job"] = str(sweep.job_num)
-    run_name = lg.mlflow_run_name or (
-        f"job{sweep.job_num}_{paths.name}" if sweep is not None and sweep.job_num is not None else paths.name
+    run_name = lg.mlflow_run_name or run_display_name(
+        lg.experiment_name or "default_experiment", lg.group_name,
+        getattr(sweep, "overrides", []), paths.name,
+        sweep.job_num if sweep is not None else None,
     )
     logger = ResilientMLFlowLogger(
         experiment_name=experiment, run_name=run_name, tracking_uri=uri, tags=tags, offline_dir=paths.logs,

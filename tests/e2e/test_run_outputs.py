@@ -151,3 +151,48 @@ def test_mnist_offline_is_one_line_before_anything_else(cli, dead_url):
     assert line.startswith("Error:") and dead_url + "train-images-idx3-ubyte.gz" in line
     assert "data/mnist" in line
     assert sorted(p.name for p in cli.root.iterdir()) == []  # no job folder, no empty data folder
+
+
+def test_documented_mlflow_ui_lists_the_run(trained, dead_url):
+    """`mlflow ui --backend-store-uri ...` as the report prints it: start, read runs, stop."""
+    import os
+    import signal
+    import time
+    import urllib.request
+
+    root, out = trained
+    command = next(ln.strip() for ln in out.stdout.splitlines() if ln.strip().startswith("mlflow ui"))
+    port = dead_url.rsplit(":", 1)[1].strip("/")
+    mlflow = str(Path(sys.executable).with_name("mlflow"))
+    argv = [mlflow, *command.split()[1:], "--host", "127.0.0.1", "--port", port]
+    proc = subprocess.Popen(argv, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"mlflow ui did not start: {proc.stderr.read()[-2000:]}")
+                time.sleep(0.5)
+        with urllib.request.urlopen(f"{base}/api/2.0/mlflow/experiments/search?max_results=50") as r:
+            experiments = json.loads(r.read())["experiments"]
+        (exp,) = [e for e in experiments if e["name"] == "pulses"]
+        request = urllib.request.Request(
+            f"{base}/api/2.0/mlflow/runs/search",
+            data=json.dumps({"experiment_ids": [exp["experiment_id"]]}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request) as r:
+            runs = json.loads(r.read())["runs"]
+        assert len(runs) == 1
+        run_metrics = {m["key"]: m["value"] for m in runs[0]["data"]["metrics"]}
+        expected = _result(root)["repeats"][0]["metrics"]["test_accuracy"]
+        assert run_metrics["test_accuracy"] == pytest.approx(expected)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
