@@ -17,7 +17,7 @@ test:
 	$(BIN)/python -m pytest tests -x --durations=15
 
 train:
-	$(BIN)/soen-train +experiment=pulses
+	$(BIN)/soen-train experiment=pulses
 
 lint:
 	$(BIN)/ruff check soen_train hydra_plugins tests bench

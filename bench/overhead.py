@@ -2,7 +2,7 @@
 
 Both train the same model (same seed, same architecture) on the same cached data with the same
 batch order size, loss and optimiser. The soen-train epoch runs through the real runner pieces
-(data module, Lightning module, callbacks, loggers, Trainer) as `soen-train +experiment=pulses`
+(data module, Lightning module, callbacks, loggers, Trainer) as `soen-train experiment=pulses`
 assembles them. Prints seconds per epoch and the ratio (aim: <= 1.10).
 
     python bench/overhead.py [--epochs 3] [--n-train 2048] [--threads 2]
@@ -53,7 +53,7 @@ def _config(tmp: Path, n_train: int, epochs: int, extra: List[str] = ()):
         cfg = compose(
             config_name="train",
             overrides=[
-                "+experiment=pulses",
+                "experiment=pulses",
                 f"data.data_path={tmp / 'pulses.h5'}",
                 f"data.dataset_params.n_train={n_train}",
                 f"training.max_epochs={epochs}",

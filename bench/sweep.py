@@ -27,7 +27,7 @@ SOEN_TRAIN = str(Path(sys.executable).with_name("soen-train"))
 
 #: The tiny pulses job of the end-to-end tests (~1 s of training per job on one core).
 TINY_JOB = [
-    "+experiment=pulses",
+    "experiment=pulses",
     "data.dataset_params.n_train=96",
     "data.dataset_params.n_val=32",
     "data.dataset_params.n_test=32",

@@ -26,8 +26,16 @@ from soen_train.registry import UnknownNameError
 # Config groups a user picks with `group=option`; anything else on the command line is a key.
 CONFIG_GROUPS = {
     "optimizer", "loss", "time_pooling", "lr_scheduler", "logger", "arch", "debug",
-    "launcher", "hparams_search", "experiment",
+    "launcher", "hparams_search", "experiment", "sweep",
 }
+#: Groups in the primary defaults list, so `group=option` needs no `+`; the older `+group=option`
+#: spelling is still accepted (Hydra would refuse to append a group that is already there).
+LISTED_GROUPS = ("experiment", "sweep")
+
+
+def _without_plus_for_listed_groups(args: List[str]) -> List[str]:
+    """`+experiment=pulses` -> `experiment=pulses` (likewise `+sweep=`)."""
+    return [a[1:] if a.startswith("+") and a[1:].split("=", 1)[0] in LISTED_GROUPS else a for a in args]
 
 
 def _precheck_overrides(argv: List[str]) -> None:
@@ -183,7 +191,7 @@ def _is_user_error(err: BaseException) -> bool:
 
 def main(argv: Optional[List[str]] = None) -> None:
     """Entry point of the `soen-train` console script."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = _without_plus_for_listed_groups(list(sys.argv[1:] if argv is None else argv))
     try:
         _precheck_overrides(args)
         args = move_secret_overrides_to_env(args)

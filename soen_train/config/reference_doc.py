@@ -20,7 +20,7 @@ HEADER = """# Configuration reference
 
 Every section and key of a soen-train job with its default. Generated from
 `soen_train/config/schema.py` by `python -m soen_train.config.reference_doc`; do not edit by hand.
-Override any key on the command line (`soen-train +experiment=pulses training.max_epochs=3`)
+Override any key on the command line (`soen-train experiment=pulses training.max_epochs=3`)
 or pick a config-group option (`optimizer=lion`). An unknown key is an error that names the
 closest valid key.
 
@@ -37,7 +37,8 @@ GROUPS = [
     ("lr_scheduler", "callbacks.lr_scheduler"),
     ("logger", "logging"),
     ("arch", "model.architecture"),
-    ("experiment", "whole job (`+experiment=NAME`)"),
+    ("experiment", "whole job (`experiment=NAME`)"),
+    ("sweep", "a ready multirun (`-m ... sweep=NAME`)"),
     ("debug", "training (short runs)"),
     ("launcher", "hydra/launcher"),
     ("hparams_search", "hydra/sweeper"),

@@ -117,7 +117,7 @@ def validate(cfg: SOENTrainConfig) -> SOENTrainConfig:
     if d.data_path is None and d.dataset is None:
         raise ConfigError(
             "no data: set data.data_path (an HDF5 file) or data.dataset (a built-in maker: "
-            "pulses, digits, mnist), e.g. `soen-train +experiment=pulses`"
+            "pulses, digits, mnist, mnist1d), e.g. `soen-train experiment=pulses`"
         )
     sources = [k for k in ("base_model_path", "architecture_yaml", "architecture") if getattr(m, k)]
     if not sources:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATES_DIR = REPO / "multirun_templates"
+TEMPLATES_DIR = REPO / "soen_train" / "conf"  # the shipped `sweep` group lives in conf/sweep
 SOEN_TRAIN = str(Path(sys.executable).with_name("soen-train"))
 SOEN_TRAIN_SUMMARY = str(Path(sys.executable).with_name("soen-train-summary"))
 
@@ -160,13 +160,12 @@ def template_lines(path: Path, tag: str) -> list[str]:
 
 
 def template_command(path: Path, tag: str = "command") -> list[str]:
-    """The `soen-train` arguments of a template's `# command:` (or `# local:`) line, runnable
-    from any folder (its relative `multirun_templates` made absolute)."""
+    """The `soen-train` arguments of a template's `# command:` (or `# local:`) line."""
     lines = template_lines(path, tag)
     assert len(lines) == 1, f"{path.name}: expected one '# {tag}:' line, found {len(lines)}"
     words = lines[0].split()
     assert words[0] == "soen-train", f"{path.name}: the {tag} must start with soen-train"
-    return [str(TEMPLATES_DIR) if w == "multirun_templates" else w for w in words[1:]]
+    return words[1:]
 
 
 def template_budget(path: Path) -> list[str]:

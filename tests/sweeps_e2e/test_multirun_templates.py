@@ -1,4 +1,4 @@
-"""Every file of multirun_templates/ runs, as its `# command:` line says, with a tiny budget;
+"""Every shipped sweep template (config group `sweep`) runs, as its `# command:` line says, with a tiny budget;
 `soen-train-summary` on the repeats x seeds template prints mean ± std per setting."""
 
 from __future__ import annotations
@@ -53,12 +53,12 @@ def test_every_template_says_how_to_run_it() -> None:
     } <= set(names)
     for path in TEMPLATES:
         args = template_command(path)
-        assert args[:3] == ["-m", "--config-dir", str(TEMPLATES_DIR)], path.name
-        assert f"+sweep={path.stem}" in args, path.name
+        assert args[:2] == ["-m", "experiment=pulses"], path.name  # no --config-dir, no "+"
+        assert f"sweep={path.stem}" in args, path.name
         assert template_budget(path), path.name
         assert path.read_text().startswith("# @package _global_\n"), path.name
     assert set(RUN_ELSEWHERE) <= set(names)
-    readme = (TEMPLATES_DIR / "README.md").read_text()
+    readme = (TEMPLATES_DIR / "sweep" / "README.md").read_text()
     assert all(f"{name}.yaml" in readme for name in names)
 
 
@@ -152,12 +152,15 @@ def test_summary_prints_mean_and_std_per_setting(repeats_sweep: Path) -> None:
     rows = {
         line.split("model.time_pooling.name=")[1].split()[0]: line
         for line in out.stdout.splitlines()
-        if "model.time_pooling.name=" in line
+        if "model.time_pooling.name=" in line and "(n=" in line  # table rows, not the re-run line
     }
     for pooling, values in expected.items():
         assert len(values) == 4  # 2 seeds x 2 repeats pooled
         mean, std = statistics.mean(values), statistics.stdev(values)
         assert f"{mean:.4g} ± {std:.4g} (n=4)" in rows[pooling], out.stdout
+    best = min((job_result(d) for d in job_dirs(repeats_sweep)), key=lambda j: j["objective"])
+    rerun = next(ln for ln in out.stdout.splitlines() if ln.strip().startswith("soen-train "))
+    assert rerun.split() == ["soen-train", *best["overrides"]]  # the best job's command
     with (repeats_sweep / "summary.csv").open() as handle:
         table = {row["setting"].split("=")[-1]: row for row in csv.DictReader(handle)}
     for pooling, values in expected.items():
