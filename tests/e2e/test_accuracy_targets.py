@@ -10,7 +10,9 @@ from soen_train.config.store import register_configs
 from soen_train.training.runner import run_job
 
 
-@pytest.mark.parametrize("experiment, target", [("pulses", 0.95), ("digits", 0.85)])
+@pytest.mark.parametrize(
+    "experiment, target", [("pulses", 0.95), ("digits", 0.85), ("mnist1d", 0.85)]
+)
 def test_default_experiment_reaches_its_test_accuracy(experiment, target, tmp_path):
     register_configs()
     with initialize_config_module(config_module="soen_train.conf", version_base="1.3"):
