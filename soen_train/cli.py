@@ -148,7 +148,7 @@ def _refuse_local_ddp_in_sweeps(job_cfg: Any) -> None:
 
 def _job(cfg: DictConfig) -> Any:
     from soen_train.config.loading import to_job_config
-    from soen_train.config.tree import print_config_tree
+    from soen_train.config.tree import print_config
 
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)
@@ -156,7 +156,7 @@ def _job(cfg: DictConfig) -> Any:
     job_cfg = to_job_config(cfg)
     _check_catalog_names(job_cfg)
     _fetch_dataset_sources(job_cfg)
-    print_config_tree(cfg)
+    print_config(cfg, job_cfg.logging.print_config, dict(hc.runtime.choices), list(hc.overrides.task))
     from soen_train.training.runner import SweepInfo, run_job
 
     sweep = SweepInfo()

@@ -276,6 +276,9 @@ class LoggingConfig:
     mlflow_password: Optional[str] = None
     #: Show Lightning's progress bar.
     progress_bar: bool = True
+    #: Config printed at the start of a job: short (the chosen groups and the keys changed on
+    #: the command line), full (the whole composed tree) or none.
+    print_config: str = "short"
 
 
 @dataclass

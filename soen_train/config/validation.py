@@ -29,6 +29,9 @@ NOISE_TARGETS = ("noise", "perturb")
 SAMPLE_SELECTIONS = ("random", "first", "last")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
+PRINT_CONFIG = ("short", "full", "none")
+
+
 def _choice(path: str, value: Any, valid: Sequence[str]) -> None:
     if value not in valid:
         hint = closest(str(value), valid)
@@ -74,6 +77,7 @@ def validate(cfg: SOENTrainConfig) -> SOENTrainConfig:
     _choice("data.input_encoding", d.input_encoding, INPUT_ENCODINGS)
     _choice("profiler.type", p.type, PROFILERS)
     _choice("logging.log_level", lg.log_level.upper(), LOG_LEVELS)
+    _choice("logging.print_config", lg.print_config, PRINT_CONFIG)
     _at_least("training.max_epochs", t.max_epochs, 1)
     _at_least("training.batch_size", t.batch_size, 1)
     _at_least("training.num_repeats", t.num_repeats, 1)

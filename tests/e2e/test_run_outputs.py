@@ -177,7 +177,7 @@ def test_documented_mlflow_ui_lists_the_run(trained, dead_url):
                         break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"mlflow ui did not start: {proc.stderr.read()[-2000:]}")
+                    raise AssertionError(f"mlflow ui did not start: {proc.stderr.read()[-2000:]}") from None
                 time.sleep(0.5)
         with urllib.request.urlopen(f"{base}/api/2.0/mlflow/experiments/search?max_results=50") as r:
             experiments = json.loads(r.read())["experiments"]
@@ -196,3 +196,13 @@ def test_documented_mlflow_ui_lists_the_run(trained, dead_url):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_print_config_full_and_none(cli, tiny_pulses):
+    full = cli("experiment=pulses", *tiny_pulses, "training.max_epochs=1", "logger=tensorboard",
+               "logging.print_config=full")
+    assert "soen-train config" in full.stdout and "max_epochs: 1" in full.stdout
+    none = cli("experiment=pulses", *tiny_pulses, "training.max_epochs=1", "logger=tensorboard",
+               "logging.print_config=none")
+    assert "soen-train config" not in none.stdout and not none.stdout.startswith("soen-train:")
+    assert "Run finished." in none.stdout
