@@ -441,16 +441,17 @@ def print_summary(summary: SweepSummary, console: Console) -> None:
     else:
         order = "no metrics (no completed job)"
     # Text() everywhere user data appears: overrides like `x=[a,b]` must not be read as markup.
+    wrap = not console.is_terminal  # a pipe keeps whole lines; a terminal wraps at its width
     console.print(
         Text(
             f"{summary.multirun_dir}: {len(summary.settings)} settings, {order}; "
             "mean ± std (n) over all repeats of all seeds"
         ),
-        soft_wrap=True,
+        soft_wrap=wrap,
     )
     if summary.common_overrides:
         console.print(
-            Text("common overrides: " + " ".join(summary.common_overrides)), soft_wrap=True
+            Text("common overrides: " + " ".join(summary.common_overrides)), soft_wrap=wrap
         )
     table = _settings_table(summary)
     if console.is_terminal and _min_width(console, table) > console.width:
@@ -492,8 +493,16 @@ def _settings_table(summary: SweepSummary) -> Table:
 
 
 def _min_width(console: Console, table: Table) -> int:
-    """Columns the table needs with its setting column at its narrowest."""
-    return console.measure(table, options=console.options.update_width(10_000)).minimum
+    """Columns the table needs with its setting column at MIN_SETTING_WIDTH and every other
+    column (numbers, never wrapped) at its full width, borders included."""
+    total = 1
+    for column in table.columns:
+        if column.header == "setting":
+            total += MIN_SETTING_WIDTH + 3
+            continue
+        cells = [str(column.header), *(str(c) for c in column.cells)]
+        total += max(console.measure(Text(c)).maximum for c in cells) + 3
+    return total
 
 
 def _print_settings_stacked(summary: SweepSummary, console: Console) -> None:

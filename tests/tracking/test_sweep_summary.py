@@ -433,3 +433,61 @@ def test_settings_are_named_by_what_differs() -> None:
     ]
     (alone,) = group_settings([job("0", ["x=1", "seed=1"])])
     assert alone.label == "x=1"
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_terminal_width_never_drops_a_setting(multirun: Path, width: int) -> None:
+    """On a real (narrow) terminal every setting and metric stays readable in full."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from soen_train.tracking.sweep_summary import print_summary, summarise
+
+    root = multirun
+    long = "model.architecture.layers.1.params.bias_current.params.max=2.0"
+    for i, lr in enumerate(LRS):  # two more settings told apart only by a long override
+        write_job(root, f"9{i}", ["+experiment=pulses", long, f"training.optimizer.lr={lr}", "seed=7"],
+                  completed_result(i, 7))
+    buffer = StringIO()
+    console = Console(file=buffer, force_terminal=True, width=width, color_system=None)
+    summary = summarise(root, None, None)
+    print_summary(summary, console)
+    text = buffer.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= width
+    # the setting column's pieces joined (a folded label continues on the next rows), or the
+    # stacked layout's lines: every override of every setting must be there whole
+    column = "".join(ln.split("│")[2].strip() for ln in text.splitlines() if ln.count("│") > 3)
+    stacked = "".join(ln.strip() for ln in text.splitlines() if "│" not in ln)
+    for setting in summary.settings:
+        for part in setting.label.split():
+            assert part in column or part in stacked, part
+
+
+def test_metric_direction_is_one_rule() -> None:
+    from soen_train.tracking.metric_direction import metric_direction
+    from soen_train.tracking.sweep_summary import infer_direction
+    from soen_train.training.runner import objective_direction
+
+    cases = {"val_loss": "minimize", "test_mse": "minimize", "val_mae": "minimize",
+             "bits_per_character": "minimize", "val_accuracy": "maximize", "epochs_trained": None,
+             "train_loss/reg_J_loss": "minimize"}
+    for metric, expected in cases.items():
+        assert metric_direction(metric) == expected, metric
+        assert infer_direction(metric) == (expected or "none")
+        if expected:
+            assert objective_direction(metric, "auto") == expected
+    assert metric_direction("val_loss", "maximize") == "maximize"  # an explicit choice wins
+
+
+def test_sweep_report_names_best_job_and_its_command(multirun: Path) -> None:
+    from soen_train.tracking.sweep_report import find_best_job, format_sweep_report
+
+    best = find_best_job(multirun)
+    results = [json.loads(p.read_text()) for p in multirun.glob("*/soen_result.json")]
+    done = [r for r in results if r["status"] == "completed"]
+    assert best.objective == min(r["objective"] for r in done)
+    text = format_sweep_report(multirun)
+    overrides = yaml.safe_load((best.folder / ".hydra" / "overrides.yaml").read_text())
+    assert "soen-train " + " ".join(overrides) in text or str(best.folder) in text
+    assert f"{len(done)} of" in text and str(best.folder) in text
