@@ -35,13 +35,13 @@ _SIMULATION_HINT = (
 
 #: Guide key paths without a one-to-one counterpart, with what to use instead.
 REFUSED_KEYS: Dict[str, str] = {
-    "network_evaluation_method": _SIMULATION_HINT.format(leaf="network_evaluation_method"),
-    "track_phi": _SIMULATION_HINT.format(leaf="track_phi"),
-    "track_s": _SIMULATION_HINT.format(leaf="track_s"),
-    "track_g": _SIMULATION_HINT.format(leaf="track_g"),
-    "sim_config": _SIMULATION_HINT.format(leaf="<key>"),
-    "simulation": _SIMULATION_HINT.format(leaf="<key>"),
-    "model.network_evaluation_method": _SIMULATION_HINT.format(leaf="network_evaluation_method"),
+    "network_evaluation_method": _SIMULATION_HINT,
+    "track_phi": _SIMULATION_HINT,
+    "track_s": _SIMULATION_HINT,
+    "track_g": _SIMULATION_HINT,
+    "sim_config": _SIMULATION_HINT,
+    "simulation": _SIMULATION_HINT,
+    "model.network_evaluation_method": _SIMULATION_HINT,
     "callbacks.stateful_training.verbose": (
         "only switched the original's log lines about each state carry-over; soen-train "
         "writes none, so drop the key (the carry-over itself is callbacks.stateful_training."
@@ -66,7 +66,6 @@ def _lookup(table: Dict[str, str], key: str) -> Optional[Tuple[str, str]]:
         prefix = ".".join(parts[:i])
         if prefix in table:
             return prefix, table[prefix]
-    # bare simulation keys may come with a leading sim_config./simulation. as well
     return None
 
 
@@ -84,7 +83,8 @@ def refusal(key: str) -> Optional[str]:
     hit = _lookup(REFUSED_KEYS, key)
     if hit is None:
         return None
-    return f"'{key}' (a key of the original SOEN toolkit) {hit[1]}"
+    leaf = key.rsplit(".", 1)[-1] if key != hit[0] or "." in key else key
+    return f"'{key}' (a key of the original SOEN toolkit) {hit[1].format(leaf=leaf)}"
 
 
 def rewrite_overrides(args: List[str]) -> List[str]:
@@ -134,5 +134,5 @@ def alias_table_markdown() -> str:
         "| guide key | use instead |",
         "|---|---|",
     ]
-    lines += [f"| `{old}` | {why} |" for old, why in sorted(REFUSED_KEYS.items())]
+    lines += [f"| `{old}` | {why.format(leaf='<key>')} |" for old, why in sorted(REFUSED_KEYS.items())]
     return "\n".join(lines)
