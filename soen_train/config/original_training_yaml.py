@@ -85,6 +85,12 @@ class _Ctx:
         self.put(new, value)
         self.renamed.append((old, new))
 
+    def rename_value(self, path: str, target: str, old: Any, new: Any) -> None:
+        """A value the original spelled differently (``unsupervised`` -> ``self_supervised``)."""
+        self.put(target, new)
+        shown = "null" if new is None else new
+        self.renamed.append((f"{path}: {old}", f"{target}: {shown}"))
+
     def ignore(self, old: str, why: str) -> None:
         self.ignored.append((old, why))
 
@@ -192,7 +198,7 @@ def _bool(new: Optional[str] = None) -> Handler:
 
 def _paradigm(ctx: _Ctx, path: str, value: Any) -> None:
     if value == "unsupervised":
-        ctx.rename(f"{path}: unsupervised", f"{path}: self_supervised", "self_supervised")
+        ctx.rename_value(path, path, value, "self_supervised")
         return
     ctx.put(path, value)
 
@@ -217,7 +223,7 @@ def _backend(ctx: _Ctx, path: str, value: Any) -> None:
     if path != target:
         ctx.rename(path, target, text)
     elif text != value:
-        ctx.rename(f"{path}: {value}", f"{target}: {text}", text)
+        ctx.rename_value(path, target, value, text)
     else:
         ctx.put(target, text)
 
@@ -227,7 +233,7 @@ def _positive_or_none(new: str) -> Handler:
 
     def handle(ctx: _Ctx, path: str, value: Any) -> None:
         if value is not None and value <= 0:
-            ctx.rename(f"{path}: {value}", f"{new}: null", None)
+            ctx.rename_value(path, new, value, None)
             return
         ctx.put(new, value)
 
@@ -358,7 +364,8 @@ def _time_pooling(ctx: _Ctx, path: str, value: Any) -> None:
         ctx.put("_pooling_none", True)
         return
     params.setdefault("scale", 1.0)
-    ctx.put("model.time_pooling", {"name": name, "params": params})
+    earlier = ctx.get("model.time_pooling.params") or {}  # model.range_start/range_end seen first
+    ctx.put("model.time_pooling", {"name": name, "params": {**earlier, **params}})
 
 
 def _range(ctx: _Ctx, path: str, value: Any) -> None:
@@ -514,7 +521,7 @@ DISTILLATION = Section(
 DATA = Section(
     {
         "input_encoding": lambda ctx, p, v: (
-            ctx.rename(f"{p}: embedding", f"{p}: raw", "raw") if v == "embedding" else ctx.put(p, v)
+            ctx.rename_value(p, p, v, "raw") if v == "embedding" else ctx.put(p, v)
         ),
         "num_classes": optional_same(),
         "one_hot_dtype": noop_unless(_is("float32", None), "soen-train's one-hot inputs are float32"),
@@ -809,13 +816,22 @@ def translate(doc: Mapping[str, Any], source: str = "<config>") -> Translation:
     if ctx.get("training.loss.losses") is not None:
         groups["loss"] = None
     if ctx.get("model.time_pooling") is not None:
-        groups["time_pooling"] = None
+        # the pooling's own group option, so every key of its params exists when merged
+        groups["time_pooling"] = _group_option("time_pooling", ctx.get("model.time_pooling.name"))
     if ctx.get("callbacks.lr_scheduler") is None:
         # no scheduler in the file: the original kept the optimiser's lr
         ctx.put("callbacks.lr_scheduler", {"type": "constant", "lr": None})
     return Translation(
         config=out, groups=groups, renamed=ctx.renamed, ignored=ctx.ignored, defaults=written
     )
+
+
+def _group_option(group: str, name: Any) -> Optional[str]:
+    """``name`` when it is an option of config group ``group`` (a file in soen_train/conf)."""
+    from importlib import resources
+
+    folder = resources.files("soen_train") / "conf" / group
+    return str(name) if (folder / f"{name}.yaml").is_file() else None
 
 
 def experiment_yaml(tr: Translation, source: str) -> str:
