@@ -76,7 +76,10 @@ def _precompose(args: List[str]) -> None:
     from omegaconf.errors import OmegaConfBaseException
 
 
-    overrides = [arg for arg in args if not arg.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    overrides = [
+        arg for arg in args
+        if not arg.lstrip("+~").startswith(("hydra.", "hydra/")) or arg.startswith("hydra.searchpath=")
+    ]
     try:
         with initialize_config_module("soen_train.conf", version_base="1.3"):
             cfg = compose("train", overrides=overrides)
@@ -193,6 +196,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     """Entry point of the `soen-train` console script."""
     args = _without_plus_for_listed_groups(list(sys.argv[1:] if argv is None else argv))
     try:
+        from soen_train.config.from_file_cli import expand_from_file
+        from soen_train.config.guide_aliases import rewrite_overrides
+
+        expanded = expand_from_file(args)  # --from-file: an original SOEN toolkit training YAML
+        if expanded is None:
+            return
+        args = rewrite_overrides(expanded)  # the original guide's key names
         _precheck_overrides(args)
         args = move_secret_overrides_to_env(args)
         register_configs()

@@ -14,6 +14,7 @@ from typing import Any, Dict, List
 
 from omegaconf import MISSING
 
+from soen_train.config.guide_aliases import alias_table_markdown
 from soen_train.config.schema import SOENTrainConfig
 
 HEADER = """# Configuration reference
@@ -123,7 +124,23 @@ def render() -> str:
         lines.append(f"| `{group}` | {target} | {', '.join(options) or '-'} |")
     lines.append("")
     _section(SOENTrainConfig, "", lines)
+    lines += [alias_table_markdown(), "", loss_param_alias_markdown(), ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def loss_param_alias_markdown() -> str:
+    """The original toolkit's loss parameter names accepted as aliases of ours."""
+    from soen_train.training.losses.param_aliases import LOSS_PARAM_ALIASES
+
+    lines = [
+        "Loss parameters of the original accepted under their old names:",
+        "",
+        "| loss | original param | soen-train param |",
+        "|---|---|---|",
+    ]
+    for loss, table in sorted(LOSS_PARAM_ALIASES.items()):
+        lines += [f"| `{loss}` | `{old}` | `{new}` |" for old, new in table.items()]
+    return "\n".join(lines)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ import torch
 
 from soen_train.registry import Registry
 from soen_train.training.losses.context import LossContext
+from soen_train.training.losses.param_aliases import canonical_params
 from soen_train.training.losses.param_checks import check_known_params, keyword_defaults
 
 LossFn = Callable[..., torch.Tensor]
@@ -70,10 +71,11 @@ def validate_loss_params(name: str, params: Mapping[str, Any] | None = None) -> 
     """Check names and values of ``params`` for loss ``name``; return them as a plain dict.
 
     Unknown names raise an error naming the loss and listing its valid params; value checks
-    (ranges, choices, incomplete codebook settings) run with the defaults filled in.
+    (ranges, choices, incomplete codebook settings) run with the defaults filled in. The
+    original toolkit's param names (``param_aliases.py``) are accepted and returned as ours.
     """
     canonical = LOSSES.canonical(name)
-    given = dict(params or {})
+    given = canonical_params(canonical, dict(params or {}))
     defaults = loss_parameters(canonical)
     check_known_params(f"loss '{canonical}'", given, defaults)
     check = getattr(LOSSES.get(canonical), "check_params", None)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
 
 import torch
 
@@ -20,16 +19,11 @@ from soen_train.training.losses.model_access import (
     connection_endpoints,
     connection_weights,
     layer_parameter,
-    layer_types,
 )
 from soen_train.training.losses.param_checks import check_bool, check_int_list, check_number
 
 #: Epsilon inside the smooth absolute value sqrt(x^2 + 1e-8).
 SOFTABS_EPS = 1e-8
-
-#: Layer types that only hold the input and have no dynamics of their own.
-INPUT_LAYER_TYPES = ("input", "linear")
-
 
 def _softabs(x: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(x.pow(2) + SOFTABS_EPS)
@@ -80,13 +74,17 @@ def _check_branching(
 
 
 def _branching_layers(weights: dict[str, torch.Tensor]) -> dict[int, dict[str, list]]:
-    """Per layer: inbound (from, J) incl. internal, and outbound (to, J) to other layers."""
+    """Per layer: inbound (from, J) and outbound (to, J), a layer's internal connection in both.
+
+    As in the original, a layer's internal (L -> L) connection carries flux on to the layer's
+    own next step, so it counts as outbound; a layer qualifies when it also has an inbound
+    connection from another layer.
+    """
     layers: dict[int, dict[str, list]] = {}
     for name, w in weights.items():
         src, dst = connection_endpoints(name)
         layers.setdefault(dst, {"in": [], "out": []})["in"].append((src, w))
-        if src != dst:
-            layers.setdefault(src, {"in": [], "out": []})["out"].append((dst, w))
+        layers.setdefault(src, {"in": [], "out": []})["out"].append((dst, w))
     return {
         lid: io for lid, io in layers.items()
         if io["out"] and any(src != lid for src, _ in io["in"])
@@ -108,7 +106,8 @@ def branching_loss(
 
     For a layer L with inbound and outbound connections, at each sample and step t >= 1:
     phi_in = sum_j s_j(t) J_{j->L}^T (+ s_L(t) J_int^T + phi_offset), phi_out_i =
-    softabs(s_i) * sum_k |J_{L->k}|_{:, i}; over the neurons with both inbound and outbound
+    softabs(s_i) * sum_k |J_{L->k}|_{:, i} (k includes L itself when L has an internal
+    connection); over the neurons with both inbound and outbound
     connections, sigma = sum_i (phi_out_i + eps) / (sum_i softabs(phi_in_i) + eps * n), with
     softabs(x) = sqrt(x^2 + 1e-8) and eps = eps_scale * max(mean softabs(phi_in), mean |s|,
     1e-6). Loss: factor * mean (ln clamp(sigma) - ln target_sigma)^2 (log domain), else
@@ -179,15 +178,6 @@ def _check_expansion(
         check_int_list(owner, "layer_ids", layer_ids)
 
 
-def _dynamic_layers(model: Any, histories: dict[int, torch.Tensor]) -> list[int]:
-    """All simulated layers except a first layer that only holds the input."""
-    ids = sorted(histories)
-    types = layer_types(model)
-    if ids and types.get(ids[0], "").lower() in INPUT_LAYER_TYPES:
-        ids = ids[1:]
-    return ids
-
-
 @register_loss("local_expansion_loss", needs={"sim", "forward", "model"}, check=_check_expansion)
 def local_expansion_loss(
     ctx: LossContext,
@@ -205,12 +195,12 @@ def local_expansion_loss(
     """Push the step-to-step growth of a small perturbation towards ``target_value``.
 
     delta = N(0, 1) * perturbation_scale * (mean|x| + eps); a second forward pass on x + delta
-    gives histories h'. d_t = ||h'_t - h_t||_2 over the nodes of all selected layers together
-    (t >= 1, clean h detached), or per layer with ``per_layer``; sigma_t = d_t / (d_{t-1} +
-    eps) for t >= 2. Penalty: mean (ln clamp(sigma) - ln target)^2 (``use_log_loss``) or mean
-    (sigma - target)^2, averaged per layer then over layers with ``per_layer``; times factor.
-    Default layers: every simulated layer except an input-only first layer. Doubles the
-    forward cost.
+    gives histories h'. Per layer, d_t = ||h'_t - h_t||_2 over that layer's nodes (t >= 1) and
+    sigma_t = d_t / (d_{t-1} + eps) for t >= 2. Penalty: mean (ln clamp(sigma) - ln target)^2
+    (``use_log_loss``) or mean (sigma - target)^2, over the ratios of all selected layers
+    pooled, or averaged per layer then over layers with ``per_layer``; times factor.
+    Default layers: every simulated layer, the input layer included (as in the original).
+    Doubles the forward cost.
 
     ``detach_clean`` (default false; true is the original's behaviour) stops gradients through the clean
     histories. Then d_t moves by O(1) per unit weight change while d_t itself is
@@ -224,7 +214,7 @@ def local_expansion_loss(
     x = ctx.require_inputs(loss)
     clean = {int(k): (v.detach() if detach_clean else v) for k, v in sim.states.items()}
     if layer_ids is None:
-        ids = _dynamic_layers(ctx.model, clean)
+        ids = sorted(clean)
     else:
         ids = check_layer_ids(
             check_int_list(f"loss '{loss}'", "layer_ids", layer_ids), clean, loss, "in the simulation"
@@ -234,8 +224,6 @@ def local_expansion_loss(
     scale = perturbation_scale * (float(x.detach().abs().mean()) + eps)
     perturbed = forward(x.detach() + torch.randn_like(x) * scale)
     diffs = [perturbed.states[lid][:, 1:, :] - clean[lid][:, 1:, :] for lid in ids]
-    if not per_layer:
-        diffs = [torch.cat(diffs, dim=-1)]
     ratios = []
     for diff in diffs:
         dist = torch.linalg.vector_norm(diff, dim=-1)

@@ -88,6 +88,7 @@ class PerturbationEcho:
     def __call__(self, xp):
         shift = (xp - self.x).sum()
         states = dict(self.clean)
+        states[0] = torch.cat([self.clean[0][:, :1], xp], 1)  # the input layer holds the input
         states[1] = self.clean[1] + torch.cat([torch.zeros(1), self.c1]).view(1, -1, 1) * shift
         states[2] = self.clean[2] + torch.cat([torch.zeros(1), self.c2]).view(1, -1, 1) * shift
         return TinySimulation(states=states)
@@ -107,15 +108,26 @@ def expansion_ctx():
 
 
 def test_local_expansion_loss_pooled_over_layers():
-    params = {"perturbation_scale": 1e-3}
+    params = {"perturbation_scale": 1e-3, "layer_ids": [1, 2]}
     value = call_loss("local_expansion_loss", expansion_ctx(), params).item()
-    # d_t ~ sqrt(c1^2 + c2^2) = sqrt2, sqrt5, sqrt5, sqrt2 -> sigma = sqrt(2.5), 1, sqrt(0.4)
-    expected = 2 * (0.5 * math.log(2.5)) ** 2 / 3
+    # norms per layer: layer 1 sigma = 2, 1, 0.5; layer 2 sigma = 1, 1, 1; the six ratios pooled
+    expected = 2 * math.log(2.0) ** 2 / 6
     assert value == pytest.approx(expected, rel=1e-4)
 
 
+def test_local_expansion_loss_default_layers_include_the_input():
+    params = {"perturbation_scale": 1e-3}
+    torch.manual_seed(3)
+    default = call_loss("local_expansion_loss", expansion_ctx(), params).item()
+    torch.manual_seed(3)
+    every = call_loss("local_expansion_loss", expansion_ctx(), {**params, "layer_ids": [0, 1, 2]}).item()
+    torch.manual_seed(3)
+    hidden = call_loss("local_expansion_loss", expansion_ctx(), {**params, "layer_ids": [1, 2]}).item()
+    assert default == pytest.approx(every, rel=1e-12) and default != pytest.approx(hidden, rel=1e-3)
+
+
 def test_local_expansion_loss_per_layer_and_linear():
-    value = call_loss("local_expansion_loss", expansion_ctx(), {"perturbation_scale": 1e-3, "per_layer": True}).item()
+    value = call_loss("local_expansion_loss", expansion_ctx(), {"perturbation_scale": 1e-3, "per_layer": True, "layer_ids": [1, 2]}).item()
     # layer 1: sigma = 2, 1, 0.5 ; layer 2: sigma = 1, 1, 1
     assert value == pytest.approx((2 * math.log(2.0) ** 2 / 3 + 0.0) / 2, rel=1e-4)
     params = {"perturbation_scale": 1e-3, "use_log_loss": False, "target_value": 2.0, "layer_ids": [1]}

@@ -100,7 +100,7 @@ def test_gravity_default_codebook():
         ({"min_val": -1, "max_val": 1, "bits": 2, "levels": 3}, "give bits or levels, not both"),
         ({"mode": "huber"}, r"'mode' = 'huber' is not valid; choose one of mae, l1, mse, l2"),
         ({"connections": ["9_to_9"]}, r"connections \['9_to_9'\] are not learnable connections.*valid: 0_to_1, 1_to_2"),
-        ({"num_levels": 4}, r"unknown parameter 'num_levels'.*valid parameters: bits, codebook"),
+        ({"num_level": 4}, r"unknown parameter 'num_level'.*valid parameters: bits, codebook"),
     ],
 )
 def test_gravity_errors(params, message):
