@@ -17,63 +17,17 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from soen_train.config.errors import ConfigError
+from soen_train.config.overrides import (
+    check_override_keys,
+    normalise_group_additions,
+    one_line,
+    parse_command_line,
+)
 from soen_train.config.secrets import move_secret_overrides_to_env, redact
+from soen_train.config.startup_checks import check_before_start
 from soen_train.config.store import register_configs
-from soen_train.config.validation import check_override_key
 from soen_train.errors import SOENError
 from soen_train.registry import UnknownNameError
-
-# Config groups a user picks with `group=option`; anything else on the command line is a key.
-CONFIG_GROUPS = {
-    "optimizer", "loss", "time_pooling", "lr_scheduler", "logger", "arch", "debug",
-    "launcher", "hparams_search", "experiment",
-}
-
-
-def _precheck_overrides(argv: List[str]) -> None:
-    """Reject misspelled keys before Hydra runs, naming the closest valid key."""
-    for arg in argv:
-        if arg.startswith("-") or "=" not in arg:
-            continue
-        key = arg.split("=", 1)[0]
-        if key.startswith(("+", "~")) or key.startswith("hydra") or "/" in key:
-            continue
-        if key in CONFIG_GROUPS:
-            continue
-        check_override_key(key)
-
-
-def _one_line(err: BaseException) -> str:
-    """A multi-line Hydra/OmegaConf message folded into one line (no hints to set env vars)."""
-    text = str(err)
-    if err.__cause__ is not None and str(err.__cause__) not in text:
-        text += "\n" + str(err.__cause__)
-    text = text.split("Config search path:")[0]  # Hydra's search-path dump says nothing useful
-    lines = [ln.strip() for ln in text.splitlines()]
-    lines = [ln for ln in lines if ln and not ln.startswith(("See https://", "Set the environment"))]
-    return " ".join(ln if ln.endswith(":") else ln + ";" for ln in lines).rstrip(";") or type(err).__name__
-
-
-def _precompose(args: List[str]) -> None:
-    """Compose a single run's config once, turning Hydra composition errors (a wrong type, an
-    unknown group option, bad override syntax) into one-line ConfigErrors.
-
-    Multirun sweeps and runs with Hydra flags are left to Hydra itself (their override values
-    are sweep expressions that only the sweeper understands).
-    """
-    if any(arg.startswith("-") for arg in args):
-        return
-    from hydra import compose, initialize_config_module
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-
-    overrides = [arg for arg in args if not arg.lstrip("+~").startswith(("hydra.", "hydra/"))]
-    try:
-        with initialize_config_module("soen_train.conf", version_base="1.3"):
-            compose("train", overrides=overrides)
-    except (HydraException, OmegaConfBaseException) as err:
-        raise ConfigError(f"invalid override: {_one_line(err)}") from None
 
 
 def _check_catalog_names(job_cfg: Any) -> None:
@@ -154,7 +108,7 @@ def _hydra_entry(cfg: DictConfig) -> Optional[Any]:
             raise
         if multirun:
             raise  # Hydra records the failed job and the sweep goes on
-        print(f"Error: {_one_line(err)}", file=sys.stderr)
+        print(f"Error: {one_line(err)}", file=sys.stderr)
         sys.exit(2)
 
 
@@ -171,12 +125,16 @@ def main(argv: Optional[List[str]] = None) -> None:
     """Entry point of the `soen-train` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        _precheck_overrides(args)
+        args = normalise_group_additions(args)
+        if not parse_command_line(args).info_only:
+            check_override_keys(parse_command_line(args).overrides)
         args = move_secret_overrides_to_env(args)
         register_configs()
-        _precompose(args)
+        line = parse_command_line(args)
+        if not line.info_only:
+            check_before_start(line)
     except SOENError as err:
-        print(f"Error: {err}", file=sys.stderr)
+        print(f"Error: {one_line(err)}", file=sys.stderr)
         sys.exit(2)
     sys.argv = [sys.argv[0], *args]
     _hydra_entry()
