@@ -56,6 +56,25 @@ def _check_catalog_names(job_cfg: Any) -> None:
             raise ConfigError(f"{key}: {err}") from None
 
 
+def _check_catalogs_once(job_cfgs: List[Any]) -> None:
+    """Catalog names of every job (each distinct model/loss/schedule combination once); the
+    catalogs live with torch, so this comes after every check that needs neither."""
+    seen = set()
+    for job_cfg in job_cfgs:
+        t = job_cfg.training
+        key = repr((job_cfg.model, t.loss, t.optimizer.name, t.mapping, job_cfg.callbacks.lr_scheduler,
+                    job_cfg.logging.metrics, job_cfg.seed))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            _check_catalog_names(job_cfg)
+        except Exception as err:
+            if not _is_user_error(err):
+                raise
+            raise ConfigError(one_line(err)) from None
+
+
 def _redact_saved_config(job_dir: Path) -> None:
     """Mask secrets in the config copy Hydra saved before the job started."""
     saved = job_dir / ".hydra" / "config.yaml"
@@ -86,8 +105,7 @@ def _job(cfg: DictConfig) -> Any:
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)
     _redact_saved_config(job_dir)
-    job_cfg = to_job_config(cfg)
-    _check_catalog_names(job_cfg)
+    job_cfg = to_job_config(cfg)  # checked with the catalogs in main() before Hydra started
     print_config_tree(cfg)
     from soen_train.training.runner import SweepInfo, run_job
 
@@ -125,14 +143,14 @@ def main(argv: Optional[List[str]] = None) -> None:
     """Entry point of the `soen-train` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = normalise_group_additions(args)
-        if not parse_command_line(args).info_only:
-            check_override_keys(parse_command_line(args).overrides)
-        args = move_secret_overrides_to_env(args)
+        line = parse_command_line(normalise_group_additions(args))
+        if not line.info_only:
+            check_override_keys(line.overrides)
+        args = move_secret_overrides_to_env(line.ordered())
         register_configs()
         line = parse_command_line(args)
         if not line.info_only:
-            check_before_start(line)
+            _check_catalogs_once(check_before_start(line))
     except SOENError as err:
         print(f"Error: {one_line(err)}", file=sys.stderr)
         sys.exit(2)

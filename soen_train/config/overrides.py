@@ -8,6 +8,8 @@ before the first job starts.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import itertools
 from dataclasses import dataclass, field
 from typing import List, Optional
@@ -39,6 +41,10 @@ class CommandLine:
     config_dir: Optional[str] = None
     flags: List[str] = field(default_factory=list)  # every non-override argument, as given
 
+    def ordered(self) -> List[str]:
+        """Flags first, then overrides: the order Hydra's own (non-intermixed) parser accepts."""
+        return [*self.flags, *self.overrides]
+
 
 def parse_command_line(args: List[str]) -> CommandLine:
     """Split ``args`` with Hydra's parser (so flags mean what they mean to Hydra)."""
@@ -47,12 +53,15 @@ def parse_command_line(args: List[str]) -> CommandLine:
     if "--version" in args:
         return CommandLine(overrides=[], info_only=True, flags=list(args))
     parser = get_args_parser()
+    parser.exit_on_error = False
     try:
-        ns = parser.parse_args(args)
-    except SystemExit:  # argparse printed its own message
-        raise ConfigError(f"cannot read the command line: {' '.join(args)}") from None
-    except argparse.ArgumentError as err:
-        raise ConfigError(f"cannot read the command line: {err}") from None
+        with contextlib.redirect_stderr(io.StringIO()):  # argparse's usage text is many lines
+            ns = parser.parse_intermixed_args(args)
+    except (SystemExit, argparse.ArgumentError) as err:
+        detail = f" ({err})" if isinstance(err, argparse.ArgumentError) else ""
+        raise ConfigError(
+            f"cannot read the command line{detail}: {' '.join(args)}; see soen-train --help"
+        ) from None
     info_only = bool(
         ns.help or ns.hydra_help or ns.info or ns.shell_completion
         or getattr(ns, "experimental_rerun", None)

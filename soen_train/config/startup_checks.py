@@ -9,6 +9,7 @@ and the machine. Nothing is written and neither torch nor Lightning is imported 
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 from typing import Any, Iterator, List, Optional, Set, Tuple
 
@@ -44,17 +45,14 @@ def _search_path_override(line: CommandLine) -> List[str]:
 
 def _composition_error(err: BaseException) -> ConfigError:
     """One line for a Hydra/OmegaConf composition error; an unknown key names the closest."""
-    from omegaconf.errors import ConfigKeyError
-
-    cause: Optional[BaseException] = err
-    while cause is not None:
-        key = getattr(cause, "full_key", None)
-        if isinstance(cause, ConfigKeyError) and key:
-            try:
-                check_override_key(str(key))
-            except ConfigError as better:
-                return better
-        cause = cause.__cause__
+    text = str(err) + " " + str(err.__cause__ or "")
+    unknown = re.search(r"Key '[^']+' not in '\w+'\W+full_key: ([\w.]+)", text)
+    if unknown:
+        try:
+            check_override_key(unknown.group(1))
+        except ConfigError as better:
+            where = re.match(r"In '([^']+)'", text)
+            return ConfigError(f"{where.group(1)}: {better}" if where else str(better))
     return ConfigError(f"invalid override: {one_line(err)}")
 
 
@@ -110,8 +108,11 @@ def _job_config(cfg: DictConfig) -> Any:
     return to_job_config(cfg)
 
 
-def check_before_start(line: CommandLine, user_files: Tuple[str, ...] = ()) -> None:
+def check_before_start(line: CommandLine, user_files: Tuple[str, ...] = ()) -> List[Any]:
     """Compose, validate and pre-flight every job ``line`` will run; raise the first problem.
+
+    Returns the validated job configs (none for ``--cfg``), for the catalog-name checks that
+    need the model and loss catalogs.
 
     ``user_files``: YAML files named on the command line outside the config groups (their keys
     are checked for duplicates and Python tags).
@@ -126,6 +127,7 @@ def check_before_start(line: CommandLine, user_files: Tuple[str, ...] = ()) -> N
         load_yaml_strict(Path(name), name)
     jobs = job_override_lists(line.overrides) if line.multirun else [line.overrides]
     seen: Set[str] = set()
+    checked: List[Any] = []
     with _hydra_context(line):
         first = compose_job(line, jobs[0])
         if line.multirun:
@@ -137,4 +139,7 @@ def check_before_start(line: CommandLine, user_files: Tuple[str, ...] = ()) -> N
             if line.cfg:
                 continue  # --cfg prints the config: composing it is all that is needed
             out_dir = _select(cfg, out_key)
-            preflight(_job_config(cfg), out_dir, out_key, seen)
+            job_cfg = _job_config(cfg)
+            preflight(job_cfg, out_dir, out_key, seen)
+            checked.append(job_cfg)
+    return checked

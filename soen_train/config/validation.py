@@ -75,6 +75,13 @@ def validate(cfg: SOENTrainConfig) -> SOENTrainConfig:
         )
     _choice("data.input_encoding", d.input_encoding, INPUT_ENCODINGS)
     _choice("profiler.type", p.type, PROFILERS)
+    if p.active and p.type == "pytorch" and p.with_stack:
+        raise ConfigError(
+            "profiler.with_stack=true cannot work with the pytorch profiler here: torch's "
+            "profiler garbles event names when it records Python stacks (UnicodeDecodeError, "
+            "then a segfault); set profiler.with_stack=false (record_shapes and profile_memory "
+            "work), or use profiler.type=advanced for time per Python call"
+        )
     _choice("logging.log_level", lg.log_level.upper(), LOG_LEVELS)
     _at_least("training.max_epochs", t.max_epochs, 1)
     _at_least("training.batch_size", t.batch_size, 1)
