@@ -23,6 +23,8 @@ CONFIG_GROUPS = (
     "optimizer", "loss", "time_pooling", "lr_scheduler", "logger", "arch", "debug",
     "launcher", "hparams_search", "experiment",
 )
+# Groups not in the primary defaults list: appended from the command line (debug last).
+APPENDED_GROUPS = ("experiment", "debug")
 # Largest number of job combinations composed one by one before a sweep starts; bigger sweeps
 # have each swept value checked once against the other overrides' first values.
 MAX_CHECKED_COMBINATIONS = 64
@@ -76,19 +78,23 @@ def parse_command_line(args: List[str]) -> CommandLine:
 
 
 def normalise_group_additions(args: List[str]) -> List[str]:
-    """``+experiment=pulses`` -> ``experiment=pulses`` for groups the primary config lists.
+    """Put the appended groups in their place: ``experiment`` and then ``debug`` last.
 
-    Hydra refuses to append a group that is already in the defaults list; the groups are listed
-    there (experiment before debug) so that `debug=` overlays win over experiments.
+    The primary config's defaults list holds every group but these two; an experiment is added
+    with ``+experiment=NAME`` (``experiment=NAME`` is read the same) and a debug overlay with
+    ``debug=NAME`` or ``+debug=NAME``. Debug overlays are moved after everything else, so they
+    win over the experiment whatever the order on the command line.
     """
-    out = []
+    head, debug = [], []
     for arg in args:
-        if arg.startswith("+") and not arg.startswith("++") and "=" in arg:
-            key = arg[1:].split("=", 1)[0]
-            if key in CONFIG_GROUPS:
-                arg = arg[1:]
-        out.append(arg)
-    return out
+        plain = arg.lstrip("+")
+        key = plain.split("=", 1)[0] if "=" in arg and not arg.startswith("++") else None
+        if key in APPENDED_GROUPS:
+            arg = "+" + plain
+        elif key in CONFIG_GROUPS and arg.startswith("+"):
+            arg = plain  # already in the defaults list: `+optimizer=lion` means optimizer=lion
+        (debug if key == "debug" else head).append(arg)
+    return head + debug
 
 
 def _key_of(override: str) -> str:

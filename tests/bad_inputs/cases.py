@@ -166,6 +166,7 @@ CASES: List[Case] = [
     _c("no_data", *H5, names="data.data_path"),
     # ---- folders
     _c("run_dir_under_file", "hydra.run.dir={in}/a_file/run", "hydra.sweep.dir={in}/a_file/sweep", names="{in}/a_file"),
+    _c("run_dir_is_a_file", "hydra.run.dir={in}/a_file", "hydra.sweep.dir={in}/a_file", names="{in}/a_file"),
     _c("project_dir_under_file", "logging.project_dir={in}/a_file/x", names="logging.project_dir"),
     _c("dataset_dir_under_file", "data.data_path={in}/a_file/pulses.h5", names="data.data_path"),
     _c("read_only_project_dir", "logging.project_dir={in}/read_only/x", names="logging.project_dir", tags=(NOT_ROOT,)),
