@@ -89,7 +89,8 @@ CASES: List[Case] = [
     _c("paradigm_typo", "training.paradigm=supervized", names="supervized"),
     _c("precision_unknown", "training.precision=8-bit", names="8-bit"),
     _c("profiler_with_stack", "profiler.active=true", "profiler.type=pytorch", "profiler.record_shapes=true",
-       "profiler.profile_memory=true", "profiler.with_stack=true", names="profiler.with_stack"),
+       "profiler.profile_memory=true", "profiler.with_stack=true", "profiler.num_train_batches=3",
+       names="profiler.num_train_batches=3"),
     _c("profiler_batches_zero", "profiler.num_train_batches=0", names="profiler.num_train_batches"),
     # ---- group options
     _c("unknown_loss_option", "loss=nope", names="nope"),
