@@ -130,8 +130,8 @@ def check_before_start(line: CommandLine, user_files: Tuple[str, ...] = ()) -> L
     checked: List[Any] = []
     with _hydra_context(line):
         first = compose_job(line, jobs[0])
+        extra = _sweeper_param_overrides(first)  # keys checked in single runs too
         if line.multirun:
-            extra = _sweeper_param_overrides(first)
             jobs = jobs + [jobs[0] + job for job in extra if job]
         out_key = "hydra.sweep.dir" if line.multirun else "hydra.run.dir"
         for i, job in enumerate(jobs):

@@ -147,6 +147,9 @@ CASES: List[Case] = [
     _c("config_unknown_key", "--config-dir", "{in}/unknown_key_cfg", "+experiment=mine", "hydra.run.dir=run",
        "hydra.sweep.dir=sweep", names="training.max_epochz", base=False),
     _c("flag_unknown", "--not-a-flag", names="--not-a-flag"),
+    _c("search_param_key_typo", "--config-dir", "{in}/search_cfg", "hparams_search=mine", names="training.lrr"),
+    _c("optuna_bad_fixed_value", "hparams_search=optuna", "training.lr=inf", names="training.lr"),
+    _c("optuna_interval_key_typo", "hparams_search=optuna", "training.lrr=interval(0.001,0.1)", names="training.lrr"),
     _c("config_dir_missing", "--config-dir", "{in}/no_such_dir", names="no_such_dir"),
     # ---- HDF5 data files
     _c("h5_float_labels", *H5, "data.data_path={in}/float_labels.h5", names="float_labels.h5"),

@@ -108,6 +108,11 @@ def make_inputs(root: Path) -> Path:
         folder = root / name / "experiment"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "mine.yaml").write_text(text)
+    search = root / "search_cfg" / "hparams_search"
+    search.mkdir(parents=True, exist_ok=True)
+    (search / "mine.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /hydra/sweeper: optuna\n"
+        "hydra:\n  sweeper:\n    n_trials: 2\n    params:\n      training.lrr: interval(0.001, 0.1)\n")
     (root / "a_file").write_text("a file, not a folder\n")
     read_only = root / "read_only"
     read_only.mkdir(exist_ok=True)
