@@ -17,75 +17,17 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from soen_train.config.errors import ConfigError
+from soen_train.config.overrides import (
+    check_override_keys,
+    normalise_group_additions,
+    one_line,
+    parse_command_line,
+)
 from soen_train.config.secrets import move_secret_overrides_to_env, redact
+from soen_train.config.startup_checks import check_before_start
 from soen_train.config.store import register_configs
-from soen_train.config.validation import check_override_key
 from soen_train.errors import SOENError
 from soen_train.registry import UnknownNameError
-
-# Config groups a user picks with `group=option`; anything else on the command line is a key.
-CONFIG_GROUPS = {
-    "optimizer", "loss", "time_pooling", "lr_scheduler", "logger", "arch", "debug",
-    "launcher", "hparams_search", "experiment", "sweep",
-}
-#: Groups in the primary defaults list, so `group=option` needs no `+`; the older `+group=option`
-#: spelling is still accepted (Hydra would refuse to append a group that is already there).
-LISTED_GROUPS = ("experiment", "sweep")
-
-
-def _without_plus_for_listed_groups(args: List[str]) -> List[str]:
-    """`+experiment=pulses` -> `experiment=pulses` (likewise `+sweep=`)."""
-    return [a[1:] if a.startswith("+") and a[1:].split("=", 1)[0] in LISTED_GROUPS else a for a in args]
-
-
-def _precheck_overrides(argv: List[str]) -> None:
-    """Reject misspelled keys before Hydra runs, naming the closest valid key."""
-    for arg in argv:
-        if arg.startswith("-") or "=" not in arg:
-            continue
-        key = arg.split("=", 1)[0]
-        if key.startswith(("+", "~")) or key.startswith("hydra") or "/" in key:
-            continue
-        if key in CONFIG_GROUPS:
-            continue
-        check_override_key(key)
-
-
-def _one_line(err: BaseException) -> str:
-    """A multi-line Hydra/OmegaConf message folded into one line (no hints to set env vars)."""
-    text = str(err)
-    if err.__cause__ is not None and str(err.__cause__) not in text:
-        text += "\n" + str(err.__cause__)
-    text = text.split("Config search path:")[0]  # Hydra's search-path dump says nothing useful
-    lines = [ln.strip() for ln in text.splitlines()]
-    lines = [ln for ln in lines if ln and not ln.startswith(("See https://", "Set the environment"))]
-    return " ".join(ln if ln.endswith(":") else ln + ";" for ln in lines).rstrip(";") or type(err).__name__
-
-
-def _precompose(args: List[str]) -> None:
-    """Compose a single run's config once, turning Hydra composition errors (a wrong type, an
-    unknown group option, bad override syntax) into one-line ConfigErrors.
-
-    Multirun sweeps and runs with Hydra flags are left to Hydra itself (their override values
-    are sweep expressions that only the sweeper understands).
-    """
-    if any(arg.startswith("-") for arg in args):
-        return
-    from hydra import compose, initialize_config_module
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-
-    overrides = [
-        arg for arg in args
-        if not arg.lstrip("+~").startswith(("hydra.", "hydra/")) or arg.startswith("hydra.searchpath=")
-    ]
-    try:
-        with initialize_config_module("soen_train.conf", version_base="1.3"):
-            cfg = compose("train", overrides=overrides)
-    except (HydraException, OmegaConfBaseException) as err:
-        raise ConfigError(f"invalid override: {_one_line(err)}") from None
-    _fetch_dataset_sources(cfg)
 
 
 def _check_catalog_names(job_cfg: Any) -> None:
@@ -114,16 +56,38 @@ def _check_catalog_names(job_cfg: Any) -> None:
             raise ConfigError(f"{key}: {err}") from None
 
 
-def _fetch_dataset_sources(cfg: Any) -> None:
-    """Download a built-in dataset's source files (MNIST) before Hydra makes its job folder or
-    anything is printed, so an offline machine answers with its one error line first."""
-    d = cfg.data
-    if d.dataset:
-        from soen_train.data.makers import dataset_output_path, fetch_dataset_sources
+def _check_catalogs_once(job_cfgs: List[Any]) -> None:
+    """Catalog names of every job (each distinct model/loss/schedule combination once); the
+    catalogs live with torch, so this comes after every check that needs neither."""
+    seen = set()
+    for job_cfg in job_cfgs:
+        t = job_cfg.training
+        key = repr((job_cfg.model, t.loss, t.optimizer.name, t.mapping, job_cfg.callbacks.lr_scheduler,
+                    job_cfg.logging.metrics, job_cfg.seed))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            _check_catalog_names(job_cfg)
+        except Exception as err:
+            if not _is_user_error(err):
+                raise
+            raise ConfigError(one_line(err)) from None
 
-        params = OmegaConf.to_container(d.dataset_params, resolve=True) if isinstance(
-            d.dataset_params, DictConfig) else dict(d.dataset_params)
-        fetch_dataset_sources(d.dataset, dataset_output_path(d.dataset, d.data_path), **params)
+
+def _fetch_dataset_sources(job_cfgs: List[Any]) -> None:
+    """Download each built-in dataset's source files (MNIST) once, before Hydra makes its job
+    folder or anything is printed, so an offline machine answers with its one error line."""
+    from soen_train.data.makers import dataset_output_path, fetch_dataset_sources
+
+    fetched = set()
+    for job_cfg in job_cfgs:
+        d = job_cfg.data
+        key = repr((d.dataset, d.data_path, d.dataset_params))
+        if d.dataset and key not in fetched:
+            fetched.add(key)
+            fetch_dataset_sources(d.dataset, dataset_output_path(d.dataset, d.data_path),
+                                  **dict(d.dataset_params))
 
 
 def _redact_saved_config(job_dir: Path) -> None:
@@ -156,9 +120,7 @@ def _job(cfg: DictConfig) -> Any:
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)
     _redact_saved_config(job_dir)
-    job_cfg = to_job_config(cfg)
-    _check_catalog_names(job_cfg)
-    _fetch_dataset_sources(job_cfg)
+    job_cfg = to_job_config(cfg)  # checked with the catalogs in main() before Hydra started
     print_config(cfg, job_cfg.logging.print_config, dict(hc.runtime.choices), list(hc.overrides.task))
     from soen_train.training.runner import SweepInfo, run_job
 
@@ -179,7 +141,7 @@ def _hydra_entry(cfg: DictConfig) -> Optional[Any]:
             raise
         if multirun:
             raise  # Hydra records the failed job and the sweep goes on
-        print(f"Error: {_one_line(err)}", file=sys.stderr)
+        print(f"Error: {one_line(err)}", file=sys.stderr)
         sys.exit(2)
 
 
@@ -194,7 +156,7 @@ def _is_user_error(err: BaseException) -> bool:
 
 def main(argv: Optional[List[str]] = None) -> None:
     """Entry point of the `soen-train` console script."""
-    args = _without_plus_for_listed_groups(list(sys.argv[1:] if argv is None else argv))
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
         from soen_train.config.from_file_cli import expand_from_file
         from soen_train.config.guide_aliases import rewrite_overrides
@@ -203,12 +165,18 @@ def main(argv: Optional[List[str]] = None) -> None:
         if expanded is None:
             return
         args = rewrite_overrides(expanded)  # the original guide's key names
-        _precheck_overrides(args)
-        args = move_secret_overrides_to_env(args)
+        line = parse_command_line(normalise_group_additions(args))
+        if not line.info_only:
+            check_override_keys(line.overrides)
+        args = move_secret_overrides_to_env(line.ordered())
         register_configs()
-        _precompose(args)
+        line = parse_command_line(args)
+        if not line.info_only:
+            job_cfgs = check_before_start(line)
+            _fetch_dataset_sources(job_cfgs)
+            _check_catalogs_once(job_cfgs)
     except SOENError as err:
-        print(f"Error: {err}", file=sys.stderr)
+        print(f"Error: {one_line(err)}", file=sys.stderr)
         sys.exit(2)
     sys.argv = [sys.argv[0], *args]
     _hydra_entry()

@@ -132,10 +132,12 @@ class TrainingConfig:
     extra_objective_metrics: List[str] = field(default_factory=list)
     #: Direction of each extra metric (empty = auto for all).
     extra_objective_directions: List[str] = field(default_factory=list)
-    #: Train on this many batches per epoch (a count > 1) or this fraction (<= 1).
-    limit_train_batches: Optional[float] = None
-    #: Validate on this many batches (count) or fraction.
-    limit_val_batches: Optional[float] = None
+    #: Train on this many batches per epoch (an integer count, 1 = one batch) or this fraction (a float <= 1.0).
+    limit_train_batches: Optional[Any] = None
+    #: Validate on this many batches (an integer count) or this fraction (a float <= 1.0).
+    limit_val_batches: Optional[Any] = None
+    #: Overfit a few batches: train and validate on this many batches (integer) or fraction, unshuffled.
+    overfit_batches: Optional[Any] = None
     #: Train with one loss term at a time, cycling through the terms.
     alternate_losses: bool = False
     #: Batches spent on each term when alternating.

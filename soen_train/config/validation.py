@@ -8,10 +8,11 @@ bad value and what would be valid.
 from __future__ import annotations
 
 import dataclasses
-import typing
+import math
 from typing import Any, List, Optional, Sequence
 
 from soen_train.config.errors import ConfigError
+from soen_train.config.keys import check_override_key, schema_keys  # noqa: F401  (re-exported)
 from soen_train.config.schema import SOENTrainConfig
 from soen_train.registry import closest
 
@@ -28,6 +29,7 @@ PROFILERS = ("simple", "advanced", "pytorch")
 NOISE_TARGETS = ("noise", "perturb")
 SAMPLE_SELECTIONS = ("random", "first", "last")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SEED_MAX = 2**32 - 1  # numpy and Lightning seeds are unsigned 32-bit integers
 
 PRINT_CONFIG = ("short", "full", "none")
 
@@ -76,6 +78,7 @@ def validate(cfg: SOENTrainConfig) -> SOENTrainConfig:
         )
     _choice("data.input_encoding", d.input_encoding, INPUT_ENCODINGS)
     _choice("profiler.type", p.type, PROFILERS)
+    _check_stack_profiling(cfg)
     _choice("logging.log_level", lg.log_level.upper(), LOG_LEVELS)
     _choice("logging.print_config", lg.print_config, PRINT_CONFIG)
     _at_least("training.max_epochs", t.max_epochs, 1)
@@ -98,10 +101,14 @@ def validate(cfg: SOENTrainConfig) -> SOENTrainConfig:
             f"training.checkpoint_save_top_k={t.checkpoint_save_top_k} must be -1 (keep all), "
             "0 (none) or a positive count"
         )
-    for key in ("limit_train_batches", "limit_val_batches"):
-        val = getattr(t, key)
-        if val is not None and val <= 0:
-            raise ConfigError(f"training.{key}={val!r} must be > 0 (a fraction <= 1 or a count)")
+    for key in ("limit_train_batches", "limit_val_batches", "overfit_batches"):
+        setattr(t, key, batch_limit(f"training.{key}", getattr(t, key)))
+    _finite_floats(cfg, "")
+    _seed("seed", cfg.seed)
+    _seed("data.split_seed", d.split_seed)
+    _at_least("profiler.num_train_batches", p.num_train_batches, 1, allow_none=True)
+    _at_least("profiler.num_val_batches", p.num_val_batches, 1, allow_none=True)
+    _at_least("training.tbptt_steps", t.tbptt_steps, 1, allow_none=True)
     _fraction("data.val_split", d.val_split)
     _fraction("data.test_split", d.test_split)
     if d.val_split + d.test_split >= 1.0:
@@ -137,6 +144,7 @@ def validate(cfg: SOENTrainConfig) -> SOENTrainConfig:
     if m.dt is not None and not m.dt > 0:
         raise ConfigError(f"model.dt={m.dt!r} must be > 0 (dimensionless time step)")
     _validate_combinations(cfg)
+    check_objective_metrics(cfg)
     for ann in cb.noise_annealers:
         _choice("callbacks.noise_annealers[].target", ann.target, NOISE_TARGETS)
     _choice(
@@ -187,52 +195,114 @@ def _validate_combinations(cfg: SOENTrainConfig) -> None:
         )
 
 
-def schema_keys(cls: type = SOENTrainConfig, prefix: str = "") -> List[str]:
-    """Every dotted key path the schema declares (dict-typed fields end the path)."""
-    keys: List[str] = []
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
+# Lightning's PyTorchProfiler records on the schedule wait=1, warmup=1, active=3: 5 training steps.
+PROFILER_CYCLE_STEPS = 5
+
+
+def _check_stack_profiling(cfg: SOENTrainConfig) -> None:
+    """``with_stack`` needs the profiler's whole recording cycle: stopped part-way (fewer than 5
+    profiled training batches), torch's profiler garbles its event names (UnicodeDecodeError,
+    then a segfault). Measured with torch 2.13 / Lightning 2.6; 5 or more batches work with
+    record_shapes, profile_memory and with_stack all on (the guide's block)."""
+    p, t = cfg.profiler, cfg.training
+    if not (p.active and p.type == "pytorch" and p.with_stack):
+        return
+    counts = [(k, v) for k, v in (("profiler.num_train_batches", p.num_train_batches),
+                                   ("training.limit_train_batches", t.limit_train_batches),
+                                   ("training.overfit_batches", t.overfit_batches))
+              if isinstance(v, int) and not isinstance(v, bool)]
+    if counts and counts[0][1] < PROFILER_CYCLE_STEPS:
+        key, value = counts[0]
+        raise ConfigError(
+            f"profiler.with_stack=true with {key}={value} cannot work: the pytorch profiler needs "
+            f"{PROFILER_CYCLE_STEPS} training batches to finish its recording cycle, and stopped "
+            f"earlier with stacks on it crashes; profile >= {PROFILER_CYCLE_STEPS} batches or set "
+            "profiler.with_stack=false"
+        )
+
+
+def batch_limit(path: str, value: Any) -> Any:
+    """A Lightning batch limit as Lightning reads it: an int is a count of batches, a float in
+    (0, 1] a fraction of them. So ``1`` stays the integer 1 (one batch) and ``1.0`` means all;
+    a whole float above 1 (``4.0``) is read as the count 4."""
+    if value is None:
+        return None
+    want = "a batch count (an integer >= 1) or a fraction in (0, 1]"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{path}={value!r} is not valid; expected {want}")
+    if isinstance(value, int):
+        if value < 1:
+            raise ConfigError(f"{path}={value} is not valid; expected {want}")
+        return value
+    if not math.isfinite(value) or value <= 0 or (value > 1 and not value.is_integer()):
+        raise ConfigError(f"{path}={value!r} is not valid; expected {want}")
+    return float(value) if value <= 1 else int(value)
+
+
+def _seed(path: str, value: int) -> None:
+    if not 0 <= value <= SEED_MAX:
+        raise ConfigError(f"{path}={value} is out of range; seeds are integers in [0, {SEED_MAX}]")
+
+
+def _finite_floats(node: Any, prefix: str) -> None:
+    """Every float of the typed sections (and of their lists of entries) must be finite: an
+    inf or nan learning rate, weight or std would only show up as a NaN loss after setup."""
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
         path = f"{prefix}{f.name}"
-        keys.append(path)
-        sub = hints[f.name]
-        if dataclasses.is_dataclass(sub):
-            keys.extend(schema_keys(sub, path + "."))
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        for i, item in items:
+            where = path if i is None else f"{path}[{i}]"
+            if dataclasses.is_dataclass(item):
+                _finite_floats(item, where + ".")
+            elif isinstance(item, float) and not math.isfinite(item):
+                raise ConfigError(f"{where}={item!r} must be a finite number")
+
+
+def _loss_term_keys(cfg: SOENTrainConfig, canonical: bool) -> List[str]:
+    """Keys of the loss terms as the trainer logs them (``name``, ``name_2`` for repeats)."""
+    names = [str(item.name) for item in cfg.training.loss.losses]
+    if canonical:  # aliases resolved by the loss catalog (imports torch; only when needed)
+        from soen_train.training.losses import LOSSES
+
+        names = [LOSSES.canonical(n) if n in LOSSES else n for n in names]
+    counts: dict = {}
+    keys = []
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+        keys.append(name if counts[name] == 1 else f"{name}_{counts[name]}")
     return keys
 
 
-def check_override_key(key: str) -> None:
-    """Raise ConfigError naming the closest valid key when an override path is not in the schema.
+def logged_metric_names(cfg: SOENTrainConfig, canonical: bool = False) -> List[str]:
+    """Every metric a torch-backend job reports in its result (what objectives may name): the
+    best validation value of each metric, its final value, and the test split's values."""
+    base = ["loss", *cfg.logging.metrics]
+    terms = _loss_term_keys(cfg, canonical)
+    if len(terms) > 1:
+        base += [f"loss/{k}" for k in terms]
+    return [f"{p}{n}" for p in ("val_", "final_val_", "test_") for n in base] + ["epochs_trained"]
 
-    Paths below a free-form dict (loss params, scheduler settings) are left to Hydra and to the
-    catalog's own signature checks.
-    """
-    keys = schema_keys()
-    if key in keys:
-        return
-    parts = key.split(".")
-    for i in range(len(parts) - 1, 0, -1):
-        parent = ".".join(parts[:i])
-        if parent in keys and not _is_dataclass_path(parent):
-            return
-    hint = closest(key, keys)
-    if hint is None:
-        # compare on the last component too: `training.max_epoch` -> `training.max_epochs`
-        section = ".".join(parts[:-1])
-        siblings = (
-            [k for k in keys if k.rsplit(".", 1)[0] == section and "." in k] if section else []
+
+def check_objective_metrics(cfg: SOENTrainConfig) -> None:
+    """The objective (and extra objectives) must be metrics the job will log: otherwise the
+    mistake would only show after training and testing."""
+    t = cfg.training
+    if t.backend != "torch":
+        return  # the JAX trainer reports its own metric set, checked when it starts
+    for key, metric in [("training.objective_metric", t.objective_metric)] + [
+        (f"training.extra_objective_metrics[{i}]", m) for i, m in enumerate(t.extra_objective_metrics)
+    ]:
+        names = logged_metric_names(cfg)
+        if metric in names:
+            continue
+        if "loss/" in metric:
+            names = logged_metric_names(cfg, canonical=True)
+            if metric in names:
+                continue
+        hint = closest(str(metric), names)
+        extra = f" (did you mean '{hint}'?)" if hint else ""
+        raise ConfigError(
+            f"{key}={metric!r} is not a metric this job logs{extra}; logged metrics: "
+            f"{', '.join(names)}"
         )
-        leaf = closest(parts[-1], [k.rsplit(".", 1)[-1] for k in siblings])
-        hint = f"{section}.{leaf}" if leaf else None
-    msg = f"unknown config key '{key}'"
-    msg += f" (did you mean '{hint}'?)" if hint else ""
-    sections = sorted({k.split(".")[0] for k in keys})
-    raise ConfigError(msg + f"; top-level sections are: {', '.join(sections)}")
-
-
-def _is_dataclass_path(path: str) -> bool:
-    cls: Any = SOENTrainConfig
-    for part in path.split("."):
-        if not dataclasses.is_dataclass(cls):
-            return False
-        cls = typing.get_type_hints(cls)[part]
-    return dataclasses.is_dataclass(cls)

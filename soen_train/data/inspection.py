@@ -20,6 +20,7 @@ from soen_train.data.input_checks import InputChecker
 from soen_train.data.labels import (
     LabelChecker,
     LabelLayout,
+    check_label_values,
     declared_num_classes,
     label_layout,
     resolve_num_classes,
@@ -270,3 +271,46 @@ class _FileInspector:
         self.num_classes = resolve_num_classes(
             given, max_label, declared_num_classes(declared, self.path), self.path
         )
+
+
+@dataclass
+class LabelSummary:
+    """What the labels of a file are, found without reading its inputs (for pre-flight checks)."""
+
+    layout: LabelLayout | None
+    num_classes: int | None
+    seq_len: int  # time steps of the training inputs as stored
+
+
+def inspect_labels(
+    path: Path, options: DataOptions, target_seq_len: int | None, class_losses: tuple = ()
+) -> LabelSummary:
+    """The shape, label and class-count checks of ``inspect_data_file`` on the labels alone.
+
+    Labels are small next to inputs, so this runs before any setup; the inputs' values are
+    checked when the data module reads them. ``class_losses``: the configured losses that
+    need integer class labels.
+    """
+    inspector = _FileInspector(path, options, target_seq_len)
+    with contextlib.closing(HDF5Source(path)) as source:
+        refs = inspector.plan(source)
+        inspector.check_shapes(source, refs)
+        declared = source.root_attr("num_classes")
+        if declared is None:
+            declared = source.root_attr("n_classes")
+        for ref in refs.values():
+            if ref.layout is None or ref.label_key is None:
+                continue
+            checker = LabelChecker(ref.layout, path, ref.label_key, ref.rows)
+            labels = source.read(ref.label_key, ref.rows)
+            checker.check(labels, 0)
+            if ref.name == "train":
+                check_label_values(
+                    labels, ref.label_key, ref.layout, path, class_losses,
+                    options.num_classes, declared_num_classes(declared, path),
+                )
+            inspector.label_checkers[ref.name] = checker
+        inspector.resolve_classes(source)
+    return LabelSummary(
+        layout=inspector.label_layout, num_classes=inspector.num_classes, seq_len=refs["train"].steps
+    )

@@ -203,3 +203,59 @@ def resolve_num_classes(given: int | None, max_label: int, declared: int | None,
             f"set data.num_classes={inferred} or leave it null to infer it"
         )
     return inferred
+
+
+# Losses that index the outputs by class id, so they need integer class labels.
+CLASS_LABEL_LOSSES = frozenset(
+    {"cross_entropy", "autoregressive_cross_entropy", "top_gap_loss", "gap_loss", "rich_margin_loss"}
+)
+
+
+def check_label_values(
+    labels: np.ndarray,
+    key: str,
+    layout: LabelLayout,
+    path: Path,
+    class_losses: tuple = (),
+    given_classes: int | None = None,
+    declared_classes: int | None = None,
+) -> None:
+    """Checks on a split's label values that the layout alone cannot make.
+
+    - float labels read as regression targets while the loss needs class ids;
+    - a single class in the training labels (nothing to tell apart);
+    - uint8 labels holding 255, the usual "no label" marker, which would mean 256 classes.
+    """
+    where = f"{path}: '{key}'"
+    if not layout.is_class:
+        if class_losses and layout.kind in ("regression", "seq_regression"):
+            whole = bool(np.all(labels == np.round(labels))) if labels.size else False
+            fix = (
+                "they are whole numbers: store them as integers (e.g. labels.astype('int64'))"
+                if whole
+                else "for real-valued targets use a regression loss (loss=mse)"
+            )
+            raise DataError(
+                f"{where} holds float labels ({labels.dtype}) but training.loss uses "
+                f"{', '.join(class_losses)}, which needs integer class labels; {fix}"
+            )
+        return
+    values = labels[labels != PADDING_LABEL] if layout.kind == "seq_class" else labels
+    distinct = np.unique(values)
+    if distinct.size == 1:
+        raise DataError(
+            f"{where} holds a single class (every label is {int(distinct[0])}); a classifier "
+            "needs at least 2 classes in its training labels"
+        )
+    if (
+        labels.dtype == np.uint8
+        and distinct.size
+        and int(distinct[-1]) == 255
+        and given_classes is None
+        and declared_classes is None
+    ):
+        raise DataError(
+            f"{where} is uint8 and holds label 255, which would make 256 classes; 255 usually "
+            "marks a missing label: relabel or drop those samples, or set data.num_classes=256 "
+            "if 256 classes are meant"
+        )

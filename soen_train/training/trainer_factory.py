@@ -258,6 +258,8 @@ def build_trainer(
         kwargs["limit_train_batches"] = _limit(t.limit_train_batches)
     if t.limit_val_batches is not None:
         kwargs["limit_val_batches"] = _limit(t.limit_val_batches)
+    if t.overfit_batches is not None:
+        kwargs["overfit_batches"] = _limit(t.overfit_batches)
     if p.active:
         kwargs["profiler"] = _profiler(cfg, paths)
         if p.num_train_batches:
@@ -273,5 +275,8 @@ def _progress_bar() -> Callback:
     return CompactProgressBar()
 
 
-def _limit(value: float) -> Any:
+def _limit(value: Any) -> Any:
+    """Lightning's reading: an int counts batches (1 = one batch), a float <= 1 is a fraction."""
+    if isinstance(value, int):
+        return value
     return int(value) if value > 1 else float(value)

@@ -1,0 +1,41 @@
+"""Every model-side file a job names, opened and checked before the model or data are built."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from soen_train.config.errors import ConfigError
+from soen_train.config.schema import SOENTrainConfig
+from soen_train.preflight.checkpoint_files import check_checkpoint_file
+from soen_train.preflight.soen_files import check_soen_file
+from soen_train.preflight.yaml_files import YAML_SUFFIXES, load_yaml_strict
+
+
+def _architecture_yaml(path_text: str, key: str) -> None:
+    path = Path(path_text)
+    if not path.is_file():
+        raise ConfigError(f"{key}: file not found: {path}")
+    data = load_yaml_strict(path, key)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{key}: {path}: an architecture YAML must be a mapping with layers and connections")
+
+
+def check_model_files(cfg: SOENTrainConfig) -> None:
+    """Resume checkpoint, base model, architecture YAML and distillation teacher."""
+    t, m = cfg.training, cfg.model
+    if t.train_from_checkpoint:
+        check_checkpoint_file(
+            str(t.train_from_checkpoint), "training.train_from_checkpoint",
+            torch_format=t.backend == "torch",
+        )
+    if m.base_model_path:
+        path = str(m.base_model_path)
+        if Path(path).suffix in YAML_SUFFIXES:
+            _architecture_yaml(path, "model.base_model_path")
+        elif Path(path).suffix == ".soen":
+            check_soen_file(path, "model.base_model_path")
+    if m.architecture_yaml:
+        _architecture_yaml(str(m.architecture_yaml), "model.architecture_yaml")
+    teacher = t.distillation.teacher_model_path
+    if t.paradigm == "distillation" and teacher and Path(str(teacher)).suffix == ".soen":
+        check_soen_file(str(teacher), "training.distillation.teacher_model_path")
