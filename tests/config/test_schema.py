@@ -105,7 +105,7 @@ def test_missing_data_and_model_named():
 
 
 def test_to_job_config_returns_dataclasses():
-    cfg = _compose(["experiment=pulses"])
+    cfg = _compose(["+experiment=pulses"])
     job = to_job_config(cfg)
     assert isinstance(job, SOENTrainConfig)
     assert job.training.optimizer.lr == job.training.lr

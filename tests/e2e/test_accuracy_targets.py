@@ -19,7 +19,7 @@ def test_default_experiment_reaches_its_test_accuracy(experiment, target, tmp_pa
         cfg = compose(
             config_name="train",
             overrides=[
-                f"experiment={experiment}",
+                f"+experiment={experiment}",
                 f"data.data_path={tmp_path / 'data.h5'}",
                 f"logging.project_dir={tmp_path}",
                 "logger=tensorboard",

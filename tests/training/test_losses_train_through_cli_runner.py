@@ -36,7 +36,7 @@ def test_loss_trains_through_the_runner(loss, tmp_path):
         cfg = compose(
             config_name="train",
             overrides=[
-                "experiment=pulses",
+                "+experiment=pulses",
                 f"data.data_path={tmp_path / 'p.h5'}",
                 "data.dataset_params.n_train=96",
                 "data.dataset_params.n_val=32",

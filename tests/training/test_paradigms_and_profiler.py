@@ -24,7 +24,7 @@ def _job(tmp_path, *overrides):
     register_configs()
     with initialize_config_module(config_module="soen_train.conf", version_base="1.3"):
         cfg = compose(config_name="train", overrides=[
-            "experiment=pulses", f"data.data_path={tmp_path / 'p.h5'}",
+            "+experiment=pulses", f"data.data_path={tmp_path / 'p.h5'}",
             f"logging.project_dir={tmp_path / 'exp'}", *TINY, *overrides])
     return to_job_config(cfg)
 
