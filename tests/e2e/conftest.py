@@ -56,3 +56,15 @@ TINY_PULSES_ARGS = [
 def tiny_pulses() -> List[str]:
     """Overrides that shrink the pulses experiment to a few seconds."""
     return list(TINY_PULSES_ARGS)
+
+
+@pytest.fixture(scope="module")
+def module_cli(tmp_path_factory) -> CliRun:
+    """One project folder shared by the tests of a module (for a run several tests read)."""
+    return CliRun(tmp_path_factory.mktemp("run"))
+
+
+@pytest.fixture(scope="module")
+def tiny_pulses_args() -> tuple:
+    """TINY_PULSES_ARGS for module-scoped fixtures (a tuple: it cannot be changed in place)."""
+    return tuple(TINY_PULSES_ARGS)

@@ -31,13 +31,10 @@ def _report_paths(stdout: str) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(module_cli, tiny_pulses_args):
     """One tiny pulses run shared by the tests of this module."""
-    from conftest import TINY_PULSES_ARGS, CliRun
-
-    cli = CliRun(tmp_path_factory.mktemp("run"))
-    out = cli("+experiment=pulses", *TINY_PULSES_ARGS, "training.max_epochs=3")
-    return cli.root, out
+    out = module_cli("experiment=pulses", *tiny_pulses_args, "training.max_epochs=3")
+    return module_cli.root, out
 
 
 def test_report_names_metrics_and_existing_paths(trained):
