@@ -87,11 +87,24 @@ class JaxNetwork:
         return [c for c in self.connections if c.to_layer == layer_id and c.from_layer != layer_id]
 
     def internal(self, layer_id: int) -> Optional[JaxConnection]:
-        """The layer's connection to itself, if any."""
+        """The layer's connection to itself, if any and if the layer reads it."""
+        layer = next(la for la in self.layers if la.layer_id == layer_id)
+        if not layer.reads_internal:
+            return None
         for c in self.connections:
             if c.to_layer == layer_id and c.from_layer == layer_id:
                 return c
         return None
+
+    @property
+    def effective_method(self) -> str:
+        """The evaluation method that runs: ``layerwise`` with a feedback edge (to a lower
+        or equal id, not a self edge) runs as ``stepwise_gauss_seidel``, as the original
+        switches (a later layer's history does not exist yet when an earlier one runs)."""
+        feedback = any(c.to_layer < c.from_layer for c in self.connections)
+        if self.method == "layerwise" and feedback:
+            return "stepwise_gauss_seidel"
+        return self.method
 
     # -- parameters -----------------------------------------------------------------------
     @staticmethod
@@ -102,8 +115,8 @@ class JaxNetwork:
 
     @staticmethod
     def layer_params(params: Params, layer: JaxLayer) -> Dict[str, Array]:
-        """{param name: [D]} of one layer."""
-        return {name: params[f"layers.{layer.layer_id}.{name}"] for name in layer.param_names}
+        """{role: array} of one layer (the roles its class declares, from the torch names)."""
+        return {role: params[f"layers.{layer.layer_id}.{name}"] for role, name in layer.param_map}
 
     def time_step(self, params: Params) -> Array:
         """dt: the ``dt`` parameter when the model trains it, else the fixed value."""
@@ -145,6 +158,11 @@ class JaxNetwork:
                     f"initial_states key {key!r}: no layer {lid}; layers are {sorted(by_id)}"
                 )
             valid = ("s",) + by_id[lid].aux_states
+            if name == "s" and not by_id[lid].accepts_initial_state:
+                raise KeyError(
+                    f"initial_states key {key!r}: layer {lid} ({by_id[lid].layer_type}) always "
+                    "starts from zero and takes no initial state"
+                )
             if name not in valid:
                 raise KeyError(f"initial_states key {key!r}: layer {lid} has states {list(valid)}")
             out.setdefault(lid, {})[str(name)] = jnp.asarray(value, dtype=jnp.float32)
@@ -161,10 +179,11 @@ class JaxNetwork:
     ) -> JaxSimulation:
         """Run the network on x [B, T, D_in]; returns every layer's history."""
         init = self.initial_states(x.shape[0], x.dtype, initial_states)
-        if self.method == "layerwise":
+        method = self.effective_method
+        if method == "layerwise":
             return self._layerwise(params, x, init, track_phi, track_g)
         return self._stepwise(
-            params, x, init, track_phi, track_g, jacobi=self.method == "stepwise_jacobi"
+            params, x, init, track_phi, track_g, jacobi=method == "stepwise_jacobi"
         )
 
     def _layerwise(
@@ -227,6 +246,7 @@ class JaxNetwork:
         first = self.layers[0].layer_id
         layer_p = {layer.layer_id: self.layer_params(params, layer) for layer in self.layers}
         weights = {c.name: self.weight(params, c) for c in self.connections}
+        internals = {layer.layer_id: self.internal(layer.layer_id) for layer in self.layers}
         track = track_phi or track_g
 
         def body(carry: Dict[int, State], x_t: Array):
@@ -247,7 +267,7 @@ class JaxNetwork:
                     phi_ext = contribution if phi_ext is None else phi_ext + contribution
                 if phi_ext is None:
                     phi_ext = jnp.zeros((x_t.shape[0], layer.dim), x_t.dtype)
-                internal = self.internal(lid)
+                internal = internals[lid]
                 weight = weights[internal.name] if internal is not None else None
                 fresh[lid], phis[lid], drives[lid] = layer.step(
                     layer_p[lid], phi_ext, carry[lid], weight, dt

@@ -57,13 +57,29 @@ def _noise_settings(spec: Mapping[str, Any]) -> List[str]:
     return found
 
 
-def _layer_from_spec(
+#: Solvers the JAX layers run: FE, PS, and PARARNN (Newton iterations on the FE recurrence,
+#: equal to FE to float32 rounding, so it runs as FE).
+JAX_SOLVERS = {"FE": "FE", "PARARNN": "FE", "PS": "PS"}
+
+
+def _source_of(torch_layer: Any, params: Mapping[str, Any]) -> Optional[str]:
+    """The source function the torch layer evaluates (its instance first, then the spec)."""
+    from soen_train.model.source_functions import source_function_name
+
+    source = getattr(torch_layer, "source", None)
+    if source is not None:
+        return source_function_name(source)
+    return params.get("source_func") or None
+
+
+def _layer_from_torch(
     entry: Mapping[str, Any],
+    torch_layer: Any,
     has_internal: bool,
-    param_names: Tuple[str, ...],
-    constants: Dict[str, Any],
+    torch_names: Tuple[str, ...],
+    buffers: Dict[str, np.ndarray],
 ) -> JaxLayer:
-    """The JAX layer for one entry of ``spec['layers']``."""
+    """The JAX layer for one entry of ``spec['layers']`` and its torch layer."""
     from soen_train.model.layers import LAYER_TYPES
 
     layer_type = LAYER_TYPES.canonical(str(entry["layer_type"]))
@@ -71,28 +87,38 @@ def _layer_from_spec(
     if layer_type not in JAX_LAYERS:
         raise JaxUnsupportedError(
             f"layer {lid}: layer type '{layer_type}' has no JAX implementation; supported: "
-            f"{', '.join(JAX_LAYERS.names())}"
+            f"{', '.join(JAX_LAYERS.names())}; use training.backend=torch"
         )
-    params = entry.get("params") or {}
-    source_name = params.get("source_func") or params.get("source_func_type")
-    source = jax_source_function(source_name) if source_name else None
-    if source is None and layer_type in (
-        "SingleDendrite",
-        "MultiplierWICC",
-        "MultiplierNOCC",
-        "NonLinear",
-    ):
-        raise JaxUnsupportedError(f"layer {lid} ({layer_type}): the spec names no source_func")
-    solver = str(params.get("solver", "FE")).upper()
     cls = JAX_LAYERS.get(layer_type)
+    params = entry.get("params") or {}
+    source_name = _source_of(torch_layer, params)
+    source = jax_source_function(source_name) if source_name else None
+    if source is None and cls.needs_source:
+        raise JaxUnsupportedError(f"layer {lid} ({layer_type}): the spec names no source_func")
+    raw_solver = str(getattr(torch_layer, "solver", params.get("solver", "FE"))).upper()
+    if raw_solver not in JAX_SOLVERS:
+        raise JaxUnsupportedError(
+            f"layer {lid} ({layer_type}): solver '{raw_solver}' has no JAX implementation; "
+            f"supported: {', '.join(JAX_SOLVERS)}"
+        )
+    solver = JAX_SOLVERS[raw_solver]
+    if solver == "PS" and (not cls.has_parallel_form() or (has_internal and cls.reads_internal)):
+        raise JaxUnsupportedError(
+            f"layer {lid} ({layer_type}): solver PS has no JAX form for this layer"
+            + (" with an internal connection" if has_internal else "")
+            + "; use solver: FE"
+        )
+    options = dict(getattr(torch_layer, "options", {}) or {})
+    for key, value in params.items():
+        options.setdefault(key, value)
     return cls(
         layer_id=lid,
         dim=int(params["dim"]),
         solver=solver,
         source=source,
         has_internal=has_internal,
-        param_names=param_names,
-        constants=constants,
+        param_map=cls.map_params(lid, torch_names),
+        constants=cls.constants_from(options, buffers),
     )
 
 
@@ -137,12 +163,15 @@ class JaxSOEN:
             lid = int(entry["layer_id"])
             prefix = f"layers.{lid}."
             names = tuple(k[len(prefix) :] for k in named if k.startswith(prefix))
-            constants: Dict[str, Any] = {}
-            if f"{prefix}fan_in" in state:
-                constants["fan_in"] = (
-                    state[f"{prefix}fan_in"].detach().cpu().numpy().astype(np.float32)
-                )
-            layers.append(_layer_from_spec(entry, lid in internal_ids, names, constants))
+            buffers = {
+                k[len(prefix) :]: v.detach().cpu().numpy()
+                for k, v in state.items()
+                if k.startswith(prefix) and k not in named
+            }
+            torch_layer = model.layer(lid)
+            layers.append(
+                _layer_from_torch(entry, torch_layer, lid in internal_ids, names, buffers)
+            )
         connections = []
         for entry in spec["connections"]:
             name = f"{int(entry['from_layer'])}_to_{int(entry['to_layer'])}"
