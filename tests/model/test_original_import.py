@@ -1,0 +1,222 @@
+"""Importing the original toolkit's .soen: safe reading, every tensor placed, refusals by name.
+
+The files are the original's own (tests/fixtures/parity/<case>/model.soen), read back with
+our reader and re-saved with torch.save after a targeted change where a test needs one.
+"""
+
+from __future__ import annotations
+
+import builtins
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from soen_train.model import SoenFileError, SOENModel
+from soen_train.model.original_import import read_original_file
+from soen_train.model.original_unpickler import UnsafeFileError, read_torch_file
+
+CASES = Path(__file__).resolve().parents[1] / "fixtures" / "parity"
+
+
+def original(case: str) -> dict:
+    return read_original_file(CASES / case / "model.soen")
+
+
+def resave(tmp_path: Path, data: dict, name: str = "edited.soen") -> Path:
+    path = tmp_path / name
+    torch.save(data, str(path))
+    return path
+
+
+def run(model: SOENModel, case: str) -> np.ndarray:
+    with np.load(CASES / case / "arrays.npz", allow_pickle=False) as arrays:
+        x = torch.from_numpy(arrays["input"].copy())
+    model.eval()
+    with torch.no_grad():
+        return model(x).numpy()
+
+
+def test_reader_gives_what_torch_weights_only_gives():
+    path = CASES / "mixed_tracking" / "model.soen"
+    ours, theirs = read_torch_file(path), torch.load(str(path), weights_only=True)
+    assert ours.keys() == theirs.keys()
+    assert ours["layers_config"] == theirs["layers_config"]
+    assert ours["state_dict"].keys() == theirs["state_dict"].keys()
+    for name, value in theirs["state_dict"].items():
+        assert ours["state_dict"][name].dtype == value.dtype
+        assert torch.equal(ours["state_dict"][name], value), name
+
+
+def test_every_saved_tensor_lands_in_the_model():
+    data = original("sd_recurrent")
+    state = data["state_dict"]
+    model = SOENModel.import_original(CASES / "sd_recurrent" / "model.soen")
+    dendrite = model.layer(1)
+    assert torch.equal(dendrite.phi_offset, state["layers.1.phi_offset"])
+    assert torch.equal(dendrite.bias_current, state["layers.1.bias_current"])
+    assert torch.allclose(dendrite.gamma_plus, state["layers.1.log_gamma_plus"].exp(), rtol=1e-6)
+    # The three copies of the internal connection became one connection.
+    assert torch.equal(model.connection("1_to_1").weight, state["connections.J_1_to_1"])
+    assert torch.equal(model.connection("1_to_1").weight, state["layers.1.connectivity.weight"])
+    for name in ("0_to_1", "1_to_2"):
+        assert torch.equal(model.connection(name).weight, state[f"connections.J_{name}"])
+        assert torch.equal(model.connection(name).mask, data["connection_masks"][f"J_{name}"])
+    assert model.dt == 37.0
+
+
+def test_import_leaves_the_global_random_state_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    SOENModel.import_original(CASES / "conn_sparse" / "model.soen")
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_saved_masks_replace_the_rebuilt_ones(tmp_path):
+    """The original replaces its rebuilt (re-drawn) masks by the saved ones; so do we."""
+    data = original("sd_RateArray")
+    mask = torch.ones(6, 3)
+    mask[0, 0] = mask[4, 2] = 0.0
+    data["connection_masks"]["J_0_to_1"] = mask
+    model = SOENModel.import_original(resave(tmp_path, data))
+    assert torch.equal(model.connection("0_to_1").mask, mask)
+    expected = data["state_dict"]["connections.J_0_to_1"] * mask
+    assert torch.equal(model.connection("0_to_1").weight, expected)
+
+
+def test_an_unplaceable_tensor_is_refused_by_name(tmp_path):
+    data = original("sd_RateArray")
+    data["state_dict"]["layers.1.mystery_gain"] = torch.ones(6)
+    with pytest.raises(SoenFileError, match=r"layers\.1\.mystery_gain|mystery_gain"):
+        SOENModel.import_original(resave(tmp_path, data))
+
+
+def test_a_tensor_of_no_layer_or_connection_is_refused(tmp_path):
+    data = original("sd_RateArray")
+    data["state_dict"]["readout.weight"] = torch.ones(2, 2)
+    data["state_dict"]["connections.J_2_to_0"] = torch.ones(3, 2)
+    with pytest.raises(SoenFileError, match=r"connection 2->0|readout\.weight"):
+        SOENModel.import_original(resave(tmp_path, data))
+
+
+def test_a_missing_parameter_is_refused_by_name(tmp_path):
+    data = original("sd_RateArray")
+    del data["state_dict"]["layers.2.log_gamma_minus"]
+    with pytest.raises(SoenFileError, match="gamma_minus"):
+        SOENModel.import_original(resave(tmp_path, data))
+
+
+def test_missing_connection_weights_are_refused(tmp_path):
+    data = original("sd_RateArray")
+    del data["state_dict"]["connections.J_1_to_2"]
+    with pytest.raises(SoenFileError, match="1_to_2"):
+        SOENModel.import_original(resave(tmp_path, data))
+
+
+def test_disagreeing_internal_copies_are_refused(tmp_path):
+    data = original("sd_recurrent")
+    data["state_dict"]["layers.1.connectivity.weight"] = data["state_dict"]["connections.J_1_to_1"] + 0.1
+    with pytest.raises(SoenFileError, match=r"connection 1->1.*differ"):
+        SOENModel.import_original(resave(tmp_path, data))
+
+
+def test_a_wrong_shape_is_refused(tmp_path):
+    data = original("sd_RateArray")
+    data["connection_masks"]["J_0_to_1"] = torch.ones(3, 6)
+    with pytest.raises(SoenFileError, match=r"J_0_to_1.*shape"):
+        SOENModel.import_original(resave(tmp_path, data))
+
+
+def test_legacy_names_of_older_files_load(tmp_path):
+    """connections.internal_<id>, layers.<i>.internal_J and un-prefixed module tokens."""
+    data = original("sd_recurrent")
+    state = data["state_dict"]
+    reference = run(SOENModel.import_original(CASES / "sd_recurrent" / "model.soen"), "sd_recurrent")
+    state["connections.internal_1"] = state.pop("connections.J_1_to_1")
+    state["layers.1.internal_J"] = state.pop("layers.1.connectivity.weight")
+    state.pop("layers.1.internal_connectivity.weight")
+    for key in [k for k in state if k.endswith("g_table")]:
+        state[key.replace("_source_function", "source_function").replace("_dynamics", "dynamics")
+              .replace("_solver", "solver")] = state.pop(key)
+    model = SOENModel.import_original(resave(tmp_path, data))
+    np.testing.assert_array_equal(run(model, "sd_recurrent"), reference)
+
+
+def test_learnable_dt_is_restored(tmp_path):
+    data = original("sd_Tanh")
+    data["dt_learnable"] = True
+    data["sim_config"]["dt_learnable"] = True
+    data["dt"] = 41.5
+    data["state_dict"]["dt"] = torch.tensor(41.5)
+    model = SOENModel.import_original(resave(tmp_path, data))
+    assert model.dt == pytest.approx(41.5)
+    assert model.parameters_by_name()["dt"].requires_grad
+
+
+def test_code_in_the_pickle_never_runs(tmp_path):
+    marker = tmp_path / "ran.txt"
+
+    class Trap:
+        def __reduce__(self):
+            return (builtins.open, (str(marker), "w"))
+
+    data = original("sd_RateArray")
+    data["metadata"]["note"] = Trap()
+    path = resave(tmp_path, data)
+    with pytest.raises(SoenFileError, match=r"refused to load.*io\.open"):
+        SOENModel.import_original(path)
+    with pytest.raises(UnsafeFileError, match=r"io\.open"):
+        read_torch_file(path)
+    assert not marker.exists()
+
+
+def test_numpy_objects_in_params_are_refused_by_name(tmp_path):
+    """The original lets users put NumPy values in params; such files are not weights-only safe."""
+    data = original("sd_RateArray")
+    data["layers_config"][1]["params"]["bias_current"] = np.float64(1.8)
+    with pytest.raises(SoenFileError, match=r"numpy"):
+        SOENModel.import_original(resave(tmp_path, data))
+
+
+def test_unknown_top_level_entries(tmp_path):
+    data = original("sd_RateArray")
+    data["notes_from_user"] = "trained on run 7"
+    with pytest.warns(UserWarning, match="notes_from_user"):
+        SOENModel.import_original(resave(tmp_path, data, "a.soen"))
+    data["extra_weights"] = {"w": torch.ones(2)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(SoenFileError, match="extra_weights"):
+            SOENModel.import_original(resave(tmp_path, data, "b.soen"))
+
+
+def test_files_that_are_not_original_models(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save({"weights": torch.ones(2)}, str(path))
+    with pytest.raises(SoenFileError, match="layers_config"):
+        SOENModel.import_original(path)
+    junk = tmp_path / "junk.soen"
+    junk.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(SoenFileError):
+        SOENModel.import_original(junk)
+    with pytest.raises(FileNotFoundError):
+        SOENModel.import_original(tmp_path / "absent.soen")
+
+
+def test_storage_bytes_must_match_the_record(tmp_path):
+    """A tampered archive whose blob is shorter than its tensor record is refused, not read past."""
+    src = CASES / "sd_Tanh" / "model.soen"
+    path = tmp_path / "short.soen"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path, "w") as zout:
+        blobs = [n for n in zin.namelist() if "/data/" in n]
+        for item in zin.infolist():
+            body = zin.read(item.filename)
+            if item.filename == blobs[0]:
+                body = body[:-4]
+            zout.writestr(item, body)
+    with pytest.raises(SoenFileError, match="bytes"):
+        SOENModel.import_original(path)
