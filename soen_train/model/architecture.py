@@ -232,6 +232,8 @@ def _parse_option(option, raw: Mapping[str, Any], where: str) -> Any:
         return option.default
     at = f"{where}.{given[0]}"
     value = raw[given[0]]
+    if option.parse is not None:  # layer-specific option kinds (e.g. LeakyGRU's tau_init)
+        return option.parse(value, at)
     if option.kind == "solver":
         solver = as_str(value, at).upper()
         if solver not in SOLVERS:

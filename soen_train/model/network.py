@@ -25,7 +25,7 @@ from soen_train.registry import closest
 from .architecture import ArchitectureSource, architecture_to_dict, read_architecture
 from .connections import Connection
 from .evaluation import ForwardPlan, evaluate
-from .layers import LAYER_TYPES, InternalWeight, LayerRunContext, MultiplierNOCCLayer, SOENLayer
+from .layers import LAYER_TYPES, InternalWeight, LayerRunContext, SOENLayer
 from .noise import NoiseRuntime, weight_offset
 from .result import SimulationResult, StateKey, split_state_key
 from .spec_types import CORE_NOISE_KEYS, ArchitectureSpec
@@ -62,7 +62,7 @@ class SOENModel(nn.Module):
             cls = LAYER_TYPES.get(spec.layer_type)
             self.layers[str(spec.layer_id)] = cls(
                 spec, generator=generator, materialize=materialize,
-                has_internal=spec.layer_id in internal_ids)
+                has_internal=spec.layer_id in internal_ids, dt=float(sim.dt))
         dims = {spec.layer_id: spec.dim for spec in self._arch.layers}
         polarity = {spec.layer_id: spec.polarity.signs for spec in self._arch.layers if spec.polarity}
         self.connections = nn.ModuleDict()
@@ -70,7 +70,6 @@ class SOENModel(nn.Module):
             self.connections[spec.name] = Connection(
                 spec, dims[spec.from_layer], dims[spec.to_layer], generator=generator,
                 materialize=materialize, source_polarity=polarity.get(spec.from_layer))
-        self.refresh_fan_in()
 
     # ------------------------------------------------------------------------------------
     # Construction and files
@@ -103,18 +102,6 @@ class SOENModel(nn.Module):
         from .soen_file import import_original_model
 
         return import_original_model(path)
-
-    @torch.no_grad()
-    def refresh_fan_in(self) -> None:
-        """Recompute per-node fan-in (existing incoming entries) of MultiplierNOCC layers."""
-        for lid in self.layer_ids:
-            layer = self.layers[str(lid)]
-            if isinstance(layer, MultiplierNOCCLayer):
-                fan_in = torch.zeros(layer.dim, device=layer.fan_in.device)
-                for conn in self.connections.values():
-                    if conn.spec.to_layer == lid:
-                        fan_in += conn.mask.sum(dim=1).to(fan_in.device)
-                layer.set_fan_in(fan_in)
 
     # ------------------------------------------------------------------------------------
     # Description

@@ -169,6 +169,9 @@ class LayerSpec:
     polarity: PolaritySpec | None = None
     description: str = ""
     model_id: int = 0
+    #: Names of the per-node parameters the architecture gives explicitly, in its order
+    #: (the original draws them in this order; unnamed ones keep the layer's default).
+    param_order: list[str] = field(default_factory=list)
 
 
 @dataclass

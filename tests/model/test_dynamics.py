@@ -182,8 +182,8 @@ def test_early_stop_needs_a_stepwise_method():
 
 
 PS_LAYERS = [("SingleDendrite", {"source_func": "Tanh"}), ("SingleDendrite", {"source_func": "SimpleGELU"}),
-             ("MultiplierWICC", {"source_func": "Tanh"}), ("MinGRU", {}), ("LeakyGRU", {}), ("RNN", {}),
-             ("NonLinear", {"source_func": "Telu"}), ("Input", {})]
+             ("MultiplierWICC", {"source_func": "Tanh"}), ("MinGRU", {}),
+             ("NonLinear", {"source_func": "Telu"}), ("Input", {}), ("Softmax", {}), ("ScalingLayer", {})]
 
 
 @pytest.mark.parametrize("layer_type,params", PS_LAYERS)
@@ -209,6 +209,9 @@ def test_parallel_scan_equals_forward_euler(layer_type, params):
     ("SingleDendrite", {"source_func": "RateArray"}, False, "depends on the state"),
     ("SingleDendrite", {"source_func": "Tanh"}, True, "internal connection"),
     ("MultiplierNOCC", {"source_func": "Tanh"}, False, "coupled states"),
+    ("LeakyGRU", {}, False, "non-linear recurrence"),
+    ("LSTM", {}, False, "non-linear recurrence"),
+    ("MinGRU", {}, True, "internal connection"),
 ])
 def test_parallel_scan_refuses_ineligible_layers(layer_type, params, internal, reason):
     conns = [conn(0, 1)] + ([conn(1, 1)] if internal else [])

@@ -83,7 +83,7 @@ class SingleDendriteLayer(SOENLayer):
 
     def _fusable(self, internal: InternalWeight | None, ctx: LayerRunContext) -> bool:
         """True when the fused scan reproduces the configured noise exactly."""
-        if internal is not None and internal.has_step_noise:
+        if internal is not None and not internal.is_static:  # per-step noise or dynamic edges
             return False
         if ctx.noise.relative and ctx.noise.any_step_noise(_STATE_KEYS):
             return False
