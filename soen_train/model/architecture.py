@@ -21,6 +21,8 @@ import yaml
 
 from .connectivity import CONNECTION_PATTERNS, WEIGHT_INITS
 from .distributions import validate_distribution
+from .dynamic_edges import EDGE_PARAM_KEYS, edge_settings, resolve_edge_mode
+from .evaluation import switch_feedback_to_stepwise
 from .layers import LAYER_TYPES, SOLVERS
 from .source_functions import SOURCE_FUNCTIONS
 from .spec_types import (
@@ -59,7 +61,6 @@ PERTURB_KEYS = tuple(f"{k}_{suffix}" for k in CORE_NOISE_KEYS for suffix in ("me
 POLARITY_KEYS = ("polarity", "polarity_init", "polarity_file")
 CONNECTION_CONTROL_KEYS = ("init", "constraints", "learnable", "allow_self_connections", "mode",
                            "connection_params", "structure")
-DYNAMIC_MODES = ("WICC", "NOCC", "dynamic", "multiplier", "multiplier_v2")
 
 
 def plain(value: Any) -> Any:
@@ -346,6 +347,7 @@ def parse_layer(raw: Any, where: str) -> LayerSpec:
 def _split_connection_params(pattern: str, params: Mapping[str, Any], where: str
                              ) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
     """(pattern, pattern params, init name, init params) from the flat or structured form."""
+    params = _without_edge_keys(params, pattern)
     structure = params.get("structure")
     if structure is not None:
         block = as_mapping(structure, f"{where}.structure")
@@ -386,6 +388,40 @@ def _split_connection_params(pattern: str, params: Mapping[str, Any], where: str
     return pattern, plain(pattern_params), init_name, plain(init_params)
 
 
+def _pattern_of(pattern: str, params: Mapping[str, Any]) -> str:
+    """The pattern name a connection's params select (``structure.type`` wins), or as given."""
+    structure = params.get("structure")
+    if isinstance(structure, Mapping) and structure.get("type") is not None:
+        pattern = str(structure["type"])
+    try:
+        return CONNECTION_PATTERNS.canonical(pattern)
+    except KeyError:
+        return pattern
+
+
+def _parse_edge_mode(pattern: str, params: Mapping[str, Any], where: str
+                     ) -> tuple[str, dict[str, Any]]:
+    """(edge mode, edge parameter block) of a connection; validates the block's values.
+
+    ``connection_mode`` is the legacy spelling of ``mode``, except in a flat-form
+    block_structure connection whose value is one of that pattern's own modes
+    (diagonal / full): there it stays the pattern's option (the original fails on it).
+    """
+    pattern_modes = ("diagonal", "full") if _pattern_of(pattern, params) == "block_structure" else ()
+    mode, block, _ = resolve_edge_mode(params, where, pattern_mode_values=pattern_modes)
+    if mode != "fixed":
+        edge_settings(mode, block, f"{where}.connection_params")  # value checks, warnings
+    return mode, block
+
+
+def _without_edge_keys(params: Mapping[str, Any], pattern: str) -> dict[str, Any]:
+    """``params`` minus the keys read by the edge mode (pattern and init keys remain)."""
+    pattern_owned = (_pattern_of(pattern, params) == "block_structure"
+                     and ("mode" in params or params.get("connection_mode") in ("diagonal", "full")))
+    return {k: v for k, v in params.items()
+            if k not in EDGE_PARAM_KEYS or (k == "connection_mode" and pattern_owned)}
+
+
 def parse_connection(raw: Any, where: str) -> ConnectionSpec:
     """One entry of ``connections``."""
     data = as_mapping(raw, where, allow_none=False)
@@ -397,21 +433,8 @@ def parse_connection(raw: Any, where: str) -> ConnectionSpec:
     dst = as_int(data["to_layer"], f"{where}.to_layer")
     where = f"connection {src}->{dst}"
     params = as_mapping(data.get("params"), f"{where}.params")
-    mode = str(params.get("mode", "fixed"))
-    if mode.lower() != "fixed":
-        if mode in DYNAMIC_MODES or mode.upper() in DYNAMIC_MODES:
-            raise ArchitectureError(
-                f"{where}.params.mode: dynamic edge mode '{mode}' (multiplier circuits on each "
-                "edge) is not implemented in soen_train; use mode: fixed, or insert a "
-                "MultiplierWICC / MultiplierNOCC layer between the two layers"
-            )
-        raise ArchitectureError(f"{where}.params.mode: '{mode}' is not valid; use 'fixed'")
-    if params.get("connection_params"):
-        raise ArchitectureError(
-            f"{where}.params.connection_params: only dynamic edge modes take connection_params, "
-            "and those are not implemented; remove the key"
-        )
     pattern_name = as_str(data.get("connection_type", "dense"), f"{where}.connection_type")
+    mode, edge_block = _parse_edge_mode(pattern_name, params, f"{where}.params")
     pattern, pattern_params, init, init_params = _split_connection_params(
         pattern_name, params, f"{where}.params")
     learnable = as_bool(data.get("learnable", True), f"{where}.learnable")
@@ -436,6 +459,7 @@ def parse_connection(raw: Any, where: str) -> ConnectionSpec:
         perturb=parse_perturb(data.get("perturb"), f"{where}.perturb"),
         description=str(data.get("description") or ""),
         visualization_metadata=plain(metadata) if metadata is not None else None,
+        mode=mode, connection_params=plain(edge_block) if mode != "fixed" else {},
     )
 
 
@@ -483,12 +507,7 @@ def parse_architecture(raw: Mapping[str, Any], where: str = "architecture") -> A
             raise ArchitectureError(f"connection {conn.from_layer}->{conn.to_layer} is given twice")
         seen.add((conn.from_layer, conn.to_layer))
         _check_connection_noise(conn)
-        if simulation.network_evaluation_method == "layerwise" and conn.from_layer > conn.to_layer:
-            raise ArchitectureError(
-                f"connection {conn.from_layer}->{conn.to_layer} is a feedback edge (higher id to "
-                "lower id); layerwise evaluation needs a feed-forward graph: set "
-                "simulation.network_evaluation_method to stepwise_gauss_seidel or stepwise_jacobi"
-            )
+    switch_feedback_to_stepwise(simulation, connections)
     if simulation.early_stopping_forward_pass and simulation.network_evaluation_method == "layerwise":
         raise ArchitectureError(
             f"{where}.simulation.early_stopping_forward_pass: early stopping needs a stepwise "
@@ -543,6 +562,9 @@ def connection_to_dict(conn: ConnectionSpec) -> dict[str, Any]:
     params["allow_self_connections"] = conn.allow_self_connections
     if conn.minimum is not None or conn.maximum is not None:
         params["constraints"] = {"min": conn.minimum, "max": conn.maximum}
+    if conn.is_dynamic:
+        params["mode"] = conn.mode
+        params["connection_params"] = dict(conn.connection_params)
     out: dict[str, Any] = {
         "from_layer": conn.from_layer, "to_layer": conn.to_layer, "connection_type": conn.pattern,
         "learnable": conn.learnable, "params": params, "noise": conn.noise.to_dict(),

@@ -33,6 +33,8 @@ from .validation import ArchitectureError, as_float
 
 PathLike = str | Path
 NOISE_TARGETS = ("noise", "perturb")
+#: Layer types that integrate a dynamic (WICC/NOCC) internal connection (as in the original).
+DYNAMIC_INTERNAL_LAYERS = ("SingleDendrite", "MultiplierWICC", "MultiplierNOCC")
 
 
 class SOENModel(nn.Module):
@@ -63,6 +65,7 @@ class SOENModel(nn.Module):
             self.layers[str(spec.layer_id)] = cls(
                 spec, generator=generator, materialize=materialize,
                 has_internal=spec.layer_id in internal_ids, dt=float(sim.dt))
+        self._check_dynamic_internal()
         dims = {spec.layer_id: spec.dim for spec in self._arch.layers}
         polarity = {spec.layer_id: spec.polarity.signs for spec in self._arch.layers if spec.polarity}
         self.connections = nn.ModuleDict()
@@ -70,6 +73,24 @@ class SOENModel(nn.Module):
             self.connections[spec.name] = Connection(
                 spec, dims[spec.from_layer], dims[spec.to_layer], generator=generator,
                 materialize=materialize, source_polarity=polarity.get(spec.from_layer))
+
+    def _check_dynamic_internal(self) -> None:
+        """A dynamic (WICC/NOCC) internal connection needs a layer that integrates it step by step."""
+        for conn in self._arch.connections:
+            if conn.is_dynamic and conn.from_layer == conn.to_layer:
+                layer = self.layers[str(conn.from_layer)]
+                if not layer.has_internal:  # a memoryless layer ignores its internal connection
+                    continue
+                if layer.layer_type not in DYNAMIC_INTERNAL_LAYERS:
+                    raise ArchitectureError(
+                        f"connection {conn.from_layer}->{conn.to_layer}: a {conn.mode} internal "
+                        f"connection needs a layer of type {', '.join(DYNAMIC_INTERNAL_LAYERS)}; "
+                        f"layer {conn.from_layer} is {layer.layer_type} (use mode: fixed)")
+                if layer.solver != "FE":
+                    raise ArchitectureError(
+                        f"connection {conn.from_layer}->{conn.to_layer}: a {conn.mode} internal "
+                        f"connection is integrated by the FE solver only; layer {conn.from_layer} "
+                        f"uses solver {layer.solver}")
 
     # ------------------------------------------------------------------------------------
     # Construction and files
@@ -361,7 +382,11 @@ class SOENModel(nn.Module):
         weights = {name: conn.forward_weight(training) for name, conn in self.connections.items()}
         incoming: dict[int, list[Connection]] = {lid: [] for lid in layers}
         internal: dict[int, InternalWeight | None] = {lid: None for lid in layers}
+        edges = {}  # fresh (zero) edge states of every dynamic connection for this forward
         for name, conn in self.connections.items():
+            if conn.is_internal and not layers[conn.spec.to_layer].has_internal:
+                continue  # the layer type never applies an internal connection (as the original)
+            runner = conn.edge_runner(batch, dt, x) if conn.is_dynamic else None
             if conn.is_internal:
                 lid = conn.spec.to_layer
                 base = weights[name]
@@ -370,13 +395,15 @@ class SOENModel(nn.Module):
                     offset = weight_offset(layer_spec.perturb, base.shape, base.device, base.dtype)
                     if offset is not None:
                         base = base + offset * conn.mask
-                internal[lid] = InternalWeight(conn, base, training, contexts[lid].noise)
+                internal[lid] = InternalWeight(conn, base, training, contexts[lid].noise, edge=runner)
             else:
                 incoming[conn.spec.to_layer].append(conn)
+                if runner is not None:
+                    edges[name] = runner
         return ForwardPlan(
             layer_ids=self.layer_ids, layers=layers, contexts=contexts, incoming=incoming,
             internal=internal, weights=weights, initial=self._initial_states(initial_states, batch, x),
-            simulation=sim, training=training)
+            simulation=sim, training=training, edges=edges)
 
     def simulate(self, x: Tensor, initial_states: Mapping[StateKey, Tensor] | None = None,
                  track_phi: bool = False, track_g: bool = False) -> SimulationResult:

@@ -192,6 +192,15 @@ class ConnectionSpec:
     perturb: PerturbSpec = field(default_factory=PerturbSpec)
     description: str = ""
     visualization_metadata: dict[str, Any] | None = None
+    #: Edge mode: "fixed", "WICC" or "NOCC" (see ``dynamic_edges``), after alias resolution.
+    mode: str = "fixed"
+    #: The edge parameter block as given (defaults are filled in by ``dynamic_edges``).
+    connection_params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_dynamic(self) -> bool:
+        """True for a WICC or NOCC connection (a circuit with its own states on each edge)."""
+        return self.mode != "fixed"
 
     @property
     def name(self) -> str:

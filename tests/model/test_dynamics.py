@@ -115,10 +115,11 @@ def test_feedback_edges_see_the_previous_step():
         assert j2[step + 1].item() == pytest.approx(j1[step].item())
 
 
-def test_layerwise_refuses_feedback_edges():
+def test_layerwise_with_feedback_edges_runs_as_gauss_seidel():
     layers = [layer(0, "Input", 1), layer(1, "Input", 1)]
-    with pytest.raises(ArchitectureError, match="feedback edge.*stepwise_gauss_seidel"):
-        SOENModel.from_yaml(arch(layers, [conn(0, 1), conn(1, 0)]))
+    with pytest.warns(UserWarning, match="feedback connection 1->0 cannot run layerwise.*stepwise_gauss_seidel"):
+        model = SOENModel.from_yaml(arch(layers, [conn(0, 1), conn(1, 0)]))
+    assert model.architecture.simulation.network_evaluation_method == "stepwise_gauss_seidel"
 
 
 def settling_net(**simulation):
