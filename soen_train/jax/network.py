@@ -31,11 +31,12 @@ from soen_train.model.result import split_state_key
 
 from .dendrite_scan import dendrite_scan
 from .layers import InputLayer, JaxLayer, SingleDendriteLayer, State
+from .spec_support import METHODS
 
 Array = jax.Array
 Params = Dict[str, Array]
 
-METHODS = ("layerwise", "stepwise_gauss_seidel", "stepwise_jacobi")
+__all__ = ["METHODS", "JaxConnection", "JaxNetwork", "JaxSimulation", "run_layer_sequence"]
 
 
 @dataclass(frozen=True, eq=False)

@@ -29,8 +29,9 @@ import numpy as np
 from .constraints import JaxConstraints, constraints_from_spec
 from .errors import JaxUnsupportedError
 from .layers import JAX_LAYERS, JaxLayer
-from .network import METHODS, JaxConnection, JaxNetwork, JaxSimulation
+from .network import JaxConnection, JaxNetwork, JaxSimulation
 from .source_functions import jax_source_function
+from .spec_support import JAX_SOLVERS, check_architecture
 
 Array = jax.Array
 Params = Dict[str, Array]
@@ -57,11 +58,6 @@ def _noise_settings(spec: Mapping[str, Any]) -> List[str]:
     return found
 
 
-#: Solvers the JAX layers run: FE, PS, and PARARNN (Newton iterations on the FE recurrence,
-#: equal to FE to float32 rounding, so it runs as FE).
-JAX_SOLVERS = {"FE": "FE", "PARARNN": "FE", "PS": "PS"}
-
-
 def _source_of(torch_layer: Any, params: Mapping[str, Any]) -> Optional[str]:
     """The source function the torch layer evaluates (its instance first, then the spec)."""
     from soen_train.model.source_functions import source_function_name
@@ -84,24 +80,14 @@ def _layer_from_torch(
 
     layer_type = LAYER_TYPES.canonical(str(entry["layer_type"]))
     lid = int(entry["layer_id"])
-    if layer_type not in JAX_LAYERS:
-        raise JaxUnsupportedError(
-            f"layer {lid}: layer type '{layer_type}' has no JAX implementation; supported: "
-            f"{', '.join(JAX_LAYERS.names())}; use training.backend=torch"
-        )
-    cls = JAX_LAYERS.get(layer_type)
+    cls = JAX_LAYERS.get(layer_type)  # check_architecture refused types JAX lacks
     params = entry.get("params") or {}
     source_name = _source_of(torch_layer, params)
     source = jax_source_function(source_name) if source_name else None
     if source is None and cls.needs_source:
         raise JaxUnsupportedError(f"layer {lid} ({layer_type}): the spec names no source_func")
     raw_solver = str(getattr(torch_layer, "solver", params.get("solver", "FE"))).upper()
-    if raw_solver not in JAX_SOLVERS:
-        raise JaxUnsupportedError(
-            f"layer {lid} ({layer_type}): solver '{raw_solver}' has no JAX implementation; "
-            f"supported: {', '.join(JAX_SOLVERS)}"
-        )
-    solver = JAX_SOLVERS[raw_solver]
+    solver = JAX_SOLVERS[raw_solver]  # check_architecture refused solvers JAX lacks
     if solver == "PS" and (not cls.has_parallel_form() or (has_internal and cls.reads_internal)):
         raise JaxUnsupportedError(
             f"layer {lid} ({layer_type}): solver PS has no JAX form for this layer"
@@ -137,19 +123,9 @@ class JaxSOEN:
     def from_torch(cls, model: Any) -> Tuple["JaxSOEN", Params]:
         """(jax_model, params) from a ``SOENModel``; params keyed like ``parameters_by_name()``."""
         spec = model.spec
+        check_architecture(spec)
         sim = spec.get("simulation", {})
         method = str(sim.get("network_evaluation_method", "layerwise"))
-        if method not in METHODS:
-            raise JaxUnsupportedError(
-                f"simulation.network_evaluation_method '{method}' has no JAX implementation; "
-                f"supported: {', '.join(METHODS)}"
-            )
-        if sim.get("early_stopping_forward_pass"):
-            raise JaxUnsupportedError(
-                "simulation.early_stopping_forward_pass: a forward pass that stops at a steady "
-                "state has a data-dependent length, which the JAX backend does not run; set it "
-                "to false or use training.backend=torch"
-            )
         _check_runtime_transforms(model)
         named = model.parameters_by_name()
         state = model.state_dict()

@@ -64,14 +64,40 @@ def _original_tensor(
     raise KeyError(f"no original tensor for layers.{index}.{name}; the case has {have}")
 
 
+def original_state(data: Mapping[str, np.ndarray]) -> Dict[str, torch.Tensor]:
+    """The original's state_dict from a case's arrays, aliases included (as it saved them)."""
+    state = {k[len("state/") :]: torch.from_numpy(v) for k, v in data.items() if k.startswith("state/")}
+    for key, target in data.items():
+        if key.startswith("state_alias/"):
+            name = str(target)
+            state[key[len("state_alias/") :]] = state[name[len("state/") :] if name.startswith("state/") else name]
+    return state
+
+
 def torch_model_from_case(case: str) -> Any:
-    """``SOENModel`` from the case's spec.yaml with the original's tensors copied in."""
-    from soen_train.jax.layers import JAX_LAYERS
+    """``SOENModel`` from the case's spec.yaml with the original's tensors copied in.
+
+    Uses the torch side's ``load_original_state`` (the importer's placement rules) when it
+    exists, else copies the tensors the model's parameters name.
+    """
     from soen_train.model.network import SOENModel
 
     root = cases_dir() / case
     data = arrays(case)
     model = SOENModel.from_yaml(root / "spec.yaml")
+    try:
+        from soen_train.model.original_import import load_original_state
+    except ImportError:
+        return _copy_parameters(model, data)
+    masks = {k[len("mask/") :]: torch.from_numpy(v) for k, v in data.items() if k.startswith("mask/")}
+    load_original_state(model, original_state(data), masks, where=f"fixture {case}")
+    return model
+
+
+def _copy_parameters(model: Any, data: Mapping[str, np.ndarray]) -> Any:
+    """Copy the original tensor behind each torch parameter (layer list position prefix)."""
+    from soen_train.jax.layers import JAX_LAYERS
+
     spec = model.spec
     position = {int(e["layer_id"]): i for i, e in enumerate(spec["layers"])}
     named = model.parameters_by_name()
