@@ -5,8 +5,9 @@
     r = model.simulate(x, track_g=True) # every layer's history (+ phi / g when tracked)
 
 Layers live in ``model.layers['<id>']`` and connections in ``model.connections['<a>_to_<b>']``.
-All random initialisation draws from one ``torch.Generator`` seeded with ``seed`` (layers
-in id order, then connections in file order), so equal seeds give bit-identical models.
+All random initialisation draws from one ``torch.Generator`` seeded with ``seed`` in the
+original toolkit's order (connections in file order: mask then weights; then layers in id
+order), so a seed gives the same tensors as the original with that seed, bit for bit.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from soen_train.registry import closest
 
 from .architecture import ArchitectureSource, architecture_to_dict, read_architecture
 from .connections import Connection
+from .distributions import fill_fan_outs
 from .evaluation import ForwardPlan, evaluate
 from .layers import LAYER_TYPES, InternalWeight, LayerRunContext, SOENLayer
 from .noise import NoiseRuntime, weight_offset
@@ -59,13 +61,9 @@ class SOENModel(nn.Module):
         if sim.dt_learnable:
             self.dt_parameter = nn.Parameter(torch.tensor(float(sim.dt)))
         internal_ids = {c.from_layer for c in self._arch.connections if c.from_layer == c.to_layer}
-        self.layers = nn.ModuleDict()
-        for spec in self._arch.layers:
-            cls = LAYER_TYPES.get(spec.layer_type)
-            self.layers[str(spec.layer_id)] = cls(
-                spec, generator=generator, materialize=materialize,
-                has_internal=spec.layer_id in internal_ids, dt=float(sim.dt))
-        self._check_dynamic_internal()
+        self.layers = nn.ModuleDict()  # registered first (module order), filled after connections
+        # The original's draw order: connections in file order (mask, then weights), then
+        # layers in id order; with the same seed the tensors come out bit-identical.
         dims = {spec.layer_id: spec.dim for spec in self._arch.layers}
         polarity = {spec.layer_id: spec.polarity.signs for spec in self._arch.layers if spec.polarity}
         self.connections = nn.ModuleDict()
@@ -73,6 +71,15 @@ class SOENModel(nn.Module):
             self.connections[spec.name] = Connection(
                 spec, dims[spec.from_layer], dims[spec.to_layer], generator=generator,
                 materialize=materialize, source_polarity=polarity.get(spec.from_layer))
+        if materialize:  # fan_out parameter distributions count the outgoing mask entries
+            fill_fan_outs(self._arch, {(c.spec.from_layer, c.spec.to_layer): c.mask
+                                       for c in self.connections.values()})
+        for spec in self._arch.layers:
+            cls = LAYER_TYPES.get(spec.layer_type)
+            self.layers[str(spec.layer_id)] = cls(
+                spec, generator=generator, materialize=materialize,
+                has_internal=spec.layer_id in internal_ids, dt=float(sim.dt))
+        self._check_dynamic_internal()
 
     def _check_dynamic_internal(self) -> None:
         """A dynamic (WICC/NOCC) internal connection needs a layer that integrates it step by step."""

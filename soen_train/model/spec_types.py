@@ -132,7 +132,7 @@ class ParamInit:
     """How one per-node layer parameter starts and how it may change."""
 
     distribution: str
-    params: dict[str, float]
+    params: dict[str, Any]  # distribution parameters (numbers; fan_out may hold node_fan_outs)
     learnable: bool
     minimum: float | None
     maximum: float | None

@@ -21,7 +21,7 @@ def rich_architecture():
         layer(3, "MultiplierNOCC", 3),
         layer(4, "MinGRU", 2), layer(5, "LeakyGRU", 2), layer(6, "RNN", 2), layer(7, "NonLinear", 2),
     ]
-    conns = [conn(0, 1, "sparse", connection_probability=0.7, init="xavier_uniform"),
+    conns = [conn(0, 1, "sparse", sparsity=0.7, init="xavier_uniform"),
              conn(1, 1, init="normal", std=0.05, allow_self_connections=False,
                   constraints={"min": -0.24, "max": 0.24}),
              conn(1, 2), conn(2, 3), conn(3, 4), conn(4, 5), conn(5, 6), conn(6, 6), conn(6, 7)]
