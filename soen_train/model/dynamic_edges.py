@@ -281,6 +281,8 @@ class EdgeRunner:
         self.src = index.src.to(ref.device)
         self.n_to = index.n_to
         self.source: SourceFunction = build_source_function(settings.source_func)
+        self._weight_seen: Tensor | None = None
+        self._phi_y_cache: Tensor | None = None
         edges = int(self.dst.numel())
         fan_in = index.fan_in.to(device=ref.device)
         if settings.mode == "WICC":
@@ -307,11 +309,17 @@ class EdgeRunner:
             return self.j_out * self._collect(self.s)
         return self.j_out * self.m
 
+    def _phi_y(self, weight: Tensor) -> Tensor:
+        """Programmed flux of every edge [E]; gathered once while the same J is passed."""
+        if weight is not self._weight_seen:
+            phi_y = weight[self.dst, self.src]
+            offset = self.settings.phi_y_offset
+            self._phi_y_cache = phi_y + offset if offset else phi_y
+            self._weight_seen = weight
+        return self._phi_y_cache
+
     def _inputs(self, u: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
-        phi_y = weight[self.dst, self.src]
-        offset = self.settings.phi_y_offset
-        if offset:
-            phi_y = phi_y + offset
+        phi_y = self._phi_y(weight)
         x = self.settings.j_in * u.index_select(1, self.src)
         return x + phi_y, x - phi_y
 

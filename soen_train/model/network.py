@@ -26,7 +26,7 @@ from soen_train.registry import closest
 from .architecture import ArchitectureSource, architecture_to_dict, read_architecture
 from .connections import Connection
 from .distributions import fill_fan_outs
-from .evaluation import ForwardPlan, evaluate
+from .evaluation import ForwardPlan, evaluate, switch_feedback_to_stepwise
 from .layers import LAYER_TYPES, InternalWeight, LayerRunContext, SOENLayer
 from .noise import NoiseRuntime, weight_offset
 from .result import SimulationResult, StateKey, split_state_key
@@ -47,6 +47,7 @@ class SOENModel(nn.Module):
         super().__init__()
         self._arch = copy.deepcopy(architecture)
         self._arch.seed = seed if seed is not None else self._arch.seed
+        switch_feedback_to_stepwise(self._arch.simulation, self._arch.connections)  # hand-built specs
         first = self._arch.layers[0]
         if self._arch.simulation.input_type == "state" and first.layer_type != "Input":
             warnings.warn(
