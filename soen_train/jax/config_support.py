@@ -31,7 +31,6 @@ REFUSED: Tuple[Tuple[str, str], ...] = (
     ("logging.state_trajectories.active", "state-trajectory images are a torch callback"),
     ("profiler.active", "the profilers are Lightning profilers"),
     ("layer/connection noise and perturb", "the JAX simulator has no noise or perturbation"),
-    ("connection params.mode WICC / NOCC", "dynamic edges (per-edge states) have no JAX form"),
     ("layer types, solvers, source functions", "those outside the JAX catalogs are refused"),
 )
 

@@ -111,11 +111,25 @@ class JaxLayer(ABC):
         return {}
 
     # -- flux -----------------------------------------------------------------------------
-    def flux(self, p: Params, phi_ext_t: Array, s: Array, weight: Optional[Array]) -> Array:
-        """External flux + s @ W^T (internal connection) + phi_offset, in the torch order."""
+    def flux(
+        self,
+        p: Params,
+        phi_ext_t: Array,
+        s: Array,
+        weight: Optional[Array],
+        internal_flux: Optional[Array] = None,
+    ) -> Array:
+        """External flux + internal term + phi_offset, in the torch order.
+
+        The internal term is ``s @ W^T`` for a fixed internal connection, or
+        ``internal_flux`` (the updated output of a dynamic one) when given.
+        """
         phi = phi_ext_t
-        if weight is not None and self.reads_internal:
-            phi = phi + s @ weight.T
+        if self.reads_internal:
+            if internal_flux is not None:
+                phi = phi + internal_flux
+            elif weight is not None:
+                phi = phi + s @ weight.T
         if "phi_offset" in p:
             phi = phi + p["phi_offset"]
         return phi
@@ -131,10 +145,16 @@ class JaxLayer(ABC):
 
     # -- dynamics -------------------------------------------------------------------------
     def step(
-        self, p: Params, phi_ext_t: Array, state: State, weight: Optional[Array], dt: Array
+        self,
+        p: Params,
+        phi_ext_t: Array,
+        state: State,
+        weight: Optional[Array],
+        dt: Array,
+        internal_flux: Optional[Array] = None,
     ) -> Tuple[State, Array, Array]:
         """(new state, flux phi_t, drive g_t) for one step."""
-        phi = self.flux(p, phi_ext_t, state["s"], weight)
+        phi = self.flux(p, phi_ext_t, state["s"], weight, internal_flux)
         new_state, g = self.update(p, phi, state, dt)
         return new_state, phi, g
 

@@ -99,9 +99,15 @@ class MultiplierNOCCLayer(JaxLayer):
     aux_states = ("s1", "s2")
 
     def step(
-        self, p: Params, phi_ext_t: Array, state: State, weight: Optional[Array], dt: Array
+        self,
+        p: Params,
+        phi_ext_t: Array,
+        state: State,
+        weight: Optional[Array],
+        dt: Array,
+        internal_flux: Optional[Array] = None,
     ) -> Tuple[State, Array, Array]:
-        phi = self.flux(p, phi_ext_t, state["s"], weight)
+        phi = self.flux(p, phi_ext_t, state["s"], weight, internal_flux)
         if weight is None:
             fan_in = jnp.ones((self.dim,), phi.dtype)
         else:  # counted on the current weights: an entry trained to exactly 0 stops counting

@@ -30,6 +30,7 @@ import numpy as np
 from soen_train.model.result import split_state_key
 
 from .dendrite_scan import dendrite_scan
+from .edges import EdgeState, JaxEdge, edge_sequence
 from .layers import InputLayer, JaxLayer, SingleDendriteLayer, State
 from .spec_support import METHODS
 
@@ -47,6 +48,8 @@ class JaxConnection:
     from_layer: int
     to_layer: int
     mask: np.ndarray  # [to, from], float32
+    #: The edge circuits of a dynamic (WICC / NOCC) connection; None for a fixed one.
+    edge: Optional[JaxEdge] = None
 
     @property
     def param_key(self) -> str:
@@ -207,7 +210,11 @@ class JaxNetwork:
                 continue
             phi_ext = x_tm if (lid == first and self.input_type == "flux") else None
             for conn in self.incoming(lid):
-                flux = states[conn.from_layer][1:] @ self.weight(params, conn).T
+                source, weight = states[conn.from_layer][1:], self.weight(params, conn)
+                if conn.edge is None:
+                    flux = source @ weight.T
+                else:
+                    flux = edge_sequence(conn.edge, source, weight, dt)
                 phi_ext = flux if phi_ext is None else phi_ext + flux
             if phi_ext is None:
                 phi_ext = jnp.zeros((x.shape[1], x.shape[0], layer.dim), x.dtype)
@@ -221,6 +228,7 @@ class JaxNetwork:
                 weight,
                 dt,
                 track_phi or track_g,
+                edge=internal.edge if internal is not None else None,
             )
             states[lid] = hist
             if phi is not None:
@@ -250,7 +258,12 @@ class JaxNetwork:
         internals = {layer.layer_id: self.internal(layer.layer_id) for layer in self.layers}
         track = track_phi or track_g
 
-        def body(carry: Dict[int, State], x_t: Array):
+        batch = x.shape[0]
+        edges0 = {c.name: c.edge.zeros(batch, x.dtype) for c in self.connections if c.edge}
+
+        def body(carry: Tuple[Dict[int, State], Dict[str, EdgeState]], x_t: Array):
+            prev, edge_prev = carry
+            edge_new = dict(edge_prev)
             fresh: Dict[int, State] = {}
             phis: Dict[int, Array] = {}
             drives: Dict[int, Array] = {}
@@ -263,20 +276,34 @@ class JaxNetwork:
                 phi_ext = x_t if (lid == first and self.input_type == "flux") else None
                 for conn in self.incoming(lid):
                     src = conn.from_layer
-                    s_src = fresh[src]["s"] if (not jacobi and src in fresh) else carry[src]["s"]
-                    contribution = s_src @ weights[conn.name].T
+                    s_src = fresh[src]["s"] if (not jacobi and src in fresh) else prev[src]["s"]
+                    if conn.edge is None:
+                        contribution = s_src @ weights[conn.name].T
+                    else:
+                        advanced = conn.edge.advance(edge_prev[conn.name], s_src, weights[conn.name], dt)
+                        edge_new[conn.name] = advanced
+                        # Jacobi delivers the edge states from before this step's update
+                        contribution = conn.edge.output(edge_prev[conn.name] if jacobi else advanced)
                     phi_ext = contribution if phi_ext is None else phi_ext + contribution
                 if phi_ext is None:
                     phi_ext = jnp.zeros((x_t.shape[0], layer.dim), x_t.dtype)
                 internal = internals[lid]
                 weight = weights[internal.name] if internal is not None else None
+                internal_flux = None
+                if internal is not None and internal.edge is not None:
+                    # a dynamic internal edge advances with the layer's state before this step
+                    advanced = internal.edge.advance(edge_prev[internal.name], prev[lid]["s"], weight, dt)
+                    edge_new[internal.name] = advanced
+                    internal_flux = internal.edge.output(advanced)
                 fresh[lid], phis[lid], drives[lid] = layer.step(
-                    layer_p[lid], phi_ext, carry[lid], weight, dt
+                    layer_p[lid], phi_ext, prev[lid], weight, dt, internal_flux
                 )
             out = {lid: fresh[lid]["s"] for lid in fresh}
-            return fresh, (out, phis if track else {}, drives if track else {})
+            return (fresh, edge_new), (out, phis if track else {}, drives if track else {})
 
-        final, (steps, phis, drives) = jax.lax.scan(body, init, jnp.swapaxes(x, 0, 1))  # time-major
+        (final, _), (steps, phis, drives) = jax.lax.scan(
+            body, (init, edges0), jnp.swapaxes(x, 0, 1)
+        )  # time-major
         states = {
             lid: jnp.concatenate(
                 [init[lid]["s"][:, None, :], jnp.swapaxes(steps[lid], 0, 1)], axis=1
@@ -304,12 +331,16 @@ def run_layer_sequence(
     weight: Optional[Array],
     dt: Array,
     track: bool,
+    edge: Optional[JaxEdge] = None,
 ) -> Tuple[Array, Optional[Array], Optional[Array], State]:
     """One layer over a whole time-major sequence (layerwise evaluation).
 
-    ``phi_ext`` is [T, B, D]. Returns (history [T+1, B, D], phi [T, B, D] or None,
-    g [T, B, D] or None, final state).
+    ``phi_ext`` is [T, B, D]; ``edge`` is the layer's dynamic internal connection, if any
+    (its states persist over the whole sequence). Returns (history [T+1, B, D],
+    phi [T, B, D] or None, g [T, B, D] or None, final state).
     """
+    if edge is not None:
+        return _dynamic_internal(layer, p, phi_ext, state0, weight, dt, track, edge)
     if isinstance(layer, InputLayer) and weight is None:
         hist = jnp.concatenate([state0["s"][None], phi_ext], axis=0)
         return hist, phi_ext, phi_ext, {"s": hist[-1]}
@@ -328,6 +359,33 @@ def run_layer_sequence(
         return new_state, (new_state["s"], phi, g) if track else (new_state["s"],)
 
     final, outs = jax.lax.scan(body, state0, pre)
+    hist = jnp.concatenate([state0["s"][None], outs[0]], axis=0)
+    if not track:
+        return hist, None, None, final
+    return hist, outs[1], outs[2], final
+
+
+def _dynamic_internal(
+    layer: JaxLayer,
+    p: Dict[str, Array],
+    phi_ext: Array,
+    state0: State,
+    weight: Array,
+    dt: Array,
+    track: bool,
+    edge: JaxEdge,
+) -> Tuple[Array, Optional[Array], Optional[Array], State]:
+    """Step loop of a layer whose internal connection is dynamic: at each step the edges
+    advance with the layer's current state and their updated output joins the flux."""
+
+    def body(carry: Tuple[State, EdgeState], phi_t: Array):
+        state, edge_state = carry
+        edge_state = edge.advance(edge_state, state["s"], weight, dt)
+        new_state, phi, g = layer.step(p, phi_t, state, weight, dt, edge.output(edge_state))
+        return (new_state, edge_state), (new_state["s"], phi, g) if track else (new_state["s"],)
+
+    init = (state0, edge.zeros(phi_ext.shape[1], phi_ext.dtype))
+    (final, _), outs = jax.lax.scan(body, init, phi_ext)
     hist = jnp.concatenate([state0["s"][None], outs[0]], axis=0)
     if not track:
         return hist, None, None, final

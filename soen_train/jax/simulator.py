@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .constraints import JaxConstraints, constraints_from_spec
+from .edges import JaxEdge
 from .errors import JaxUnsupportedError
 from .layers import JAX_LAYERS, JaxLayer
 from .network import JaxConnection, JaxNetwork, JaxSimulation
@@ -163,6 +164,7 @@ class JaxSOEN:
                     from_layer=int(entry["from_layer"]),
                     to_layer=int(entry["to_layer"]),
                     mask=mask,
+                    edge=_edge_of(model, name),
                 )
             )
         network = JaxNetwork(
@@ -310,6 +312,12 @@ def _simulate_jit(
     track_g: bool,
 ) -> JaxSimulation:
     return network.simulate(params, x, init, track_phi, track_g)
+
+
+def _edge_of(model: Any, name: str) -> Optional[JaxEdge]:
+    """The JAX edges of connection ``name`` when it is dynamic (WICC / NOCC), else None."""
+    conn = model.connection(name)
+    return JaxEdge.from_torch(conn) if getattr(conn, "is_dynamic", False) else None
 
 
 def _check_runtime_transforms(model: Any) -> None:

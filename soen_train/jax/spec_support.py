@@ -2,9 +2,8 @@
 
 ``check_architecture(spec)`` raises ``JaxUnsupportedError`` naming the first layer,
 connection or simulation setting the JAX simulator has no implementation of: an edge mode
-other than ``fixed`` (WICC/NOCC edges carry per-edge states), a layer type, solver or
-source function outside the JAX catalogs, an evaluation method it does not run, or a
-forward pass that stops early. ``spec`` is the architecture dict in ``SOENModel.spec``
+other than fixed / WICC / NOCC, a layer type, solver or source function outside the JAX
+catalogs, an evaluation method it does not run, or a forward pass that stops early. ``spec`` is the architecture dict in ``SOENModel.spec``
 vocabulary (``architecture_to_dict``), so the runner can call it on the configured
 architecture before any data is built, and ``JaxSOEN.from_torch`` on the model's.
 """
@@ -14,6 +13,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from .errors import JaxUnsupportedError
+
+#: Edge modes of connections the JAX network runs (``edges``), as the torch spec names them.
+EDGE_MODES = ("fixed", "WICC", "NOCC")
 
 #: Evaluation methods the JAX network runs.
 METHODS = ("layerwise", "stepwise_gauss_seidel", "stepwise_jacobi")
@@ -47,11 +49,10 @@ def check_architecture(spec: Mapping[str, Any]) -> None:
         )
     for conn in spec.get("connections", []) or []:
         mode = str((conn.get("params") or {}).get("mode", "fixed"))
-        if mode != "fixed":
+        if mode not in EDGE_MODES:
             raise JaxUnsupportedError(
-                f"connection {conn['from_layer']}->{conn['to_layer']}: edge mode {mode} "
-                "(dynamic edges with their own per-edge states) has no JAX implementation; "
-                f"use mode: fixed or {TORCH_FIX}"
+                f"connection {conn['from_layer']}->{conn['to_layer']}: edge mode '{mode}' has "
+                f"no JAX implementation; JAX runs {', '.join(EDGE_MODES)}; {TORCH_FIX}"
             )
     for entry in spec.get("layers", []) or []:
         lid = entry.get("layer_id")
