@@ -405,3 +405,50 @@ def test_layerwise_with_feedback_switches_to_gauss_seidel_like_the_original():
     assert torch.allclose(result.states[2][0, :, 0], layer2, atol=2e-6, rtol=0)
     assert math.isclose(model.spec["simulation"]["dt"], 37.0)
     assert model.spec["simulation"]["network_evaluation_method"] == "stepwise_gauss_seidel"
+
+
+def test_internal_edge_by_hand_in_a_dendrite_with_a_phi_only_source():
+    cp = {"source_func": "Tanh", "gamma_plus": 0.02, "gamma_minus": 0.001, "j_in": 1.0, "j_out": 0.8}
+    spec = internal_net("layerwise", "WICC")
+    spec["layers"][1]["params"].update(source_func="Tanh", gamma_plus=0.002, gamma_minus=0.001,
+                                       phi_offset=0.1)
+    spec["connections"][1]["params"]["connection_params"] = cp
+    out = run(spec, constant_input(0.3, 3))
+    g = build_source_function("Tanh")
+    dt = 37.0
+    s = edge = 0.0
+    expected = [0.0]
+    for _ in range(3):
+        # the edge advances with the layer's state before its update; its new output joins phi
+        phi_a, phi_b = torch.tensor(s + 0.2), torch.tensor(s - 0.2)
+        edge = edge + dt * (0.02 * float(g.value(phi_a, None) - g.value(phi_b, None)) - 0.001 * edge)
+        phi = 0.5 * 0.3 + 0.8 * edge + 0.1
+        s = s + dt * (0.002 * float(g.value(torch.tensor(phi), None)) - 0.001 * s)
+        expected.append(s)
+    assert torch.allclose(out[0, :, 0], torch.tensor(expected), atol=1e-6, rtol=0)
+    gauss = run({**spec, "simulation": {"dt": 37, "network_evaluation_method": "stepwise_gauss_seidel"}},
+                constant_input(0.3, 3))
+    assert torch.allclose(gauss, out, atol=1e-7)
+
+
+def test_dynamic_internal_connection_needs_a_layer_that_integrates_it():
+    spec = internal_net("layerwise", "NOCC")
+    spec["layers"][1] = {"layer_id": 1, "layer_type": "RNN", "params": {"dim": 1}}
+    with pytest.raises(ArchitectureError, match="a NOCC internal connection needs a layer of type "
+                                                "SingleDendrite, MultiplierWICC, MultiplierNOCC; layer 1 is RNN"):
+        SOENModel.from_yaml(spec)
+
+
+def test_multiplier_nocc_layer_drives_an_internal_nocc_edge_with_its_output_m():
+    spec = internal_net("layerwise", "NOCC")
+    spec["layers"][1] = {"layer_id": 1, "layer_type": "MultiplierNOCC", "params": {"dim": 1}}
+    model = SOENModel.from_yaml(spec, seed=0).eval()
+    with torch.no_grad():
+        layerwise = model(constant_input(0.3, 5))
+    spec["simulation"]["network_evaluation_method"] = "stepwise_gauss_seidel"
+    gauss = run(spec, constant_input(0.3, 5))
+    spec["connections"].pop()  # no internal connection
+    plain = run(spec, constant_input(0.3, 5))
+    assert torch.allclose(layerwise, gauss, atol=1e-7)
+    assert not torch.allclose(layerwise, plain, atol=1e-6)  # the edge acts from step 2 on
+    assert torch.allclose(layerwise[:, :2], plain[:, :2], atol=1e-7)  # m = 0 before step 1
