@@ -321,7 +321,7 @@ class SOENLayer(nn.Module, ABC):
             )
         for target, value in updates:
             target.copy_(value.to(device=target.device, dtype=target.dtype))
-        return consumed
+        return consumed & set(entries)  # a duplicate put back under a parameter name is not a key
 
     def original_state_keys(self) -> list[str]:
         """State-dict names (without ``layers.<i>.``) this layer reads from an original file."""

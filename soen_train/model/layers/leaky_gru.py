@@ -161,6 +161,7 @@ class LeakyGRULayer(RecurrentCellLayer):
                         f"layer {self.layer_id} (LeakyGRU): original buffer '{key}' differs from what "
                         f"this layer's options imply (reset_bias {self.options['reset_bias']}, fixed masks)"
                     )
+                out.append((None, given, key))
         for key, name in (("core.bias_z", "decay_bias"), ("core.bias_n", "candidate_bias")):
             if key not in remaining:
                 continue
