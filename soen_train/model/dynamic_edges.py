@@ -38,7 +38,14 @@ from torch import Tensor
 from soen_train.registry import closest
 
 from .source_functions import SOURCE_FUNCTIONS, SourceFunction, build_source_function
-from .validation import ArchitectureError, as_bool, as_float, as_str
+from .validation import (
+    ArchitectureError,
+    as_bool,
+    as_float,
+    as_str,
+    check_keys_tolerant,
+    note_ignored,
+)
 
 #: Canonical edge modes (case-sensitive, as in the original).
 EDGE_MODES: tuple[str, ...] = ("fixed", "WICC", "NOCC")
@@ -190,10 +197,11 @@ class EdgeSettings:
 def edge_settings(mode: str, block: Mapping[str, Any], where: str, *, warn: bool = True) -> EdgeSettings:
     """Defaults of ``mode`` overridden by the block's keys.
 
-    Keys of the other mode are ignored with one warning; any other unknown key is an error
-    naming the closest valid key. An unknown ``source_func`` falls back to RateArray, as in
-    the original, with a warning. ``warn=False`` when the block was already checked (the
-    architecture reader warns once; building the model must not repeat it).
+    As in the original, keys the mode does not read have no effect: they are noted as
+    ignored (one warning line per file), except a misspelt key close to a valid one, which
+    is an error naming it. An unknown ``source_func`` falls back to RateArray, as in the
+    original, and is noted too. ``warn=False`` when the block was already checked (the
+    architecture reader notes once; building the model must not repeat it).
     """
     if mode not in EDGE_DEFAULTS:
         raise ArchitectureError(f"{where}: mode '{mode}' has no edge parameters")
@@ -202,18 +210,8 @@ def edge_settings(mode: str, block: Mapping[str, Any], where: str, *, warn: bool
     if "source_func_type" in given:
         alias = given.pop("source_func_type")
         given.setdefault("source_func", alias)
-    unknown = [k for k in given if k not in _ALL_KEYS]
-    if unknown:
-        key = unknown[0]
-        hint = closest(key, _ALL_KEYS)
-        msg = f"{where}: unknown key '{key}'"
-        if hint:
-            msg += f" (did you mean '{hint}'?)"
-        raise ArchitectureError(msg + f"; valid keys for {mode}: {', '.join(sorted(defaults))}")
-    ignored = sorted(k for k in given if k not in defaults)
-    if ignored and warn:
-        warnings.warn(f"{where}: {', '.join(ignored)} ignored (not a {mode} edge parameter; "
-                      f"{mode} reads {', '.join(sorted(defaults))})", UserWarning, stacklevel=4)
+    if warn:
+        check_keys_tolerant(given, defaults, _ALL_KEYS, where, f"not read by a {mode} edge")
     values: dict[str, Any] = {}
     for key, default in defaults.items():
         raw = given.get(key, default)
@@ -223,8 +221,8 @@ def edge_settings(mode: str, block: Mapping[str, Any], where: str, *, warn: bool
                 values[key] = SOURCE_FUNCTIONS.canonical(name)
             except KeyError:
                 if warn:
-                    warnings.warn(f"{where}.source_func: unknown source function '{name}'; the "
-                                  "edge uses RateArray (as the original does)", UserWarning, stacklevel=4)
+                    note_ignored(where, [f"source_func={name!r}"],
+                                 "not a source function; the edge uses RateArray")
                 values[key] = "RateArray"
         elif key == "half_flux_offset":
             values[key] = as_bool(raw, f"{where}.half_flux_offset")

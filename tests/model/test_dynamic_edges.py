@@ -21,7 +21,7 @@ from soen_train.model.dynamic_edges import (
     wicc_auto_j_out,
 )
 from soen_train.model.source_functions import build_source_function
-from soen_train.model.validation import ArchitectureError
+from soen_train.model.validation import ArchitectureError, IgnoredKeysWarning
 
 METHODS = ("layerwise", "stepwise_gauss_seidel", "stepwise_jacobi")
 #: The original's SingleDendrite default gamma_plus (stored as log_gamma_plus = -5.0233984).
@@ -253,7 +253,8 @@ def test_legacy_blocks_are_read_with_a_deprecation_warning():
     ({"mode": "Fixed"}, r"invalid connection mode 'Fixed'"),
     ({"connection_mode": "diagonal"}, r"connection_mode: invalid connection mode 'diagonal'"),
     ({"mode": "WICC", "connection_params": {"gama_plus": 0.1}},
-     r"unknown key 'gama_plus' \(did you mean 'gamma_plus'\?\)"),
+     r"unknown key 'gama_plus' \(did you mean 'gamma_plus'\?\); valid keys here: bias_current, "
+     r"gamma_minus, gamma_plus, half_flux_offset, j_in, j_out, source_func"),
     ({"mode": "NOCC", "connection_params": {"beta": "big"}}, r"connection_params.beta: expected a number"),
 ])
 def test_invalid_modes_and_parameters_are_clear_errors(params, message):
@@ -277,13 +278,13 @@ def test_block_structure_flat_form_keeps_its_own_connection_mode():
 
 
 def test_keys_of_the_other_mode_are_ignored_with_one_warning():
-    with pytest.warns(UserWarning, match=r"alpha ignored \(not a WICC edge parameter"):
-        out = run(edge_net("WICC", connection_params={"alpha": 5.0}), constant_input(0.3, 4))
+    with pytest.warns(IgnoredKeysWarning, match=r"connection_params: alpha, GUI_note \(not read by a WICC edge\)"):
+        out = run(edge_net("WICC", connection_params={"alpha": 5.0, "GUI_note": "x"}), constant_input(0.3, 4))
     assert torch.allclose(out[0, :, 0], torch.tensor(ORIGINAL_1_TO_1[("WICC", "layerwise")]), atol=2e-7)
 
 
 def test_unknown_source_function_falls_back_to_rate_array_with_a_warning():
-    with pytest.warns(UserWarning, match="unknown source function 'Rate'; the edge uses RateArray"):
+    with pytest.warns(IgnoredKeysWarning, match="source_func='Rate' \\(not a source function; the edge uses RateArray\\)"):
         out = run(edge_net("NOCC", connection_params={"source_func_type": "Rate"}), constant_input(0.3, 4))
     assert torch.allclose(out[0, :, 0], torch.tensor(ORIGINAL_1_TO_1[("NOCC", "layerwise")]), atol=2e-7)
 
