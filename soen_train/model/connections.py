@@ -40,6 +40,11 @@ class Connection(nn.Module):
         if spec.is_dynamic:
             self.edge_settings = edge_settings(spec.mode, spec.connection_params,
                                                f"{where}.connection_params", warn=False)
+            j_out = self.edge_settings.j_out
+            if isinstance(j_out, tuple) and len(j_out) != self.n_to:
+                raise ArchitectureError(
+                    f"{where}.connection_params.j_out: {len(j_out)} values given, but layer "
+                    f"{spec.to_layer} has {self.n_to} nodes (give one value or one per node)")
             if source_polarity is not None:
                 raise ArchitectureError(
                     f"{where}: mode {spec.mode} cannot be combined with the polarity of source layer "

@@ -180,7 +180,7 @@ class EdgeSettings:
     source_func: str
     bias_current: float  # SQUID bias [Ic]
     j_in: float  # input coupling: x_e = j_in * u_src
-    j_out: float | None  # output coupling; None = WICC fan-in rule per destination
+    j_out: float | tuple[float, ...] | None  # output coupling (scalar or per destination); None = WICC rule
     half_flux_offset: bool  # adds 0.5 Phi0 to every phi_y
     gamma_plus: float = 0.0  # WICC drive gain
     gamma_minus: float = 0.0  # WICC leak rate
@@ -228,6 +228,8 @@ def edge_settings(mode: str, block: Mapping[str, Any], where: str, *, warn: bool
             values[key] = as_bool(raw, f"{where}.half_flux_offset")
         elif key == "j_out" and raw is None:
             values[key] = None
+        elif key == "j_out" and isinstance(raw, (list, tuple)):  # one value per destination
+            values[key] = tuple(as_float(v, f"{where}.j_out[{i}]") for i, v in enumerate(raw))
         elif key == "beta":
             values[key] = as_float(raw, f"{where}.{key}", minimum=1e-12)
         else:
@@ -283,14 +285,15 @@ class EdgeRunner:
         self._phi_y_cache: Tensor | None = None
         edges = int(self.dst.numel())
         fan_in = index.fan_in.to(device=ref.device)
-        if settings.mode == "WICC":
-            if settings.j_out is None:
-                self.j_out: Tensor | float = wicc_auto_j_out(fan_in).to(ref.dtype)
-            else:
-                self.j_out = float(settings.j_out)
-            self.s = ref.new_zeros(batch, edges)
+        if settings.j_out is None:  # WICC without j_out: the fan-in rule
+            self.j_out: Tensor | float = wicc_auto_j_out(fan_in).to(ref.dtype)
+        elif isinstance(settings.j_out, tuple):
+            self.j_out = torch.tensor(settings.j_out, dtype=ref.dtype, device=ref.device)
         else:
             self.j_out = float(settings.j_out)
+        if settings.mode == "WICC":
+            self.s = ref.new_zeros(batch, edges)
+        else:
             self.beta_eff = (settings.beta + 2.0 * fan_in * settings.beta_out).to(ref.dtype)
             self.s1 = ref.new_zeros(batch, edges)
             self.s2 = ref.new_zeros(batch, edges)

@@ -453,3 +453,13 @@ def test_multiplier_nocc_layer_drives_an_internal_nocc_edge_with_its_output_m():
     assert torch.allclose(layerwise, gauss, atol=1e-7)
     assert not torch.allclose(layerwise, plain, atol=1e-6)  # the edge acts from step 2 on
     assert torch.allclose(layerwise[:, :2], plain[:, :2], atol=1e-7)  # m = 0 before step 1
+
+
+def test_j_out_may_be_given_per_destination():
+    cp = {"j_out": [0.666667, 0.3]}
+    out = run(edge_net("WICC", n_in=1, n_out=2, connection_params=cp), constant_input(0.3, 4))
+    one = torch.tensor(ORIGINAL_1_TO_1[("WICC", "layerwise")])
+    assert torch.allclose(out[0, :, 0], one, atol=1e-6)
+    assert torch.allclose(out[0, :, 1], one * 0.3 / 0.666667, atol=1e-6)
+    with pytest.raises(ArchitectureError, match=r"j_out: 2 values given, but layer 1 has 3 nodes"):
+        SOENModel.from_yaml(edge_net("WICC", n_in=1, n_out=3, connection_params=cp))
