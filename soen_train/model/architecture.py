@@ -659,7 +659,8 @@ def _complete_connections(layers: list[LayerSpec], connections: list[ConnectionS
         cls = LAYER_TYPES.get(layer.layer_type)
         if internal and not getattr(cls, "accepts_internal_connection", True):
             note_ignored(f"connection {conn.from_layer}->{conn.to_layer}", ["internal connection"],
-                         f"a {layer.layer_type} layer never applies one; it is built and saved only")
+                         f"layer type {layer.layer_type} never applies one; it is built and saved "
+                         "only")
 
 
 def read_architecture(source: ArchitectureSource) -> ArchitectureSpec:

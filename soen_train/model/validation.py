@@ -100,9 +100,10 @@ def check_keys_tolerant(given: Iterable[str], used: Iterable[str], known: Iterab
 
     ``used``: keys that take effect here. ``known``: keys that the original reads elsewhere
     (another pattern's or initialiser's parameter, GUI residue) and skips here: they are
-    noted as ignored (``why`` says why). A key in neither set that is close to a valid one
-    is a typo: ``ArchitectureError`` naming the closest key. Any other key the original
-    skips as well: noted as ignored. Returns the ignored keys.
+    noted as ignored (``why`` says why). A key in neither set that is close to a key that
+    takes effect here is a typo: ``ArchitectureError`` naming that key (a near miss of a
+    key that would have no effect anyway changes nothing, so it is only noted). Any other
+    key the original skips as well: noted as ignored. Returns the ignored keys.
     """
     used_set, known_set = set(used), set(known)
     ignored: list[str] = []
@@ -110,7 +111,7 @@ def check_keys_tolerant(given: Iterable[str], used: Iterable[str], known: Iterab
         if key in used_set:
             continue
         if key not in known_set:
-            hint = closest(str(key), sorted(used_set | known_set))
+            hint = closest(str(key), sorted(used_set))
             if hint:
                 raise ArchitectureError(
                     f"{where}: unknown key '{key}' (did you mean '{hint}'?); valid keys here: "
