@@ -259,6 +259,40 @@ class EdgeIndex:
                    fan_in=(mask > 0).sum(dim=1).to(torch.float32), n_to=int(mask.shape[0]))
 
 
+class _SourceWithSlopes(torch.autograd.Function):
+    """g(phi, i) as one autograd node: closed-form slopes instead of a graph of table ops.
+
+    The edge integrators call the source function twice per edge and step; recording each
+    table lookup op by op dominates their cost. The slopes are the source function's own
+    ``derivatives`` (the ones the fused dendrite scan uses).
+    """
+
+    @staticmethod
+    def forward(ctx, phi: Tensor, current: Tensor | None, source: SourceFunction) -> Tensor:
+        with torch.no_grad():
+            g = source.value(phi, current)
+            dphi, di = source.derivatives(phi, current)
+        ctx.has_current = di is not None
+        ctx.save_for_backward(dphi, di if di is not None else dphi)
+        return g
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        dphi, di = ctx.saved_tensors
+        grad_phi = grad * dphi if ctx.needs_input_grad[0] else None
+        grad_i = grad * di if (ctx.has_current and ctx.needs_input_grad[1]) else None
+        return grad_phi, grad_i, None
+
+
+def source_value(source: SourceFunction, phi: Tensor, current: Tensor | None) -> Tensor:
+    """g(phi, i) of ``source`` (i None for phi-only functions), differentiable in phi and i."""
+    needs_grad = torch.is_grad_enabled() and (
+        phi.requires_grad or (current is not None and current.requires_grad))
+    if not needs_grad:
+        return source.value(phi, current)
+    return _SourceWithSlopes.apply(phi, current, source)
+
+
 def soft_abs(value: Tensor) -> Tensor:
     """Smooth |v| = sqrt(v^2 + 0.01) of the NOCC branch currents (never zero)."""
     return torch.sqrt(value * value + SOFT_ABS_EPS)
@@ -335,11 +369,11 @@ class EdgeRunner:
         phi_a, phi_b = self._inputs(u, weight)
         s = self.s
         if self.source.uses_current:
-            g_a = self.source.value(phi_a, st.bias_current - s)
-            g_b = self.source.value(phi_b, st.bias_current + s)
+            g_a = source_value(self.source, phi_a, st.bias_current - s)
+            g_b = source_value(self.source, phi_b, st.bias_current + s)
         else:
-            g_a = self.source.value(phi_a, None)
-            g_b = self.source.value(phi_b, None)
+            g_a = source_value(self.source, phi_a, None)
+            g_b = source_value(self.source, phi_b, None)
         ds = st.gamma_plus * (g_a - g_b) - st.gamma_minus * s
         self.s = s + self.dt * ds
         return self.output()
@@ -349,11 +383,11 @@ class EdgeRunner:
         phi_a, phi_b = self._inputs(u, weight)
         s1, s2, m = self.s1, self.s2, self.m
         if self.source.uses_current:
-            g1 = self.source.value(phi_a, soft_abs(st.bias_current - s1))
-            g2 = self.source.value(phi_b, soft_abs(s2 - st.bias_current))
+            g1 = source_value(self.source, phi_a, soft_abs(st.bias_current - s1))
+            g2 = source_value(self.source, phi_b, soft_abs(s2 - st.bias_current))
         else:
-            g1 = self.source.value(phi_a, None)
-            g2 = self.source.value(phi_b, None)
+            g1 = source_value(self.source, phi_a, None)
+            g2 = source_value(self.source, phi_b, None)
         dm = (self._collect(g1 - g2) - st.alpha * m) / self.beta_eff
         coupling = st.beta_out * dm.index_select(1, self.dst)
         ds1 = (g1 - coupling - st.alpha * s1) / st.beta

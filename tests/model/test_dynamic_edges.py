@@ -317,9 +317,11 @@ def test_edge_parameters_live_in_the_spec_not_in_the_state_dict(tmp_path):
 # ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["WICC", "NOCC"])
-def test_gradients_reach_the_weights_through_phi_y(mode):
-    model = SOENModel.from_yaml(edge_net(mode, n_in=2, n_out=2, value=0.2), seed=0)
+@pytest.mark.parametrize("mode,source", [("WICC", "RateArray"), ("NOCC", "RateArray"),
+                                         ("WICC", "Heaviside_fit_state_dep"), ("NOCC", "Tanh")])
+def test_gradients_reach_the_weights_through_phi_y(mode, source):
+    spec = edge_net(mode, n_in=2, n_out=2, value=0.2, connection_params={"source_func": source})
+    model = SOENModel.from_yaml(spec, seed=0)
     x = torch.rand(3, 6, 2, generator=torch.Generator().manual_seed(1))
     model(x).sum().backward()
     grad = model.connection("0_to_1").weight.grad
