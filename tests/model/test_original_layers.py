@@ -522,3 +522,55 @@ def test_gradients_reach_every_learnable_tensor(layer_type, dtype):
         assert grad.dtype == dtype
     if layer_type == "LeakyGRU":  # masked rows never train
         assert torch.equal(lay.core.weight_ih.grad[:6], torch.zeros(6, 3, dtype=dtype))
+
+
+# ---------------------------------------------------------------------------------------
+# Solver PARARNN (SingleDendrite): Newton iterations on the FE recurrence
+# ---------------------------------------------------------------------------------------
+
+def dendrite_net(source, solver, internal=None, seed=6, **params):
+    conns = [conn(0, 1, init="uniform", min=0.0, max=0.5)]
+    if internal is not None:
+        conns.append(conn(1, 1, "one_to_one", init="constant", value=internal))
+    spec = arch([layer(0, "Input", 2), layer(1, "SingleDendrite", 3, source_func=source, solver=solver,
+                       gamma_plus=0.004, **params)], conns)
+    return SOENModel.from_yaml(spec, seed=seed).double()
+
+
+@pytest.mark.parametrize("source", ["RateArray", "Heaviside_fit_state_dep", "Tanh", "TanhGauss1p7IBFit"])
+@pytest.mark.parametrize("internal", [None, 0.3])
+def test_pararnn_equals_forward_euler_values_and_gradients(source, internal):
+    fe, pr = dendrite_net(source, "FE", internal), dendrite_net(source, "PARARNN", internal)
+    x = torch.rand(2, 40, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    s0 = {1: torch.tensor([0.05, 0.1, 0.0], dtype=torch.float64)}
+    y_fe, y_pr = fe(x, initial_states=s0), pr(x, initial_states=s0)
+    assert torch.allclose(y_fe, y_pr, atol=1e-9)
+    weights = torch.linspace(-1.0, 1.0, 41, dtype=torch.float64).view(1, 41, 1)
+    (y_fe * weights).sum().backward()
+    (y_pr * weights).sum().backward()
+    for (name, p_fe), p_pr in zip(fe.named_parameters(), pr.parameters()):
+        if p_fe.grad is not None:
+            assert torch.allclose(p_fe.grad, p_pr.grad, atol=1e-8, rtol=1e-6), name
+
+
+def test_pararnn_with_noise_offsets_equals_forward_euler():
+    def run(solver):
+        model = dendrite_net("RateArray", solver, internal=0.2)
+        model.layer(1).spec.perturb.means.update({"g": 0.05, "s": -0.01, "phi": 0.02})
+        torch.manual_seed(0)
+        return model.train()(torch.rand(1, 12, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64))
+
+    noisy = run("PARARNN")
+    assert torch.allclose(run("FE"), noisy, atol=1e-9)
+    clean = dendrite_net("RateArray", "PARARNN", internal=0.2).eval()
+    assert not torch.allclose(clean(torch.rand(1, 12, 2, generator=torch.Generator().manual_seed(1),
+                                               dtype=torch.float64)), noisy, atol=1e-3)
+
+
+def test_pararnn_refuses_a_non_diagonal_internal_connection_and_other_layers():
+    spec = arch([layer(0, "Input", 2), layer(1, "SingleDendrite", 3, solver="PARARNN")],
+                [conn(0, 1), conn(1, 1, init="normal", std=0.1)])
+    with pytest.raises(ValueError, match="PARARNN accepts only a diagonal internal connection"):
+        SOENModel.from_yaml(spec, seed=0)(torch.rand(1, 3, 2))
+    with pytest.raises(ValueError, match="solver PARARNN is not available: PARARNN is a solver of SingleDendrite"):
+        identity_net("MultiplierWICC", solver="PARARNN")

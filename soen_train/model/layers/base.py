@@ -29,7 +29,9 @@ from ..parallel_scan import linear_scan
 from ..source_functions import RateArray, build_source_function
 from ..spec_types import LayerSpec
 
-SOLVERS: tuple[str, ...] = ("FE", "PS")
+#: FE: forward Euler step by step; PS: parallel scan of a recurrence linear in s; PARARNN:
+#: Newton iterations on the FE recurrence, each a parallel scan (SingleDendrite only).
+SOLVERS: tuple[str, ...] = ("FE", "PS", "PARARNN")
 
 #: Keys of an original layer's state_dict that hold copies of its RateArray table
 #: (``_source_function.g_table``, ``_dynamics._source_function.g_table``, ... and the legacy
@@ -138,7 +140,7 @@ class SOENLayer(nn.Module, ABC):
     layer_type: ClassVar[str] = ""
     PARAMS: ClassVar[tuple[ParamDef, ...]] = ()
     OPTIONS: ClassVar[tuple[OptionDef, ...]] = (
-        OptionDef("solver", "FE", "solver", doc="FE (forward Euler) or PS (parallel scan)"),
+        OptionDef("solver", "FE", "solver", doc="FE (forward Euler), PS (parallel scan) or PARARNN (Newton + scans; SingleDendrite)"),
     )
     AUX_STATES: ClassVar[tuple[str, ...]] = ()
     PHYSICAL: ClassVar[bool] = False
@@ -178,11 +180,11 @@ class SOENLayer(nn.Module, ABC):
         self.build_tensors(generator, materialize)
         if materialize:
             self._draw_params(generator)
-        blocker = self.parallel_scan_blocker()
-        if self.solver == "PS" and blocker is not None:
+        blocker = self.solver_blocker(self.solver)
+        if blocker is not None:
             raise ValueError(
-                f"layer {self.layer_id} ({self.layer_type}): solver PS is not available: {blocker}; "
-                "use solver: FE"
+                f"layer {self.layer_id} ({self.layer_type}): solver {self.solver} is not available: "
+                f"{blocker}; use solver: FE"
             )
         if materialize:
             self.enforce_constraints()
@@ -216,7 +218,7 @@ class SOENLayer(nn.Module, ABC):
     # -- description ------------------------------------------------------------------
     @property
     def solver(self) -> str:
-        """'FE' or 'PS'."""
+        """'FE', 'PS' or 'PARARNN'."""
         return str(self.options.get("solver", "FE"))
 
     @classmethod
@@ -233,6 +235,14 @@ class SOENLayer(nn.Module, ABC):
             keys.append("j")
         keys.extend(p for p in self.param_names() if p not in keys)
         return keys
+
+    def solver_blocker(self, solver: str) -> str | None:
+        """Why ``solver`` cannot integrate this layer (None when it can)."""
+        if solver == "FE":
+            return None
+        if solver == "PS":
+            return self.parallel_scan_blocker()
+        return f"{solver} is a solver of SingleDendrite layers only"
 
     def parallel_scan_blocker(self) -> str | None:
         """Why PS cannot solve this layer (None when it can)."""
