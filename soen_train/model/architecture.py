@@ -21,7 +21,12 @@ import yaml
 
 from .connectivity import CONNECTION_PATTERNS, INIT_KEYS, PATTERN_KEYS, WEIGHT_INITS
 from .distributions import KNOWN_DISTRIBUTION_KEYS, canonical_distribution, validate_distribution
-from .dynamic_edges import EDGE_PARAM_KEYS, edge_settings, resolve_edge_mode
+from .dynamic_edges import (
+    EDGE_PARAM_KEYS,
+    edge_settings,
+    pattern_owns_connection_mode,
+    resolve_edge_mode,
+)
 from .evaluation import switch_feedback_to_stepwise
 from .layers import LAYER_TYPES, SOLVERS
 from .source_functions import SOURCE_FUNCTIONS
@@ -504,23 +509,23 @@ def _parse_edge_mode(pattern: str, params: Mapping[str, Any], where: str
                      ) -> tuple[str, dict[str, Any]]:
     """(edge mode, edge parameter block) of a connection; validates the block's values.
 
-    ``connection_mode`` is the legacy spelling of ``mode``, except in a flat-form
-    block_structure connection whose value is one of that pattern's own modes
-    (diagonal / full): there it stays the pattern's option (the original fails on it).
+    ``connection_mode`` is the legacy spelling of ``mode``, except in a block_structure
+    connection where it is that pattern's option (``pattern_owns_connection_mode``).
     """
-    pattern_modes = ("diagonal", "full") if _pattern_of(pattern, params) == "block_structure" else ()
-    mode, block, _ = resolve_edge_mode(params, where, pattern_mode_values=pattern_modes)
+    has_modes = _pattern_of(pattern, params) == "block_structure"
+    mode, block = resolve_edge_mode(params, where, pattern_has_modes=has_modes)
     if mode != "fixed":
-        edge_settings(mode, block, f"{where}.connection_params")  # value checks, warnings
+        edge_settings(mode, block, f"{where}.connection_params")  # value checks, ignored-key notes
+    elif block:
+        note_ignored(where, ["connection_params"], "the connection is fixed")
     return mode, block
 
 
 def _without_edge_keys(params: Mapping[str, Any], pattern: str) -> dict[str, Any]:
     """``params`` minus the keys read by the edge mode (pattern and init keys remain)."""
-    pattern_owned = (_pattern_of(pattern, params) == "block_structure"
-                     and ("mode" in params or params.get("connection_mode") in ("diagonal", "full")))
+    keep_mode = pattern_owns_connection_mode(params, _pattern_of(pattern, params) == "block_structure")
     return {k: v for k, v in params.items()
-            if k not in EDGE_PARAM_KEYS or (k == "connection_mode" and pattern_owned)}
+            if k not in EDGE_PARAM_KEYS or (k == "connection_mode" and keep_mode)}
 
 
 def parse_connection(raw: Any, where: str) -> ConnectionSpec:

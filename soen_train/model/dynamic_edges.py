@@ -122,42 +122,50 @@ def _as_block(raw: Any, where: str) -> dict[str, Any]:
 EDGE_PARAM_KEYS: tuple[str, ...] = ("mode", "connection_mode", "connection_params", "dynamic", "multiplier")
 
 
-def resolve_edge_mode(params: Mapping[str, Any], where: str, *,
-                      pattern_mode_values: tuple[str, ...] = ()
-                      ) -> tuple[str, dict[str, Any], bool]:
-    """(mode, parameter block, connection_mode_is_pattern) of one connection's ``params``.
+#: Values of block_structure's own ``connection_mode`` option.
+PATTERN_CONNECTION_MODES: tuple[str, ...] = ("diagonal", "full")
+
+
+def pattern_owns_connection_mode(params: Mapping[str, Any], pattern_has_modes: bool) -> bool:
+    """True when ``connection_mode`` is the pattern's option, not the legacy edge-mode key.
+
+    For a pattern with its own ``connection_mode`` (block_structure) that is so when ``mode``
+    is also given or the value is one of the pattern's (diagonal / full). The original reads
+    it as an edge mode there and fails; we keep it for the pattern.
+    """
+    if not pattern_has_modes or "connection_mode" not in params:
+        return False
+    return "mode" in params or params["connection_mode"] in PATTERN_CONNECTION_MODES
+
+
+def resolve_edge_mode(params: Mapping[str, Any], where: str, *, pattern_has_modes: bool = False
+                      ) -> tuple[str, dict[str, Any]]:
+    """(mode, parameter block) of one connection's ``params``.
 
     Follows the original: ``mode``, else the legacy ``connection_mode``; canonical names are
     case-sensitive; aliases are matched lower-cased; without a mode key a non-empty block
     makes the connection dynamic (mode inferred from the block's keys); ``dynamic`` /
     ``multiplier`` infer from the block too and mean ``fixed`` when it is empty.
-
-    ``pattern_mode_values``: values of the connection pattern's own ``connection_mode``
-    option (block_structure: diagonal/full). When ``mode`` is absent and ``connection_mode``
-    holds such a value it is left to the pattern (the original would fail on it), and the
-    third item of the result is True.
+    ``pattern_has_modes``: the connection's pattern has its own ``connection_mode``
+    (see ``pattern_owns_connection_mode``).
     """
     block, _ = _legacy_block(params, where)
+    raw, key = None, None
     if "mode" in params:
         raw, key = params["mode"], "mode"
-    elif "connection_mode" in params:
+    elif "connection_mode" in params and not pattern_owns_connection_mode(params, pattern_has_modes):
         raw, key = params["connection_mode"], "connection_mode"
-        if isinstance(raw, str) and raw in pattern_mode_values:
-            raw, key = None, None
-    else:
-        raw, key = None, None
-    pattern_owned = key is None and "connection_mode" in params
     if raw is None:
-        return (_infer_mode(block) if block else "fixed"), block, pattern_owned
+        return (_infer_mode(block) if block else "fixed"), block
     name = as_str(raw, f"{where}.{key}")
     if name in EDGE_MODES:
-        return name, block, pattern_owned
+        return name, block
     lowered = name.lower()
     if lowered in EDGE_MODE_ALIASES:
         target = EDGE_MODE_ALIASES[lowered]
         if target is None:
             target = _infer_mode(block) if block else "fixed"
-        return target, block, pattern_owned
+        return target, block
     valid = list(EDGE_MODES) + sorted(EDGE_MODE_ALIASES)
     hint = closest(name, valid)
     msg = f"{where}.{key}: invalid connection mode '{name}'"

@@ -465,3 +465,10 @@ def test_j_out_may_be_given_per_destination():
     assert torch.allclose(out[0, :, 1], one * 0.3 / 0.666667, atol=1e-6)
     with pytest.raises(ArchitectureError, match=r"j_out: 2 values given, but layer 1 has 3 nodes"):
         SOENModel.from_yaml(edge_net("WICC", n_in=1, n_out=3, connection_params=cp))
+
+
+def test_a_parameter_block_on_a_fixed_connection_is_noted_as_ignored():
+    with pytest.warns(IgnoredKeysWarning, match=r"connection_params \(the connection is fixed\)"):
+        conn = parse_connection({"from_layer": 0, "to_layer": 1,
+                                 "params": {"mode": "fixed", "connection_params": {"j_in": 0.5}}}, "c")
+    assert conn.mode == "fixed" and conn.connection_params == {}
