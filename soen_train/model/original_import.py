@@ -196,15 +196,6 @@ def _copy(target: torch.Tensor, value: torch.Tensor, name: str, where: str) -> N
     target.copy_(value.to(device=target.device, dtype=target.dtype))
 
 
-def _set_mask(conn: Any, mask: torch.Tensor) -> None:
-    """Install a saved mask; connections with dynamic edges rebuild their edge list from it."""
-    mask = mask.to(device=conn.mask.device, dtype=conn.mask.dtype)
-    if hasattr(conn, "set_mask"):
-        conn.set_mask(mask)
-    else:
-        conn.mask.copy_(mask)
-
-
 @torch.no_grad()
 def load_original_state(model: SOENModel, state: Mapping[str, torch.Tensor],
                         masks: Mapping[str, torch.Tensor] | None = None,
@@ -255,8 +246,8 @@ def load_original_state(model: SOENModel, state: Mapping[str, torch.Tensor],
         weight = _same(copies, f"connection {src}->{dst}", where)
         mask = masks.pop(f"J_{src}_to_{dst}", None)
         if mask is not None:
-            _copy(torch.empty_like(conn.mask), mask, f"connection_masks['J_{src}_to_{dst}']", where)
-            _set_mask(conn, mask)
+            # In place: a dynamic connection rebuilds its edge list from the mask it now holds.
+            _copy(conn.mask, mask, f"connection_masks['J_{src}_to_{dst}']", where)
         _copy(conn.weight, weight * conn.mask.to(weight.dtype), sorted(copies)[0], where)
         placed.update(copies)
     missing = sorted(n for n in model.connections if tuple(map(int, n.split("_to_"))) not in weights)
@@ -294,8 +285,6 @@ def load_original_state(model: SOENModel, state: Mapping[str, torch.Tensor],
             f"{where}: cannot place state_dict entries {unplaced}: they belong to no layer "
             f"(layers.0 .. layers.{len(ids) - 1}) or connection of the saved architecture"
         )
-    if hasattr(model, "refresh_fan_in"):
-        model.refresh_fan_in()
 
 
 def import_original_model(path: PathLike) -> SOENModel:

@@ -220,3 +220,48 @@ def test_storage_bytes_must_match_the_record(tmp_path):
             zout.writestr(item, body)
     with pytest.raises(SoenFileError, match="bytes"):
         SOENModel.import_original(path)
+
+
+def _blank_noise() -> tuple[dict, dict]:
+    noise = {"phi": 0.0, "g": 0.0, "s": 0.0, "bias_current": 0.0, "j": 0.0, "relative": False, "extras": {}}
+    perturb = {f"{k}_{s}": 0.0 for k in ("phi", "g", "s", "bias_current", "j") for s in ("mean", "std")}
+    perturb.update(extras_mean={}, extras_std={})
+    return noise, perturb
+
+
+def wicc_edge_file(path: Path, mask: torch.Tensor) -> Path:
+    """Input(1) -> Linear(2) through a dense WICC edge connection (J = 0.2), as the original saves it."""
+    noise, perturb = _blank_noise()
+    sim = {"dt": 37.0, "dt_learnable": False, "input_type": "state", "track_power": False,
+           "track_phi": False, "track_g": False, "track_s": False, "network_evaluation_method": "layerwise",
+           "early_stopping_forward_pass": False, "early_stopping_tolerance": 1e-6, "early_stopping_patience": 1,
+           "early_stopping_min_steps": 1, "steady_window_min": 50, "steady_tol_abs": 1e-5, "steady_tol_rel": 1e-3}
+    layers = [{"layer_id": i, "layer_type": kind, "params": {"dim": dim}, "model_id": 0, "description": "",
+               "noise": noise, "perturb": perturb} for i, kind, dim in ((0, "Input", 1), (1, "Linear", 2))]
+    conns = [{"from_layer": 0, "to_layer": 1, "connection_type": "dense",
+              "params": {"structure": {"type": "dense", "params": {}},
+                         "init": {"name": "constant", "params": {"value": 0.2}}, "mode": "WICC"},
+              "learnable": True, "noise": noise, "perturb": perturb, "visualization_metadata": None}]
+    state = {"layers.0._dt": torch.tensor(37.0), "layers.1._dt": torch.tensor(37.0),
+             "connections.J_0_to_1": torch.full((2, 1), 0.2) * mask}
+    torch.save({"state_dict": state, "sim_config": sim, "layers_config": layers, "connections_config": conns,
+                "connection_masks": {"J_0_to_1": mask}, "dt": 37.0, "dt_learnable": False,
+                "model_type": "SOENModelCore", "metadata": {}}, str(path))
+    return path
+
+
+def test_dynamic_edges_follow_the_saved_mask(tmp_path):
+    """The edge list comes from the saved mask, not from the rebuilt (here: dense) pattern.
+
+    Node 0 keeps its one WICC edge (auto j_out for N = 1 is 0.666667) and must follow the
+    original's history for x = 0.3, J = 0.2, dt 37; node 1 has no edge left and gets no flux.
+    """
+    mask = torch.tensor([[1.0], [0.0]])
+    model = SOENModel.import_original(wicc_edge_file(tmp_path / "edge.soen", mask))
+    assert torch.equal(model.connection("0_to_1").mask, mask)
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.full((1, 4, 1), 0.3))[0]
+    original_node0 = torch.tensor([0.0, 0.00815181, 0.0152539, 0.0214788, 0.0269551])
+    assert torch.allclose(out[:, 0], original_node0, atol=1e-6)
+    assert torch.equal(out[:, 1], torch.zeros(5))
