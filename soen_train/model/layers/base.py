@@ -4,8 +4,11 @@ A layer advances its state one step at a time with ``step`` (used by the stepwis
 network solvers and by the generic layerwise loop) and can run a whole sequence at once
 with ``run_sequence`` (layerwise evaluation; subclasses override it with faster paths).
 The flux a layer receives at step t is ``phi_ext_t`` (sum of incoming connections,
-computed by the network) plus, for a layer with an internal connection, ``s_t @ J^T``.
+computed by the network) plus, for a layer with an internal connection, ``s_t @ J^T``
+(memoryless layers never apply one: ``accepts_internal_connection``).
 Sequences are time-major inside the simulator: [T, B, D], so each step is contiguous.
+Parameter names follow the original toolkit, and ``load_original_state`` places the
+tensors of an original state_dict into a layer.
 """
 
 from __future__ import annotations
