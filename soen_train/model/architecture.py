@@ -274,6 +274,12 @@ def _parse_option(option, raw: Mapping[str, Any], where: str) -> Any:
 
 def _parse_polarity(raw: Mapping[str, Any], dim: int, where: str) -> PolaritySpec | None:
     """Neuron polarity from an explicit list, a named scheme or a file."""
+    method = raw.get("polarity_enforcement_method", "sign_flip")
+    if method != "sign_flip":
+        raise ArchitectureError(
+            f"{where}.polarity_enforcement_method: '{method}' is not available; soen_train "
+            "enforces polarity by sign flip (|J| for excitatory, -|J| for inhibitory sources), "
+            "the original's default: use 'sign_flip'")
     given = [k for k in POLARITY_KEYS if k in raw and raw[k] is not None]
     if not given:
         return None
@@ -310,10 +316,14 @@ def _named_polarity(value: Any, dim: int, where: str) -> list[int]:
         check_keys(value.keys(), ("excitatory_ratio", "seed"), where)
         ratio = as_float(value.get("excitatory_ratio", 0.8), f"{where}.excitatory_ratio",
                          minimum=0.0, maximum=1.0)
-        rng = np.random.default_rng(as_int(value.get("seed", 0), f"{where}.seed"))
-        count = round(ratio * dim)
-        signs = np.array([1] * count + [-1] * (dim - count))
-        rng.shuffle(signs)
+        # As the original: int(dim * (1 - ratio)) inhibitory nodes, chosen by NumPy's legacy
+        # generator seeded with `seed` (without a seed the original uses NumPy's global
+        # state; we use seed 0 so the file alone fixes the polarity).
+        rng = np.random.RandomState(as_int(value.get("seed", 0), f"{where}.seed", minimum=0))
+        signs = np.ones(dim, dtype=np.int64)
+        inhibitory = int(dim * (1 - ratio))
+        if inhibitory > 0:
+            signs[rng.choice(dim, size=inhibitory, replace=False)] = -1
         return [int(v) for v in signs]
     name = as_str(value, where)
     if name in ("alternating", "50_50"):
@@ -345,9 +355,10 @@ def parse_layer(raw: Any, where: str) -> LayerSpec:
     params = as_mapping(data.get("params"), f"{where}.params")
     params = _drop_layer_source_func_type(cls, params, f"{where}.params")
     option_keys = [k for opt in cls.OPTIONS for k in (opt.name, *opt.aliases)]
-    valid = ["dim", "learnable_params", *POLARITY_KEYS, *option_keys, *cls.param_names()]
+    valid = ["dim", "learnable_params", *POLARITY_KEYS, "polarity_enforcement_method", *option_keys,
+             *cls.param_names()]
     check_keys_tolerant(params.keys(), valid, LAYER_RESIDUE_KEYS, f"{where}.params ({layer_type})",
-                        f"not read by a {layer_type} layer")
+                        f"not read by layer type {layer_type}")
     if "dim" not in params:
         raise ArchitectureError(f"{where}.params: missing required key 'dim'")
     dim = as_int(params["dim"], f"{where}.params.dim", minimum=1)

@@ -22,7 +22,7 @@ from soen_train.model.connectivity import build_mask, hierarchical_mask, init_we
 CASES = Path(__file__).resolve().parents[1] / "fixtures" / "parity"
 MANIFEST = json.loads((CASES / "manifest.json").read_text())["cases"]
 #: Fixture cases whose spec.yaml needs a part another helper of issue 10 is still building.
-WAITING = {"solver_PARARNN_Tanh": "solver PARARNN is not accepted by the torch layers yet"}
+WAITING: dict[str, str] = {}
 MASK_CASES = [pytest.param(c["case"], marks=pytest.mark.xfail(strict=True, reason=WAITING[c["case"]]))
               if c["case"] in WAITING else c["case"] for c in MANIFEST if c["status"] == "ok"]
 

@@ -11,6 +11,7 @@ import json
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -24,8 +25,7 @@ from soen_train.model.validation import IgnoredKeysWarning
 CASES = Path(__file__).resolve().parents[1] / "fixtures" / "parity"
 MANIFEST = json.loads((CASES / "manifest.json").read_text())["cases"]
 #: Fixture cases whose spec.yaml needs a part another helper of issue 10 is still building.
-WAITING = {"solver_PARARNN_Tanh": "solver PARARNN is not accepted by the torch layers yet",
-           "solver_PS_RateArray": "refused with a plain ValueError, not a SOENError (layers)"}
+WAITING = {"solver_PS_RateArray": "refused with a plain ValueError, not a SOENError (layers)"}
 
 PULSE_LIKE = """
 simulation: {dt: 779.0, dt_learnable: false, input_type: state, track_phi: false}
@@ -295,3 +295,17 @@ def test_every_fixture_spec_loads_or_is_refused_like_the_original(case):
     assert model.layer_ids == sorted(int(k) for k in case["layer_classes"])
     for lid in model.layer_ids:
         assert model.layer(lid).dim == case["shapes"][f"s/{lid}"][-1]
+
+
+def test_random_polarity_as_the_original():
+    """int(n * (1 - ratio)) inhibitory nodes chosen by NumPy's legacy generator with the seed."""
+    spec = minimal([layer(0, "Input", 10, polarity_init={"excitatory_ratio": 0.7, "seed": 42}),
+                    layer(1, "Linear", 2)], [conn(0, 1, init="constant", value=0.1)])
+    model, _ = build(spec)
+    expected = np.ones(10, dtype=np.int64)
+    expected[np.random.RandomState(42).choice(10, size=int(10 * (1 - 0.7)), replace=False)] = -1
+    assert model.layer(0).spec.polarity.signs == expected.tolist()
+    assert sum(s == -1 for s in expected) == 3
+    spec["layers"][0]["params"]["polarity_enforcement_method"] = "clip_to_zero"
+    with pytest.raises(ArchitectureError, match="use 'sign_flip'"):
+        read_architecture(spec)
