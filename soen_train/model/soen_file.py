@@ -97,3 +97,24 @@ def import_original_model(path: PathLike) -> SOENModel:
     from .original_import import import_original_model as import_original
 
     return import_original(path)
+
+
+#: First bytes of the files the original toolkit writes: a torch zip, or a pre-1.6 pickle.
+_ORIGINAL_SIGNATURES = (b"PK\x03\x04", b"\x80")
+
+
+def load_any_model(path: PathLike) -> SOENModel:
+    """A model from either kind of ``.soen``: ours (safetensors) or the original toolkit's.
+
+    The original's files are torch zips or pickles; they are imported with
+    ``import_original_model`` (never executing their code). Everything else is read as ours.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if head.startswith(_ORIGINAL_SIGNATURES):
+        return import_original_model(path)
+    return load_model(path)
+

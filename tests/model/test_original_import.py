@@ -265,3 +265,25 @@ def test_dynamic_edges_follow_the_saved_mask(tmp_path):
     original_node0 = torch.tensor([0.0, 0.00815181, 0.0152539, 0.0214788, 0.0269551])
     assert torch.allclose(out[:, 0], original_node0, atol=1e-6)
     assert torch.equal(out[:, 1], torch.zeros(5))
+
+
+def test_either_kind_of_soen_file_loads(tmp_path):
+    from soen_train.model.soen_file import load_any_model
+
+    original_file = CASES / "sd_Tanh" / "model.soen"
+    imported = load_any_model(original_file)
+    reference = run(SOENModel.import_original(original_file), "sd_Tanh")
+    np.testing.assert_array_equal(run(imported, "sd_Tanh"), reference)
+    ours = imported.save(tmp_path / "ours.soen")
+    np.testing.assert_array_equal(run(load_any_model(ours), "sd_Tanh"), reference)
+
+
+def test_training_can_start_from_an_original_file():
+    """`soen-train model.base_model_path=<original .soen> model.load_exact_model_state=true`."""
+    from soen_train.training.model_factory import build_model
+
+    case = "wicc_rate_internal"
+    model = build_model(str(CASES / case / "model.soen"), True, None, None, seed=3)
+    with np.load(CASES / case / "arrays.npz", allow_pickle=False) as arrays:
+        expected = arrays["output"]
+    assert np.max(np.abs(run(model, case) - expected)) <= 1e-5
