@@ -365,7 +365,9 @@ def parse_layer(raw: Any, where: str) -> LayerSpec:
     options = {opt.name: _parse_option(opt, params, f"{where}.params") for opt in cls.OPTIONS}
     learnable = as_mapping(params.get("learnable_params"), f"{where}.params.learnable_params")
     check_keys(learnable.keys(), cls.param_names(), f"{where}.params.learnable_params")
-    learnable = {k: as_bool(v, f"{where}.params.learnable_params.{k}") for k, v in learnable.items()}
+    # read with bool() as the original does ('False' as a string means true there)
+    learnable = {k: original_truth(v, f"{where}.params.learnable_params.{k}")
+                 for k, v in learnable.items()}
     param_inits = {
         d.name: _parse_param(d, params.get(d.name), learnable.get(d.name), f"{where}.params.{d.name}")
         for d in cls.PARAMS
