@@ -69,9 +69,15 @@ class SOENModel(nn.Module):
         polarity = {spec.layer_id: spec.polarity.signs for spec in self._arch.layers if spec.polarity}
         self.connections = nn.ModuleDict()
         for spec in self._arch.connections:
-            self.connections[spec.name] = Connection(
-                spec, dims[spec.from_layer], dims[spec.to_layer], generator=generator,
-                materialize=materialize, source_polarity=polarity.get(spec.from_layer))
+            try:
+                self.connections[spec.name] = Connection(
+                    spec, dims[spec.from_layer], dims[spec.to_layer], generator=generator,
+                    materialize=materialize, source_polarity=polarity.get(spec.from_layer))
+            except ArchitectureError as exc:  # pattern / init values: say which connection
+                where = f"connection {spec.from_layer}->{spec.to_layer}"
+                if str(exc).startswith(where):
+                    raise
+                raise ArchitectureError(f"{where}: {exc}") from None
         if materialize:  # fan_out parameter distributions count the outgoing mask entries
             fill_fan_outs(self._arch, {(c.spec.from_layer, c.spec.to_layer): c.mask
                                        for c in self.connections.values()})

@@ -309,3 +309,16 @@ def test_random_polarity_as_the_original():
     spec["layers"][0]["params"]["polarity_enforcement_method"] = "clip_to_zero"
     with pytest.raises(ArchitectureError, match="use 'sign_flip'"):
         read_architecture(spec)
+
+
+def test_bad_pattern_values_name_the_connection():
+    spec = minimal([layer(0, "Input", 2), layer(1, "Linear", 3)],
+                   [conn(0, 1, "sparse", sparsity=1.5)])
+    with pytest.raises(ArchitectureError, match=r"connection 0->1: sparse.sparsity: .* \(0, 1\]"):
+        SOENModel.from_yaml(spec)
+    spec["connections"][0] = conn(0, 1, "inverse_one_to_one")
+    with pytest.raises(ArchitectureError, match="connection 0->1: inverse_one_to_one: needs equal"):
+        SOENModel.from_yaml(spec)
+    spec["connections"][0] = conn(0, 1, "block_structure", block_count=2, connection_mode="diagonal")
+    with pytest.raises(ArchitectureError, match="pattern 'block_structure' needs 'within_block_density'"):
+        SOENModel.from_yaml(spec)
