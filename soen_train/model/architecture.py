@@ -225,10 +225,8 @@ def _parse_param(definition, raw: Any, learnable_override: bool | None, where: s
         if "learnable" in raw:
             learnable = as_bool(raw["learnable"], f"{where}.learnable")
             if learnable_override is not None and learnable_override != learnable:
-                raise ArchitectureError(
-                    f"{where}: learnable={learnable} contradicts learnable_params "
-                    f"({learnable_override}); keep one"
-                )
+                note_ignored(where, [f"learnable={learnable}"],
+                             f"learnable_params says {learnable_override}, which wins as in the original")
         if "constraints" in raw:
             cons = as_mapping(raw["constraints"], f"{where}.constraints")
             check_keys(cons.keys(), ("min", "max"), f"{where}.constraints")

@@ -322,3 +322,16 @@ def test_bad_pattern_values_name_the_connection():
     spec["connections"][0] = conn(0, 1, "block_structure", block_count=2, connection_mode="diagonal")
     with pytest.raises(ArchitectureError, match="pattern 'block_structure' needs 'within_block_density'"):
         SOENModel.from_yaml(spec)
+
+
+def test_learnable_params_win_over_a_per_parameter_flag():
+    values = {"bias_current": {"value": 1.8, "learnable": True},
+              "learnable_params": {"bias_current": False, "gamma_plus": "False"}}
+    spec = minimal([layer(0, "Input", 2), layer(1, "SingleDendrite", 2, **values)],
+                   [conn(0, 1, init="constant", value=0.1)])
+    model, notes = build(spec)
+    assert model.layer(1).bias_current.requires_grad is False
+    # 'False' as a string is true for the original's bool()
+    assert model.layer(1).gamma_plus.requires_grad is True
+    assert len(notes) == 1 and "learnable=True (learnable_params says False" in notes[0]
+    assert "learnable_params.gamma_plus: 'False'" in notes[0]
