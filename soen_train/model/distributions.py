@@ -22,7 +22,7 @@ from torch import Tensor
 
 from soen_train.registry import Registry
 
-from .physics import IC, PHI0
+from .physics import beta_l
 from .validation import ArchitectureError, as_float, as_int, as_str, check_keys_tolerant
 
 Gen = torch.Generator | None
@@ -52,8 +52,8 @@ PARAM_DISTRIBUTIONS: Registry[Distribution] = Registry("parameter distribution")
 
 
 def beta_from_inductance(inductance: float) -> float:
-    """Dimensionless beta_L = 2*pi*Ic*L/Phi0 of an inductance L in henries (Ic = 100 uA)."""
-    return 2.0 * math.pi * IC * float(inductance) / PHI0
+    """Dimensionless beta_L of an inductance L in henries (see physics.beta_l)."""
+    return beta_l(inductance)
 
 
 def _constant(width: int, p: Mapping[str, Any], gen: Gen) -> Tensor:

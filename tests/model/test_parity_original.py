@@ -129,6 +129,17 @@ def test_spec_with_original_tensors_matches(case):
     assert_matches(run_eval(model, arrays["input"], dtype), arrays, name, atol)
 
 
+@pytest.mark.parametrize("case", OK_CASES, ids=case_ids(OK_CASES))
+def test_spec_and_seed_alone_match(case):
+    """Nothing copied in: the spec's seed, our builders' draws and our defaults give the
+    original's weights and numbers (what a user gets from their own YAML)."""
+    name = case["case"]
+    arrays = load_arrays(name)
+    model = quiet(SOENModel.from_yaml, CASES / name / "spec.yaml")
+    dtype, atol = tolerance(case)
+    assert_matches(run_eval(model, arrays["input"], dtype), arrays, name, atol)
+
+
 #: What our refusal must mention for the shipped cases the original refuses.
 REFUSAL_WORDS = {
     "layer_Synapse": "Synapse",

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from ..dynamic_edges import EdgeStep
+from ..physics import DEFAULT_LOOP_GAMMA
 from .base import LayerRunContext, ParamDef, SOENLayer, source_func_option
 
 #: Added under the square root of the smooth absolute value of the NOCC branch currents.
@@ -38,8 +39,10 @@ class MultiplierWICCLayer(SOENLayer):
     PARAMS = (
         ParamDef("phi_y", 0.1, doc="weight flux phi_w applied to both branches [Phi0]"),
         ParamDef("bias_current", 2.0, minimum=0.0, doc="branch bias [Ic]"),
-        ParamDef("gamma_plus", 0.001, minimum=0.0, doc="drive gain"),
-        ParamDef("gamma_minus", 0.001, minimum=0.0, doc="leak rate"),
+        ParamDef("gamma_plus", DEFAULT_LOOP_GAMMA, minimum=0.0,
+                 doc="drive gain (default 1/beta_L of a 0.5 nH loop)"),
+        ParamDef("gamma_minus", DEFAULT_LOOP_GAMMA, minimum=0.0,
+                 doc="leak rate (default 1/beta_L of a 0.5 nH loop)"),
     )
     OPTIONS = SOENLayer.OPTIONS + (source_func_option("RateArray"),)
 

@@ -26,6 +26,7 @@ from torch import Tensor
 
 from ..dendrite_scan import dendrite_scan
 from ..parallel_scan import linear_scan
+from ..physics import DEFAULT_LOOP_GAMMA
 from .base import (
     InternalWeight,
     LayerHistory,
@@ -49,7 +50,8 @@ class SingleDendriteLayer(SOENLayer):
     PARAMS = (
         ParamDef("phi_offset", 0.23, doc="flux bias added to the input flux [Phi0]"),
         ParamDef("bias_current", 1.7, minimum=0.0, doc="SQUID bias; sets the threshold [Ic]"),
-        ParamDef("gamma_plus", 0.001, minimum=0.0, doc="drive gain (dimensionless rate)"),
+        ParamDef("gamma_plus", DEFAULT_LOOP_GAMMA, minimum=0.0,
+                 doc="drive gain (dimensionless rate; default 1/beta_L of a 0.5 nH loop)"),
         ParamDef("gamma_minus", 0.001, minimum=0.0, doc="leak rate (dimensionless rate)"),
     )
     OPTIONS = SOENLayer.OPTIONS + (source_func_option("RateArray"),)
