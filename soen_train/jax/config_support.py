@@ -31,6 +31,7 @@ REFUSED: Tuple[Tuple[str, str], ...] = (
     ("logging.state_trajectories.active", "state-trajectory images are a torch callback"),
     ("profiler.active", "the profilers are Lightning profilers"),
     ("layer/connection noise and perturb", "the JAX simulator has no noise or perturbation"),
+    ("layer types, solvers, source functions", "those outside the JAX catalogs are refused"),
 )
 
 PRECISIONS = ("32-true", "32")
@@ -135,6 +136,11 @@ def check_jax_config(cfg: Any) -> None:
     from soen_train.training.lr_schedules import LR_SCHEDULES
 
     LR_SCHEDULES.canonical(str(lr_type))  # unknown types: the catalog's error lists valid ones
+    from .spec_support import check_architecture, configured_architecture
+
+    spec = configured_architecture(cfg.model)
+    if spec is not None:  # layers, edge modes, solvers, sources: refused before any data
+        check_architecture(spec)
 
 
 def model_noise_settings(jax_model: Any) -> List[str]:

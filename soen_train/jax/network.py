@@ -30,12 +30,14 @@ import numpy as np
 from soen_train.model.result import split_state_key
 
 from .dendrite_scan import dendrite_scan
+from .edges import EdgeState, JaxEdge, edge_sequence
 from .layers import InputLayer, JaxLayer, SingleDendriteLayer, State
+from .spec_support import METHODS
 
 Array = jax.Array
 Params = Dict[str, Array]
 
-METHODS = ("layerwise", "stepwise_gauss_seidel", "stepwise_jacobi")
+__all__ = ["METHODS", "JaxConnection", "JaxNetwork", "JaxSimulation", "run_layer_sequence"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +48,8 @@ class JaxConnection:
     from_layer: int
     to_layer: int
     mask: np.ndarray  # [to, from], float32
+    #: The edge circuits of a dynamic (WICC / NOCC) connection; None for a fixed one.
+    edge: Optional[JaxEdge] = None
 
     @property
     def param_key(self) -> str:
@@ -87,11 +91,24 @@ class JaxNetwork:
         return [c for c in self.connections if c.to_layer == layer_id and c.from_layer != layer_id]
 
     def internal(self, layer_id: int) -> Optional[JaxConnection]:
-        """The layer's connection to itself, if any."""
+        """The layer's connection to itself, if any and if the layer reads it."""
+        layer = next(la for la in self.layers if la.layer_id == layer_id)
+        if not layer.reads_internal:
+            return None
         for c in self.connections:
             if c.to_layer == layer_id and c.from_layer == layer_id:
                 return c
         return None
+
+    @property
+    def effective_method(self) -> str:
+        """The evaluation method that runs: ``layerwise`` with a feedback edge (to a lower
+        or equal id, not a self edge) runs as ``stepwise_gauss_seidel``, as the original
+        switches (a later layer's history does not exist yet when an earlier one runs)."""
+        feedback = any(c.to_layer < c.from_layer for c in self.connections)
+        if self.method == "layerwise" and feedback:
+            return "stepwise_gauss_seidel"
+        return self.method
 
     # -- parameters -----------------------------------------------------------------------
     @staticmethod
@@ -102,8 +119,8 @@ class JaxNetwork:
 
     @staticmethod
     def layer_params(params: Params, layer: JaxLayer) -> Dict[str, Array]:
-        """{param name: [D]} of one layer."""
-        return {name: params[f"layers.{layer.layer_id}.{name}"] for name in layer.param_names}
+        """{role: array} of one layer (the roles its class declares, from the torch names)."""
+        return {role: params[f"layers.{layer.layer_id}.{name}"] for role, name in layer.param_map}
 
     def time_step(self, params: Params) -> Array:
         """dt: the ``dt`` parameter when the model trains it, else the fixed value."""
@@ -145,6 +162,11 @@ class JaxNetwork:
                     f"initial_states key {key!r}: no layer {lid}; layers are {sorted(by_id)}"
                 )
             valid = ("s",) + by_id[lid].aux_states
+            if name == "s" and not by_id[lid].accepts_initial_state:
+                raise KeyError(
+                    f"initial_states key {key!r}: layer {lid} ({by_id[lid].layer_type}) always "
+                    "starts from zero and takes no initial state"
+                )
             if name not in valid:
                 raise KeyError(f"initial_states key {key!r}: layer {lid} has states {list(valid)}")
             out.setdefault(lid, {})[str(name)] = jnp.asarray(value, dtype=jnp.float32)
@@ -161,10 +183,11 @@ class JaxNetwork:
     ) -> JaxSimulation:
         """Run the network on x [B, T, D_in]; returns every layer's history."""
         init = self.initial_states(x.shape[0], x.dtype, initial_states)
-        if self.method == "layerwise":
+        method = self.effective_method
+        if method == "layerwise":
             return self._layerwise(params, x, init, track_phi, track_g)
         return self._stepwise(
-            params, x, init, track_phi, track_g, jacobi=self.method == "stepwise_jacobi"
+            params, x, init, track_phi, track_g, jacobi=method == "stepwise_jacobi"
         )
 
     def _layerwise(
@@ -187,7 +210,11 @@ class JaxNetwork:
                 continue
             phi_ext = x_tm if (lid == first and self.input_type == "flux") else None
             for conn in self.incoming(lid):
-                flux = states[conn.from_layer][1:] @ self.weight(params, conn).T
+                source, weight = states[conn.from_layer][1:], self.weight(params, conn)
+                if conn.edge is None:
+                    flux = source @ weight.T
+                else:
+                    flux = edge_sequence(conn.edge, source, weight, dt)
                 phi_ext = flux if phi_ext is None else phi_ext + flux
             if phi_ext is None:
                 phi_ext = jnp.zeros((x.shape[1], x.shape[0], layer.dim), x.dtype)
@@ -201,6 +228,7 @@ class JaxNetwork:
                 weight,
                 dt,
                 track_phi or track_g,
+                edge=internal.edge if internal is not None else None,
             )
             states[lid] = hist
             if phi is not None:
@@ -227,9 +255,15 @@ class JaxNetwork:
         first = self.layers[0].layer_id
         layer_p = {layer.layer_id: self.layer_params(params, layer) for layer in self.layers}
         weights = {c.name: self.weight(params, c) for c in self.connections}
+        internals = {layer.layer_id: self.internal(layer.layer_id) for layer in self.layers}
         track = track_phi or track_g
 
-        def body(carry: Dict[int, State], x_t: Array):
+        batch = x.shape[0]
+        edges0 = {c.name: c.edge.zeros(batch, x.dtype) for c in self.connections if c.edge}
+
+        def body(carry: Tuple[Dict[int, State], Dict[str, EdgeState]], x_t: Array):
+            prev, edge_prev = carry
+            edge_new = dict(edge_prev)
             fresh: Dict[int, State] = {}
             phis: Dict[int, Array] = {}
             drives: Dict[int, Array] = {}
@@ -242,20 +276,34 @@ class JaxNetwork:
                 phi_ext = x_t if (lid == first and self.input_type == "flux") else None
                 for conn in self.incoming(lid):
                     src = conn.from_layer
-                    s_src = fresh[src]["s"] if (not jacobi and src in fresh) else carry[src]["s"]
-                    contribution = s_src @ weights[conn.name].T
+                    s_src = fresh[src]["s"] if (not jacobi and src in fresh) else prev[src]["s"]
+                    if conn.edge is None:
+                        contribution = s_src @ weights[conn.name].T
+                    else:
+                        advanced = conn.edge.advance(edge_prev[conn.name], s_src, weights[conn.name], dt)
+                        edge_new[conn.name] = advanced
+                        # Jacobi delivers the edge states from before this step's update
+                        contribution = conn.edge.output(edge_prev[conn.name] if jacobi else advanced)
                     phi_ext = contribution if phi_ext is None else phi_ext + contribution
                 if phi_ext is None:
                     phi_ext = jnp.zeros((x_t.shape[0], layer.dim), x_t.dtype)
-                internal = self.internal(lid)
+                internal = internals[lid]
                 weight = weights[internal.name] if internal is not None else None
+                internal_flux = None
+                if internal is not None and internal.edge is not None:
+                    # a dynamic internal edge advances with the layer's state before this step
+                    advanced = internal.edge.advance(edge_prev[internal.name], prev[lid]["s"], weight, dt)
+                    edge_new[internal.name] = advanced
+                    internal_flux = internal.edge.output(advanced)
                 fresh[lid], phis[lid], drives[lid] = layer.step(
-                    layer_p[lid], phi_ext, carry[lid], weight, dt
+                    layer_p[lid], phi_ext, prev[lid], weight, dt, internal_flux
                 )
             out = {lid: fresh[lid]["s"] for lid in fresh}
-            return fresh, (out, phis if track else {}, drives if track else {})
+            return (fresh, edge_new), (out, phis if track else {}, drives if track else {})
 
-        final, (steps, phis, drives) = jax.lax.scan(body, init, jnp.swapaxes(x, 0, 1))  # time-major
+        (final, _), (steps, phis, drives) = jax.lax.scan(
+            body, (init, edges0), jnp.swapaxes(x, 0, 1)
+        )  # time-major
         states = {
             lid: jnp.concatenate(
                 [init[lid]["s"][:, None, :], jnp.swapaxes(steps[lid], 0, 1)], axis=1
@@ -283,12 +331,16 @@ def run_layer_sequence(
     weight: Optional[Array],
     dt: Array,
     track: bool,
+    edge: Optional[JaxEdge] = None,
 ) -> Tuple[Array, Optional[Array], Optional[Array], State]:
     """One layer over a whole time-major sequence (layerwise evaluation).
 
-    ``phi_ext`` is [T, B, D]. Returns (history [T+1, B, D], phi [T, B, D] or None,
-    g [T, B, D] or None, final state).
+    ``phi_ext`` is [T, B, D]; ``edge`` is the layer's dynamic internal connection, if any
+    (its states persist over the whole sequence). Returns (history [T+1, B, D],
+    phi [T, B, D] or None, g [T, B, D] or None, final state).
     """
+    if edge is not None:
+        return _dynamic_internal(layer, p, phi_ext, state0, weight, dt, track, edge)
     if isinstance(layer, InputLayer) and weight is None:
         hist = jnp.concatenate([state0["s"][None], phi_ext], axis=0)
         return hist, phi_ext, phi_ext, {"s": hist[-1]}
@@ -307,6 +359,33 @@ def run_layer_sequence(
         return new_state, (new_state["s"], phi, g) if track else (new_state["s"],)
 
     final, outs = jax.lax.scan(body, state0, pre)
+    hist = jnp.concatenate([state0["s"][None], outs[0]], axis=0)
+    if not track:
+        return hist, None, None, final
+    return hist, outs[1], outs[2], final
+
+
+def _dynamic_internal(
+    layer: JaxLayer,
+    p: Dict[str, Array],
+    phi_ext: Array,
+    state0: State,
+    weight: Array,
+    dt: Array,
+    track: bool,
+    edge: JaxEdge,
+) -> Tuple[Array, Optional[Array], Optional[Array], State]:
+    """Step loop of a layer whose internal connection is dynamic: at each step the edges
+    advance with the layer's current state and their updated output joins the flux."""
+
+    def body(carry: Tuple[State, EdgeState], phi_t: Array):
+        state, edge_state = carry
+        edge_state = edge.advance(edge_state, state["s"], weight, dt)
+        new_state, phi, g = layer.step(p, phi_t, state, weight, dt, edge.output(edge_state))
+        return (new_state, edge_state), (new_state["s"], phi, g) if track else (new_state["s"],)
+
+    init = (state0, edge.zeros(phi_ext.shape[1], phi_ext.dtype))
+    (final, _), outs = jax.lax.scan(body, init, phi_ext)
     hist = jnp.concatenate([state0["s"][None], outs[0]], axis=0)
     if not track:
         return hist, None, None, final

@@ -27,10 +27,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from .constraints import JaxConstraints, constraints_from_spec
+from .edges import JaxEdge
 from .errors import JaxUnsupportedError
 from .layers import JAX_LAYERS, JaxLayer
-from .network import METHODS, JaxConnection, JaxNetwork, JaxSimulation
+from .network import JaxConnection, JaxNetwork, JaxSimulation
 from .source_functions import jax_source_function
+from .spec_support import JAX_SOLVERS, check_architecture
 
 Array = jax.Array
 Params = Dict[str, Array]
@@ -57,42 +59,53 @@ def _noise_settings(spec: Mapping[str, Any]) -> List[str]:
     return found
 
 
-def _layer_from_spec(
+def _source_of(torch_layer: Any, params: Mapping[str, Any]) -> Optional[str]:
+    """The source function the torch layer evaluates (its instance first, then the spec)."""
+    from soen_train.model.source_functions import source_function_name
+
+    source = getattr(torch_layer, "source", None)
+    if source is not None:
+        return source_function_name(source)
+    return params.get("source_func") or None
+
+
+def _layer_from_torch(
     entry: Mapping[str, Any],
+    torch_layer: Any,
     has_internal: bool,
-    param_names: Tuple[str, ...],
-    constants: Dict[str, Any],
+    torch_names: Tuple[str, ...],
+    buffers: Dict[str, np.ndarray],
 ) -> JaxLayer:
-    """The JAX layer for one entry of ``spec['layers']``."""
+    """The JAX layer for one entry of ``spec['layers']`` and its torch layer."""
     from soen_train.model.layers import LAYER_TYPES
 
     layer_type = LAYER_TYPES.canonical(str(entry["layer_type"]))
     lid = int(entry["layer_id"])
-    if layer_type not in JAX_LAYERS:
-        raise JaxUnsupportedError(
-            f"layer {lid}: layer type '{layer_type}' has no JAX implementation; supported: "
-            f"{', '.join(JAX_LAYERS.names())}"
-        )
+    cls = JAX_LAYERS.get(layer_type)  # check_architecture refused types JAX lacks
     params = entry.get("params") or {}
-    source_name = params.get("source_func") or params.get("source_func_type")
+    source_name = _source_of(torch_layer, params)
     source = jax_source_function(source_name) if source_name else None
-    if source is None and layer_type in (
-        "SingleDendrite",
-        "MultiplierWICC",
-        "MultiplierNOCC",
-        "NonLinear",
-    ):
+    if source is None and cls.needs_source:
         raise JaxUnsupportedError(f"layer {lid} ({layer_type}): the spec names no source_func")
-    solver = str(params.get("solver", "FE")).upper()
-    cls = JAX_LAYERS.get(layer_type)
+    raw_solver = str(getattr(torch_layer, "solver", params.get("solver", "FE"))).upper()
+    solver = JAX_SOLVERS[raw_solver]  # check_architecture refused solvers JAX lacks
+    if solver == "PS" and (not cls.has_parallel_form() or (has_internal and cls.reads_internal)):
+        raise JaxUnsupportedError(
+            f"layer {lid} ({layer_type}): solver PS has no JAX form for this layer"
+            + (" with an internal connection" if has_internal else "")
+            + "; use solver: FE"
+        )
+    options = dict(getattr(torch_layer, "options", {}) or {})
+    for key, value in params.items():
+        options.setdefault(key, value)
     return cls(
         layer_id=lid,
         dim=int(params["dim"]),
         solver=solver,
         source=source,
         has_internal=has_internal,
-        param_names=param_names,
-        constants=constants,
+        param_map=cls.map_params(lid, torch_names),
+        constants=cls.constants_from(options, buffers),
     )
 
 
@@ -111,19 +124,9 @@ class JaxSOEN:
     def from_torch(cls, model: Any) -> Tuple["JaxSOEN", Params]:
         """(jax_model, params) from a ``SOENModel``; params keyed like ``parameters_by_name()``."""
         spec = model.spec
+        check_architecture(spec)
         sim = spec.get("simulation", {})
         method = str(sim.get("network_evaluation_method", "layerwise"))
-        if method not in METHODS:
-            raise JaxUnsupportedError(
-                f"simulation.network_evaluation_method '{method}' has no JAX implementation; "
-                f"supported: {', '.join(METHODS)}"
-            )
-        if sim.get("early_stopping_forward_pass"):
-            raise JaxUnsupportedError(
-                "simulation.early_stopping_forward_pass: a forward pass that stops at a steady "
-                "state has a data-dependent length, which the JAX backend does not run; set it "
-                "to false or use training.backend=torch"
-            )
         _check_runtime_transforms(model)
         named = model.parameters_by_name()
         state = model.state_dict()
@@ -137,12 +140,15 @@ class JaxSOEN:
             lid = int(entry["layer_id"])
             prefix = f"layers.{lid}."
             names = tuple(k[len(prefix) :] for k in named if k.startswith(prefix))
-            constants: Dict[str, Any] = {}
-            if f"{prefix}fan_in" in state:
-                constants["fan_in"] = (
-                    state[f"{prefix}fan_in"].detach().cpu().numpy().astype(np.float32)
-                )
-            layers.append(_layer_from_spec(entry, lid in internal_ids, names, constants))
+            buffers = {
+                k[len(prefix) :]: v.detach().cpu().numpy()
+                for k, v in state.items()
+                if k.startswith(prefix) and k not in named
+            }
+            torch_layer = model.layer(lid)
+            layers.append(
+                _layer_from_torch(entry, torch_layer, lid in internal_ids, names, buffers)
+            )
         connections = []
         for entry in spec["connections"]:
             name = f"{int(entry['from_layer'])}_to_{int(entry['to_layer'])}"
@@ -158,6 +164,7 @@ class JaxSOEN:
                     from_layer=int(entry["from_layer"]),
                     to_layer=int(entry["to_layer"]),
                     mask=mask,
+                    edge=_edge_of(model, name),
                 )
             )
         network = JaxNetwork(
@@ -305,6 +312,12 @@ def _simulate_jit(
     track_g: bool,
 ) -> JaxSimulation:
     return network.simulate(params, x, init, track_phi, track_g)
+
+
+def _edge_of(model: Any, name: str) -> Optional[JaxEdge]:
+    """The JAX edges of connection ``name`` when it is dynamic (WICC / NOCC), else None."""
+    conn = model.connection(name)
+    return JaxEdge.from_torch(conn) if getattr(conn, "is_dynamic", False) else None
 
 
 def _check_runtime_transforms(model: Any) -> None:

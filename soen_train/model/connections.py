@@ -4,6 +4,10 @@ The trainable tensor is ``weight``; the 0/1 ``mask`` decides which entries exist
 simulator always uses ``weight * mask`` so masked entries contribute nothing and receive
 zero gradient; ``enforce_constraints`` also rewrites them to exactly zero and clamps the
 rest to the configured [min, max] and to the sign allowed by the source layer's polarity.
+
+A dynamic connection (``mode`` WICC or NOCC) uses the same weight as the programmed flux
+phi_y of a multiplier circuit on every existing entry (``dynamic_edges``); its edge list
+and per-destination fan-in come from the mask and are rebuilt only when the mask changes.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ import torch
 from torch import Tensor, nn
 
 from .connectivity import build_mask, init_weights
+from .dynamic_edges import EdgeIndex, EdgeRunner, EdgeSettings, edge_settings
 from .noise import weight_offset
 from .spec_types import ConnectionSpec
+from .validation import ArchitectureError
 
 WeightTransform = Callable[[Tensor], Tensor]
 
@@ -29,6 +35,21 @@ class Connection(nn.Module):
         super().__init__()
         self.spec = spec
         self.n_from, self.n_to = int(n_from), int(n_to)
+        where = f"connection {spec.from_layer}->{spec.to_layer}"
+        self.edge_settings: EdgeSettings | None = None
+        if spec.is_dynamic:
+            self.edge_settings = edge_settings(spec.mode, spec.connection_params,
+                                               f"{where}.connection_params", warn=False)
+            j_out = self.edge_settings.j_out
+            if isinstance(j_out, tuple) and len(j_out) != self.n_to:
+                raise ArchitectureError(
+                    f"{where}.connection_params.j_out: {len(j_out)} values given, but layer "
+                    f"{spec.to_layer} has {self.n_to} nodes (give one value or one per node)")
+            if source_polarity is not None:
+                raise ArchitectureError(
+                    f"{where}: mode {spec.mode} cannot be combined with the polarity of source layer "
+                    f"{spec.from_layer}; use mode: fixed or remove the layer's polarity")
+        self._edge_cache: tuple[tuple[int, int, str], EdgeIndex] | None = None
         if materialize:
             mask = build_mask(spec.pattern, n_from, n_to, spec.pattern_params,
                               allow_self=spec.allow_self_connections, generator=generator)
@@ -66,6 +87,24 @@ class Connection(nn.Module):
     def is_internal(self) -> bool:
         """True for a layer's connection to itself."""
         return self.spec.from_layer == self.spec.to_layer
+
+    @property
+    def is_dynamic(self) -> bool:
+        """True for a WICC / NOCC connection (edge states integrated in time)."""
+        return self.edge_settings is not None
+
+    def edge_index(self) -> EdgeIndex:
+        """Edges (nonzero mask entries, destination-major) and per-destination edge counts."""
+        key = (self.mask.data_ptr(), self.mask._version, str(self.mask.device))
+        if self._edge_cache is None or self._edge_cache[0] != key:
+            self._edge_cache = (key, EdgeIndex.from_mask(self.mask.detach()))
+        return self._edge_cache[1]
+
+    def edge_runner(self, batch: int, dt: Tensor, ref: Tensor) -> EdgeRunner:
+        """Fresh (zero) edge states for one forward pass of a dynamic connection."""
+        if self.edge_settings is None:
+            raise ValueError(f"connection {self.name} is fixed; it has no edge states")
+        return EdgeRunner(self.edge_settings, self.edge_index(), batch=batch, dt=dt, ref=ref)
 
     def masked_weight(self) -> Tensor:
         """weight * mask (gradients flow to the existing entries only)."""

@@ -1,10 +1,16 @@
 """Connection patterns (which entries of J exist) and weight initialisers (their values).
 
 A connection from a layer with ``n_from`` nodes to one with ``n_to`` nodes has a weight
-matrix J of shape [n_to, n_from] and a 0/1 mask of the same shape. Patterns build masks,
-initialisers fill the unmasked entries. Random patterns and inits draw from the model's
-seeded ``torch.Generator``, so the same seed reproduces masks and weights bit for bit.
-Files (``custom`` masks and weights) are read with ``allow_pickle=False``.
+matrix J of shape [n_to, n_from] and a 0/1 mask of the same shape (row = target, column =
+source). Patterns build masks, initialisers fill the matrix; the result is weights * mask.
+
+Both follow the original SOEN toolkit exactly: the same rules and, for the random ones,
+the same float32 torch calls in the same order (``torch.rand`` for sparse, one
+``torch.multinomial`` per source column for power_law/exponential, one ``torch.randperm`` per
+source for constant, then the initialiser's draw over the FULL [to, from] matrix). With a
+generator in the state the original's global generator is in, masks and weights are
+bit-identical to the original's. Files (``custom`` masks and weights) are read with
+``allow_pickle=False``.
 """
 
 from __future__ import annotations
@@ -13,24 +19,28 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from soen_train.registry import Registry
+from soen_train.registry import Registry, closest
 
-from .validation import REQUIRED, ArchitectureError, as_float, as_int, as_str, resolve_options
+from .validation import REQUIRED, ArchitectureError, as_float, as_int, as_str
 
 Gen = torch.Generator | None
 
 
 @dataclass(frozen=True)
 class Pattern:
-    """A mask builder ``build(n_from, n_to, params, generator) -> [n_to, n_from]``."""
+    """A mask builder ``build(n_from, n_to, params, allow_self, generator) -> [n_to, n_from]``.
+
+    ``defaults`` lists the parameters it reads (``REQUIRED`` = no default).
+    """
 
     defaults: Mapping[str, object]
-    build: Callable[[int, int, Mapping[str, object], Gen], Tensor]
+    build: Callable[[int, int, Mapping[str, Any], bool, Gen], Tensor]
     doc: str
 
 
@@ -39,33 +49,35 @@ class WeightInit:
     """A weight initialiser ``init(mask, params, generator) -> [n_to, n_from]`` (masked)."""
 
     defaults: Mapping[str, object]
-    init: Callable[[Tensor, Mapping[str, object], Gen], Tensor]
+    init: Callable[[Tensor, Mapping[str, Any], Gen], Tensor]
     doc: str
 
 
-#: Catalog of connection patterns (``connection_type`` in the YAML).
+#: Catalog of connection patterns (``connection_type`` / ``structure.type`` in the YAML).
 CONNECTION_PATTERNS: Registry[Pattern] = Registry("connection pattern")
 #: Catalog of weight initialisers (``params.init`` in the YAML).
 WEIGHT_INITS: Registry[WeightInit] = Registry("weight init")
 
+#: Scopes that decide the distance geometry of power_law / exponential.
+SCOPES: tuple[str, ...] = ("internal", "external")
+#: block_structure connection modes.
+BLOCK_MODES: tuple[str, ...] = ("diagonal", "full", "none")
 
-def _rand(shape, gen: Gen) -> Tensor:
-    return torch.rand(shape, generator=gen, dtype=torch.float64)
 
-
-def _read_array(path_value: object, key: str, where: str) -> np.ndarray:
-    """Load an array from .npy or .npz (key ``key``) without unpickling."""
+def _read_array(path_value: object, key: str, where: str, *, npy: bool = True) -> np.ndarray:
+    """Load an array from .npz (key ``key``) or .npy without unpickling."""
     path = Path(as_str(path_value, where))
     if not path.is_file():
         raise ArchitectureError(f"{where}: file not found: {path}")
-    if path.suffix == ".npz":
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
         with np.load(path, allow_pickle=False) as data:
             if key not in data.files:
                 raise ArchitectureError(f"{where}: {path} has no array '{key}' (has {data.files})")
             return np.asarray(data[key])
-    if path.suffix == ".npy":
+    if suffix == ".npy" and npy:
         return np.asarray(np.load(path, allow_pickle=False))
-    raise ArchitectureError(f"{where}: {path} must be a .npy or .npz file")
+    raise ArchitectureError(f"{where}: {path} must be a {'.npy or ' if npy else ''}.npz file")
 
 
 # ----------------------------------------------------------------------------------------
@@ -73,199 +85,328 @@ def _read_array(path_value: object, key: str, where: str) -> np.ndarray:
 # ----------------------------------------------------------------------------------------
 
 
-def _dense(n_from: int, n_to: int, p: Mapping[str, object], gen: Gen) -> Tensor:
+def _dense(n_from: int, n_to: int, p: Mapping[str, Any], allow_self: bool, gen: Gen) -> Tensor:
     return torch.ones(n_to, n_from)
 
 
-def _one_to_one(n_from: int, n_to: int, p: Mapping[str, object], gen: Gen) -> Tensor:
-    start = as_int(p["source_start_node_id"], "one_to_one.source_start_node_id", minimum=0)
-    end_raw = p["source_end_node_id"]
-    end = (min(n_from, n_to + start) - 1) if end_raw is None else as_int(
-        end_raw, "one_to_one.source_end_node_id", minimum=start)
-    if end >= n_from or end - start + 1 > n_to:
-        raise ArchitectureError(
-            f"one_to_one: source nodes {start}..{end} do not fit a {n_from} -> {n_to} connection"
-        )
+def _one_to_one(n_from: int, n_to: int, p: Mapping[str, Any], allow_self: bool, gen: Gen) -> Tensor:
+    """Diagonal on the first min(from, to) nodes, or source nodes start..end -> targets 0.."""
     mask = torch.zeros(n_to, n_from)
+    start_raw, end_raw = p["source_start_node_id"], p["source_end_node_id"]
+    if start_raw is None and end_raw is None:
+        k = min(n_from, n_to)
+        mask[torch.arange(k), torch.arange(k)] = 1.0
+        return mask
+    if start_raw is None or end_raw is None:
+        raise ArchitectureError("one_to_one: give both source_start_node_id and source_end_node_id, "
+                                "or neither")
+    start = as_int(start_raw, "one_to_one.source_start_node_id", minimum=0)
+    end = as_int(end_raw, "one_to_one.source_end_node_id")
+    if end >= n_from or start > end or end - start + 1 > n_to:
+        raise ArchitectureError(
+            f"one_to_one: source nodes {start}..{end} do not fit a {n_from} -> {n_to} connection "
+            f"(need 0 <= start <= end < {n_from} and at most {n_to} nodes)")
     for k in range(end - start + 1):
         mask[k, start + k] = 1.0
     return mask
 
 
-def _inverse_one_to_one(n_from: int, n_to: int, p: Mapping[str, object], gen: Gen) -> Tensor:
-    mask = torch.ones(n_to, n_from)
-    k = min(n_from, n_to)
-    mask[torch.arange(k), torch.arange(k)] = 0.0
-    return mask
+def _inverse_one_to_one(n_from: int, n_to: int, p: Mapping[str, Any], allow_self: bool,
+                        gen: Gen) -> Tensor:
+    if n_from != n_to:
+        raise ArchitectureError(f"inverse_one_to_one: needs equal sizes, got {n_from} -> {n_to}")
+    return 1.0 - torch.eye(n_to)
 
 
-def _chain(n_from: int, n_to: int, p: Mapping[str, object], gen: Gen) -> Tensor:
+def _chain(n_from: int, n_to: int, p: Mapping[str, Any], allow_self: bool, gen: Gen) -> Tensor:
+    """Source j -> target j + 1 for j = 0 .. from-2 (where the target exists)."""
     mask = torch.zeros(n_to, n_from)
-    for j in range(n_from):
+    for j in range(n_from - 1):
         if j + 1 < n_to:
             mask[j + 1, j] = 1.0
     return mask
 
 
-def _sparse(n_from: int, n_to: int, p: Mapping[str, object], gen: Gen) -> Tensor:
-    prob_raw = p["connection_probability"] if p["connection_probability"] is not None else p["sparsity"]
-    prob = as_float(prob_raw, "sparse: connection probability", minimum=0.0, maximum=1.0)
-    return (_rand((n_to, n_from), gen) < prob).to(torch.float32)
+def _sparse(n_from: int, n_to: int, p: Mapping[str, Any], allow_self: bool, gen: Gen) -> Tensor:
+    """Each entry exists with probability `sparsity`: one torch.rand(to, from) < p."""
+    prob = as_float(p["sparsity"], "sparse.sparsity")
+    if not 0.0 < prob <= 1.0:
+        raise ArchitectureError(f"sparse.sparsity: the probability that an entry exists must be in "
+                                f"(0, 1], got {prob}")
+    return (torch.rand(n_to, n_from, generator=gen) < prob).float()
 
 
-def _block_bounds(n: int, count: int) -> list:
-    base, extra = divmod(n, count)
-    bounds, start = [], 0
-    for k in range(count):
-        size = base + (1 if k < extra else 0)
-        bounds.append((start, start + size))
-        start += size
-    return bounds
+def _stride_pattern(height: int, width: int, density: float) -> Tensor:
+    """Deterministic block fill: round(h*w*d) entries, every stride-th in row-major order."""
+    block = torch.zeros(height, width)
+    density = min(1.0, max(0.0, float(density)))
+    total = height * width
+    if density <= 0.0 or total == 0:
+        return block
+    target = round(total * density)
+    if target <= 0:
+        return block
+    stride = max(1, total // target)
+    placed = 0
+    for k in range(total):
+        if placed >= target:
+            break
+        if k % stride == 0:
+            block[k // width, k % width] = 1.0
+            placed += 1
+    return block
 
 
-def _block_structure(n_from: int, n_to: int, p: Mapping[str, object], gen: Gen) -> Tensor:
+def _block_structure(n_from: int, n_to: int, p: Mapping[str, Any], allow_self: bool,
+                     gen: Gen) -> Tensor:
+    """Contiguous blocks; nodes past block_count * block size stay unconnected.
+
+    Block i covers target rows [i*bt, (i+1)*bt) and source columns [i*bf, (i+1)*bf) with
+    bt = to // block_count, bf = from // block_count. Within blocks get the stride pattern
+    at within_block_density; cross blocks (cross_block_density > 0): `full` fills every
+    off-diagonal block pair, `diagonal` fills source block i -> every later target block,
+    `none` adds none. Later assignments overwrite earlier ones.
+    """
     count = as_int(p["block_count"], "block_structure.block_count", minimum=1)
-    if count > min(n_from, n_to):
-        raise ArchitectureError(
-            f"block_structure: block_count {count} exceeds the layer sizes ({n_from}, {n_to})"
-        )
     mode = as_str(p["connection_mode"], "block_structure.connection_mode")
-    if mode not in ("diagonal", "full"):
+    if mode not in BLOCK_MODES:
+        hint = closest(mode, BLOCK_MODES)
         raise ArchitectureError(
-            f"block_structure.connection_mode: '{mode}' is not valid; use 'diagonal' or 'full'"
-        )
-    within = as_float(p["within_block_density"], "block_structure.within_block_density",
-                      minimum=0.0, maximum=1.0)
-    cross = as_float(p["cross_block_density"], "block_structure.cross_block_density",
-                     minimum=0.0, maximum=1.0)
-    draws = _rand((n_to, n_from), gen)
-    density = torch.zeros(n_to, n_from, dtype=torch.float64)
-    rows, cols = _block_bounds(n_to, count), _block_bounds(n_from, count)
-    for bi, (r0, r1) in enumerate(rows):
-        for bj, (c0, c1) in enumerate(cols):
-            if bi == bj:
-                density[r0:r1, c0:c1] = within
-            elif mode == "full":
-                density[r0:r1, c0:c1] = cross
-    return (draws < density).to(torch.float32)
+            f"block_structure.connection_mode: '{mode}' is not valid"
+            + (f" (did you mean '{hint}'?)" if hint else "") + f"; use one of {list(BLOCK_MODES)}")
+    within = as_float(p["within_block_density"], "block_structure.within_block_density")
+    cross = as_float(p["cross_block_density"], "block_structure.cross_block_density")
+    bf, bt = n_from // count, n_to // count
+    if bf < 1 or bt < 1:
+        count = min(n_from, n_to)
+        bf, bt = max(1, n_from // count), max(1, n_to // count)
 
+    def rows(i: int) -> tuple[int, int]:
+        return i * bt, min((i + 1) * bt, n_to)
 
-def _grid(n: int) -> Tensor:
-    """Unit-spaced square-grid coordinates [n, 2] of n nodes, filled row by row."""
-    side = max(1, math.ceil(math.sqrt(n)))
-    k = torch.arange(n, dtype=torch.float64)
-    return torch.stack([torch.remainder(k, side), torch.floor(k / side)], dim=1)
+    def cols(i: int) -> tuple[int, int]:
+        return i * bf, min((i + 1) * bf, n_from)
 
-
-def _distance(n_from: int, n_to: int) -> Tensor:
-    """Distances [n_to, n_from]; the target grid is scaled onto the source grid's extent."""
-    src, dst = _grid(n_from), _grid(n_to)
-    side_src = max(1, math.ceil(math.sqrt(n_from))) - 1
-    side_dst = max(1, math.ceil(math.sqrt(n_to))) - 1
-    if side_dst > 0 and side_src != side_dst:
-        dst = dst * (side_src / side_dst)
-    return torch.cdist(dst, src)
-
-
-def _distance_sampled(weight: Tensor, fan_out: int, p: Mapping[str, object], gen: Gen) -> Tensor:
-    """Bernoulli mask with per-source expected fan-out ``fan_out`` and relative weights."""
-    if not bool(p.get("_allow_self", True)) and weight.shape[0] == weight.shape[1]:
-        weight = weight * (1.0 - torch.eye(weight.shape[0], dtype=weight.dtype))
-    norm = weight.sum(dim=0, keepdim=True).clamp_min(1e-300)
-    prob = (fan_out * weight / norm).clamp(max=1.0)
-    return (_rand(weight.shape, gen) < prob).to(torch.float32)
-
-
-def _power_law(n_from: int, n_to: int, p: Mapping[str, object], gen: Gen) -> Tensor:
-    alpha = as_float(p["alpha"], "power_law.alpha", minimum=0.0)
-    fan_out = as_int(p["expected_fan_out"], "power_law.expected_fan_out", minimum=1)
-    weight = (1.0 + _distance(n_from, n_to)) ** (-alpha)
-    return _distance_sampled(weight, fan_out, p, gen)
-
-
-def _exponential(n_from: int, n_to: int, p: Mapping[str, object], gen: Gen) -> Tensor:
-    d0 = as_float(p["d_0"], "exponential.d_0", minimum=1e-12)
-    fan_out = as_int(p["expected_fan_out"], "exponential.expected_fan_out", minimum=1)
-    weight = torch.exp(-_distance(n_from, n_to) / d0)
-    return _distance_sampled(weight, fan_out, p, gen)
-
-
-def _constant_fan_out(n_from: int, n_to: int, p: Mapping[str, object], gen: Gen) -> Tensor:
-    fan_out = as_int(p["expected_fan_out"], "constant.expected_fan_out", minimum=1)
-    if fan_out > n_to:
-        raise ArchitectureError(f"constant: expected_fan_out {fan_out} exceeds the {n_to} targets")
     mask = torch.zeros(n_to, n_from)
-    for j in range(n_from):
-        order = torch.argsort(_rand(n_to, gen))
-        mask[order[:fan_out], j] = 1.0
+    for i in range(count):
+        r0, r1 = rows(i)
+        c0, c1 = cols(i)
+        if within > 0:
+            mask[r0:r1, c0:c1] = _stride_pattern(r1 - r0, c1 - c0, within)
+        if cross > 0 and mode != "none":
+            others = range(count) if mode == "full" else range(i + 1, count)
+            for j in others:
+                if j == i:
+                    continue
+                q0, q1 = rows(j)
+                mask[q0:q1, c0:c1] = _stride_pattern(q1 - q0, c1 - c0, cross)
+                if mode == "full":
+                    d0, d1 = cols(j)
+                    mask[r0:r1, d0:d1] = _stride_pattern(r1 - r0, d1 - d0, cross)
     return mask
 
 
-def _hierarchical_blocks(n_from: int, n_to: int, p: Mapping[str, object], gen: Gen) -> Tensor:
-    levels = as_int(p["levels"], "hierarchical_blocks.levels", minimum=1)
-    base = as_int(p["base_size"], "hierarchical_blocks.base_size", minimum=2)
-    n = base**levels
-    if n_from != n or n_to != n:
-        raise ArchitectureError(
-            f"hierarchical_blocks: levels={levels}, base_size={base} needs {n} nodes on both "
-            f"sides, got {n_from} -> {n_to}"
-        )
-    fractions = p["tier_fractions"]
-    if fractions is None:
-        fractions = [1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125][:levels]
-    if not isinstance(fractions, (list, tuple)) or len(fractions) < levels:
-        raise ArchitectureError(
-            f"hierarchical_blocks.tier_fractions: need {levels} values (one per tier), got {fractions!r}"
-        )
-    idx = torch.arange(n)
-    density = torch.zeros(n, n, dtype=torch.float64)
+def _grid(n: int) -> tuple[Tensor, Tensor]:
+    """(x, y) of n nodes on a ceil(sqrt(n))-wide grid, filled row by row (float32)."""
+    side = math.ceil(math.sqrt(n))
+    k = torch.arange(n, dtype=torch.float32)
+    return k % side, torch.floor(k / side)
+
+
+def _distances(n_from: int, n_to: int, scope: str) -> Tensor:
+    """Distances [to, from] of the original's geometry.
+
+    internal: both layers on their own grid, Euclidean distance. external: sources on the
+    column x = 0, targets on the column x = max(ceil(sqrt(from)), ceil(sqrt(to))), one node per
+    unit of y; Manhattan distance.
+    """
+    if scope == "internal":
+        sx, sy = _grid(n_from)
+        tx, ty = _grid(n_to)
+        dx = tx.view(-1, 1) - sx.view(1, -1)
+        dy = ty.view(-1, 1) - sy.view(1, -1)
+        return torch.sqrt(dx * dx + dy * dy)
+    offset = float(max(math.ceil(math.sqrt(n_from)), math.ceil(math.sqrt(n_to))))
+    sx = torch.zeros(n_from)
+    sy = torch.linspace(0.0, max(0.0, float(n_from - 1)), n_from)
+    tx = torch.full((n_to,), offset)
+    ty = torch.linspace(0.0, max(0.0, float(n_to - 1)), n_to)
+    dx = tx.view(-1, 1) - sx.view(1, -1)
+    dy = torch.abs(ty.view(-1, 1) - sy.view(1, -1))
+    return dx.abs() + dy
+
+
+def _scope(p: Mapping[str, Any], where: str) -> str:
+    scope = as_str(p["connection_scope"], f"{where}.connection_scope").lower()
+    return scope if scope == "internal" else "external"
+
+
+def _sample_targets(weight: Tensor, fan_out: int, gen: Gen) -> Tensor:
+    """Exactly min(k, available) distinct targets per source column, weighted, in column order."""
+    n_to, n_from = weight.shape
+    mask = torch.zeros(n_to, n_from)
+    for j in range(n_from):
+        column = weight[:, j]
+        positive = column > 0
+        available = int(positive.sum().item())
+        if available == 0:
+            continue
+        probs = column[positive]
+        probs = probs / probs.sum()
+        chosen = torch.multinomial(probs, num_samples=min(fan_out, available), replacement=False,
+                                   generator=gen)
+        mask[positive.nonzero(as_tuple=False).view(-1)[chosen], j] = 1.0
+    return mask
+
+
+def _distance_mask(n_from: int, n_to: int, p: Mapping[str, Any], allow_self: bool, gen: Gen,
+                   kernel: Callable[[Tensor], Tensor], where: str) -> Tensor:
+    fan_out = max(0, as_int(p["expected_fan_out"], f"{where}.expected_fan_out"))
+    if fan_out == 0:
+        return torch.zeros(n_to, n_from)
+    scope = _scope(p, where)
+    weight = kernel(_distances(n_from, n_to, scope))
+    if n_to == n_from and scope == "internal" and not allow_self:
+        idx = torch.arange(n_to)
+        weight[idx, idx] = 0.0
+    return _sample_targets(weight, fan_out, gen)
+
+
+def _power_law(n_from: int, n_to: int, p: Mapping[str, Any], allow_self: bool, gen: Gen) -> Tensor:
+    """Weight 1 / max(d, 1e-6)^alpha (a self entry weighs 1e12 for alpha 2: always chosen)."""
+    alpha = as_float(p["alpha"], "power_law.alpha")
+    return _distance_mask(n_from, n_to, p, allow_self, gen,
+                          lambda d: 1.0 / (torch.clamp(d, min=1e-6) ** alpha), "power_law")
+
+
+def _exponential(n_from: int, n_to: int, p: Mapping[str, Any], allow_self: bool, gen: Gen) -> Tensor:
+    """Weight exp(-d / max(d_0, 1e-6))."""
+    d0 = as_float(p["d_0"], "exponential.d_0")
+    return _distance_mask(n_from, n_to, p, allow_self, gen,
+                          lambda d: torch.exp(-d / max(d0, 1e-6)), "exponential")
+
+
+def _constant_fan_out(n_from: int, n_to: int, p: Mapping[str, Any], allow_self: bool,
+                      gen: Gen) -> Tensor:
+    """Each source reaches min(k, available) targets: the first ones of a torch.randperm."""
+    fan_out = max(0, as_int(p["expected_fan_out"], "constant.expected_fan_out"))
+    mask = torch.zeros(n_to, n_from)
+    if fan_out == 0:
+        return mask
+    for j in range(n_from):
+        available = [i for i in range(n_to) if allow_self or i != j]
+        if not available:
+            continue
+        chosen = torch.randperm(len(available), generator=gen)[: min(fan_out, len(available))]
+        mask[[available[int(i)] for i in chosen], j] = 1.0
+    return mask
+
+
+def hierarchical_mask(levels: int, base_size: int, tier_fractions: list[float] | None = None
+                      ) -> Tensor:
+    """Symmetric nested-block mask of base_size**levels nodes (diagonal included).
+
+    Tier t groups the nodes into blocks of base_size**(t+1). In each block,
+    n = ceil(fraction_t * size) "interneurons" are connected all to all: at tier 0 the
+    first n nodes of the block; above, n is split evenly over the base_size child blocks
+    (the first n mod base_size children take one more), taking the first nodes of each.
+    Tiers are OR-ed together. Default fractions: 1, 0.5, 0.25, 0.125.
+    """
+    fractions = list(tier_fractions) if tier_fractions is not None else [1.0, 0.5, 0.25, 0.125][:levels]
+    n = base_size**levels
+    mask = torch.zeros(n, n)
     for tier in range(levels):
-        same_outer = (idx[:, None] // base ** (tier + 1)) == (idx[None, :] // base ** (tier + 1))
-        same_inner = (idx[:, None] // base**tier) == (idx[None, :] // base**tier)
-        frac = as_float(fractions[tier], f"hierarchical_blocks.tier_fractions[{tier}]",
-                        minimum=0.0, maximum=1.0)
-        density[same_outer & ~same_inner] = frac
-    return (_rand((n, n), gen) < density).to(torch.float32)
+        size = base_size ** (tier + 1)
+        fraction = float(fractions[tier])
+        for block in range(n // size):
+            start = block * size
+            if fraction <= 0:
+                continue
+            count = max(0, min(math.ceil(fraction * size), size))
+            if tier == 0:
+                chosen = list(range(start, start + count))
+            else:
+                child = size // base_size
+                each, extra = divmod(count, base_size)
+                chosen = []
+                for c in range(base_size):
+                    take = min(each + (1 if c < extra else 0), child)
+                    chosen.extend(range(start + c * child, start + c * child + take))
+            if chosen:
+                idx = torch.tensor(chosen)
+                mask[idx.view(-1, 1), idx.view(1, -1)] = 1.0
+    return mask
 
 
-def _custom_mask(n_from: int, n_to: int, p: Mapping[str, object], gen: Gen) -> Tensor:
-    array = _read_array(p["mask_file"], "mask", "custom.mask_file")
+def _hierarchical_blocks(n_from: int, n_to: int, p: Mapping[str, Any], allow_self: bool,
+                         gen: Gen) -> Tensor:
+    levels = as_int(p["levels"], "hierarchical_blocks.levels")
+    base = as_int(p["base_size"], "hierarchical_blocks.base_size")
+    if not 1 <= levels <= 4:
+        raise ArchitectureError(f"hierarchical_blocks.levels: must be 1..4, got {levels}")
+    if base < 2:
+        raise ArchitectureError(f"hierarchical_blocks.base_size: must be >= 2, got {base}")
+    if n_from != n_to or n_from != base**levels:
+        raise ArchitectureError(
+            f"hierarchical_blocks: levels={levels}, base_size={base} needs a square "
+            f"{base**levels} x {base**levels} connection, got {n_from} -> {n_to}")
+    fractions = p["tier_fractions"]
+    if fractions is not None and not isinstance(fractions, (list, tuple)):
+        fractions = None  # the original falls back to the defaults for a non-list value
+    if fractions is not None:
+        if len(fractions) != levels:
+            raise ArchitectureError(f"hierarchical_blocks.tier_fractions: need {levels} values "
+                                    f"(one per tier), got {len(fractions)}")
+        fractions = [as_float(v, f"hierarchical_blocks.tier_fractions[{i}]")
+                     for i, v in enumerate(fractions)]
+    return hierarchical_mask(levels, base, fractions)
+
+
+def _custom_mask(n_from: int, n_to: int, p: Mapping[str, Any], allow_self: bool, gen: Gen) -> Tensor:
+    source = p["mask_file"] or p["file_path"]
+    if not source:
+        raise ArchitectureError("custom: missing required key 'mask_file' (.npz with array 'mask')")
+    array = _read_array(source, "mask", "custom.mask_file")
     if array.shape != (n_to, n_from):
         raise ArchitectureError(
-            f"custom.mask_file: mask has shape {array.shape}, expected [to, from] = ({n_to}, {n_from})"
-        )
-    return torch.as_tensor(array != 0, dtype=torch.float32)
+            f"custom.mask_file: mask has shape {array.shape}, expected [to, from] = ({n_to}, {n_from})")
+    mask = torch.as_tensor(np.asarray(array, dtype=np.float32))
+    if not torch.all((mask == 0) | (mask == 1)):
+        raise ArchitectureError(f"custom.mask_file: the mask must hold only 0 and 1, found "
+                                f"{sorted(set(torch.unique(mask).tolist()))}")
+    return mask
 
 
-_DISTANCE_DEFAULTS = {"expected_fan_out": 4}
+_DISTANCE = {"expected_fan_out": REQUIRED, "connection_scope": "internal"}
 
 CONNECTION_PATTERNS.register("dense", "all_to_all")(Pattern({}, _dense, "every entry"))
 CONNECTION_PATTERNS.register("one_to_one")(Pattern(
-    {"source_start_node_id": 0, "source_end_node_id": None}, _one_to_one,
-    "identity on the first min(from, to) nodes (or a source range)"))
+    {"source_start_node_id": None, "source_end_node_id": None}, _one_to_one,
+    "identity on the first min(from, to) nodes, or source nodes start..end -> targets 0.."))
 CONNECTION_PATTERNS.register("inverse_one_to_one")(Pattern(
-    {}, _inverse_one_to_one, "every entry except the matching-index diagonal"))
+    {}, _inverse_one_to_one, "every entry except the diagonal (square connections)"))
 CONNECTION_PATTERNS.register("chain")(Pattern({}, _chain, "source j -> target j + 1"))
 CONNECTION_PATTERNS.register("sparse")(Pattern(
-    {"sparsity": None, "connection_probability": None}, _sparse,
-    "each entry exists with probability `connection_probability` (alias `sparsity`)"))
+    {"sparsity": REQUIRED}, _sparse, "each entry exists with probability `sparsity` (0 < p <= 1)"))
 CONNECTION_PATTERNS.register("block_structure")(Pattern(
-    {"block_count": 4, "connection_mode": "diagonal", "within_block_density": 1.0,
-     "cross_block_density": 0.0}, _block_structure,
-    "contiguous blocks; matching blocks at within density, others at cross density (full mode)"))
+    {"block_count": REQUIRED, "connection_mode": REQUIRED, "within_block_density": REQUIRED,
+     "cross_block_density": REQUIRED}, _block_structure,
+    "contiguous blocks filled by a deterministic stride pattern; diagonal / full / none cross mode"))
 CONNECTION_PATTERNS.register("power_law")(Pattern(
-    {"alpha": 2.0, **_DISTANCE_DEFAULTS}, _power_law,
-    "grid-distance sampling with weight (1 + d)^-alpha"))
+    {**_DISTANCE, "alpha": 2.0}, _power_law,
+    "exactly k targets per source, drawn with weight 1 / d^alpha"))
 CONNECTION_PATTERNS.register("exponential")(Pattern(
-    {"d_0": 2.0, **_DISTANCE_DEFAULTS}, _exponential,
-    "grid-distance sampling with weight exp(-d / d_0)"))
+    {**_DISTANCE, "d_0": 2.0}, _exponential,
+    "exactly k targets per source, drawn with weight exp(-d / d_0)"))
 CONNECTION_PATTERNS.register("constant")(Pattern(
-    dict(_DISTANCE_DEFAULTS), _constant_fan_out, "each source reaches exactly expected_fan_out targets"))
+    {"expected_fan_out": REQUIRED}, _constant_fan_out,
+    "exactly k uniformly random targets per source"))
 CONNECTION_PATTERNS.register("hierarchical_blocks")(Pattern(
-    {"levels": 3, "base_size": 4, "tier_fractions": None}, _hierarchical_blocks,
-    "nested blocks with one density per tier"))
+    {"levels": REQUIRED, "base_size": REQUIRED, "tier_fractions": None}, _hierarchical_blocks,
+    "nested blocks, interneurons of each tier connected all to all (square, base_size^levels)"))
 CONNECTION_PATTERNS.register("custom")(Pattern(
-    {"mask_file": REQUIRED}, _custom_mask, "mask [to, from] from a .npy or .npz ('mask')"))
+    {"mask_file": None, "file_path": None}, _custom_mask,
+    "0/1 mask [to, from] from a .npz (array 'mask') or .npy file"))
 
 
 # ----------------------------------------------------------------------------------------
@@ -273,113 +414,184 @@ CONNECTION_PATTERNS.register("custom")(Pattern(
 # ----------------------------------------------------------------------------------------
 
 
-def _fans(mask: Tensor) -> tuple:
-    """Per-target fan-in [n_to, 1] and per-source fan-out [1, n_from] (at least 1)."""
-    fan_in = mask.sum(dim=1, keepdim=True).clamp_min(1.0).to(torch.float64)
-    fan_out = mask.sum(dim=0, keepdim=True).clamp_min(1.0).to(torch.float64)
-    return fan_in, fan_out
+def mask_fans(mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-target fan-in [to] and per-source fan-out [from] counted from the mask (>= 1)."""
+    return mask.sum(dim=1).float().clamp(min=1.0), mask.sum(dim=0).float().clamp(min=1.0)
 
 
-def _init_uniform(mask: Tensor, p: Mapping[str, object], gen: Gen) -> Tensor:
-    lo = as_float(p["min"] if p["a"] is None else p["a"], "init uniform.min")
-    hi = as_float(p["max"] if p["b"] is None else p["b"], "init uniform.max")
-    if lo > hi:
-        raise ArchitectureError(f"init uniform: min ({lo}) is larger than max ({hi})")
-    return lo + (hi - lo) * _rand(mask.shape, gen)
+def kaiming_gain(nonlinearity: str, a: float) -> float:
+    """The original's gain table: relu sqrt(2), leaky_relu sqrt(2/(1+a^2)), tanh 5/3, else 1."""
+    if nonlinearity == "relu":
+        return 2.0**0.5
+    if nonlinearity == "leaky_relu":
+        return (2.0 / (1 + a**2)) ** 0.5
+    if nonlinearity == "tanh":
+        return 5.0 / 3.0
+    return 1.0
 
 
-def _init_normal(mask: Tensor, p: Mapping[str, object], gen: Gen) -> Tensor:
+def _init_normal(mask: Tensor, p: Mapping[str, Any], gen: Gen) -> Tensor:
     mean = as_float(p["mean"], "init normal.mean")
     std = as_float(p["std"], "init normal.std", minimum=0.0)
-    return mean + std * torch.randn(mask.shape, generator=gen, dtype=torch.float64)
+    return torch.normal(mean, std, size=tuple(mask.shape), generator=gen) * mask
 
 
-def _init_constant(mask: Tensor, p: Mapping[str, object], gen: Gen) -> Tensor:
-    return torch.full(mask.shape, as_float(p["value"], "init constant.value"), dtype=torch.float64)
+def _init_uniform(mask: Tensor, p: Mapping[str, Any], gen: Gen) -> Tensor:
+    lo = as_float(p["min"], "init uniform.min")
+    hi = as_float(p["max"], "init uniform.max")
+    if lo > hi:
+        raise ArchitectureError(f"init uniform: min ({lo}) is larger than max ({hi})")
+    return torch.empty(tuple(mask.shape)).uniform_(lo, hi, generator=gen) * mask
 
 
-def _init_linear(mask: Tensor, p: Mapping[str, object], gen: Gen) -> Tensor:
+def _init_linear(mask: Tensor, p: Mapping[str, Any], gen: Gen) -> Tensor:
     lo = as_float(p["min"], "init linear.min")
     hi = as_float(p["max"], "init linear.max")
-    return torch.linspace(lo, hi, mask.numel(), dtype=torch.float64).reshape(mask.shape)
+    return torch.linspace(lo, hi, mask.numel()).reshape(mask.shape) * mask
 
 
-def _init_xavier_uniform(mask: Tensor, p: Mapping[str, object], gen: Gen) -> Tensor:
-    gain = as_float(p["gain"], "init xavier_uniform.gain", minimum=0.0)
-    fan_in, fan_out = _fans(mask)
-    limit = gain * torch.sqrt(6.0 / (fan_in + fan_out))
-    return (2.0 * _rand(mask.shape, gen) - 1.0) * limit
+def _init_constant(mask: Tensor, p: Mapping[str, Any], gen: Gen) -> Tensor:
+    return torch.full(tuple(mask.shape), as_float(p["value"], "init constant.value")) * mask
 
 
-def _init_xavier_normal(mask: Tensor, p: Mapping[str, object], gen: Gen) -> Tensor:
-    gain = as_float(p["gain"], "init xavier_normal.gain", minimum=0.0)
-    fan_in, fan_out = _fans(mask)
-    std = gain * torch.sqrt(2.0 / (fan_in + fan_out))
-    return torch.randn(mask.shape, generator=gen, dtype=torch.float64) * std
+def _init_xavier_normal(mask: Tensor, p: Mapping[str, Any], gen: Gen) -> Tensor:
+    gain = as_float(p["gain"], "init xavier_normal.gain")
+    fan_in, fan_out = mask_fans(mask)
+    std = gain * (2.0 / (fan_in.unsqueeze(1) + fan_out.unsqueeze(0))).sqrt()
+    return torch.randn(tuple(mask.shape), generator=gen) * std * mask
 
 
-def _kaiming_gain(p: Mapping[str, object]) -> float:
-    nonlinearity = as_str(p["nonlinearity"], "init kaiming.nonlinearity")
-    slope = as_float(p["a"], "init kaiming.a")
-    try:
-        return torch.nn.init.calculate_gain(nonlinearity, slope)
-    except ValueError as exc:
-        raise ArchitectureError(f"init kaiming.nonlinearity: {exc}") from None
+def _init_xavier_uniform(mask: Tensor, p: Mapping[str, Any], gen: Gen) -> Tensor:
+    gain = as_float(p["gain"], "init xavier_uniform.gain")
+    fan_in, fan_out = mask_fans(mask)
+    limit = gain * (6.0 / (fan_in.unsqueeze(1) + fan_out.unsqueeze(0))).sqrt()
+    return (torch.rand(tuple(mask.shape), generator=gen) * 2 - 1) * limit * mask
 
 
-def _init_kaiming_normal(mask: Tensor, p: Mapping[str, object], gen: Gen) -> Tensor:
-    fan_in, _ = _fans(mask)
-    std = _kaiming_gain(p) / torch.sqrt(fan_in)
-    return torch.randn(mask.shape, generator=gen, dtype=torch.float64) * std
+def _init_kaiming_normal(mask: Tensor, p: Mapping[str, Any], gen: Gen) -> Tensor:
+    gain = kaiming_gain(as_str(p["nonlinearity"], "init kaiming_normal.nonlinearity"),
+                        as_float(p["a"], "init kaiming_normal.a"))
+    fan_in, _ = mask_fans(mask)
+    std = (gain / fan_in.sqrt()).unsqueeze(1).expand(tuple(mask.shape))
+    return torch.randn(tuple(mask.shape), generator=gen) * std * mask
 
 
-def _init_kaiming_uniform(mask: Tensor, p: Mapping[str, object], gen: Gen) -> Tensor:
-    fan_in, _ = _fans(mask)
-    bound = _kaiming_gain(p) * torch.sqrt(3.0 / fan_in)
-    return (2.0 * _rand(mask.shape, gen) - 1.0) * bound
+def _init_kaiming_uniform(mask: Tensor, p: Mapping[str, Any], gen: Gen) -> Tensor:
+    gain = kaiming_gain(as_str(p["nonlinearity"], "init kaiming_uniform.nonlinearity"),
+                        as_float(p["a"], "init kaiming_uniform.a"))
+    fan_in, _ = mask_fans(mask)
+    limit = (gain * (3.0 / fan_in).sqrt()).unsqueeze(1).expand(tuple(mask.shape))
+    return (torch.rand(tuple(mask.shape), generator=gen) * 2 - 1) * limit * mask
 
 
-def _init_orthogonal(mask: Tensor, p: Mapping[str, object], gen: Gen) -> Tensor:
-    gain = as_float(p["gain"], "init orthogonal.gain", minimum=0.0)
-    rows, cols = mask.shape
-    flat = torch.randn(max(rows, cols), min(rows, cols), generator=gen, dtype=torch.float64)
-    q, r = torch.linalg.qr(flat)
-    q = q * torch.sign(torch.diagonal(r))
-    if rows < cols:
-        q = q.t()
-    return gain * q[:rows, :cols]
+def _init_orthogonal(mask: Tensor, p: Mapping[str, Any], gen: Gen) -> Tensor:
+    weights = torch.empty(tuple(mask.shape))
+    torch.nn.init.orthogonal_(weights, gain=as_float(p["gain"], "init orthogonal.gain"),
+                              generator=gen)
+    return weights * mask
 
 
-def _init_custom(mask: Tensor, p: Mapping[str, object], gen: Gen) -> Tensor:
+def _init_flux_balanced(mask: Tensor, p: Mapping[str, Any], gen: Gen) -> Tensor:
+    """J_ij = phi_exc_target / (num_input_sources * fan_in_i * mean_state) (+ noise), masked.
+
+    With upstream states at ``mean_state`` every target then receives ``phi_exc_target``
+    of external flux in total, split evenly over its ``num_input_sources`` connections.
+    """
+    target = as_float(p["phi_exc_target"], "init flux_balanced.phi_exc_target")
+    mean_state = as_float(p["mean_state"], "init flux_balanced.mean_state")
+    sources = as_int(p["num_input_sources"], "init flux_balanced.num_input_sources", minimum=1)
+    noise = as_float(p["noise_std"], "init flux_balanced.noise_std", minimum=0.0)
+    fan_in, _ = mask_fans(mask)
+    per_row = target / (sources * fan_in * mean_state)
+    weights = per_row.unsqueeze(1).expand(tuple(mask.shape)).clone()
+    if noise > 0:
+        weights = weights + torch.randn(tuple(mask.shape), generator=gen) * noise
+    return weights * mask
+
+
+def _init_custom(mask: Tensor, p: Mapping[str, Any], gen: Gen) -> Tensor:
     array = _read_array(p["weights_file"], "weights", "init custom.weights_file")
     if tuple(array.shape) != tuple(mask.shape):
         raise ArchitectureError(
             f"init custom.weights_file: weights have shape {array.shape}, expected [to, from] = "
-            f"{tuple(mask.shape)}"
-        )
-    return torch.as_tensor(array, dtype=torch.float64)
+            f"{tuple(mask.shape)}")
+    return torch.as_tensor(np.asarray(array)).float() * mask
 
 
-WEIGHT_INITS.register("uniform")(WeightInit(
-    {"min": -0.24, "max": 0.24, "a": None, "b": None}, _init_uniform, "uniform on [min, max)"))
 WEIGHT_INITS.register("normal")(WeightInit(
-    {"mean": 0.0, "std": 0.1}, _init_normal, "Gaussian(mean, std)"))
-WEIGHT_INITS.register("constant")(WeightInit(
-    {"value": 1.0}, _init_constant, "every entry = value"))
+    {"mean": 0.0, "std": 0.1}, _init_normal, "N(mean, std) (the default init)"))
+WEIGHT_INITS.register("uniform")(WeightInit(
+    {"min": -0.24, "max": 0.24}, _init_uniform, "U(min, max); `a`/`b` are accepted for min/max"))
 WEIGHT_INITS.register("linear")(WeightInit(
     {"min": 0.0, "max": 1.0}, _init_linear, "evenly spaced over all entries, row-major"))
-WEIGHT_INITS.register("xavier_uniform")(WeightInit(
-    {"gain": 1.0}, _init_xavier_uniform, "Glorot uniform with per-node masked fans"))
+WEIGHT_INITS.register("constant")(WeightInit(
+    {"value": 1.0}, _init_constant, "every entry = value"))
 WEIGHT_INITS.register("xavier_normal")(WeightInit(
-    {"gain": 1.0}, _init_xavier_normal, "Glorot normal with per-node masked fans"))
-WEIGHT_INITS.register("kaiming", "kaiming_normal")(WeightInit(
-    {"nonlinearity": "relu", "a": 0.0}, _init_kaiming_normal, "He normal with masked fan-in"))
+    {"gain": 1.0}, _init_xavier_normal, "N(0,1) * gain * sqrt(2 / (fan_in_i + fan_out_j)), fans from the mask"))
+WEIGHT_INITS.register("xavier_uniform")(WeightInit(
+    {"gain": 1.0}, _init_xavier_uniform, "U(-1,1) * gain * sqrt(6 / (fan_in_i + fan_out_j)), fans from the mask"))
+WEIGHT_INITS.register("kaiming_normal")(WeightInit(
+    {"nonlinearity": "relu", "a": 0.0}, _init_kaiming_normal, "N(0,1) * gain / sqrt(fan_in_i)"))
 WEIGHT_INITS.register("kaiming_uniform")(WeightInit(
-    {"nonlinearity": "relu", "a": 0.0}, _init_kaiming_uniform, "He uniform with masked fan-in"))
+    {"nonlinearity": "relu", "a": 0.0}, _init_kaiming_uniform, "U(-1,1) * gain * sqrt(3 / fan_in_i)"))
 WEIGHT_INITS.register("orthogonal")(WeightInit(
-    {"gain": 1.0}, _init_orthogonal, "(semi-)orthogonal matrix times gain"))
+    {"gain": 1.0}, _init_orthogonal, "torch orthogonal_ on [to, from] times gain, then masked"))
+WEIGHT_INITS.register("flux_balanced")(WeightInit(
+    {"phi_exc_target": 0.27, "mean_state": 1.0, "num_input_sources": 1, "noise_std": 0.0},
+    _init_flux_balanced,
+    "phi_exc_target / (num_input_sources * fan_in_i * mean_state); num_input_sources = the "
+    "target's incoming connections unless given"))
 WEIGHT_INITS.register("custom")(WeightInit(
     {"weights_file": REQUIRED}, _init_custom, "weights [to, from] from a .npy or .npz ('weights')"))
+
+#: Every key some pattern reads / some initialiser reads (for telling unused keys from typos).
+PATTERN_KEYS: tuple[str, ...] = tuple(sorted(
+    {k for n in CONNECTION_PATTERNS.names() for k in CONNECTION_PATTERNS.get(n).defaults}))
+INIT_KEYS: tuple[str, ...] = tuple(sorted(
+    {k for n in WEIGHT_INITS.names() for k in WEIGHT_INITS.get(n).defaults} | {"a", "b"}))
+
+
+def _merge(name: str, given: Mapping[str, Any], defaults: Mapping[str, object], kind: str
+           ) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for key, default in defaults.items():
+        if key in given:
+            merged[key] = given[key]
+        elif default is REQUIRED:
+            raise ArchitectureError(f"{kind} '{name}': missing required key '{key}'")
+        else:
+            merged[key] = default
+    return merged
+
+
+def build_mask(pattern: str, n_from: int, n_to: int, params: Mapping[str, Any], *,
+               allow_self: bool, generator: Gen) -> Tensor:
+    """0/1 float32 mask [n_to, n_from] of ``pattern``; keys it does not read are ignored.
+
+    ``allow_self=False`` clears the diagonal of every square mask afterwards (inter-layer
+    connections of equal size included, as in the original).
+    """
+    name = CONNECTION_PATTERNS.canonical(pattern)
+    entry = CONNECTION_PATTERNS.get(name)
+    merged = _merge(name, params, entry.defaults, "connection pattern")
+    mask = entry.build(int(n_from), int(n_to), merged, bool(allow_self), generator).float()
+    if not allow_self and n_from == n_to:
+        mask = mask * (1 - torch.eye(n_to))
+    return mask
+
+
+def init_weights(init: str, mask: Tensor, params: Mapping[str, Any], generator: Gen) -> Tensor:
+    """float32 weights [n_to, n_from] from initialiser ``init``, times the mask."""
+    name = WEIGHT_INITS.canonical(init)
+    entry = WEIGHT_INITS.get(name)
+    given = dict(params)
+    if name == "uniform":  # a/b are the original's aliases of min/max
+        if "a" in given and "min" not in given:
+            given["min"] = given["a"]
+        if "b" in given and "max" not in given:
+            given["max"] = given["b"]
+    merged = _merge(name, given, entry.defaults, "weight init")
+    return entry.init(mask.float(), merged, generator).float()
 
 
 def pattern_defaults(name: str) -> Mapping[str, object]:
@@ -390,23 +602,3 @@ def pattern_defaults(name: str) -> Mapping[str, object]:
 def init_defaults(name: str) -> Mapping[str, object]:
     """Parameter table of the weight initialiser ``name`` (error lists valid names)."""
     return WEIGHT_INITS.get(name).defaults
-
-
-def build_mask(pattern: str, n_from: int, n_to: int, params: Mapping[str, object],
-               *, allow_self: bool, generator: Gen) -> Tensor:
-    """0/1 float mask [n_to, n_from]; ``allow_self=False`` clears the diagonal of square masks."""
-    entry = CONNECTION_PATTERNS.get(pattern)
-    merged = resolve_options(params, entry.defaults, f"connection pattern '{pattern}'")
-    merged["_allow_self"] = allow_self
-    mask = entry.build(n_from, n_to, merged, generator).to(torch.float32)
-    if not allow_self and n_from == n_to:
-        mask = mask * (1.0 - torch.eye(n_from))
-    return mask
-
-
-def init_weights(init: str, mask: Tensor, params: Mapping[str, object], generator: Gen) -> Tensor:
-    """float32 weights [n_to, n_from] from initialiser ``init``, zero where the mask is zero."""
-    entry = WEIGHT_INITS.get(init)
-    merged = resolve_options(params, entry.defaults, f"weight init '{init}'")
-    weights = entry.init(mask, merged, generator)
-    return (weights * mask.to(weights.dtype)).to(torch.float32)

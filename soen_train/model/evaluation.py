@@ -7,6 +7,18 @@
   states; an edge from a higher id to a lower id (feedback) sees the previous step.
 - ``stepwise_jacobi``: per step, every flux comes from the previous step's states.
 
+A feedback connection (higher id to lower id) cannot run layerwise: as in the original, the
+architecture is switched to ``stepwise_gauss_seidel`` with a warning when it is read
+(``switch_feedback_to_stepwise``).
+
+Dynamic connections (WICC / NOCC edges, ``dynamic_edges``) keep their edge states for the
+whole forward pass. Layerwise and Gauss-Seidel advance an edge with the source state the
+fixed product would use and deliver the UPDATED edge output in the same step; Jacobi
+delivers the output of the edge states before the update, then advances them with the
+source's previous state (one extra step of delay per dynamic edge, as in the original).
+Per-step connection noise ``j`` perturbs the phi_y the edges read at each step, in every
+method (the original drops the edge dynamics in layerwise when j-noise is on: not copied).
+
 Stepwise modes can stop early at a steady state (patience or trailing-window criterion).
 Indexing (time-major [T+1, B, D]): history[0] is the initial state and history[t+1] the
 state after step t; an edge from a lower id into layer L at step t uses the source's state
@@ -16,16 +28,40 @@ feed-forward graphs.
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
 from .connections import Connection
+from .dynamic_edges import EdgeRunner
 from .layers import InternalWeight, LayerHistory, LayerRunContext, SOENLayer
 from .result import SimulationResult
-from .spec_types import SimulationSpec
+from .spec_types import ConnectionSpec, SimulationSpec
+
+
+def switch_feedback_to_stepwise(simulation: SimulationSpec, connections: Sequence[ConnectionSpec]) -> None:
+    """Layerwise with a feedback connection runs as stepwise_gauss_seidel (one warning).
+
+    Layerwise evaluation finishes a layer before the next one starts, so a connection into
+    a lower id (feedback) has no source history yet. The original toolkit switches such a
+    model to Gauss-Seidel (where feedback sees the previous step); this does the same to
+    ``simulation`` in place, so every backend and a saved spec see the method that runs.
+    """
+    if simulation.network_evaluation_method != "layerwise":
+        return
+    feedback = [c for c in connections if c.from_layer > c.to_layer]
+    if not feedback:
+        return
+    names = ", ".join(f"{c.from_layer}->{c.to_layer}" for c in feedback)
+    warnings.warn(
+        f"feedback connection {names} cannot run layerwise: network_evaluation_method "
+        "switched to 'stepwise_gauss_seidel' (feedback sees the previous step)",
+        UserWarning, stacklevel=4)
+    simulation.network_evaluation_method = "stepwise_gauss_seidel"
 
 
 @dataclass
@@ -41,15 +77,26 @@ class ForwardPlan:
     initial: dict[int, dict[str, Tensor]]
     simulation: SimulationSpec
     training: bool
+    edges: dict[str, EdgeRunner] = field(default_factory=dict)  # dynamic external connections
 
 
-def _connection_flux(conn: Connection, history: Tensor, weight: Tensor, training: bool) -> Tensor:
+def _edge_flux(conn: Connection, runner: EdgeRunner, history: Tensor, weight: Tensor,
+               training: bool) -> Tensor:
+    """Flux [T, B, D_to] of a dynamic connection: its edges advanced with state t+1 at step t."""
+    outputs = [runner.advance(state, conn.step_weight(weight, training)) for state in history[1:].unbind(0)]
+    return torch.stack(outputs, dim=0)
+
+
+def _connection_flux(conn: Connection, history: Tensor, weight: Tensor, training: bool,
+                     runner: EdgeRunner | None = None) -> Tensor:
     """Flux [T, B, D_to] a connection delivers from a source history [T+1, B, D_from].
 
     Step t uses the source state t+1. When the history needs gradients and the target is
     not wider than the source, the product runs over all T+1 states and drops row 0, so
     the backward pass never zero-fills a [T+1, B, D_from] gradient for the slice.
     """
+    if runner is not None:
+        return _edge_flux(conn, runner, history, weight, training)
     std = conn.step_noise_std(training)
     if std == 0.0:
         if history.requires_grad and weight.shape[0] <= weight.shape[1]:
@@ -83,7 +130,8 @@ def run_layerwise(plan: ForwardPlan, x: Tensor) -> SimulationResult:
         phi_ext: Tensor | None = x if (lid == first and input_type == "flux") else None
         for conn in plan.incoming[lid]:
             source = histories[conn.spec.from_layer].states
-            flux = _connection_flux(conn, source, plan.weights[conn.name], plan.training)
+            flux = _connection_flux(conn, source, plan.weights[conn.name], plan.training,
+                                    plan.edges.get(conn.name))
             phi_ext = flux if phi_ext is None else phi_ext + flux
         if phi_ext is None:
             phi_ext = x.new_zeros(steps, batch, layer.dim)
@@ -132,7 +180,7 @@ def run_stepwise(plan: ForwardPlan, x: Tensor, *, jacobi: bool) -> SimulationRes
     steps, batch, _ = x.shape
     values = {lid: plan.layers[lid].prepare(plan.contexts[lid]) for lid in plan.layer_ids}
     static_internal = {
-        lid: (w.base if (w is not None and not w.has_step_noise) else None)
+        lid: (w.base if (w is not None and w.is_static) else None)
         for lid, w in plan.internal.items()
     }
     state = {lid: dict(plan.initial[lid]) for lid in plan.layer_ids}
@@ -156,7 +204,14 @@ def run_stepwise(plan: ForwardPlan, x: Tensor, *, jacobi: bool) -> SimulationRes
                     use_fresh = (not jacobi) and src in fresh
                     s_src = fresh[src]["s"] if use_fresh else state[src]["s"]
                     weight = conn.step_weight(plan.weights[conn.name], plan.training)
-                    contribution = s_src @ weight.t()
+                    runner = plan.edges.get(conn.name)
+                    if runner is None:
+                        contribution = s_src @ weight.t()
+                    elif jacobi:  # flux from the edge states before this step's update
+                        contribution = runner.output()
+                        runner.advance(s_src, weight)
+                    else:
+                        contribution = runner.advance(s_src, weight)
                     phi_ext = contribution if phi_ext is None else phi_ext + contribution
                 if phi_ext is None:
                     phi_ext = x.new_zeros(batch, layer.dim)

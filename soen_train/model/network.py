@@ -5,8 +5,9 @@
     r = model.simulate(x, track_g=True) # every layer's history (+ phi / g when tracked)
 
 Layers live in ``model.layers['<id>']`` and connections in ``model.connections['<a>_to_<b>']``.
-All random initialisation draws from one ``torch.Generator`` seeded with ``seed`` (layers
-in id order, then connections in file order), so equal seeds give bit-identical models.
+All random initialisation draws from one ``torch.Generator`` seeded with ``seed`` in the
+original toolkit's order (connections in file order: mask then weights; then layers in id
+order), so a seed gives the same tensors as the original with that seed, bit for bit.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from soen_train.registry import closest
 
 from .architecture import ArchitectureSource, architecture_to_dict, read_architecture
 from .connections import Connection
-from .evaluation import ForwardPlan, evaluate
-from .layers import LAYER_TYPES, InternalWeight, LayerRunContext, MultiplierNOCCLayer, SOENLayer
+from .distributions import fill_fan_outs
+from .evaluation import ForwardPlan, evaluate, switch_feedback_to_stepwise
+from .layers import LAYER_TYPES, InternalWeight, LayerRunContext, SOENLayer
 from .noise import NoiseRuntime, weight_offset
 from .result import SimulationResult, StateKey, split_state_key
 from .spec_types import CORE_NOISE_KEYS, ArchitectureSpec
@@ -33,6 +35,8 @@ from .validation import ArchitectureError, as_float
 
 PathLike = str | Path
 NOISE_TARGETS = ("noise", "perturb")
+#: Layer types that integrate a dynamic (WICC/NOCC) internal connection (as in the original).
+DYNAMIC_INTERNAL_LAYERS = ("SingleDendrite", "MultiplierWICC", "MultiplierNOCC")
 
 
 class SOENModel(nn.Module):
@@ -43,6 +47,7 @@ class SOENModel(nn.Module):
         super().__init__()
         self._arch = copy.deepcopy(architecture)
         self._arch.seed = seed if seed is not None else self._arch.seed
+        switch_feedback_to_stepwise(self._arch.simulation, self._arch.connections)  # hand-built specs
         first = self._arch.layers[0]
         if self._arch.simulation.input_type == "state" and first.layer_type != "Input":
             warnings.warn(
@@ -57,20 +62,49 @@ class SOENModel(nn.Module):
         if sim.dt_learnable:
             self.dt_parameter = nn.Parameter(torch.tensor(float(sim.dt)))
         internal_ids = {c.from_layer for c in self._arch.connections if c.from_layer == c.to_layer}
-        self.layers = nn.ModuleDict()
-        for spec in self._arch.layers:
-            cls = LAYER_TYPES.get(spec.layer_type)
-            self.layers[str(spec.layer_id)] = cls(
-                spec, generator=generator, materialize=materialize,
-                has_internal=spec.layer_id in internal_ids)
+        self.layers = nn.ModuleDict()  # registered first (module order), filled after connections
+        # The original's draw order: connections in file order (mask, then weights), then
+        # layers in id order; with the same seed the tensors come out bit-identical.
         dims = {spec.layer_id: spec.dim for spec in self._arch.layers}
         polarity = {spec.layer_id: spec.polarity.signs for spec in self._arch.layers if spec.polarity}
         self.connections = nn.ModuleDict()
         for spec in self._arch.connections:
-            self.connections[spec.name] = Connection(
-                spec, dims[spec.from_layer], dims[spec.to_layer], generator=generator,
-                materialize=materialize, source_polarity=polarity.get(spec.from_layer))
-        self.refresh_fan_in()
+            try:
+                self.connections[spec.name] = Connection(
+                    spec, dims[spec.from_layer], dims[spec.to_layer], generator=generator,
+                    materialize=materialize, source_polarity=polarity.get(spec.from_layer))
+            except ArchitectureError as exc:  # pattern / init values: say which connection
+                where = f"connection {spec.from_layer}->{spec.to_layer}"
+                if str(exc).startswith(where):
+                    raise
+                raise ArchitectureError(f"{where}: {exc}") from None
+        if materialize:  # fan_out parameter distributions count the outgoing mask entries
+            fill_fan_outs(self._arch, {(c.spec.from_layer, c.spec.to_layer): c.mask
+                                       for c in self.connections.values()})
+        for spec in self._arch.layers:
+            cls = LAYER_TYPES.get(spec.layer_type)
+            self.layers[str(spec.layer_id)] = cls(
+                spec, generator=generator, materialize=materialize,
+                has_internal=spec.layer_id in internal_ids, dt=float(sim.dt))
+        self._check_dynamic_internal()
+
+    def _check_dynamic_internal(self) -> None:
+        """A dynamic (WICC/NOCC) internal connection needs a layer that integrates it step by step."""
+        for conn in self._arch.connections:
+            if conn.is_dynamic and conn.from_layer == conn.to_layer:
+                layer = self.layers[str(conn.from_layer)]
+                if not layer.has_internal:  # a memoryless layer ignores its internal connection
+                    continue
+                if layer.layer_type not in DYNAMIC_INTERNAL_LAYERS:
+                    raise ArchitectureError(
+                        f"connection {conn.from_layer}->{conn.to_layer}: a {conn.mode} internal "
+                        f"connection needs a layer of type {', '.join(DYNAMIC_INTERNAL_LAYERS)}; "
+                        f"layer {conn.from_layer} is {layer.layer_type} (use mode: fixed)")
+                if layer.solver != "FE":
+                    raise ArchitectureError(
+                        f"connection {conn.from_layer}->{conn.to_layer}: a {conn.mode} internal "
+                        f"connection is integrated by the FE solver only; layer {conn.from_layer} "
+                        f"uses solver {layer.solver}")
 
     # ------------------------------------------------------------------------------------
     # Construction and files
@@ -103,18 +137,6 @@ class SOENModel(nn.Module):
         from .soen_file import import_original_model
 
         return import_original_model(path)
-
-    @torch.no_grad()
-    def refresh_fan_in(self) -> None:
-        """Recompute per-node fan-in (existing incoming entries) of MultiplierNOCC layers."""
-        for lid in self.layer_ids:
-            layer = self.layers[str(lid)]
-            if isinstance(layer, MultiplierNOCCLayer):
-                fan_in = torch.zeros(layer.dim, device=layer.fan_in.device)
-                for conn in self.connections.values():
-                    if conn.spec.to_layer == lid:
-                        fan_in += conn.mask.sum(dim=1).to(fan_in.device)
-                layer.set_fan_in(fan_in)
 
     # ------------------------------------------------------------------------------------
     # Description
@@ -374,7 +396,11 @@ class SOENModel(nn.Module):
         weights = {name: conn.forward_weight(training) for name, conn in self.connections.items()}
         incoming: dict[int, list[Connection]] = {lid: [] for lid in layers}
         internal: dict[int, InternalWeight | None] = {lid: None for lid in layers}
+        edges = {}  # fresh (zero) edge states of every dynamic connection for this forward
         for name, conn in self.connections.items():
+            if conn.is_internal and not layers[conn.spec.to_layer].has_internal:
+                continue  # the layer type never applies an internal connection (as the original)
+            runner = conn.edge_runner(batch, dt, x) if conn.is_dynamic else None
             if conn.is_internal:
                 lid = conn.spec.to_layer
                 base = weights[name]
@@ -383,13 +409,15 @@ class SOENModel(nn.Module):
                     offset = weight_offset(layer_spec.perturb, base.shape, base.device, base.dtype)
                     if offset is not None:
                         base = base + offset * conn.mask
-                internal[lid] = InternalWeight(conn, base, training, contexts[lid].noise)
+                internal[lid] = InternalWeight(conn, base, training, contexts[lid].noise, edge=runner)
             else:
                 incoming[conn.spec.to_layer].append(conn)
+                if runner is not None:
+                    edges[name] = runner
         return ForwardPlan(
             layer_ids=self.layer_ids, layers=layers, contexts=contexts, incoming=incoming,
             internal=internal, weights=weights, initial=self._initial_states(initial_states, batch, x),
-            simulation=sim, training=training)
+            simulation=sim, training=training, edges=edges)
 
     def simulate(self, x: Tensor, initial_states: Mapping[StateKey, Tensor] | None = None,
                  track_phi: bool = False, track_g: bool = False) -> SimulationResult:

@@ -25,6 +25,18 @@ R_JJ = 1.2191160341258176
 GAMMA_C = 1.5e-9
 #: Stewart-McCumber parameter beta_c = R_jj^2 * 2*pi*gamma_c*Ic^2 / Phi0 (dimensionless).
 BETA_C = R_JJ**2 * 2.0 * math.pi * GAMMA_C * IC**2 / PHI0
+#: Inductance of a dendrite's integrating loop [H] (0.5 nH); its 1/beta_L is the default rate.
+DENDRITE_LOOP_INDUCTANCE = 5e-10
+
+
+def beta_l(inductance: float) -> float:
+    """Dimensionless beta_L = 2*pi*Ic*L/Phi0 of an inductance L in henries (Ic = 100 uA)."""
+    return 2.0 * math.pi * IC * float(inductance) / PHI0
+
+
+#: The original toolkit's default gamma_plus of SingleDendrite and gamma_plus/gamma_minus of
+#: MultiplierWICC: 1/beta_L of the 0.5 nH loop = 0.00658212 (measured in the parity fixtures).
+DEFAULT_LOOP_GAMMA = 1.0 / beta_l(DENDRITE_LOOP_INDUCTANCE)
 #: Default simulation step (dimensionless, units of 1/omega_c).
 DEFAULT_DT = 37.0
 #: Environment variable that overrides omega_c [rad/s].

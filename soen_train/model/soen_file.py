@@ -5,22 +5,15 @@ masks, buffers) stored as raw arrays, plus string metadata ``format`` (``soen_tr
 ``dtype`` and ``spec`` (the architecture as JSON). Loading parses JSON and copies arrays;
 nothing in the file can run code. Reload is bit-exact.
 
-The original toolkit saved ``torch.save(dict)`` (a pickle): ``sim_config``,
-``layers_config``, ``connections_config`` (plain dicts), ``state_dict``,
-``connection_masks``, ``dt``, ``dt_learnable``. ``import_original_model`` reads it with
-torch's weights-only unpickler, which only rebuilds plain containers, numbers, strings
-and tensors and refuses any other global, so a crafted file cannot execute code.
+The original toolkit's ``.soen`` is a pickle (``torch.save`` of a dict); it is imported by
+``original_import`` through an allow-list unpickler, so a crafted file cannot execute code.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pickle
-import warnings
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -30,8 +23,6 @@ from soen_train.errors import SOENError
 
 from .architecture import parse_architecture
 from .network import SOENModel
-from .spec_types import SimulationSpec
-from .validation import ArchitectureError
 
 FORMAT = "soen_train/1"
 PathLike = str | Path
@@ -101,114 +92,29 @@ def load_model(path: PathLike) -> SOENModel:
     return model
 
 
-# ----------------------------------------------------------------------------------------
-# Original toolkit files
-# ----------------------------------------------------------------------------------------
-
-
-def _unpickle_restricted(path: Path) -> Any:
-    """torch.load with the weights-only unpickler: containers, numbers, strings, tensors only."""
-    try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SoenFileError(
-            f"{path}: refused to load: the file contains objects other than plain containers and "
-            f"tensors, so it could run code when unpickled ({first_line}). Only the original "
-            "toolkit's dict of configs + state_dict is accepted."
-        ) from None
-    except (RuntimeError, EOFError, ValueError, OSError) as exc:
-        raise SoenFileError(f"{path}: not a readable torch-saved .soen file ({exc})") from None
-
-
-def _original_simulation(raw: Mapping[str, Any], path: Path) -> dict[str, Any]:
-    known = set(SimulationSpec().__dict__) - {"track_power"}
-    sim = {k: v for k, v in raw.items() if k in known}
-    dropped = sorted(set(raw) - known)
-    if raw.get("track_power"):
-        warnings.warn(f"{path}: track_power is not available in soen_train; it is turned off",
-                      stacklevel=3)
-    dropped = [k for k in dropped if k != "track_power"]
-    if dropped:
-        warnings.warn(f"{path}: ignoring simulation settings soen_train does not have: {dropped}",
-                      stacklevel=3)
-    return sim
-
-
-def _layer_param_tensor(state: Mapping[str, torch.Tensor], index: int, name: str,
-                        layer_id: int, path: Path) -> torch.Tensor:
-    direct = f"layers.{index}.{name}"
-    logged = f"layers.{index}.log_{name}"
-    if direct in state:
-        return state[direct]
-    if logged in state:
-        return torch.exp(state[logged])
-    available = sorted(k for k in state if k.startswith(f"layers.{index}."))
-    raise SoenFileError(
-        f"{path}: no value for parameter '{name}' of layer {layer_id} (looked for {direct} and "
-        f"{logged}); this layer's tensors are {available}"
-    )
-
-
-def _connection_tensor(state: Mapping[str, torch.Tensor], index: dict[int, int], src: int, dst: int,
-                       path: Path) -> torch.Tensor:
-    key = f"connections.J_{src}_to_{dst}"
-    if key in state:
-        return state[key]
-    if src == dst:
-        prefix = f"layers.{index[src]}."
-        internal: list[str] = [k for k in state if k.startswith(prefix) and "internal" in k
-                               and k.endswith("weight")]
-        if len(internal) == 1:
-            return state[internal[0]]
-    raise SoenFileError(f"{path}: no weights for connection {src}->{dst} (looked for {key})")
-
-
 def import_original_model(path: PathLike) -> SOENModel:
-    """Build a model from an original-toolkit ``.soen`` without executing anything in it."""
+    """Build a model from an original-toolkit ``.soen`` (see ``original_import``; runs no code from it)."""
+    from .original_import import import_original_model as import_original
+
+    return import_original(path)
+
+
+#: First bytes of the files the original toolkit writes: a torch zip, or a pre-1.6 pickle.
+_ORIGINAL_SIGNATURES = (b"PK\x03\x04", b"\x80")
+
+
+def load_any_model(path: PathLike) -> SOENModel:
+    """A model from either kind of ``.soen``: ours (safetensors) or the original toolkit's.
+
+    The original's files are torch zips or pickles; they are imported with
+    ``import_original_model`` (never executing their code). Everything else is read as ours.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
-    data = _unpickle_restricted(path)
-    required = ("layers_config", "state_dict")
-    if not isinstance(data, Mapping) or any(k not in data for k in required):
-        keys = sorted(data) if isinstance(data, Mapping) else type(data).__name__
-        raise SoenFileError(f"{path}: expected the original .soen dict with {list(required)}, got {keys}")
-    sim_raw = dict(data.get("sim_config") or {})
-    if "dt" in data:
-        sim_raw["dt"] = float(data["dt"])
-    if "dt_learnable" in data:
-        sim_raw["dt_learnable"] = bool(data["dt_learnable"])
-    raw = {
-        "simulation": _original_simulation(sim_raw, path),
-        "layers": [dict(layer) for layer in data["layers_config"]],
-        "connections": [dict(conn) for conn in data.get("connections_config") or []],
-    }
-    try:
-        architecture = parse_architecture(raw, where=f"{path} (original configs)")
-    except ArchitectureError as exc:
-        raise SoenFileError(f"{path}: cannot translate the original architecture: {exc}") from None
-    model = SOENModel(architecture, seed=None, materialize=False)
-    state = data["state_dict"]
-    masks = data.get("connection_masks") or {}
-    index = {spec.layer_id: i for i, spec in enumerate(architecture.layers)}
-    with torch.no_grad():
-        for spec in architecture.layers:
-            layer = model.layer(spec.layer_id)
-            for name in layer.param_names():
-                value = _layer_param_tensor(state, index[spec.layer_id], name, spec.layer_id, path)
-                getattr(layer, name).copy_(value.reshape(layer.dim).to(torch.float32))
-        for conn in model.connections.values():
-            src, dst = conn.spec.from_layer, conn.spec.to_layer
-            weight = _connection_tensor(state, index, src, dst, path).to(torch.float32)
-            if tuple(weight.shape) != (conn.n_to, conn.n_from):
-                raise SoenFileError(f"{path}: connection {src}->{dst} has shape {tuple(weight.shape)}, "
-                                    f"expected ({conn.n_to}, {conn.n_from})")
-            mask = masks.get(f"J_{src}_to_{dst}")
-            mask = (weight != 0).to(torch.float32) if mask is None else mask.to(torch.float32)
-            conn.mask.copy_(mask)
-            conn.weight.copy_(weight * mask)
-        if architecture.simulation.dt_learnable:
-            model.dt_parameter.fill_(architecture.simulation.dt)
-    model.refresh_fan_in()
-    return model
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if head.startswith(_ORIGINAL_SIGNATURES):
+        return import_original_model(path)
+    return load_model(path)
+

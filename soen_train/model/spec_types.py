@@ -132,7 +132,7 @@ class ParamInit:
     """How one per-node layer parameter starts and how it may change."""
 
     distribution: str
-    params: dict[str, float]
+    params: dict[str, Any]  # distribution parameters (numbers; fan_out may hold node_fan_outs)
     learnable: bool
     minimum: float | None
     maximum: float | None
@@ -169,6 +169,9 @@ class LayerSpec:
     polarity: PolaritySpec | None = None
     description: str = ""
     model_id: int = 0
+    #: Names of the per-node parameters the architecture gives explicitly, in its order
+    #: (the original draws them in this order; unnamed ones keep the layer's default).
+    param_order: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -189,6 +192,15 @@ class ConnectionSpec:
     perturb: PerturbSpec = field(default_factory=PerturbSpec)
     description: str = ""
     visualization_metadata: dict[str, Any] | None = None
+    #: Edge mode: "fixed", "WICC" or "NOCC" (see ``dynamic_edges``), after alias resolution.
+    mode: str = "fixed"
+    #: The edge parameter block as given (defaults are filled in by ``dynamic_edges``).
+    connection_params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_dynamic(self) -> bool:
+        """True for a WICC or NOCC connection (a circuit with its own states on each edge)."""
+        return self.mode != "fixed"
 
     @property
     def name(self) -> str:

@@ -8,8 +8,11 @@ names where the value sits (``where``), what it was and what would be valid.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from soen_train.errors import SOENError
@@ -24,6 +27,115 @@ _FALSE_STRINGS = {"false", "no", "off", "0"}
 
 class ArchitectureError(SOENError, ValueError):
     """An architecture description (YAML, dict or .soen spec) is invalid."""
+
+
+class IgnoredKeysWarning(UserWarning):
+    """Keys of an architecture that the original toolkit accepts and does not use."""
+
+
+# ----------------------------------------------------------------------------------------
+# Ignored keys: the original toolkit silently skips many keys (an init's unused kwargs, GUI
+# residue such as `description`). We accept the same files, build the same model, and say
+# once per file which keys had no effect.
+# ----------------------------------------------------------------------------------------
+
+
+class IgnoredKeys:
+    """Collects the notes about keys that were accepted but have no effect."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def add(self, note: str) -> None:
+        """Record one note (``'<where>: <keys> (<why>)'``); duplicates are kept once."""
+        if note not in self.notes:
+            self.notes.append(note)
+
+    def warn(self, label: str, stacklevel: int = 2) -> None:
+        """Emit one warning line for ``label`` (the file) listing every note."""
+        if self.notes:
+            warnings.warn(f"{label}: accepted but without effect, as in the original toolkit: "
+                          + "; ".join(self.notes), IgnoredKeysWarning, stacklevel=stacklevel + 1)
+
+
+_ACTIVE: contextvars.ContextVar[IgnoredKeys | None] = contextvars.ContextVar(
+    "soen_ignored_keys", default=None)
+
+
+@contextlib.contextmanager
+def collect_ignored_keys(label: str, stacklevel: int = 4) -> Iterator[IgnoredKeys]:
+    """Gather every ``note_ignored`` made inside the block; warn once at its end.
+
+    A nested block adds its notes to the outer one (one line per file). ``stacklevel``
+    counts from the function that opened the block (4 = its caller's caller).
+    """
+    outer = _ACTIVE.get()
+    report = outer if outer is not None else IgnoredKeys()
+    token = _ACTIVE.set(report)
+    try:
+        yield report
+    finally:
+        _ACTIVE.reset(token)
+    if outer is None:
+        report.warn(label, stacklevel=stacklevel)
+
+
+def note_ignored(where: str, keys: Iterable[str], why: str) -> None:
+    """Report keys that are accepted but unused (one warning per file when collected)."""
+    names = [str(k) for k in keys]
+    if not names:
+        return
+    note = f"{where}: {', '.join(names)} ({why})"
+    report = _ACTIVE.get()
+    if report is None:
+        warnings.warn(f"accepted but without effect, as in the original toolkit: {note}",
+                      IgnoredKeysWarning, stacklevel=3)
+    else:
+        report.add(note)
+
+
+def check_keys_tolerant(given: Iterable[str], used: Iterable[str], known: Iterable[str],
+                        where: str, why: str) -> list[str]:
+    """Split ``given`` keys into used ones and ignored ones, the way the original reads them.
+
+    ``used``: keys that take effect here. ``known``: keys that the original reads elsewhere
+    (another pattern's or initialiser's parameter, GUI residue) and skips here: they are
+    noted as ignored (``why`` says why). A key in neither set that is close to a key that
+    takes effect here is a typo: ``ArchitectureError`` naming that key (a near miss of a
+    key that would have no effect anyway changes nothing, so it is only noted). Any other
+    key the original skips as well: noted as ignored. Returns the ignored keys.
+    """
+    used_set, known_set = set(used), set(known)
+    ignored: list[str] = []
+    for key in given:
+        if key in used_set:
+            continue
+        if key not in known_set:
+            hint = closest(str(key), sorted(used_set))
+            if hint:
+                raise ArchitectureError(
+                    f"{where}: unknown key '{key}' (did you mean '{hint}'?); valid keys here: "
+                    f"{', '.join(sorted(used_set)) if used_set else '(none)'}")
+        ignored.append(str(key))
+    if ignored:
+        note_ignored(where, ignored, why)
+    return ignored
+
+
+def original_truth(value: Any, where: str) -> bool:
+    """A flag read with Python ``bool()`` like the original does (any non-empty string is true).
+
+    The original toolkit converts e.g. ``allow_self_connections`` with ``bool(value)``, so the
+    string 'False' means TRUE there. We build the same model and say so when a string that
+    looks false was read as true.
+    """
+    if isinstance(value, str):
+        result = bool(value)
+        if value.strip().lower() in _FALSE_STRINGS or not result:
+            note_ignored(where, [repr(value)], "a string; the original reads it with bool(), so "
+                         f"it counts as {result}")
+        return result
+    return bool(value)
 
 
 def as_bool(value: Any, where: str) -> bool:

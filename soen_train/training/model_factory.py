@@ -12,6 +12,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from soen_train.config.errors import ConfigError
 from soen_train.model import SOENModel
+from soen_train.model.soen_file import load_any_model
 
 
 def _existing(path: str, key: str) -> Path:
@@ -64,13 +65,14 @@ def build_model(
         path = _existing(base_model_path, "model.base_model_path")
         if path.suffix in (".yaml", ".yml"):
             spec = _read_yaml(path)
-        elif path.suffix == ".soen":
-            saved = SOENModel.load(path)
+        elif path.suffix in (".soen", ".pth"):
+            saved = load_any_model(path)  # ours, or an original-toolkit .soen (imported)
             spec = saved.spec
         else:
             raise ConfigError(
                 f"model.base_model_path: {path.name} is not a model file; use a .soen model "
-                "(or an architecture .yaml); to resume training use training.train_from_checkpoint"
+                "(ours, or the original toolkit's .soen/.pth) or an architecture .yaml; to resume "
+                "training use training.train_from_checkpoint"
             )
     elif architecture_yaml:
         spec = _read_yaml(_existing(architecture_yaml, "model.architecture_yaml"))

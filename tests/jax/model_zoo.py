@@ -247,3 +247,53 @@ def pulse_net(method: str = "layerwise", dt_learnable: bool = False) -> Dict[str
     )
     a["simulation"]["dt_learnable"] = dt_learnable
     return a
+
+
+def _edge(src: int, dst: int, mode: str, lo: float, hi: float, **circuit: Any) -> Dict[str, Any]:
+    """A dense dynamic (WICC / NOCC) connection with its circuit parameters."""
+    return {
+        "from_layer": src,
+        "to_layer": dst,
+        "connection_type": "dense",
+        "params": {
+            "init": "uniform",
+            "min": lo,
+            "max": hi,
+            "mode": mode,
+            "connection_params": dict(circuit),
+        },
+        "learnable": True,
+    }
+
+
+WICC_FAST = {"source_func": "TanhGauss1p7IBFit", "gamma_plus": 0.02, "gamma_minus": 0.02,
+             "bias_current": 1.9}
+NOCC_FAST = {"source_func": "TanhGauss1p7IBFit", "beta": 40.0, "beta_out": 5.0, "alpha": 1.6,
+             "bias_current": 2.05}
+
+
+def dynamic_edges(method: str = "layerwise") -> Dict[str, Any]:
+    """WICC and NOCC edges between layers and inside them.
+
+    Layer 1 (dendrite) is fed by a WICC edge and has an internal NOCC edge; layer 2
+    (NOCC multiplier) is fed by a NOCC edge with half_flux_offset and has an internal WICC
+    edge; layer 3 reads layer 2 through a fixed and layer 1 through a WICC Tanh edge with a
+    given j_out. Stepwise methods add a WICC feedback edge 2 -> 1. The edges use the smooth
+    current-dependent TanhGauss1p7IBFit: with RateArray's piecewise-bilinear table (or the
+    steep Heaviside fit) this network's float32 gradients already differ from float64 by
+    ~1e-4 in torch itself, too close to the tolerance (RateArray edges are checked against
+    the original's numbers in test_jax_edges).
+    """
+    layers = [linear(0, 2), dendrite(1, 3, "TanhGauss1p7IBFit"), nocc(2, 2, "RateArray"),
+              linear(3, 2)]
+    conns = [
+        _edge(0, 1, "WICC", 0.1, 0.4, **WICC_FAST),
+        _edge(1, 1, "NOCC", -0.2, 0.2, **NOCC_FAST),
+        _edge(1, 2, "NOCC", -0.3, 0.3, **{**NOCC_FAST, "half_flux_offset": True, "j_in": 0.6}),
+        _edge(2, 2, "WICC", -0.2, 0.2, **WICC_FAST),
+        dense(2, 3, -1.0, 1.0),
+        _edge(1, 3, "WICC", -0.3, 0.3, **{**WICC_FAST, "source_func": "Tanh", "j_out": 0.5}),
+    ]
+    if method != "layerwise":
+        conns.append(_edge(2, 1, "WICC", -0.2, 0.2, **WICC_FAST))
+    return arch(layers, conns, method=method)

@@ -73,6 +73,13 @@ def test_parallel_scan_solver(method: str) -> None:
     _compare(zoo.every_layer_ps(method))
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_dynamic_edges(method: str) -> None:
+    """WICC and NOCC edges between layers and as internal connections (auto and given j_out,
+    half_flux_offset, phi-only and current-dependent sources), feedback edges stepwise."""
+    _compare(zoo.dynamic_edges(method))
+
+
 @pytest.mark.parametrize("method", ["layerwise", "stepwise_jacobi"])
 def test_flux_input(method: str) -> None:
     """``input_type: flux``: the input is added to the first layer's flux."""

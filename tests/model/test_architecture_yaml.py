@@ -69,15 +69,16 @@ connections:
     (lambda a: a["layers"][1].update(noise={"ph": 0.1}), "did you mean 'phi'"),
     (lambda a: a["layers"][1].update(perturb={"phi_sd": 0.1}), "did you mean 'phi_std'"),
     (lambda a: a["connections"][0]["params"].update(maxx=0.2), "did you mean 'max'"),
-    (lambda a: a["connections"][0]["params"].update(sparsity=0.5), "unknown key 'sparsity'"),
+    (lambda a: (a["connections"][0].update(connection_type="sparse"),
+                a["connections"][0]["params"].update(sparsty=0.5)), "did you mean 'sparsity'"),
     (lambda a: a["connections"][0].update(from_layr=0), "did you mean 'from_layer'"),
     (lambda a: a["layers"][1].update(layer_type="SingleDendrit"), "did you mean 'SingleDendrite'"),
     (lambda a: a["layers"][1]["params"].update(source_func="Ratearray"), "did you mean 'RateArray'"),
     (lambda a: a["connections"][0].update(connection_type="all2all"), "valid names"),
     (lambda a: a["connections"][0]["params"].update(init="xavier"), "did you mean 'xavier_normal'"),
     (lambda a: a["layers"][1]["params"].update(bias_current={"distribution": "unifrom"}), "did you mean 'uniform'"),
-    (lambda a: a["layers"][1]["params"].update(bias_current={"distribution": "uniform", "params": {"min": 1}}),
-     "missing required key 'max'"),
+    (lambda a: a["layers"][1]["params"].update(bias_current={"distribution": "uniform", "params": {"mn": 1}}),
+     "did you mean 'min'"),
 ])
 def test_unknown_keys_and_names_are_reported_with_the_closest_valid_one(mutate, message):
     spec = feed_forward()
@@ -99,9 +100,8 @@ def test_unknown_keys_and_names_are_reported_with_the_closest_valid_one(mutate, 
     (lambda a: a["layers"][1]["params"].update(solver="RK45"), "solver 'RK45' is not valid"),
     (lambda a: a["layers"][1]["params"].update(dim=0), "must be >= 1"),
     (lambda a: a["layers"][1]["params"].update(gamma_plus="fast"), "expected a number, got 'fast'"),
-    (lambda a: a["connections"][0]["params"].update(mode="WICC"), "dynamic edge mode 'WICC'"),
-    (lambda a: a["connections"][0]["params"].update(mode="NOCC"), "not implemented"),
-    (lambda a: a["layers"][1].update(noise={"j": 0.1}), "has none"),
+    (lambda a: a["connections"][0]["params"].update(mode="wicc"), "invalid connection mode 'wicc'"),
+    (lambda a: a["connections"][0]["params"].update(mode="RK4"), "valid modes: fixed, WICC, NOCC"),
     (lambda a: a["connections"][0].update(noise={"phi": 0.1}), "only take noise on 'j'"),
     (lambda a: a["layers"][1]["params"].update(polarity=[1, -1]), "need 4 values"),
     (lambda a: a.update(layers="none"), "non-empty list"),
@@ -126,7 +126,7 @@ def test_yaml_file_errors_name_the_file(tmp_path):
 def test_structured_connection_form_is_read():
     spec = feed_forward()
     spec["connections"][0]["params"] = {
-        "structure": {"type": "sparse", "params": {"connection_probability": 0.5}},
+        "structure": {"type": "sparse", "params": {"sparsity": 0.5}},
         "init": {"name": "uniform", "params": {"a": 0.1, "b": 0.2}},
         "constraints": {"min": 0.0, "max": 0.15},
     }

@@ -115,10 +115,11 @@ def test_feedback_edges_see_the_previous_step():
         assert j2[step + 1].item() == pytest.approx(j1[step].item())
 
 
-def test_layerwise_refuses_feedback_edges():
+def test_layerwise_with_feedback_edges_runs_as_gauss_seidel():
     layers = [layer(0, "Input", 1), layer(1, "Input", 1)]
-    with pytest.raises(ArchitectureError, match="feedback edge.*stepwise_gauss_seidel"):
-        SOENModel.from_yaml(arch(layers, [conn(0, 1), conn(1, 0)]))
+    with pytest.warns(UserWarning, match="feedback connection 1->0 cannot run layerwise.*stepwise_gauss_seidel"):
+        model = SOENModel.from_yaml(arch(layers, [conn(0, 1), conn(1, 0)]))
+    assert model.architecture.simulation.network_evaluation_method == "stepwise_gauss_seidel"
 
 
 def settling_net(**simulation):
@@ -182,8 +183,8 @@ def test_early_stop_needs_a_stepwise_method():
 
 
 PS_LAYERS = [("SingleDendrite", {"source_func": "Tanh"}), ("SingleDendrite", {"source_func": "SimpleGELU"}),
-             ("MultiplierWICC", {"source_func": "Tanh"}), ("MinGRU", {}), ("LeakyGRU", {}), ("RNN", {}),
-             ("NonLinear", {"source_func": "Telu"}), ("Input", {})]
+             ("MultiplierWICC", {"source_func": "Tanh"}), ("MinGRU", {}),
+             ("NonLinear", {"source_func": "Telu"}), ("Input", {}), ("Softmax", {}), ("ScalingLayer", {})]
 
 
 @pytest.mark.parametrize("layer_type,params", PS_LAYERS)
@@ -209,6 +210,9 @@ def test_parallel_scan_equals_forward_euler(layer_type, params):
     ("SingleDendrite", {"source_func": "RateArray"}, False, "depends on the state"),
     ("SingleDendrite", {"source_func": "Tanh"}, True, "internal connection"),
     ("MultiplierNOCC", {"source_func": "Tanh"}, False, "coupled states"),
+    ("LeakyGRU", {}, False, "non-linear recurrence"),
+    ("LSTM", {}, False, "non-linear recurrence"),
+    ("MinGRU", {}, True, "internal connection"),
 ])
 def test_parallel_scan_refuses_ineligible_layers(layer_type, params, internal, reason):
     conns = [conn(0, 1)] + ([conn(1, 1)] if internal else [])

@@ -1,4 +1,4 @@
-"""Model files: safe .soen round trip, original-toolkit import, refusal of malicious pickles."""
+"""Model files: safe .soen round trip and refusal of malicious pickles (original import: test_original_import.py)."""
 
 import builtins
 import pickle
@@ -21,7 +21,7 @@ def rich_architecture():
         layer(3, "MultiplierNOCC", 3),
         layer(4, "MinGRU", 2), layer(5, "LeakyGRU", 2), layer(6, "RNN", 2), layer(7, "NonLinear", 2),
     ]
-    conns = [conn(0, 1, "sparse", connection_probability=0.7, init="xavier_uniform"),
+    conns = [conn(0, 1, "sparse", sparsity=0.7, init="xavier_uniform"),
              conn(1, 1, init="normal", std=0.05, allow_self_connections=False,
                   constraints={"min": -0.24, "max": 0.24}),
              conn(1, 2), conn(2, 3), conn(3, 4), conn(4, 5), conn(5, 6), conn(6, 6), conn(6, 7)]
@@ -100,86 +100,3 @@ def test_load_rejects_other_files(tmp_path):
         SOENModel.load(junk)
     with pytest.raises(FileNotFoundError):
         SOENModel.load(tmp_path / "absent.soen")
-
-
-def original_toolkit_file(path):
-    """A .soen laid out like the original toolkit's torch.save(dict)."""
-    noise = {"phi": 0.0, "g": 0.0, "s": 0.0, "bias_current": 0.0, "j": 0.0, "relative": False, "extras": {}}
-    perturb = {f"{k}_{s}": 0.0 for k in ("phi", "g", "s", "bias_current", "j") for s in ("mean", "std")}
-    perturb.update(extras_mean={}, extras_std={})
-    sim = {"dt": 37, "dt_learnable": False, "input_type": "state", "track_power": False, "track_phi": False,
-           "track_g": False, "track_s": False, "network_evaluation_method": "layerwise",
-           "early_stopping_forward_pass": False, "early_stopping_tolerance": 1e-6,
-           "early_stopping_patience": 1, "early_stopping_min_steps": 1, "steady_window_min": 50,
-           "steady_tol_abs": 1e-5, "steady_tol_rel": 1e-3}
-    layers = [
-        {"layer_id": 0, "layer_type": "Input", "params": {"dim": 2}, "model_id": 0, "description": "",
-         "noise": noise, "perturb": perturb},
-        {"layer_id": 1, "layer_type": "SingleDendrite",
-         "params": {"dim": 3, "solver": "FE", "source_func_type": "Heaviside_fit_state_dep"},
-         "model_id": 0, "description": "", "noise": noise, "perturb": perturb},
-    ]
-    conns = [
-        {"from_layer": 0, "to_layer": 1, "connection_type": "all_to_all",
-         "params": {"init": "uniform", "min": 0.1, "max": 0.2}, "learnable": True, "noise": noise,
-         "perturb": perturb, "visualization_metadata": None},
-        {"from_layer": 1, "to_layer": 1, "connection_type": "dense",
-         "params": {"init": "normal", "std": 0.1, "allow_self_connections": False}, "learnable": True,
-         "noise": noise, "perturb": perturb, "visualization_metadata": None},
-    ]
-    state = {
-        "layers.1.phi_offset": torch.tensor([0.1, 0.2, 0.3]),
-        "layers.1.bias_current": torch.tensor([1.8, 1.9, 2.0]),
-        "layers.1.log_gamma_plus": torch.log(torch.tensor([1e-3, 2e-3, 3e-3])),
-        "layers.1.log_gamma_minus": torch.log(torch.tensor([1e-4, 1e-4, 1e-4])),
-        "connections.J_0_to_1": torch.tensor([[0.1, 0.2], [0.15, 0.12], [0.2, 0.11]]),
-        "connections.J_1_to_1": torch.tensor([[0.0, 0.05, -0.02], [0.01, 0.0, 0.03], [0.0, 0.0, 0.0]]),
-    }
-    masks = {"J_0_to_1": torch.ones(3, 2), "J_1_to_1": 1.0 - torch.eye(3)}
-    payload = {"state_dict": state, "sim_config": sim, "layers_config": layers, "connections_config": conns,
-               "connection_masks": masks, "dt": 37.0, "dt_learnable": False, "model_type": "SOENModelCore",
-               "metadata": {"save_timestamp": "2025-01-01T00:00:00", "model_hash": 12345}}
-    torch.save(payload, str(path))
-    return state, masks
-
-
-def test_import_original_maps_configs_and_weights(tmp_path):
-    path = tmp_path / "old.soen"
-    state, masks = original_toolkit_file(path)
-    model = SOENModel.import_original(path)
-    assert model.layer_ids == [0, 1] and model.dt == 37.0
-    dendrite = model.layer(1)
-    assert dendrite.options["source_func"] == "Heaviside_fit_state_dep"
-    assert torch.allclose(dendrite.gamma_plus, torch.tensor([1e-3, 2e-3, 3e-3]))
-    assert torch.equal(dendrite.bias_current, state["layers.1.bias_current"])
-    assert torch.equal(model.connection("1_to_1").mask, masks["J_1_to_1"])
-    assert torch.equal(model.connection("0_to_1").weight, state["connections.J_0_to_1"])
-    # The imported model simulates with exactly these values.
-    x = torch.rand(1, 4, 2)
-    out = model(x)[0]
-    s = torch.zeros(3)
-    from soen_train.model.source_functions import build_source_function
-    src = build_source_function("Heaviside_fit_state_dep")
-    for step in range(4):
-        phi = x[0, step] @ state["connections.J_0_to_1"].t() + s @ state["connections.J_1_to_1"].t() + 0.0
-        phi = phi + state["layers.1.phi_offset"]
-        g = src.value(phi, state["layers.1.bias_current"] - s)
-        s = (1 - 37.0 * 1e-4) * s + 37.0 * torch.tensor([1e-3, 2e-3, 3e-3]) * g
-        assert torch.allclose(out[step + 1], s, atol=1e-6)
-
-
-def test_import_original_reports_missing_tensors(tmp_path):
-    path = tmp_path / "old.soen"
-    original_toolkit_file(path)
-    payload = torch.load(str(path), weights_only=True)
-    del payload["state_dict"]["layers.1.log_gamma_minus"]
-    torch.save(payload, str(path))
-    with pytest.raises(SoenFileError, match="gamma_minus.*layers.1.phi_offset"):
-        SOENModel.import_original(path)
-
-
-def test_import_original_needs_the_original_layout(tmp_path):
-    path = tmp_path / "weights.pt"
-    torch.save({"weights": torch.ones(2)}, str(path))
-    with pytest.raises(SoenFileError, match="layers_config"):
-        SOENModel.import_original(path)

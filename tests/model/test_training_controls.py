@@ -9,7 +9,7 @@ from soen_train.model import SOENModel
 
 def sparse_constrained():
     spec = feed_forward(internal=True)
-    spec["connections"][0] = conn(0, 1, "sparse", connection_probability=0.5, init="uniform", min=-0.3,
+    spec["connections"][0] = conn(0, 1, "sparse", sparsity=0.5, init="uniform", min=-0.3,
                                   max=0.3, constraints={"min": -0.1, "max": 0.2})
     spec["layers"][1]["params"]["learnable_params"] = {"bias_current": True, "gamma_plus": True}
     spec["layers"][1]["params"]["polarity"] = [1, -1, 0, 1]

@@ -1,8 +1,12 @@
-"""Layer catalog: every layer type an architecture YAML can name, in one registry."""
+"""Layer catalog: every layer type an architecture YAML can name, in one registry.
+
+The names (and aliases) are the original toolkit's. ``Soma`` and ``Synapse`` are placeholders
+there too (it refuses to build them); here they are refused by name when the YAML is read.
+"""
 
 from __future__ import annotations
 
-from soen_train.registry import Registry
+from soen_train.registry import Registry, UnknownNameError
 
 from .base import (
     SOLVERS,
@@ -10,30 +14,70 @@ from .base import (
     LayerHistory,
     LayerRunContext,
     OptionDef,
+    OriginalStateError,
     ParamDef,
     SOENLayer,
 )
 from .input_layer import InputLayer
-from .multiplier import MultiplierNOCCLayer, MultiplierWICCLayer
+from .leaky_gru import LeakyGRULayer
+from .min_gru import MinGRULayer
+from .multiplier import MultiplierNOCCLayer, MultiplierWICCLayer, soft_abs
 from .single_dendrite import SingleDendriteLayer
-from .virtual import LeakyGRULayer, MinGRULayer, NonLinearLayer, RNNLayer
+from .stateless import (
+    DendriteReadoutLayer,
+    NonLinearLayer,
+    ScalingLayer,
+    SoftmaxLayer,
+    StatelessLayer,
+)
+from .torch_cells import GRULayer, LSTMLayer, RNNLayer
+
+#: Layer types the original toolkit registers without dynamics (it raises when building them).
+PLACEHOLDER_LAYER_TYPES: dict[str, str] = {
+    "Soma": "Soma dynamics are not defined",
+    "Synapse": "Synapse dynamics and state handling are not defined",
+}
+
+
+class LayerRegistry(Registry[type]):
+    """The layer catalog; the original's placeholder names get their own clear error."""
+
+    def canonical(self, name: str) -> str:
+        """The registered name behind ``name``; Soma/Synapse are refused with the reason."""
+        if name in PLACEHOLDER_LAYER_TYPES:
+            raise UnknownNameError(
+                f"layer type '{name}' is a placeholder in the original toolkit too "
+                f"({PLACEHOLDER_LAYER_TYPES[name]}; the original refuses to build it); "
+                f"remove it from the spec. Valid layer types: {', '.join(self.names(with_aliases=True))}"
+            )
+        return super().canonical(name)
+
 
 #: Catalog of layer classes keyed by ``layer_type`` (aliases resolve to the same class).
-LAYER_TYPES: Registry[type] = Registry("layer type")
+LAYER_TYPES = LayerRegistry("layer type")
 LAYER_TYPES.register("Input", "Linear")(InputLayer)
 LAYER_TYPES.register("SingleDendrite")(SingleDendriteLayer)
 LAYER_TYPES.register("MultiplierWICC", "Multiplier")(MultiplierWICCLayer)
-LAYER_TYPES.register("MultiplierNOCC", "MultiplierV2", "Multiplier_v2")(MultiplierNOCCLayer)
-LAYER_TYPES.register("RNN")(RNNLayer)
-LAYER_TYPES.register("LeakyGRU", "leakyGRU")(LeakyGRULayer)
-LAYER_TYPES.register("MinGRU")(MinGRULayer)
+LAYER_TYPES.register("MultiplierNOCC")(MultiplierNOCCLayer)
+LAYER_TYPES.register("DendriteReadout", "Readout")(DendriteReadoutLayer)
+LAYER_TYPES.register("ScalingLayer")(ScalingLayer)
 LAYER_TYPES.register("NonLinear")(NonLinearLayer)
+LAYER_TYPES.register("Softmax")(SoftmaxLayer)
+LAYER_TYPES.register("RNN")(RNNLayer)
+LAYER_TYPES.register("GRU")(GRULayer)
+LAYER_TYPES.register("LSTM")(LSTMLayer)
+LAYER_TYPES.register("MinGRU")(MinGRULayer)
+LAYER_TYPES.register("LeakyGRU", "leakyGRU")(LeakyGRULayer)
 
 __all__ = [
     "LAYER_TYPES",
+    "PLACEHOLDER_LAYER_TYPES",
     "SOLVERS",
+    "DendriteReadoutLayer",
+    "GRULayer",
     "InputLayer",
     "InternalWeight",
+    "LSTMLayer",
     "LayerHistory",
     "LayerRunContext",
     "LeakyGRULayer",
@@ -42,8 +86,13 @@ __all__ = [
     "MultiplierWICCLayer",
     "NonLinearLayer",
     "OptionDef",
+    "OriginalStateError",
     "ParamDef",
     "RNNLayer",
     "SOENLayer",
+    "ScalingLayer",
     "SingleDendriteLayer",
+    "SoftmaxLayer",
+    "StatelessLayer",
+    "soft_abs",
 ]

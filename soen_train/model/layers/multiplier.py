@@ -3,16 +3,19 @@
 MultiplierWICC (alias Multiplier), one state s per node:
     ds/dt = gamma_plus*g(phi + phi_y, ib - s) - gamma_plus*g(phi - phi_y, ib + s) - gamma_minus*s
 
-MultiplierNOCC (alias MultiplierV2), per node i with fan-in N: output m and two branch
-states s1, s2 (auxiliary states that stateful training must carry):
-    g1 = g(phi + phi_y, ib - s1),  g2 = g(phi - phi_y, -ib + s2)   (RateArray uses |i|)
+MultiplierNOCC, per node i: output m and two branch states s1, s2 (auxiliary states that
+stateful training must carry):
+    g1 = g(phi + phi_y, |ib - s1|~),  g2 = g(phi - phi_y, |s2 - ib|~)   |v|~ = sqrt(v^2 + 0.01)
     beta_eff = beta + 2*N*beta_out
     dm/dt  = (g1 - g2 - alpha*m) / beta_eff
     ds1/dt = (g1 - beta_out*dm/dt - alpha*s1) / beta
     ds2/dt = (g2 - beta_out*dm/dt - alpha*s2) / beta
 evaluated in that order each step, then all three states are advanced with forward Euler.
-The layer's output state is m. N is the node's fan-in: the number of existing incoming
-connection entries (at least 1).
+The smooth absolute value applies to every state-dependent source function (phi-only ones
+ignore the current). N, as in the original toolkit, counts only the layer's OWN internal
+connection: the entries with |w| > 0 in node i's row of the current internal weight (an
+entry trained to exactly 0 stops counting); without an internal connection N = 1.
+Connections from other layers never count. The internal term uses m: phi += m J^T.
 """
 
 from __future__ import annotations
@@ -20,7 +23,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..dynamic_edges import EdgeStep
+from ..physics import DEFAULT_LOOP_GAMMA
 from .base import LayerRunContext, ParamDef, SOENLayer, source_func_option
+
+#: Added under the square root of the smooth absolute value of the NOCC branch currents.
+SOFT_ABS_EPS = 0.01
 
 
 class MultiplierWICCLayer(SOENLayer):
@@ -31,8 +39,10 @@ class MultiplierWICCLayer(SOENLayer):
     PARAMS = (
         ParamDef("phi_y", 0.1, doc="weight flux phi_w applied to both branches [Phi0]"),
         ParamDef("bias_current", 2.0, minimum=0.0, doc="branch bias [Ic]"),
-        ParamDef("gamma_plus", 0.001, minimum=0.0, doc="drive gain"),
-        ParamDef("gamma_minus", 0.001, minimum=0.0, doc="leak rate"),
+        ParamDef("gamma_plus", DEFAULT_LOOP_GAMMA, minimum=0.0,
+                 doc="drive gain (default 1/beta_L of a 0.5 nH loop)"),
+        ParamDef("gamma_minus", DEFAULT_LOOP_GAMMA, minimum=0.0,
+                 doc="leak rate (default 1/beta_L of a 0.5 nH loop)"),
     )
     OPTIONS = SOENLayer.OPTIONS + (source_func_option("RateArray"),)
 
@@ -77,6 +87,19 @@ class MultiplierWICCLayer(SOENLayer):
         return a, ctx.dt * values["gamma_plus"] * g, g
 
 
+def soft_abs(value: Tensor) -> Tensor:
+    """Smooth |v| = sqrt(v^2 + 0.01) of a SQUID branch current [Ic] (0.1 at v = 0)."""
+    return torch.sqrt(value * value + SOFT_ABS_EPS)
+
+
+def nocc_fan_in(weight_t: Tensor | EdgeStep | None, like: Tensor) -> Tensor | float:
+    """N per node: entries with |w| > 0 in each row of the internal weight, 1 without one."""
+    if weight_t is None:
+        return 1.0
+    weight = weight_t.weight if isinstance(weight_t, EdgeStep) else weight_t
+    return (weight.detach() != 0).sum(dim=1).to(like.dtype)
+
+
 class MultiplierNOCCLayer(SOENLayer):
     """Multiplier without a collection coil (NOCC): output m plus branch states s1, s2."""
 
@@ -87,25 +110,16 @@ class MultiplierNOCCLayer(SOENLayer):
         ParamDef("phi_y", 0.1, doc="weight flux phi_w [Phi0]"),
         ParamDef("bias_current", 2.1, minimum=0.0, doc="branch bias i_b [Ic]"),
         ParamDef("alpha", 1.64053, minimum=0.0, doc="damping (dimensionless)"),
-        ParamDef("beta", 303.85, minimum=1e-9, doc="branch inductance (dimensionless)"),
+        ParamDef("beta", 303.85, minimum=0.0, doc="branch inductance (dimensionless)"),
         ParamDef("beta_out", 91.156, minimum=0.0, doc="output inductance (dimensionless)"),
     )
     OPTIONS = SOENLayer.OPTIONS + (source_func_option("RateArray"),)
-
-    def __init__(self, spec, **kwargs) -> None:
-        super().__init__(spec, **kwargs)
-        self.register_buffer("fan_in", torch.ones(self.dim))
 
     def parallel_scan_blocker(self) -> str | None:
         """Three coupled states: no scalar linear recurrence."""
         return "its three coupled states (m, s1, s2) have no scalar parallel-scan form"
 
-    def set_fan_in(self, fan_in: Tensor) -> None:
-        """Per-node fan-in N (number of existing incoming entries, at least 1)."""
-        with torch.no_grad():
-            self.fan_in.copy_(fan_in.clamp_min(1.0).to(self.fan_in.dtype))
-
-    def step(self, phi_ext_t: Tensor, state: dict[str, Tensor], weight_t: Tensor | None,
+    def step(self, phi_ext_t: Tensor, state: dict[str, Tensor], weight_t: Tensor | EdgeStep | None,
              values: dict[str, Tensor], ctx: LayerRunContext
              ) -> tuple[dict[str, Tensor], Tensor, Tensor]:
         """g1, g2 -> dm/dt -> ds1/dt, ds2/dt -> advance m, s1, s2 together."""
@@ -117,14 +131,14 @@ class MultiplierNOCCLayer(SOENLayer):
         beta_out = self.step_param(values, "beta_out", ctx)
         if self.source.uses_current:
             bias = self.step_param(values, "bias_current", ctx)
-            g1 = self.source.value(phi + phi_y, bias - s1)
-            g2 = self.source.value(phi - phi_y, s2 - bias)
+            g1 = self.source.value(phi + phi_y, soft_abs(bias - s1))
+            g2 = self.source.value(phi - phi_y, soft_abs(s2 - bias))
         else:
             g1 = self.source.value(phi + phi_y, None)
             g2 = self.source.value(phi - phi_y, None)
         g1 = ctx.noise.apply_step("g", g1)
         g2 = ctx.noise.apply_step("g", g2)
-        beta_eff = beta + 2.0 * self.fan_in * beta_out
+        beta_eff = beta + 2.0 * nocc_fan_in(weight_t, m) * beta_out
         dm = (g1 - g2 - alpha * m) / beta_eff
         ds1 = (g1 - beta_out * dm - alpha * s1) / beta
         ds2 = (g2 - beta_out * dm - alpha * s2) / beta

@@ -8,6 +8,15 @@ Layerwise evaluation runs the whole sequence through the fused scan in
 ``dendrite_scan`` (hand-written backward); noise settings it cannot fuse fall back to the
 generic step loop. With a phi-only source and no internal connection the update is linear
 in s, so the PS (parallel scan) solver applies.
+
+Solver PARARNN (the original's third solver) solves the same FE recurrence s_{t+1} = F_t(s_t)
+in parallel over time by Newton's method: linearise every step at the current guess,
+A_t = dF_t/ds, and solve s_{t+1} = A_t s_t + (F_t(guess_t) - A_t guess_t) with one parallel
+scan; repeat until the largest change is below 1e-6 (at most 15 iterations). A last scan at
+the converged guess, with A held constant, carries the gradients (exact at the fixed
+point). Its result equals FE to float32 rounding. An internal connection must be diagonal
+(each node feeds back only to itself), as in the original. Relative noise or per-step noise
+on a parameter other than bias_current runs the (numerically equal) FE step loop instead.
 """
 
 from __future__ import annotations
@@ -16,6 +25,8 @@ import torch
 from torch import Tensor
 
 from ..dendrite_scan import dendrite_scan
+from ..parallel_scan import linear_scan
+from ..physics import DEFAULT_LOOP_GAMMA
 from .base import (
     InternalWeight,
     LayerHistory,
@@ -26,6 +37,9 @@ from .base import (
 )
 
 _STATE_KEYS = ("phi", "g", "s", "bias_current")
+#: Newton iterations of the PARARNN solver: at most this many, until max |change| < tol.
+PARARNN_MAX_ITER = 15
+PARARNN_TOL = 1e-6
 
 
 class SingleDendriteLayer(SOENLayer):
@@ -36,10 +50,15 @@ class SingleDendriteLayer(SOENLayer):
     PARAMS = (
         ParamDef("phi_offset", 0.23, doc="flux bias added to the input flux [Phi0]"),
         ParamDef("bias_current", 1.7, minimum=0.0, doc="SQUID bias; sets the threshold [Ic]"),
-        ParamDef("gamma_plus", 0.001, minimum=0.0, doc="drive gain (dimensionless rate)"),
+        ParamDef("gamma_plus", DEFAULT_LOOP_GAMMA, minimum=0.0,
+                 doc="drive gain (dimensionless rate; default 1/beta_L of a 0.5 nH loop)"),
         ParamDef("gamma_minus", 0.001, minimum=0.0, doc="leak rate (dimensionless rate)"),
     )
     OPTIONS = SOENLayer.OPTIONS + (source_func_option("RateArray"),)
+
+    def solver_blocker(self, solver: str) -> str | None:
+        """FE and PARARNN always (PARARNN checks at run time that J_int is diagonal); PS below."""
+        return None if solver == "PARARNN" else super().solver_blocker(solver)
 
     def parallel_scan_blocker(self) -> str | None:
         """PS needs an update that is linear in s."""
@@ -83,7 +102,7 @@ class SingleDendriteLayer(SOENLayer):
 
     def _fusable(self, internal: InternalWeight | None, ctx: LayerRunContext) -> bool:
         """True when the fused scan reproduces the configured noise exactly."""
-        if internal is not None and internal.has_step_noise:
+        if internal is not None and not internal.is_static:  # per-step noise or dynamic edges
             return False
         if ctx.noise.relative and ctx.noise.any_step_noise(_STATE_KEYS):
             return False
@@ -95,6 +114,8 @@ class SingleDendriteLayer(SOENLayer):
         values = self.prepare(ctx)
         if self.solver == "PS":
             return self.run_parallel(phi_ext, state0, values, ctx)
+        if self.solver == "PARARNN" and self._newton_applies(internal, ctx):
+            return self.run_newton(phi_ext, state0, internal, values, ctx)
         if not self._fusable(internal, ctx):
             return self.run_steps(phi_ext, state0, internal, values, ctx)
         noise = ctx.noise
@@ -119,6 +140,76 @@ class SingleDendriteLayer(SOENLayer):
             phi_hist = flux + offset
         return LayerHistory(states=history, phi=phi_hist if ctx.track_phi else None,
                             g=g_hist if ctx.track_g else None)
+
+    def _newton_applies(self, internal: InternalWeight | None, ctx: LayerRunContext) -> bool:
+        """PARARNN needs fixed per-step noise samples and a diagonal, static internal weight."""
+        if internal is not None:
+            weight = internal.base
+            if (weight - torch.diag_embed(torch.diagonal(weight))).abs().max() > 0:
+                raise ValueError(
+                    f"layer {self.layer_id} (SingleDendrite): solver PARARNN accepts only a diagonal "
+                    "internal connection (each node feeding back to itself); use solver: FE"
+                )
+            if not internal.is_static:
+                return False
+        return self._fusable(internal, ctx)
+
+    def run_newton(self, phi_ext: Tensor, state0: dict[str, Tensor], internal: InternalWeight | None,
+                   values: dict[str, Tensor], ctx: LayerRunContext) -> LayerHistory:
+        """PARARNN: Newton iterations on the FE recurrence, each solved by a parallel scan."""
+        noise = ctx.noise
+        flux = phi_ext + noise.perturbed("phi", values["phi_offset"])
+        sample = noise.step_sample("phi", phi_ext)
+        if sample is not None:
+            flux = flux + sample
+        bias = values["bias_current"]
+        if noise.has_step_noise("bias_current"):
+            bias = bias.expand_as(flux)
+            bias = bias + noise.step_sample("bias_current", bias)
+        g_noise = self._additive(noise, "g", flux)
+        s_noise = self._additive(noise, "s", flux)
+        a = 1.0 - ctx.dt * values["gamma_minus"]
+        c = ctx.dt * values["gamma_plus"]
+        feedback = torch.diagonal(internal.base) if internal is not None else None
+        s0 = state0["s"]
+
+        def step_map(s_prev: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+            """F_t(s_t) for all t at once, plus the flux and drive, from s_prev = [s_0..s_{T-1}]."""
+            phi = flux if feedback is None else flux + s_prev * feedback
+            current = bias - s_prev if self.source.uses_current else None
+            g = self.source.value(phi, current)
+            if g_noise is not None:
+                g = g + g_noise
+            s_next = a * s_prev + c * g
+            if s_noise is not None:
+                s_next = s_next + s_noise
+            return s_next, phi, g
+
+        def slope(s_prev: Tensor) -> Tensor:
+            """dF_t/ds_t (no autograd)."""
+            phi = flux if feedback is None else flux + s_prev * feedback
+            current = bias - s_prev if self.source.uses_current else None
+            dg_dphi, dg_di = self.source.derivatives(phi, current)
+            total = dg_dphi * feedback if feedback is not None else torch.zeros_like(dg_dphi)
+            if dg_di is not None:
+                total = total - dg_di
+            return a + c * total
+
+        with torch.no_grad():
+            guess = s0.detach().unsqueeze(0).expand_as(flux).contiguous()  # s_0 .. s_{T-1}
+            previous = None
+            for _ in range(PARARNN_MAX_ITER):
+                a_t = slope(guess)
+                history = linear_scan(a_t, step_map(guess)[0] - a_t * guess, s0.detach())
+                converged = previous is not None and float((history - previous).abs().max()) < PARARNN_TOL
+                previous, guess = history, history[:-1].contiguous()
+                if converged:
+                    break
+            a_t = slope(guess)
+        f_val, phi, g = step_map(guess)  # differentiable at the converged guess
+        history = linear_scan(a_t, f_val - a_t * guess, s0)
+        return LayerHistory(states=history, phi=phi if ctx.track_phi else None,
+                            g=g if ctx.track_g else None)
 
     @staticmethod
     def _additive(noise, key: str, like: Tensor) -> Tensor | None:
