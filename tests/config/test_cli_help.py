@@ -16,7 +16,7 @@ def test_help_lists_groups_and_options():
         "time_pooling: ewa, final, max, mean, mean_last_n, mean_range, rms",
         "lr_scheduler: adaptive, constant, cosine, greedy, linear, rex",
         "logger: both, mlflow, mlflow_server, tensorboard",
-        "experiment: digits, mnist, mnist1d, pulses",
+        "experiment: digits, mnist, mnist1d, pulsenet, pulses",
     ):
         assert line in text, line
 
