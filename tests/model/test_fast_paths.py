@@ -77,8 +77,10 @@ def test_compiled_scan_matches_the_reference_scan(monkeypatch, width, internal, 
             tol = (2e-5 if index < 3 else 5e-4) if internal else (1e-5 if index < 3 else 1e-4)
         if dtype == torch.float32 and index >= 3 and name.startswith("Heaviside"):
             # sigmoid(100 d) of the Heaviside fit: float32 gradients agree to 1e-3 in norm
-            # (the bound the original scan tests use for this source).
-            assert float((got - want).norm()) <= 1e-3 * float(want.norm()), (name, width, index)
+            # without an internal connection (the bound of the original scan tests), 5e-3 with
+            # one (the flux sums' rounding passes through the steep sigmoid as well).
+            bound = 5e-3 if internal else 1e-3
+            assert float((got - want).norm()) <= bound * float(want.norm()), (name, width, index)
             continue
         scale = max(1.0, float(want.abs().max()))
         assert float((got - want).abs().max()) <= tol * scale, (name, width, internal, index)
