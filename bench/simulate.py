@@ -1,8 +1,10 @@
 """Simulator throughput: soen_train.model against a straightforward per-step reference.
 
-Two networks, CPU, torch.set_num_threads(2):
+Four networks, CPU, torch.set_num_threads(2):
   (a) 1 -> 5 SingleDendrite (Heaviside_fit_state_dep, internal all_to_all) -> 2, B 64, T 64
   (b) 64 -> 256 SingleDendrite (RateArray) -> 10 SingleDendrite (RateArray), B 64, T 100
+  (c) 64 -> 128 SingleDendrite (RateArray, internal all_to_all) -> 10, B 64, T 100
+  (d) the shipped MNIST net (conf/arch/mnist_net.yaml): 28 -> 64 (internal) -> 10, B 64, T 28
 
 The reference ("naive") is what one writes first: a Python loop over time steps and, in
 each step, over layers; every step computes each layer's flux with a matrix product,
@@ -36,6 +38,30 @@ from soen_train.model import SOENModel, native_scan
 from soen_train.model.rate_table import default_rate_table
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "soen_train" / "model" / "examples"
+MNIST_NET = Path(__file__).resolve().parents[1] / "soen_train" / "conf" / "arch" / "mnist_net.yaml"
+
+
+def wide_recurrent_arch() -> dict:
+    """Case (c): 64 inputs -> 128 RateArray dendrites with an internal all_to_all -> 10."""
+    return {
+        "simulation": {"dt": 37.0, "input_type": "state"},
+        "layers": [
+            {"layer_id": 0, "layer_type": "Input", "params": {"dim": 64}},
+            {"layer_id": 1, "layer_type": "SingleDendrite", "params": {
+                "dim": 128, "source_func": "RateArray", "phi_offset": 0.23,
+                "bias_current": {"distribution": "uniform", "params": {"min": 1.7, "max": 2.0}},
+                "gamma_plus": 0.001, "gamma_minus": 0.001}},
+            {"layer_id": 2, "layer_type": "Input", "params": {"dim": 10}},
+        ],
+        "connections": [
+            {"from_layer": 0, "to_layer": 1, "connection_type": "all_to_all",
+             "params": {"init": "xavier_uniform", "constraints": {"min": -0.24, "max": 0.24}}},
+            {"from_layer": 1, "to_layer": 1, "connection_type": "all_to_all",
+             "params": {"init": "uniform", "min": -0.05, "max": 0.05}},
+            {"from_layer": 1, "to_layer": 2, "connection_type": "all_to_all",
+             "params": {"init": "xavier_uniform"}},
+        ],
+    }
 
 
 def pulse_arch() -> dict:
@@ -193,6 +219,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per implementation")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--cases", default="abcd", help="which cases to run, e.g. 'cd'")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -201,6 +228,10 @@ def main() -> None:
          64, 64, 0.5),
         ("(b) 64->256 SD RateArray ->10 SD RateArray", SOENModel.from_yaml(
             EXAMPLES / "dendrite_64_256_10.yaml", seed=1), 64, 100, 0.3),
+        ("(c) 64->128 SD RateArray + internal all_to_all ->10", SOENModel.from_yaml(
+            wide_recurrent_arch(), seed=1), 64, 100, 0.3),
+        ("(d) MNIST net 28->64 SD RateArray + internal ->10", SOENModel.from_yaml(MNIST_NET, seed=1),
+         64, 28, 0.3),
     ]
     names = ["naive", "pytorch"]
     if native_scan.library() is not None:
@@ -209,6 +240,8 @@ def main() -> None:
         print(f"compiled scan unavailable ({native_scan._state['error']}); timing the PyTorch scan only")
     print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, repeats={args.repeats} (median)")
     for title, model, batch, steps, scale in cases:
+        if title[1] not in args.cases:
+            continue
         x = torch.rand(batch, steps, model.input_dim) * scale
         print(f"\n{title}: batch {batch}, T {steps}")
         for name in names[1:]:

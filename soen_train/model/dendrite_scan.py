@@ -192,7 +192,7 @@ def _native_forward(ctx, X: Tensor, bias: Tensor | None, s0: Tensor, J: Tensor |
                     c: Tensor, IB: Tensor | None, g_noise: Tensor | None, s_noise: Tensor | None,
                     source: SourceFunction, need_grad: bool) -> tuple[Tensor, Tensor, Tensor]:
     """Forward through the compiled kernel (same outputs as the PyTorch loop)."""
-    H, PHI, G, DPHI, DI = native_scan.forward(
+    H, PHI, G, DPHI, DI, _, _ = native_scan.forward(
         X.contiguous(), bias, s0.contiguous(), _optional_contiguous(J), a, c,
         IB if ctx.uses_current else None, _optional_contiguous(g_noise), _optional_contiguous(s_noise),
         source, need_grad)
@@ -206,7 +206,7 @@ def _native_backward(ctx, gH: Tensor | None, gPHI: Tensor | None, gG: Tensor | N
     H, G, J, a, c, DPHI, DI = ctx.saved_tensors
     dim = H.shape[-1]
     full_ib = ctx.ib_shape is not None and len(ctx.ib_shape) == 3
-    P, grad_s0, lam_s, lam_g, u_di, u_di_full, p_sum = native_scan.backward(
+    P, grad_s0, lam_s, lam_g, u_di, u_di_full, p_sum, _ = native_scan.backward(
         H, G, DPHI, DI, _optional_contiguous(J), a, c, _optional_contiguous(gH), _optional_contiguous(gG),
         _optional_contiguous(gPHI) if ctx.has_j else None, full_ib)
     needs = ctx.needs_input_grad

@@ -168,114 +168,204 @@ static void source_row_SUF(int kind, int64_t n, const REAL* phi, const REAL* cur
     else phi_only_SUF(kind, n, phi, g, dp, slopes);
 }
 
-/* ---- the scan: s_{t+1} = a*s_t + c*(g(X_t + s_t J^T, IB_t - s_t) + gn_t) + sn_t ----
-   Rows b in [b0, b1); time is the outer loop so every array streams through memory once.
-   The flux is X_t + bias (+ s_t J^T). a, c, bias: [B, D] rows with row stride a_sb/c_sb/bias_sb
-   (0 = one shared row); IB: row (t, b) at t*ib_st + b*ib_sb; last dimensions are contiguous.
-   work: 4*D scratch values. */
+/* ---- out_r = base_r + s_r M for a block of nb <= SOEN_RB rows ----
+   M is [D, ldm] row-major with ldm a multiple of SOEN_DB and zeros beyond column D, so every
+   column strip is full; rows past nb repeat row 0 and are discarded. Each output element
+   sums over k in order 0..D-1 starting from its base value (the blocking never changes the
+   result). The accumulators (SOEN_RB x SOEN_DB) stay in registers and each value of M is
+   read once for all rows. */
+static void matvec_rows_SUF(int nb, int64_t D, int64_t ldm, const REAL* const* S_in,
+                            const REAL* restrict M, REAL* const* OUT, const REAL* const* BASE) {
+    const REAL* s0 = S_in[0];
+    const REAL* s1 = nb > 1 ? S_in[1] : s0;
+    const REAL* s2 = nb > 2 ? S_in[2] : s0;
+    const REAL* s3 = nb > 3 ? S_in[3] : s0;
+    for (int64_t d0 = 0; d0 < D; d0 += SOEN_DB) {
+        const int w = (int)(D - d0 < SOEN_DB ? D - d0 : SOEN_DB);
+        REAL acc0[SOEN_DB], acc1[SOEN_DB], acc2[SOEN_DB], acc3[SOEN_DB];
+        for (int j = 0; j < SOEN_DB; ++j) { acc0[j] = 0; acc1[j] = 0; acc2[j] = 0; acc3[j] = 0; }
+        if (BASE) {
+            for (int j = 0; j < w; ++j) acc0[j] = BASE[0][d0 + j];
+            if (nb > 1) for (int j = 0; j < w; ++j) acc1[j] = BASE[1][d0 + j];
+            if (nb > 2) for (int j = 0; j < w; ++j) acc2[j] = BASE[2][d0 + j];
+            if (nb > 3) for (int j = 0; j < w; ++j) acc3[j] = BASE[3][d0 + j];
+        }
+        for (int64_t k = 0; k < D; ++k) {
+            const REAL* restrict m = M + k * ldm + d0;
+            const REAL v0 = s0[k], v1 = s1[k], v2 = s2[k], v3 = s3[k];
+            for (int j = 0; j < SOEN_DB; ++j) {
+                acc0[j] += v0 * m[j]; acc1[j] += v1 * m[j];
+                acc2[j] += v2 * m[j]; acc3[j] += v3 * m[j];
+            }
+        }
+        for (int j = 0; j < w; ++j) OUT[0][d0 + j] = acc0[j];
+        if (nb > 1) for (int j = 0; j < w; ++j) OUT[1][d0 + j] = acc1[j];
+        if (nb > 2) for (int j = 0; j < w; ++j) OUT[2][d0 + j] = acc2[j];
+        if (nb > 3) for (int j = 0; j < w; ++j) OUT[3][d0 + j] = acc3[j];
+    }
+}
+
+/* ---- the scan: s_{t+1} = a*s_t + c*(G_t + gn_t) + sn_t ----
+   SingleDendrite: G_t = g(phi_t, IB_t - s_t). Multiplier (py != NULL, the weight flux phi_y):
+   G_t = g(phi_t + py, IB_t - s_t) - g(phi_t - py, IB_t + s_t). phi_t = X_t + bias (+ s_t J^T).
+   Rows b in [b0, b1), in blocks of SOEN_RB rows; time is the outer loop so every array
+   streams through memory once. a, c, bias, py: [B, D] rows with row stride *_sb (0 = one
+   shared row); IB: row (t, b) at t*ib_st + b*ib_sb; last dimensions are contiguous. JT is
+   the internal weight transposed and padded (JT[k*ldm + d] = J[d, k], see matvec_rows). Slopes written when asked:
+   DPHI = dG/dphi, DI = -dG/ds (the current's slope), and for a multiplier DPY = dG/dpy and
+   DIB = dG/dIB. work: (SOEN_RB + 14)*D scratch values. */
 void scan_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
-                      const REAL* X, const REAL* bias, int64_t bias_sb, const REAL* s0, const REAL* J,
-                      const REAL* a, int64_t a_sb, const REAL* c, int64_t c_sb,
+                      const REAL* X, const REAL* bias, int64_t bias_sb, const REAL* s0, const REAL* JT,
+                      int64_t ldm, const REAL* a, int64_t a_sb, const REAL* c, int64_t c_sb,
                       const REAL* ib, int64_t ib_st, int64_t ib_sb,
-                      const REAL* gn, const REAL* sn,
+                      const REAL* gn, const REAL* sn, const REAL* py, int64_t py_sb,
                       int kind, const REAL* table, int64_t Ht, int64_t Wt,
                       double inv_dphi, double inv_dib, double phi0, double ib0, int slopes,
-                      REAL* Hout, REAL* Gout, REAL* PHIout, REAL* DPHI, REAL* DI, REAL* work) {
-    REAL* cur = work;
-    REAL* dp_scratch = work + D;
-    REAL* di_scratch = work + 2 * D;
-    REAL* flux = work + 3 * D;
+                      REAL* Hout, REAL* Gout, REAL* PHIout, REAL* DPHI, REAL* DI,
+                      REAL* DPY, REAL* DIB, REAL* work) {
+    REAL* flux_rows = work;                     /* SOEN_RB rows of X + bias */
+    REAL* cur = work + SOEN_RB * D;
+    REAL* dp_scratch = cur + D;
+    REAL* di_scratch = cur + 2 * D;
+    REAL* f_p = cur + 3 * D; REAL* f_m = cur + 4 * D; REAL* c_p = cur + 5 * D; REAL* c_m = cur + 6 * D;
+    REAL* g_p = cur + 7 * D; REAL* g_m = cur + 8 * D; REAL* dp_p = cur + 9 * D; REAL* dp_m = cur + 10 * D;
+    REAL* di_p = cur + 11 * D; REAL* di_m = cur + 12 * D;
+    const REAL fi_dphi = (REAL)inv_dphi, fi_dib = (REAL)inv_dib, f_phi0 = (REAL)phi0, f_ib0 = (REAL)ib0;
     for (int64_t b = b0; b < b1; ++b)
         for (int64_t d = 0; d < D; ++d) Hout[b * D + d] = s0[b * D + d];
     for (int64_t t = 0; t < T; ++t) {
-        for (int64_t b = b0; b < b1; ++b) {
-            const int64_t row = (t * B + b) * D;
-            const REAL* s = Hout + row;
-            REAL* s_next = Hout + row + B * D;
-            const REAL* phi = X + row;
-            if (bias) {
-                const REAL* bias_row = bias + b * bias_sb;
-                for (int64_t d = 0; d < D; ++d) flux[d] = X[row + d] + bias_row[d];
-                phi = flux;
-            }
-            if (J) {
-                REAL* out = PHIout + row;
-                for (int64_t d = 0; d < D; ++d) {
-                    REAL p = phi[d];
-                    for (int64_t k = 0; k < D; ++k) p += s[k] * J[d * D + k];
-                    out[d] = p;
+        for (int64_t bb = b0; bb < b1; bb += SOEN_RB) {
+            const int nb = (int)(b1 - bb < SOEN_RB ? b1 - bb : SOEN_RB);
+            const REAL* phis[SOEN_RB];
+            for (int r = 0; r < nb; ++r) {
+                const int64_t row = (t * B + bb + r) * D;
+                phis[r] = X + row;
+                if (bias) {
+                    const REAL* bias_row = bias + (bb + r) * bias_sb;
+                    REAL* flux = flux_rows + r * D;
+                    for (int64_t d = 0; d < D; ++d) flux[d] = X[row + d] + bias_row[d];
+                    phis[r] = flux;
                 }
-                phi = out;
             }
-            if (ib) {
-                const REAL* ib_row = ib + t * ib_st + b * ib_sb;
-                for (int64_t d = 0; d < D; ++d) cur[d] = ib_row[d] - s[d];
+            if (JT) {
+                const REAL* S[SOEN_RB];
+                REAL* OUT[SOEN_RB];
+                for (int r = 0; r < nb; ++r) {
+                    const int64_t row = (t * B + bb + r) * D;
+                    S[r] = Hout + row;
+                    OUT[r] = PHIout + row;
+                }
+                matvec_rows_SUF(nb, D, ldm, S, JT, OUT, phis);
+                for (int r = 0; r < nb; ++r) phis[r] = OUT[r];
             }
-            REAL* g = Gout + row;
-            source_row_SUF(kind, D, phi, cur, g, slopes ? DPHI + row : dp_scratch,
-                           (slopes && DI) ? DI + row : di_scratch, slopes, table, Ht, Wt,
-                           (REAL)inv_dphi, (REAL)inv_dib, (REAL)phi0, (REAL)ib0);
-            if (gn) for (int64_t d = 0; d < D; ++d) g[d] += gn[row + d];
-            const REAL* a_row = a + b * a_sb;
-            const REAL* c_row = c + b * c_sb;
-            for (int64_t d = 0; d < D; ++d) {
-                REAL decayed = s[d] * a_row[d];
-                s_next[d] = decayed + c_row[d] * g[d];
+            for (int r = 0; r < nb; ++r) {
+                const int64_t b = bb + r;
+                const int64_t row = (t * B + b) * D;
+                const REAL* s = Hout + row;
+                REAL* s_next = Hout + row + B * D;
+                const REAL* phi = phis[r];
+                const REAL* ib_row = ib ? ib + t * ib_st + b * ib_sb : 0;
+                REAL* g = Gout + row;
+                if (!py) {
+                    if (ib) for (int64_t d = 0; d < D; ++d) cur[d] = ib_row[d] - s[d];
+                    source_row_SUF(kind, D, phi, cur, g, slopes ? DPHI + row : dp_scratch,
+                                   (slopes && DI) ? DI + row : di_scratch, slopes, table, Ht, Wt,
+                                   fi_dphi, fi_dib, f_phi0, f_ib0);
+                } else {
+                    const REAL* py_row = py + b * py_sb;
+                    for (int64_t d = 0; d < D; ++d) { f_p[d] = phi[d] + py_row[d]; f_m[d] = phi[d] - py_row[d]; }
+                    if (ib) for (int64_t d = 0; d < D; ++d) { c_p[d] = ib_row[d] - s[d]; c_m[d] = ib_row[d] + s[d]; }
+                    source_row_SUF(kind, D, f_p, c_p, g_p, dp_p, di_p, slopes, table, Ht, Wt,
+                                   fi_dphi, fi_dib, f_phi0, f_ib0);
+                    source_row_SUF(kind, D, f_m, c_m, g_m, dp_m, di_m, slopes, table, Ht, Wt,
+                                   fi_dphi, fi_dib, f_phi0, f_ib0);
+                    for (int64_t d = 0; d < D; ++d) g[d] = g_p[d] - g_m[d];
+                    if (slopes) {
+                        for (int64_t d = 0; d < D; ++d) {
+                            DPHI[row + d] = dp_p[d] - dp_m[d];
+                            if (DPY) DPY[row + d] = dp_p[d] + dp_m[d];
+                        }
+                        if (DI) for (int64_t d = 0; d < D; ++d) {
+                            DI[row + d] = di_p[d] + di_m[d];
+                            DIB[row + d] = di_p[d] - di_m[d];
+                        }
+                    }
+                }
+                if (gn) for (int64_t d = 0; d < D; ++d) g[d] += gn[row + d];
+                const REAL* a_row = a + b * a_sb;
+                const REAL* c_row = c + b * c_sb;
+                for (int64_t d = 0; d < D; ++d) {
+                    REAL decayed = s[d] * a_row[d];
+                    s_next[d] = decayed + c_row[d] * g[d];
+                }
+                if (sn) for (int64_t d = 0; d < D; ++d) s_next[d] += sn[row + d];
             }
-            if (sn) for (int64_t d = 0; d < D; ++d) s_next[d] += sn[row + d];
         }
     }
 }
 
 /* Adjoint recursion for rows b in [b0, b1): P = dL/dphi plus per-row sums for a, c, IB and bias.
-   grad_s0 holds dL/ds_{t+1} while time runs backwards and ends as dL/ds_0. work: D values. */
+   grad_s0 holds dL/ds_{t+1} while time runs backwards and ends as dL/ds_0. U (optional) gets
+   u_t = dL/dG_t per step. work: 2*SOEN_RB*D values. */
 void scan_backward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                        const REAL* Hs, const REAL* G, const REAL* DPHI, const REAL* DI, const REAL* J,
-                       const REAL* a, int64_t a_sb, const REAL* c, int64_t c_sb,
+                       int64_t ldm, const REAL* a, int64_t a_sb, const REAL* c, int64_t c_sb,
                        const REAL* gH, const REAL* gG, const REAL* gPHI,
                        REAL* P, REAL* grad_s0, REAL* lam_s, REAL* lam_g, REAL* u_di, REAL* u_di_full,
-                       REAL* p_sum, REAL* work) {
-    REAL* nxt = work;
+                       REAL* p_sum, REAL* U, REAL* work) {
+    REAL* nxt_rows = work;
+    REAL* acc_rows = work + SOEN_RB * D;
     for (int64_t b = b0; b < b1; ++b)
         for (int64_t d = 0; d < D; ++d) {
             grad_s0[b * D + d] = gH ? gH[(T * B + b) * D + d] : 0;
             lam_s[b * D + d] = 0; lam_g[b * D + d] = 0; u_di[b * D + d] = 0; p_sum[b * D + d] = 0;
         }
     for (int64_t t = T - 1; t >= 0; --t) {
-        for (int64_t b = b0; b < b1; ++b) {
-            const int64_t row = (t * B + b) * D;
-            REAL* lam = grad_s0 + b * D;
-            const REAL* a_row = a + b * a_sb;
-            const REAL* c_row = c + b * c_sb;
-            REAL* p_row = P + row;
-            REAL* ls = lam_s + b * D;
-            REAL* lg = lam_g + b * D;
-            REAL* ps = p_sum + b * D;
-            for (int64_t d = 0; d < D; ++d) {
-                REAL l = lam[d];
-                REAL u = l * c_row[d] + (gG ? gG[row + d] : 0);
-                REAL p = u * DPHI[row + d] + (gPHI ? gPHI[row + d] : 0);
-                p_row[d] = p;
-                ps[d] += p;
-                ls[d] += l * Hs[row + d];
-                lg[d] += l * G[row + d];
-                REAL n = l * a_row[d] + (gH ? gH[row + d] : 0);
-                if (DI) {
-                    REAL udi = u * DI[row + d];
-                    u_di[b * D + d] += udi;
-                    if (u_di_full) u_di_full[row + d] = udi;
-                    n -= udi;
+        for (int64_t bb = b0; bb < b1; bb += SOEN_RB) {
+            const int nb = (int)(b1 - bb < SOEN_RB ? b1 - bb : SOEN_RB);
+            for (int r = 0; r < nb; ++r) {
+                const int64_t b = bb + r;
+                const int64_t row = (t * B + b) * D;
+                const REAL* lam = grad_s0 + b * D;
+                const REAL* a_row = a + b * a_sb;
+                const REAL* c_row = c + b * c_sb;
+                REAL* p_row = P + row;
+                REAL* ls = lam_s + b * D;
+                REAL* lg = lam_g + b * D;
+                REAL* ps = p_sum + b * D;
+                REAL* nxt = nxt_rows + r * D;
+                for (int64_t d = 0; d < D; ++d) {
+                    REAL l = lam[d];
+                    REAL u = l * c_row[d] + (gG ? gG[row + d] : 0);
+                    if (U) U[row + d] = u;
+                    REAL p = u * DPHI[row + d] + (gPHI ? gPHI[row + d] : 0);
+                    p_row[d] = p;
+                    ps[d] += p;
+                    ls[d] += l * Hs[row + d];
+                    lg[d] += l * G[row + d];
+                    REAL n = l * a_row[d] + (gH ? gH[row + d] : 0);
+                    if (DI) {
+                        REAL udi = u * DI[row + d];
+                        u_di[b * D + d] += udi;
+                        if (u_di_full) u_di_full[row + d] = udi;
+                        n -= udi;
+                    }
+                    nxt[d] = n;
                 }
-                nxt[d] = n;
             }
             if (J) {
-                for (int64_t d = 0; d < D; ++d) {
-                    REAL acc = 0;
-                    for (int64_t k = 0; k < D; ++k) acc += p_row[k] * J[k * D + d];
-                    nxt[d] += acc;
+                const REAL* S[SOEN_RB];
+                REAL* OUT[SOEN_RB];
+                for (int r = 0; r < nb; ++r) {
+                    S[r] = P + (t * B + bb + r) * D;
+                    OUT[r] = acc_rows + r * D;
                 }
+                matvec_rows_SUF(nb, D, ldm, S, J, OUT, 0);
+                for (int r = 0; r < nb; ++r)
+                    for (int64_t d = 0; d < D; ++d) nxt_rows[r * D + d] += acc_rows[r * D + d];
             }
-            for (int64_t d = 0; d < D; ++d) lam[d] = nxt[d];
+            for (int r = 0; r < nb; ++r)
+                for (int64_t d = 0; d < D; ++d) grad_s0[(bb + r) * D + d] = nxt_rows[r * D + d];
         }
     }
 }
@@ -291,7 +381,7 @@ def _instantiate(real: str, suffix: str, math_suffix: str) -> str:
     return defines + _C_TEMPLATE.replace("REAL", real).replace("_SUF", suffix) + undefs
 
 
-_C_SOURCE = "#include <math.h>\n#include <stdint.h>\n" + _instantiate("float", "_f32", "f") + _instantiate(
+_C_SOURCE = "#include <math.h>\n#include <stdint.h>\n#define SOEN_RB 4\n#define SOEN_DB 16\n" + _instantiate("float", "_f32", "f") + _instantiate(
     "double", "_f64", "")
 _CFLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-std=c99", "-ffp-contract=off", "-fno-trapping-math"]
 
@@ -378,15 +468,10 @@ def library() -> ctypes.CDLL | None:
     return _state["lib"]  # type: ignore[return-value]
 
 
-#: Widest layer whose internal connection the kernel multiplies itself (a plain loop);
-#: wider recurrent layers keep the PyTorch scan, where each step's product is one BLAS call.
-MAX_RECURRENT_WIDTH = 48
-
-
 def supports(tensor: Tensor, source: SourceFunction, recurrent: bool = False) -> bool:
-    """True when the compiled scan can (and should) run this dtype/device/source/layer."""
-    if recurrent and tensor.shape[-1] > MAX_RECURRENT_WIDTH:
-        return False
+    """True when the compiled scan can run this dtype/device/source (any width; ``recurrent``
+    is accepted for callers that name it: the blocked product handles any internal weight)."""
+    del recurrent
     return (tensor.device.type == "cpu" and tensor.dtype in (torch.float32, torch.float64)
             and type(source) in SOURCE_CODES and library() is not None)
 
@@ -396,6 +481,20 @@ def source_table(source: SourceFunction, ref: Tensor) -> tuple:
     if isinstance(source, RateArray):
         return source.table.cell_coefficients(ref.device, ref.dtype), source.geometry
     return None, (0.0, 0.0, 0.0, 0.0, 0, 0)
+
+
+#: Column strip of the blocked internal-weight product (SOEN_DB in the C source).
+COLUMN_BLOCK = 16
+
+
+def padded_rows(matrix: Tensor) -> Tensor:
+    """A contiguous copy of a [D, D] matrix with its rows zero-padded to a multiple of
+    ``COLUMN_BLOCK`` columns (the layout the blocked product reads)."""
+    rows, cols = matrix.shape
+    width = -(-cols // COLUMN_BLOCK) * COLUMN_BLOCK
+    out = matrix.new_zeros(rows, width)
+    out[:, :cols] = matrix.detach()
+    return out
 
 
 def _ptr(tensor: Tensor | None) -> ctypes.c_void_p | None:
@@ -441,11 +540,15 @@ def _rows_of(coeff: Tensor, batch: int, dim: int) -> tuple:
 
 def forward(X: Tensor, bias: Tensor | None, s0: Tensor, J: Tensor | None, a: Tensor, c: Tensor,
             IB: Tensor | None, g_noise: Tensor | None, s_noise: Tensor | None,
-            source: SourceFunction, slopes: bool) -> tuple:
+            source: SourceFunction, slopes: bool, phi_y: Tensor | None = None,
+            phi_y_slopes: bool = False) -> tuple:
     """Compiled forward scan with the arguments of ``dendrite_scan`` (X [T,B,D]; bias, a, c [D] or
     [B,D]; IB [D], [B,D] or [T,B,D]); X, s0, J and the noise tensors must be contiguous.
+    ``phi_y`` ([D] or [B,D], weight flux [Phi0]) selects the multiplier drive
+    g(phi + phi_y, IB - s) - g(phi - phi_y, IB + s).
 
-    Returns (H [T+1,B,D], PHI [T,B,D] or empty, G, DPHI or None, DI or None).
+    Returns (H [T+1,B,D], PHI [T,B,D] or empty, G, DPHI or None, DI or None, DPY or None,
+    DIB or None); DI is -dG/ds, DPY = dG/dphi_y and DIB = dG/dIB (multiplier only).
     """
     lib = library()
     table, geometry = source_table(source, X)
@@ -457,12 +560,17 @@ def forward(X: Tensor, bias: Tensor | None, s0: Tensor, J: Tensor | None, a: Ten
     PHI = X.new_empty(steps, batch, dim) if J is not None else X.new_empty(0)
     DPHI = X.new_empty(steps, batch, dim) if slopes else None
     DI = X.new_empty(steps, batch, dim) if (slopes and IB is not None) else None
-    ranges = _rows(batch, steps * batch * dim)
-    work_iter = iter([X.new_empty(4 * dim) for _ in ranges])
+    multiplier = phi_y is not None
+    DPY = X.new_empty(steps, batch, dim) if (slopes and multiplier and phi_y_slopes) else None
+    DIB = X.new_empty(steps, batch, dim) if (DI is not None and multiplier) else None
+    JT = padded_rows(J.t()) if J is not None else None
+    ranges = _rows(batch, steps * batch * dim * (dim if J is not None else 1))
+    work_iter = iter([X.new_empty((4 + 14) * dim) for _ in ranges])
     inv_dphi, inv_dib, phi0, ib0, h, w = geometry
     bias_rows, bias_sb = _rows_of(bias, batch, dim) if bias is not None else (None, 0)
     a_rows, a_sb = _rows_of(a, batch, dim)
     c_rows, c_sb = _rows_of(c, batch, dim)
+    py_rows, py_sb = _rows_of(phi_y, batch, dim) if multiplier else (None, 0)
     ib_rows, ib_st, ib_sb = None, 0, 0
     if IB is not None:
         ib_rows = IB.contiguous()
@@ -471,23 +579,25 @@ def forward(X: Tensor, bias: Tensor | None, s0: Tensor, J: Tensor | None, a: Ten
 
     def args(lo, hi):
         return (_i(steps), _i(batch), _i(dim), _i(lo), _i(hi), _ptr(X), _ptr(bias_rows), _i(bias_sb),
-                _ptr(s0), _ptr(J),
+                _ptr(s0), _ptr(JT), _i(JT.shape[1] if JT is not None else 0),
                 _ptr(a_rows), _i(a_sb), _ptr(c_rows), _i(c_sb), _ptr(ib_rows), _i(ib_st), _i(ib_sb),
-                _ptr(g_noise), _ptr(s_noise), ctypes.c_int(SOURCE_CODES[type(source)]), _ptr(table),
+                _ptr(g_noise), _ptr(s_noise), _ptr(py_rows), _i(py_sb),
+                ctypes.c_int(SOURCE_CODES[type(source)]), _ptr(table),
                 _i(h), _i(w), ctypes.c_double(inv_dphi), ctypes.c_double(inv_dib),
                 ctypes.c_double(phi0), ctypes.c_double(ib0), ctypes.c_int(int(slopes)),
                 _ptr(H), _ptr(G), _ptr(PHI) if J is not None else None, _ptr(DPHI), _ptr(DI),
-                _ptr(next(work_iter)))
+                _ptr(DPY), _ptr(DIB), _ptr(next(work_iter)))
 
     _run(fn, ranges, args)
-    return H, PHI, G, DPHI, DI
+    return H, PHI, G, DPHI, DI, DPY, DIB
 
 
 def backward(H: Tensor, G: Tensor, DPHI: Tensor, DI: Tensor | None, J: Tensor | None, a: Tensor,
              c: Tensor, gH: Tensor | None, gG: Tensor | None, gPHI: Tensor | None,
-             full_ib: bool) -> tuple:
+             full_ib: bool, want_u: bool = False) -> tuple:
     """Compiled adjoint pass; returns (P, grad_s0, sum lam*s, sum lam*G, sum u*di, u*di per step,
-    sum P) with the sums per batch row [B, D]."""
+    sum P, U) with the sums per batch row [B, D] and U = dL/dG per step (None unless
+    ``want_u``)."""
     lib = library()
     steps, batch, dim = G.shape
     suffix = "_f32" if G.dtype == torch.float32 else "_f64"
@@ -495,16 +605,18 @@ def backward(H: Tensor, G: Tensor, DPHI: Tensor, DI: Tensor | None, J: Tensor | 
     P = G.new_empty(steps, batch, dim)
     grad_s0, lam_s, lam_g, u_di, p_sum = (G.new_empty(batch, dim) for _ in range(5))
     u_di_full = G.new_empty(steps, batch, dim) if (full_ib and DI is not None) else None
-    ranges = _rows(batch, steps * batch * dim)
-    work_iter = iter([G.new_empty(dim) for _ in ranges])
+    U = G.new_empty(steps, batch, dim) if want_u else None
+    ranges = _rows(batch, steps * batch * dim * (dim if J is not None else 1))
+    work_iter = iter([G.new_empty(2 * 4 * dim) for _ in ranges])
     a_rows, a_sb = _rows_of(a, batch, dim)
     c_rows, c_sb = _rows_of(c, batch, dim)
+    JP = padded_rows(J) if J is not None else None
 
     def args(lo, hi):
         return (_i(steps), _i(batch), _i(dim), _i(lo), _i(hi), _ptr(H), _ptr(G), _ptr(DPHI), _ptr(DI),
-                _ptr(J), _ptr(a_rows), _i(a_sb), _ptr(c_rows), _i(c_sb), _ptr(gH), _ptr(gG),
+                _ptr(JP), _i(JP.shape[1] if JP is not None else 0), _ptr(a_rows), _i(a_sb), _ptr(c_rows), _i(c_sb), _ptr(gH), _ptr(gG),
                 _ptr(gPHI), _ptr(P), _ptr(grad_s0), _ptr(lam_s), _ptr(lam_g), _ptr(u_di),
-                _ptr(u_di_full), _ptr(p_sum), _ptr(next(work_iter)))
+                _ptr(u_di_full), _ptr(p_sum), _ptr(U), _ptr(next(work_iter)))
 
     _run(fn, ranges, args)
-    return P, grad_s0, lam_s, lam_g, u_di, u_di_full, p_sum
+    return P, grad_s0, lam_s, lam_g, u_di, u_di_full, p_sum, U
