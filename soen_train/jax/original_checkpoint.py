@@ -287,8 +287,7 @@ def _copy_weights(model: Any, data: Mapping[str, Any], jax_model: Optional[Mappi
             for (src, dst), flag in zip(external, learnable):
                 if isinstance(flag, bool):
                     model.connection(f"{src}_to_{dst}").weight.requires_grad_(flag)
-    model.refresh_fan_in()
-    return notes
+    return notes  # fan-in rules are read from the weights at every forward
 
 
 def _external_order(model: Any, jax_model: Optional[Mapping[str, Any]]) -> List[Tuple[int, int]]:
