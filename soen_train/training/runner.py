@@ -393,6 +393,30 @@ def _mark_sweep(cfg: SOENTrainConfig, sweep: SweepInfo, results: List[RepeatResu
     mark_sweep_result(uri, sweep.sweep_dir, run_ids, state, objective, direction, str(sweep.job_num))
 
 
+def _announce_job_dir(job_dir: Path) -> None:
+    """Tell this job's Optuna trial where its result file will be (a resumed sweep reads it)."""
+    from soen_train.sweeps.recovery import JOB_DIR_ATTR
+    from soen_train.sweeps.trial_context import current_trial
+
+    trial = current_trial()
+    if trial is not None:
+        trial.set_user_attr(JOB_DIR_ATTR, str(Path(job_dir).resolve()))
+
+
+def _redact_multirun_file(sweep_dir: Path) -> None:
+    """Mask secrets in the `multirun.yaml` Hydra's own sweepers wrote (idempotent, atomic)."""
+    from omegaconf import OmegaConf
+
+    path = Path(sweep_dir) / "multirun.yaml"
+    if not path.is_file():
+        return
+    data = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    clean = redact(data)
+    if clean != data:
+        text = OmegaConf.to_yaml(OmegaConf.create(clean))
+        atomic_replace_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
 def run_job(
     cfg: SOENTrainConfig,
     job_dir: Path,
@@ -432,6 +456,9 @@ def run_job(
     job_dir.mkdir(parents=True, exist_ok=True)
     if distributed_rank() == 0:
         write_run_record(job_dir, build_run_record(cfg, overrides=overrides))
+        if sweep.sweep_dir is not None:
+            _redact_multirun_file(sweep.sweep_dir)
+            _announce_job_dir(job_dir)
     try:
         for k in range(t.num_repeats):
             results.append(run_repeat(cfg, k, sweep))
