@@ -87,6 +87,11 @@ class OptunaSweeperConf:
     n_jobs: int = 2
     #: Stop the sweep with an error once FAIL trials exceed this fraction of finished ones.
     max_failure_rate: float = 1.0
+    #: Seconds between the heartbeats the sweeper records for each running trial.
+    heartbeat_interval: int = 5
+    #: A RUNNING trial without a heartbeat for this long (seconds) belongs to a dead sweeper:
+    #: its finished result is kept, or its parameters run again.
+    grace_period: int = 20
     #: Searched keys: ``key: interval(a, b) | choice(...) | range(a, b[, step]) | tag(log, ...)``.
     params: Optional[Dict[str, str]] = None
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
+import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence
 
@@ -17,6 +19,7 @@ from hydra.plugins.launcher import Launcher
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
+from optuna.trial import TrialState
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +33,9 @@ class OptunaSweeper(Sweeper):
 
     Each batch asks the study for ``n_jobs`` trials, launches them through the configured
     launcher and tells the study each job's outcome. The study lives in ``storage`` (default:
-    ``<sweep dir>/optuna.db``), so a restarted sweep resumes where it stopped.
+    ``<sweep dir>/optuna.db``), so a restarted sweep resumes where it stopped: trials of a dead
+    sweeper are found by their stale heartbeat, finished jobs keep their result, cut-off ones
+    run again. Several sweepers on one study share its ``n_trials``.
     """
 
     def __init__(
@@ -43,12 +48,16 @@ class OptunaSweeper(Sweeper):
         n_trials: int = 20,
         n_jobs: int = 2,
         max_failure_rate: float = 1.0,
+        heartbeat_interval: int = 5,
+        grace_period: int = 20,
         params: Optional[Dict[str, str]] = None,
     ) -> None:
         from soen_train.sweeps.study_setup import SweeperConfigError, directions_from_config
 
         super().__init__()
-        for key, value in (("n_trials", n_trials), ("n_jobs", n_jobs)):
+        checked = (("n_trials", n_trials), ("n_jobs", n_jobs),
+                   ("heartbeat_interval", heartbeat_interval), ("grace_period", grace_period))
+        for key, value in checked:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise SweeperConfigError(f"hydra.sweeper.{key}={value!r}: must be an integer >= 1")
         if not 0.0 <= float(max_failure_rate) <= 1.0:
@@ -65,6 +74,13 @@ class OptunaSweeper(Sweeper):
         self.n_trials = n_trials
         self.n_jobs = n_jobs
         self.max_failure_rate = float(max_failure_rate)
+        if grace_period <= heartbeat_interval:
+            raise SweeperConfigError(
+                f"hydra.sweeper.grace_period={grace_period} must exceed "
+                f"hydra.sweeper.heartbeat_interval={heartbeat_interval} (seconds)"
+            )
+        self.heartbeat_interval = heartbeat_interval
+        self.grace_period = grace_period
         self.params = OmegaConf.to_container(params) if OmegaConf.is_config(params) else params
         self.hydra_context: Optional[HydraContext] = None
         self.config: Optional[DictConfig] = None
@@ -89,6 +105,8 @@ class OptunaSweeper(Sweeper):
         """
         from hydra.core.override_parser.overrides_parser import OverridesParser
 
+        from soen_train.config.secrets import redact
+        from soen_train.sweeps.recovery import TrialHeartbeats, recover_stale_trials
         from soen_train.sweeps.results import log_best, summarize, write_results
         from soen_train.sweeps.search_space import build_search_space
         from soen_train.sweeps.storage import (
@@ -101,7 +119,6 @@ class OptunaSweeper(Sweeper):
             SweeperConfigError,
             build_sampler,
             count_finished,
-            fail_interrupted_trials,
             open_study,
             pruner_config,
         )
@@ -119,7 +136,11 @@ class OptunaSweeper(Sweeper):
 
         sweep_dir = Path(str(self.config.hydra.sweep.dir)).resolve()
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        # secrets (logging.mlflow_password in a config file, ...) are masked in the saved copy
+        OmegaConf.save(
+            OmegaConf.create(redact(OmegaConf.to_container(self.config, resolve=False))),
+            sweep_dir / "multirun.yaml",
+        )
         url = resolve_storage_url(self.storage, sweep_dir)
         shown_url = masked_url(url)
         study_name = str(self.study_name or self.config.hydra.job.name)
@@ -127,7 +148,7 @@ class OptunaSweeper(Sweeper):
             raise SweeperConfigError(
                 f"hydra.sweeper.study_name={study_name!r} may not contain '${{'"
             )
-        storage = open_storage(url)
+        storage = open_storage(url, self.heartbeat_interval, self.grace_period)
         study = open_study(
             storage,
             study_name,
@@ -135,11 +156,7 @@ class OptunaSweeper(Sweeper):
             build_sampler(self.sampler_config, space),
             pruner_config(self.pruner_config),
         )
-        interrupted = fail_interrupted_trials(storage, study_name)
-        if interrupted:
-            log.warning(
-                "Marked trials %s FAIL: an earlier sweep was stopped while they ran", interrupted
-            )
+        recover_stale_trials(study)
         finished = count_finished(study)
         log.info(
             "Optuna study %r in %s: %d of %d trials already finished; directions %s; searching %s",
@@ -154,22 +171,62 @@ class OptunaSweeper(Sweeper):
         secret_url = url_has_password(url)
         stop = False
         try:
-            with _exported_env({ENV_STORAGE: url} if secret_url else {}):
-                while finished < self.n_trials and not stop:
-                    batch = [
-                        study.ask(space.distributions)
-                        for _ in range(min(self.n_jobs, self.n_trials - finished))
-                    ]
-                    stop = self._run_batch(study, batch, space, url, study_name, not secret_url)
+            with _exported_env({ENV_STORAGE: url} if secret_url else {}), TrialHeartbeats(
+                storage
+            ) as beats:
+                while not stop:
+                    recover_stale_trials(study)
                     finished = count_finished(study)
-                    self._check_failure_rate(study, finished)
+                    if finished >= self.n_trials:
+                        break
+                    running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+                    room = self.n_trials - finished - running
+                    if room <= 0:  # the rest is running in another sweeper: wait for it
+                        time.sleep(min(1.0, float(self.heartbeat_interval)))
+                        continue
+                    batch = []
+                    for _ in range(min(self.n_jobs, room)):
+                        trial = study.ask(space.distributions)
+                        beats.add(trial._trial_id)
+                        batch.append(trial)
+                    try:
+                        stop = self._run_batch(
+                            study, batch, space, url, study_name, not secret_url
+                        )
+                    finally:
+                        for trial in batch:
+                            beats.discard(trial._trial_id)
+                    self._check_failure_rate(study, count_finished(study))
         finally:
             # Written even when the sweep stops on an error, so what ran is summarised.
             summary = summarize(study, shown_url)
             path = write_results(summary, sweep_dir)
             log_best(summary, log)
             log.info("Optimisation results written to %s", path)
+        self._exit_if_trials_failed(study, sweep_dir)
         return study
+
+    def _exit_if_trials_failed(self, study: Any, sweep_dir: Path) -> None:
+        """Exit non-zero (one ``Error:`` line) when trials of the study failed."""
+        from soen_train.sweeps.recovery import FAIL_REASON_ATTR, JOB_DIR_ATTR, counted
+
+        failed = [t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if counted(t)]
+        if not failed:
+            return
+        total = sum(1 for t in study.get_trials(deepcopy=False) if counted(t))
+        where = [
+            f"#{t.number}: {t.user_attrs.get(JOB_DIR_ATTR) or 'no job folder'} "
+            f"({str(t.user_attrs.get(FAIL_REASON_ATTR, 'unknown'))[:120]})"
+            for t in failed[:5]
+        ]
+        more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+        print(
+            f"Error: {len(failed)} of {total} trials failed; their job folders (logs in "
+            f"<folder>/*.log): {'; '.join(where)}{more}; summary: "
+            f"{sweep_dir / 'optimization_results.yaml'}",
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
 
     def _run_batch(
         self,
@@ -197,8 +254,19 @@ class OptunaSweeper(Sweeper):
         try:
             self.validate_batch_is_legal(job_overrides)
             # Job numbers follow trial numbers, so job dirs (hydra.sweep.subdir) match trials
-            # and a resumed sweep does not overwrite the dirs of earlier trials.
-            returns = self.launcher.launch(job_overrides, initial_job_idx=trials[0].number)
+            # and a resumed sweep does not overwrite the dirs of earlier trials. Another
+            # sweeper on the study may hold the numbers in between: launch each run of
+            # consecutive numbers on its own.
+            returns = []
+            start = 0
+            for end in range(1, len(trials) + 1):
+                if end == len(trials) or trials[end].number != trials[end - 1].number + 1:
+                    returns.extend(
+                        self.launcher.launch(
+                            job_overrides[start:end], initial_job_idx=trials[start].number
+                        )
+                    )
+                    start = end
         except BaseException as err:  # a config or launcher error, or Ctrl-C: nothing was told
             for trial in trials:
                 trial.set_user_attr(FAIL_REASON_ATTR, f"not run: {type(err).__name__}: {err}")

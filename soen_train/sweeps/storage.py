@@ -77,17 +77,27 @@ def sqlite_file(url: str) -> Optional[Path]:
 
 
 @functools.lru_cache(maxsize=8)
-def open_storage(url: str) -> "optuna.storages.RDBStorage":  # noqa: F821 (imported lazily)
-    """An Optuna RDB storage for ``url``, one per process and URL (connections are reused).
+def open_storage(
+    url: str, heartbeat_interval: Optional[int] = None, grace_period: Optional[int] = None
+) -> "optuna.storages.RDBStorage":  # noqa: F821 (imported lazily)
+    """An Optuna RDB storage for ``url``, one per process and settings (connections are reused).
 
     SQLite gets a lock-wait timeout so parallel jobs queue for the write lock; the parent
-    folder of a SQLite file is created when missing.
+    folder of a SQLite file is created when missing, and the tables are created under a file
+    lock (two sweepers starting on a new database at once would otherwise race). The sweeper
+    passes ``heartbeat_interval``/``grace_period`` (seconds) to find trials of dead sweepers.
     """
+    import fcntl
+
     import optuna
 
     engine_kwargs = {}
     db_file = sqlite_file(url)
-    if db_file is not None:
-        db_file.parent.mkdir(parents=True, exist_ok=True)
-        engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
-    return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+    kwargs = dict(heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+    if db_file is None:
+        return optuna.storages.RDBStorage(url, **kwargs)
+    db_file.parent.mkdir(parents=True, exist_ok=True)
+    engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
+    with open(db_file.with_name(f".{db_file.name}.lock"), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)

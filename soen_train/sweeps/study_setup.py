@@ -1,8 +1,8 @@
 """Create or resume the Optuna study of a sweep, with its sampler, pruner and directions.
 
-Resuming is the default: the study is loaded when it already exists (``load_if_exists``), and
-trials an interrupted sweep left RUNNING are marked FAIL, because no process will finish them.
-One sweeper process drives a study at a time; parallelism comes from its jobs.
+Resuming is the default: the study is loaded when it already exists (``load_if_exists``);
+trials a dead sweeper left RUNNING are settled by ``soen_train.sweeps.recovery`` (heartbeats),
+so several sweepers can share one study.
 """
 
 from __future__ import annotations
@@ -10,11 +10,19 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
+import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from soen_train.sweeps.optuna_classes import (
+    PRUNER_CLASSES,
+    SAMPLER_CLASSES,
+    OptunaClassError,
+    build_optuna_object,
+    unknown_targets,
+)
 from soen_train.sweeps.search_space import SearchSpace
-from soen_train.sweeps.trial_context import PRUNER_ATTR, non_optuna_targets
+from soen_train.sweeps.trial_context import PRUNER_ATTR
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +31,6 @@ VALID_DIRECTIONS = ("minimize", "maximize")
 FINISHED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 #: Trial user attribute explaining why a trial failed.
 FAIL_REASON_ATTR = "fail_reason"
-INTERRUPTED_REASON = "left RUNNING by an interrupted sweep; marked FAIL when the sweep resumed"
 _GRID_SAMPLER = "optuna.samplers.GridSampler"
 #: Samplers that need a package Optuna does not install; checked before the search starts
 #: instead of failing at the first sampled trial.
@@ -68,12 +75,12 @@ def plain_config(node: Any) -> Any:
 
 
 def build_sampler(config: Any, space: SearchSpace) -> optuna.samplers.BaseSampler:
-    """Instantiate ``hydra.sweeper.sampler`` (``_target_`` + kwargs); TPE when unset.
+    """Build ``hydra.sweeper.sampler`` (``_target_`` + kwargs, allow-listed Optuna classes only).
 
-    A GridSampler without ``search_space`` gets the grid of the sweep's own parameters.
+    TPE when unset. A GridSampler without ``search_space`` gets the sweep's own grid. A seeded
+    sampler is re-seeded for every trial from (seed, trial number): a resumed sweep, or two
+    sweeps on one study, never replay the random draws of trials that already ran.
     """
-    from hydra.utils import instantiate
-
     config = plain_config(config)
     if not config:
         return optuna.samplers.TPESampler()
@@ -81,12 +88,43 @@ def build_sampler(config: Any, space: SearchSpace) -> optuna.samplers.BaseSample
     _require_packages(config["_target_"])
     if config["_target_"] == _GRID_SAMPLER and not config.get("search_space"):
         config = dict(config, search_space=space.grid())
-    sampler = instantiate(config)
-    if not isinstance(sampler, optuna.samplers.BaseSampler):
-        raise SweeperConfigError(
-            f"hydra.sweeper.sampler._target_={config['_target_']!r} is not an Optuna sampler"
-        )
+    try:
+        sampler = build_optuna_object(config, SAMPLER_CLASSES, "hydra.sweeper.sampler")
+    except OptunaClassError as err:
+        raise SweeperConfigError(str(err)) from None
+    if config.get("seed") is not None:
+        seed_per_trial(sampler, int(config["seed"]))
     return sampler
+
+
+def _random_states(obj: Any, depth: int = 0) -> List[Any]:
+    """The numpy random states a sampler (and the samplers it holds) draws from."""
+    from optuna.samplers._lazy_random_state import LazyRandomState
+
+    found: List[Any] = []
+    for value in vars(obj).values():
+        if isinstance(value, LazyRandomState):
+            found.append(value.rng)
+        elif isinstance(value, np.random.RandomState):
+            found.append(value)
+        elif isinstance(value, optuna.samplers.BaseSampler) and depth < 2:
+            found.extend(_random_states(value, depth + 1))
+    return found
+
+
+def seed_per_trial(sampler: optuna.samplers.BaseSampler, seed: int) -> None:
+    """Seed ``sampler``'s random states from (seed, trial number) before each trial samples.
+
+    The draws of trial N are then the same whichever process asks for it, and differ from
+    those of every other trial: a restarted sweep does not repeat trials 0, 1, ... again."""
+    original = sampler.before_trial
+
+    def before_trial(study: optuna.Study, trial: Any) -> None:
+        for i, state in enumerate(_random_states(sampler)):
+            state.seed(np.random.SeedSequence([seed, trial.number, i]).generate_state(1)[0])
+        original(study, trial)
+
+    sampler.before_trial = before_trial  # type: ignore[method-assign]
 
 
 def pruner_config(config: Any) -> Optional[Dict[str, Any]]:
@@ -95,28 +133,24 @@ def pruner_config(config: Any) -> Optional[Dict[str, Any]]:
     if not config:
         return None
     _require_target("hydra.sweeper.pruner", config)
-    foreign = non_optuna_targets(config)
+    foreign = unknown_targets(config, PRUNER_CLASSES)
     if foreign:
-        # Jobs rebuild the pruner from the study database and build only Optuna classes.
+        # Jobs rebuild the pruner from the study database: only allow-listed Optuna classes.
         raise SweeperConfigError(
-            f"hydra.sweeper.pruner: {foreign} are not Optuna classes; use a pruner from "
-            f"optuna.pruners (e.g. optuna.pruners.MedianPruner, HyperbandPruner, PatientPruner)"
+            f"hydra.sweeper.pruner: {foreign} are not allowed Optuna classes; valid pruners: "
+            f"{', '.join(sorted(PRUNER_CLASSES))}"
         )
     return dict(config)
 
 
 def build_pruner(config: Optional[Mapping[str, Any]]) -> optuna.pruners.BasePruner:
-    """Instantiate a pruner config; NopPruner for None."""
-    from hydra.utils import instantiate
-
+    """Build a pruner config (allow-listed Optuna classes only); NopPruner for None."""
     if not config:
         return optuna.pruners.NopPruner()
-    pruner = instantiate(dict(config))
-    if not isinstance(pruner, optuna.pruners.BasePruner):
-        raise SweeperConfigError(
-            f"hydra.sweeper.pruner._target_={config['_target_']!r} is not an Optuna pruner"
-        )
-    return pruner
+    try:
+        return build_optuna_object(dict(config), PRUNER_CLASSES, "hydra.sweeper.pruner")
+    except OptunaClassError as err:
+        raise SweeperConfigError(str(err)) from None
 
 
 def open_study(
@@ -147,21 +181,12 @@ def open_study(
     return study
 
 
-def fail_interrupted_trials(storage: optuna.storages.BaseStorage, study_name: str) -> List[int]:
-    """Mark trials still RUNNING (left by a killed sweep) as FAIL; returns their numbers."""
-    study_id = storage.get_study_id_from_name(study_name)
-    numbers = []
-    for trial in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
-        storage.set_trial_user_attr(trial_id, FAIL_REASON_ATTR, INTERRUPTED_REASON)
-        if storage.set_trial_state_values(trial_id, TrialState.FAIL):
-            numbers.append(trial.number)
-    return numbers
-
-
 def count_finished(study: optuna.Study) -> int:
-    """How many trials of the study are over (COMPLETE, PRUNED or FAIL)."""
-    return len(study.get_trials(deepcopy=False, states=FINISHED_STATES))
+    """How many trials count towards ``n_trials``: COMPLETE, PRUNED, or FAIL by their own job
+    (not the ones cut off by a dead sweeper, whose parameters run again)."""
+    from soen_train.sweeps.recovery import counted
+
+    return sum(1 for t in study.get_trials(deepcopy=False, states=FINISHED_STATES) if counted(t))
 
 
 def count_by_state(study: optuna.Study) -> Dict[str, int]:

@@ -241,6 +241,9 @@ class ResilientMLFlowLogger(MLFlowLogger):
 
     @rank_zero_only
     def finalize(self, status: str = "success") -> None:
+        # a pre-empted run (SIGTERM/SIGINT) ends KILLED rather than FAILED
+        if status == "failed" and getattr(self, "soen_final_status", None):
+            status = self.soen_final_status
         if self._offline is None:
             try:
                 return super().finalize(status)

@@ -3,18 +3,29 @@
 Default store: an embedded SQLite database `mlflow.db` in the `project_<name>` folder (MLflow 3
 refuses plain `file:` stores, so a `file:` URI given by the user is allowed explicitly).
 Credentials come from the config or the environment and are never logged.
+
+The store is created once under a file lock (two first runs on a new project folder would
+otherwise both create MLflow's tables and one would crash). Every run carries the host, pid and
+process start time of the process that writes it, so a later run finds runs whose process was
+killed (still RUNNING, process gone) and ends them KILLED.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import socket
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
+
+log = logging.getLogger("soen_train")
 
 PARENT_ID_FILE = "mlflow_parent_run_id"
 SWEEP_TAG = "soen.sweep_dir"
+HOST_TAG, PID_TAG, PID_START_TAG = "soen.host", "soen.pid", "soen.pid_start"
+_READY_STORES: set = set()
 
 
 def resolve_tracking_uri(configured: Optional[str], project_root: Path) -> str:
@@ -56,6 +67,97 @@ def run_display_name(
     if job_num is not None:
         name = f"job{job_num} {name}"
     return name if len(name) <= MAX_RUN_NAME else name[: MAX_RUN_NAME - 1] + "…"
+def ensure_store(uri: str) -> None:
+    """Create a local SQLite store's tables once, under a lock next to the database file.
+
+    MLflow creates missing tables when a client first opens the database; two processes doing
+    that at once race (`table ... already exists`). Later calls in the process return at once."""
+    if uri in _READY_STORES or not uri.startswith("sqlite:///"):
+        return
+    from mlflow.tracking import MlflowClient
+
+    db = Path(uri[len("sqlite:///"):].split("?", 1)[0])
+    with _locked(db.with_name(f".{db.name}.lock")):
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    _READY_STORES.add(uri)
+
+
+def _process_start(pid: int) -> str:
+    """Start time of a process in clock ticks since boot ('' where /proc is not available)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def process_tags() -> Dict[str, str]:
+    """Tags naming the process that writes a run (host, pid, process start time)."""
+    pid = os.getpid()
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(pid), PID_START_TAG: _process_start(pid)}
+
+
+def _process_gone(tags: Dict[str, str]) -> bool:
+    """True when the tagged writer process ran on this host and no longer exists."""
+    if tags.get(HOST_TAG) != socket.gethostname() or not str(tags.get(PID_TAG, "")).isdigit():
+        return False
+    pid = int(tags[PID_TAG])
+    if pid == os.getpid():
+        return False
+    start = _process_start(pid)
+    return start == "" or (bool(tags.get(PID_START_TAG)) and start != tags[PID_START_TAG])
+
+
+def end_orphaned_runs(tracking_uri: str, experiment_name: str) -> List[str]:
+    """End KILLED every RUNNING run of the experiment whose writer process is gone; their ids.
+
+    Only runs written on this host are judged (a pid means nothing on another machine)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    exp = client.get_experiment_by_name(experiment_name)
+    if exp is None:
+        return []
+    ended = []
+    runs = client.search_runs([exp.experiment_id], "attributes.status = 'RUNNING'", max_results=5000)
+    for run in runs:
+        if _process_gone(run.data.tags):
+            client.set_tag(run.info.run_id, "soen.state", "KILLED")
+            client.set_terminated(run.info.run_id, "KILLED")
+            ended.append(run.info.run_id)
+    if ended:
+        log.info("MLflow runs %s were left RUNNING by a killed process; marked KILLED", ended)
+    return ended
+
+
+def continue_run(tracking_uri: str, run_id: str) -> bool:
+    """Mark an existing run RUNNING again, owned by this process; False when it does not exist."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    try:
+        client.get_run(run_id)
+    except MlflowException:
+        return False
+    client.update_run(run_id, status="RUNNING")
+    for key, value in process_tags().items():
+        client.set_tag(run_id, key, value)
+    return True
+
+
+def new_params(tracking_uri: str, run_id: str, params: Dict[str, Any]) -> Dict[str, Any]:
+    """The params a continued run does not hold yet; changed ones become `soen.resumed.<key>` tags.
+
+    MLflow params cannot change once logged."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    stored = client.get_run(run_id).data.params
+    for key, value in params.items():
+        if key in stored and stored[key] != str(value):
+            client.set_tag(run_id, f"soen.resumed.{key}"[:250], str(value)[:5000])
+    return {k: v for k, v in params.items() if k not in stored}
 
 
 def export_credentials(username: Optional[str], password: Optional[str]) -> None:

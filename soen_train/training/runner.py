@@ -26,7 +26,15 @@ from soen_train.config.schema import SOENTrainConfig
 from soen_train.config.secrets import redact
 from soen_train.errors import SOENError
 from soen_train.run_record import build_run_record, log_run_record, write_run_record
-from soen_train.training.checkpointing import PreemptionCheckpoint, atomic_replace_write
+from soen_train.training.checkpointing import (
+    PreemptionCheckpoint,
+    RunIdentity,
+    atomic_replace_write,
+    changed_keys,
+    describe_changes,
+    read_run_identity,
+    state_shaping,
+)
 from soen_train.training.run_paths import RunPaths, distributed_rank
 from soen_train.training.trainer_factory import build_callbacks, build_loggers, build_trainer
 
@@ -200,16 +208,73 @@ def run_repeat(cfg: SOENTrainConfig, repeat: int, sweep: SweepInfo) -> RepeatRes
     class_labels = dm.label_kind in ("class", "seq_class")
     check_model_fits_data(model, dm.input_dim, dm.num_classes if class_labels else None, cfg.training.mapping)
     hparams = flat_hparams(cfg)
-    loggers = build_loggers(cfg, paths, seed, sweep, hparams)
+    resume = cfg.training.train_from_checkpoint
+    identity = _resume_identity(resume, hparams) if cfg.training.backend != "jax" else {}
+    loggers = build_loggers(cfg, paths, seed, sweep, hparams, resume_run_id=identity.get("mlflow_run_id"))
     if cfg.training.backend == "jax":
         return _run_jax_repeat(cfg, repeat, seed, paths, dm, model, loggers)
+    try:
+        return _fit_and_test(cfg, repeat, seed, paths, dm, model, loggers, hparams, identity)
+    except BaseException:
+        _fail_loggers(loggers)  # whatever went wrong, the MLflow run does not stay RUNNING
+        raise
+
+
+def _resume_identity(resume: Optional[str], hparams: Dict[str, Any]) -> Dict[str, Any]:
+    """The run identity stored in the checkpoint being resumed ({} without a resume).
+
+    A change of a key that shapes the saved state (optimiser, architecture, mapping) is one
+    ConfigError naming every key that differs; other changes are logged once."""
+    if not resume:
+        return {}
+    if not Path(resume).is_file():
+        raise ConfigError(f"training.train_from_checkpoint: file not found: {resume}")
+    try:
+        identity = read_run_identity(resume)
+    except pickle.UnpicklingError as err:
+        raise ConfigError(
+            f"training.train_from_checkpoint: refused to load {resume}: it holds objects other than "
+            f"tensors and plain containers, so unpickling it could run code ({str(err).splitlines()[0]})"
+        ) from None
+    except Exception as err:  # noqa: BLE001  (truncated or foreign file)
+        raise ConfigError(
+            f"training.train_from_checkpoint: {resume} is not a readable checkpoint "
+            f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
+        ) from None
+    stored = identity.get("config") or {}
+    if stored:
+        keys = changed_keys(stored, hparams)
+        blocking = state_shaping(keys)
+        if blocking:
+            raise ConfigError(
+                f"training.train_from_checkpoint={resume} was trained with another config: "
+                f"{describe_changes(stored, hparams, keys)}; the saved state cannot be restored "
+                f"with changed {', '.join(blocking)}: resume with the checkpoint's values or start fresh"
+            )
+        if keys:
+            log.info("resuming %s with changed settings: %s", resume, describe_changes(stored, hparams, keys))
+    return identity
+
+
+def _fail_loggers(loggers: List[Any]) -> None:
+    """End each logger's run as failed (KILLED when a pre-emption callback said so)."""
+    for lgr in loggers:
+        try:
+            lgr.finalize("failed")
+        except Exception as err:  # noqa: BLE001  (the store itself may be what failed)
+            log.warning("could not close the %s run (%s)", type(lgr).__name__, err)
+
+
+def _fit_and_test(cfg: SOENTrainConfig, repeat: int, seed: int, paths: RunPaths, dm: Any,
+                  model: torch.nn.Module, loggers: List[Any], hparams: Dict[str, Any],
+                  identity: Dict[str, Any]) -> RepeatResult:
+    """Fit (or resume) and test one torch repeat; returns what it reports."""
     module = build_module(cfg, model, dm.seq_len)
     log_run_record(loggers, build_run_record(cfg))
     callbacks, checkpoint, history = build_callbacks(cfg, paths, module, seed)
+    callbacks.append(RunIdentity(hparams))
     trainer = build_trainer(cfg, paths, callbacks, loggers)
     resume = cfg.training.train_from_checkpoint
-    if resume and not Path(resume).is_file():
-        raise ConfigError(f"training.train_from_checkpoint: file not found: {resume}")
     started = time.perf_counter()
     try:  # weights_only: a resumed checkpoint is never allowed to run code while unpickling
         trainer.fit(module, datamodule=dm, ckpt_path=resume, weights_only=True)
@@ -225,6 +290,16 @@ def run_repeat(cfg: SOENTrainConfig, repeat: int, sweep: SweepInfo) -> RepeatRes
         raise ConfigError(
             f"training.train_from_checkpoint: refused to load {resume}: it holds objects other than "
             f"tensors and plain containers, so unpickling it could run code ({str(err).splitlines()[0]})"
+        ) from None
+    except KeyError as err:
+        if not resume:
+            raise
+        stored = identity.get("config") or {}
+        keys = changed_keys(stored, hparams) if stored else []
+        what = describe_changes(stored, hparams, keys) if keys else "unknown (checkpoint without a stored config)"
+        raise ConfigError(
+            f"training.train_from_checkpoint={resume}: its saved state does not fit this config "
+            f"(missing {err}); keys that differ: {what}; resume with the checkpoint's config or start fresh"
         ) from None
     train_seconds = time.perf_counter() - started
     metrics = history.summary()
@@ -376,6 +451,30 @@ def _mark_sweep(cfg: SOENTrainConfig, sweep: SweepInfo, results: List[RepeatResu
     mark_sweep_result(uri, sweep.sweep_dir, run_ids, state, objective, direction, str(sweep.job_num))
 
 
+def _announce_job_dir(job_dir: Path) -> None:
+    """Tell this job's Optuna trial where its result file will be (a resumed sweep reads it)."""
+    from soen_train.sweeps.recovery import JOB_DIR_ATTR
+    from soen_train.sweeps.trial_context import current_trial
+
+    trial = current_trial()
+    if trial is not None:
+        trial.set_user_attr(JOB_DIR_ATTR, str(Path(job_dir).resolve()))
+
+
+def _redact_multirun_file(sweep_dir: Path) -> None:
+    """Mask secrets in the `multirun.yaml` Hydra's own sweepers wrote (idempotent, atomic)."""
+    from omegaconf import OmegaConf
+
+    path = Path(sweep_dir) / "multirun.yaml"
+    if not path.is_file():
+        return
+    data = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    clean = redact(data)
+    if clean != data:
+        text = OmegaConf.to_yaml(OmegaConf.create(clean))
+        atomic_replace_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
 def run_job(
     cfg: SOENTrainConfig,
     job_dir: Path,
@@ -416,6 +515,9 @@ def run_job(
     job_dir.mkdir(parents=True, exist_ok=True)
     if distributed_rank() == 0:
         write_run_record(job_dir, build_run_record(cfg, overrides=overrides))
+        if sweep.sweep_dir is not None:
+            _redact_multirun_file(sweep.sweep_dir)
+            _announce_job_dir(job_dir)
     try:
         for k in range(t.num_repeats):
             results.append(run_repeat(cfg, k, sweep))

@@ -136,9 +136,12 @@ def _sweep_callbacks(cfg: SOENTrainConfig) -> List[Callback]:
 
 
 def build_loggers(
-    cfg: SOENTrainConfig, paths: RunPaths, seed: int, sweep: Any, hparams: Dict[str, Any]
+    cfg: SOENTrainConfig, paths: RunPaths, seed: int, sweep: Any, hparams: Dict[str, Any],
+    resume_run_id: Optional[str] = None,
 ) -> List[Any]:
-    """TensorBoard events in logs/repeat_k and/or an MLflow run (nested under a sweep's parent)."""
+    """TensorBoard events in logs/repeat_k and/or an MLflow run (nested under a sweep's parent).
+
+    ``resume_run_id`` (from a resumed checkpoint) continues that MLflow run instead of a new one."""
     lg = cfg.logging
     loggers: List[Any] = []
     if lg.tensorboard_active:
@@ -150,21 +153,28 @@ def build_loggers(
         tb.log_hyperparams(hparams)
         loggers.append(tb)
     if lg.mlflow_active:
-        loggers.append(_mlflow_logger(cfg, paths, seed, sweep, hparams))
+        loggers.append(_mlflow_logger(cfg, paths, seed, sweep, hparams, resume_run_id))
     return loggers
 
 
-def _mlflow_logger(cfg: SOENTrainConfig, paths: RunPaths, seed: int, sweep: Any, hparams: Dict[str, Any]) -> Any:
+def _mlflow_logger(cfg: SOENTrainConfig, paths: RunPaths, seed: int, sweep: Any, hparams: Dict[str, Any],
+                   resume_run_id: Optional[str] = None) -> Any:
 
     from soen_train.config.secrets import redact
     from soen_train.tracking.mlflow_runs import (
+        continue_run,
+        end_orphaned_runs,
+        ensure_store,
         export_credentials,
         local_artifact_location,
+        new_params,
+        process_tags,
         resolve_tracking_uri,
         run_display_name,
         sweep_parent_run,
         trial_tags,
     )
+    from soen_train.training.run_paths import distributed_rank
 
     lg = cfg.logging
     export_credentials(lg.mlflow_username, lg.mlflow_password)
@@ -178,6 +188,7 @@ def _mlflow_logger(cfg: SOENTrainConfig, paths: RunPaths, seed: int, sweep: Any,
         "repeat": str(paths.repeat),
         "seed": str(seed),
         **trial_tags(),
+        **process_tags(),
     }
     from soen_train.tracking.mlflow_fallback import (
         ResilientMLFlowLogger,
@@ -189,6 +200,16 @@ def _mlflow_logger(cfg: SOENTrainConfig, paths: RunPaths, seed: int, sweep: Any,
     if problem:  # server down: train on, the run's params and metrics go to a local file
         return local_fallback_logger(paths.logs, experiment, lg.mlflow_run_name or paths.name, uri,
                                      tags, hparams, problem)
+    ensure_store(uri)
+    if distributed_rank() == 0:
+        end_orphaned_runs(uri, experiment)
+    run_id = resume_run_id if resume_run_id and distributed_rank() == 0 and continue_run(uri, resume_run_id) else None
+    if run_id:  # the resumed checkpoint's run goes on: same id, metrics continue at their steps
+        logger = ResilientMLFlowLogger(experiment_name=experiment, tracking_uri=uri, run_id=run_id,
+                                       offline_dir=paths.logs)
+        logger.log_hyperparams(new_params(uri, run_id, hparams))
+        logger.soen_log_artifacts = lg.mlflow_log_artifacts
+        return logger
     if sweep is not None and sweep.sweep_dir is not None:
         tags["mlflow.parentRunId"] = sweep_parent_run(
             uri, experiment, sweep.sweep_dir, {"project": lg.project_name},

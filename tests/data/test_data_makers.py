@@ -99,9 +99,11 @@ def test_build_skips_an_up_to_date_file_and_rebuilds_on_new_params(tmp_path):
     assert os.stat(path).st_mtime_ns == stamp
     build_dataset("pulses", path, **dict(SMALL_PULSES, n_val=12))
     assert read_splits(path)[0]["val"][0].shape[0] == 12
-    path.write_bytes(b"garbage")  # a damaged file is rebuilt, not trusted
-    build_dataset("pulses", path, **SMALL_PULSES)
-    assert read_splits(path)[0]["train"][0].shape == (40, 32, 1)
+    other = tmp_path / "other.h5"
+    other.write_bytes(b"garbage")  # a file no maker wrote is never replaced
+    with pytest.raises(DataError, match="not written by a soen_train dataset maker"):
+        build_dataset("pulses", other, **SMALL_PULSES)
+    assert other.read_bytes() == b"garbage"
     assert not list(tmp_path.glob(".*tmp*"))  # no temporary files left behind
 
 

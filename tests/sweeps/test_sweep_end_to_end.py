@@ -39,6 +39,7 @@ def test_parallel_search_on_sqlite_records_every_trial(tmp_path: Path) -> None:
         "raise_at_x=1",
         "nan_at_x=4",
         "sleep_s=0.1",
+        expect_rc=1,  # trials failed: the sweep says so and exits non-zero
     )
     trials = load_trials(sweep_dir)
     assert [t.number for t in trials] == list(range(6))
@@ -74,26 +75,28 @@ def test_parallel_search_on_sqlite_records_every_trial(tmp_path: Path) -> None:
 
 def test_killed_sweep_resumes_to_n_trials_not_more(tmp_path: Path) -> None:
     sweep_dir = tmp_path / "resume"
-    args = ("hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=1", "x=interval(-4,4)")
+    args = ("hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=1", "x=interval(-4,4)",
+            "hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.grace_period=2")
     # The job of trial 3 SIGKILLs its process (the sweeper itself: basic launcher).
     killed = run_toy(sweep_dir, *args, extra_env={"TOY_KILL_AT_TRIAL": "3"}, expect_rc=None)
     assert killed.returncode == -signal.SIGKILL
     states = [t.state for t in load_trials(sweep_dir)]
     assert states == [TrialState.COMPLETE] * 3 + [TrialState.RUNNING]
 
+    time.sleep(3.5)  # past the grace period: trial 3's heartbeat is stale
     resumed = run_toy(sweep_dir, *args)
-    assert "3 of 6 trials already finished" not in resumed.stdout  # trial 3 now counts as FAIL
-    assert "4 of 6 trials already finished" in resumed.stdout
+    assert "3 of 6 trials already finished" in resumed.stdout  # the cut-off trial does not count
     trials = load_trials(sweep_dir)
-    assert len(trials) == 6
+    assert len(trials) == 7  # 6 counted + the cut-off one, whose parameters ran again as #4
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 3 + [TrialState.FAIL] + [
         TrialState.COMPLETE
-    ] * 2
+    ] * 3
     assert "interrupted sweep" in trials[3].user_attrs["fail_reason"]
-    assert sorted(job_infos(sweep_dir)) == [0, 1, 2, 4, 5]  # trial 3 died before writing
+    assert trials[4].params == trials[3].params and trials[4].user_attrs["soen_retry_of"] == 3
+    assert sorted(job_infos(sweep_dir)) == [0, 1, 2, 4, 5, 6]  # trial 3 died before writing
 
     again = run_toy(sweep_dir, *args)  # a finished study runs nothing more
-    assert len(load_trials(sweep_dir)) == 6
+    assert len(load_trials(sweep_dir)) == 7
     assert "Launching" not in again.stdout
 
 
@@ -121,6 +124,8 @@ def test_externally_killed_parallel_sweep_resumes(tmp_path: Path) -> None:
         "hydra.sweeper.n_trials=6",
         "x=interval(-4,4)",
         "sleep_s=0.15",
+        "hydra.sweeper.heartbeat_interval=1",
+        "hydra.sweeper.grace_period=2",
     )
     proc = subprocess.Popen(
         toy_command(sweep_dir, *args),
@@ -141,8 +146,10 @@ def test_externally_killed_parallel_sweep_resumes(tmp_path: Path) -> None:
 
     run_toy(sweep_dir, *args)
     trials = load_trials(sweep_dir)
-    assert len(trials) == 6
+    cut_off = [t for t in trials if t.user_attrs.get("soen_interrupted")]
+    assert len(trials) == 6 + len(cut_off)
     assert all(t.state.is_finished() for t in trials)
+    assert len([t for t in trials if t.state == TrialState.COMPLETE]) == 6
     for old in before:
         if old.state == TrialState.RUNNING:
             assert trials[old.number].state == TrialState.FAIL

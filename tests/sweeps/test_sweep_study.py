@@ -19,14 +19,11 @@ from soen_train.sweeps.results import RESULTS_FILE, summarize, write_results
 from soen_train.sweeps.search_space import build_search_space
 from soen_train.sweeps.storage import open_storage
 from soen_train.sweeps.study_setup import (
-    INTERRUPTED_REASON,
     SweeperConfigError,
     build_pruner,
     build_sampler,
-    count_by_state,
     count_finished,
     directions_from_config,
-    fail_interrupted_trials,
     open_study,
     pruner_config,
 )
@@ -128,13 +125,15 @@ def test_sampler_and_pruner_configs_need_a_target() -> None:
     assert pruner_config(None) is None
     with pytest.raises(SweeperConfigError, match="_target_"):
         build_sampler({"seed": 3}, space)
-    with pytest.raises(SweeperConfigError, match="not an Optuna sampler"):
+    with pytest.raises(SweeperConfigError, match="not an allowed Optuna class"):
         build_sampler({"_target_": "collections.OrderedDict"}, space)
     with pytest.raises(SweeperConfigError, match="_target_"):
         pruner_config({"n_startup_trials": 3})
     # Jobs rebuild the pruner from the database, so only Optuna classes are accepted there.
-    with pytest.raises(SweeperConfigError, match="not Optuna classes"):
+    with pytest.raises(SweeperConfigError, match="not allowed Optuna classes"):
         pruner_config({"_target_": "os.system", "command": "true"})
+    with pytest.raises(SweeperConfigError, match="not allowed Optuna classes"):  # prefix is not enough
+        pruner_config({"_target_": "optuna.storages.run_grpc_proxy_server"})
     nested = {
         "_target_": "optuna.pruners.PatientPruner",
         "patience": 2,
@@ -143,25 +142,67 @@ def test_sampler_and_pruner_configs_need_a_target() -> None:
     assert isinstance(build_pruner(pruner_config(nested)), optuna.pruners.PatientPruner)
 
 
-def test_resume_keeps_the_study_and_fails_running_trials(sqlite_url: str) -> None:
-    storage = open_storage(sqlite_url)
+def test_resume_settles_only_stale_trials_and_keeps_finished_results(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    import json
+    import time
+
+    from soen_train.sweeps.recovery import (
+        INTERRUPTED_REASON,
+        JOB_DIR_ATTR,
+        RETRY_OF_ATTR,
+        record_heartbeat,
+        recover_stale_trials,
+    )
+
+    storage = open_storage(sqlite_url, 1, 2)
     study = open_study(storage, "s", ["minimize"], optuna.samplers.RandomSampler(0), None)
     for value in (3.0, 1.0):
         trial = study.ask({"x": IntDistribution(0, 9)})
         study.tell(trial, value)
-    left_running = study.ask({"x": IntDistribution(0, 9)})  # a sweep killed mid-trial
+    finished_job = study.ask({"x": IntDistribution(0, 9)})  # job done, sweeper killed before tell
+    (tmp_path / "job2").mkdir()
+    (tmp_path / "job2" / "soen_result.json").write_text(
+        json.dumps({"status": "completed", "objective": 0.5})
+    )
+    finished_job.set_user_attr(JOB_DIR_ATTR, str(tmp_path / "job2"))
+    cut_off = study.ask({"x": IntDistribution(0, 9)})  # killed mid-training
+    for trial in (finished_job, cut_off):
+        record_heartbeat(storage, trial._trial_id)
+    time.sleep(3.5)  # both heartbeats are now older than the grace period
+    live = study.ask({"x": IntDistribution(0, 9)})  # another sweeper's trial, beating
+    record_heartbeat(storage, live._trial_id)
 
     again = open_study(storage, "s", ["minimize"], optuna.samplers.RandomSampler(1), None)
     assert count_finished(again) == 2
-    assert fail_interrupted_trials(storage, "s") == [left_running.number]
-    assert count_finished(again) == 3
-    frozen = again.trials[left_running.number]
-    assert (
-        frozen.state == TrialState.FAIL and frozen.user_attrs["fail_reason"] == INTERRUPTED_REASON
-    )
-    assert count_by_state(again)["COMPLETE"] == 2 and count_by_state(again)["RUNNING"] == 0
+    done = recover_stale_trials(again)
+    assert done["complete"] == [finished_job.number] and done["interrupted"] == [cut_off.number]
+    assert count_finished(again) == 3  # the cut-off trial does not count: it runs again
+    trials = again.get_trials()
+    assert trials[finished_job.number].value == 0.5
+    frozen = trials[cut_off.number]
+    assert frozen.state == TrialState.FAIL and frozen.user_attrs["fail_reason"] == INTERRUPTED_REASON
+    assert trials[live.number].state == TrialState.RUNNING  # a live trial is never touched
+    (queued,) = [t for t in trials if t.state == TrialState.WAITING]
+    assert queued.user_attrs[RETRY_OF_ATTR] == cut_off.number
+    assert recover_stale_trials(again)["complete"] == []  # settled once
     with pytest.raises(SweeperConfigError, match="already exists with directions"):
         open_study(storage, "s", ["maximize"], optuna.samplers.RandomSampler(), None)
+
+
+def test_seeded_samplers_draw_per_trial_number() -> None:
+    """Two sweepers (or a restarted one) with the same seed never draw the same trial twice."""
+    space = build_search_space({"x": "interval(0, 1)"}, [])
+    study = optuna.create_study(sampler=build_sampler(dict(SAMPLERS["tpe"], seed=7), space))
+    first = [study.ask(space.distributions).params["x"] for _ in range(3)]
+    restarted = optuna.create_study(sampler=build_sampler(dict(SAMPLERS["tpe"], seed=7), space))
+    for trial in study.get_trials():
+        restarted.add_trial(trial)
+    later = [restarted.ask(space.distributions).params["x"] for _ in range(3)]
+    assert len(set(first + later)) == 6  # the restart does not replay trials 0, 1, 2
+    again = optuna.create_study(sampler=build_sampler(dict(SAMPLERS["tpe"], seed=7), space))
+    assert [again.ask(space.distributions).params["x"] for _ in range(3)] == first  # still seeded
 
 
 def test_results_file_single_objective(sqlite_url: str, tmp_path: Path) -> None:

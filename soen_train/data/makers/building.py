@@ -2,6 +2,11 @@
 
 The resolved parameters, the maker's version and the identity of any source files form a
 fingerprint stored as a root attribute; a file whose fingerprint matches is returned as is.
+
+A maker only ever writes over a file it made itself: every file it writes carries the
+``soen_train_maker`` root attribute (maker name and params, JSON). Any other file at the
+target path (the user's own data, a damaged or foreign file) is never replaced; asking a
+maker to build there is a ``DataError`` that says how to use the file or where to build.
 """
 
 from __future__ import annotations
@@ -20,6 +25,34 @@ from soen_train.data.makers.catalog import DATASETS
 from soen_train.data.makers.params import resolve_params
 
 FINGERPRINT_ATTR = "maker_fingerprint"
+#: Root attribute that marks a file as written by a soen_train dataset maker (JSON: maker, params).
+OWNER_ATTR = "soen_train_maker"
+
+
+def _owner_mark(path: Path) -> dict | None:
+    """What the ownership mark of an existing file says ({"maker", "params"}), or None.
+
+    Files written before the mark existed are recognised by their maker fingerprint."""
+    with contextlib.suppress(Exception), h5py.File(path, "r", locking=False) as f:
+        for key in (OWNER_ATTR, FINGERPRINT_ATTR):
+            value = f.attrs.get(key)
+            if value is None:
+                continue
+            mark = json.loads(value.decode() if isinstance(value, bytes) else value)
+            if isinstance(mark, dict):
+                return mark
+    return None
+
+
+def _refuse_foreign_file(out: Path, name: str) -> None:
+    """Raise when ``out`` exists but was not written by a dataset maker (it is never replaced)."""
+    if out.exists() and _owner_mark(out) is None:
+        raise DataError(
+            f"data.data_path={out} exists and was not written by a soen_train dataset maker "
+            f"(no '{OWNER_ATTR}' mark), so data.dataset={name} will not overwrite it; to train "
+            f"on this file set data.dataset=null, to build the {name} dataset give another "
+            "data.data_path"
+        )
 
 
 def _stored_fingerprint(path: Path) -> dict | None:
@@ -70,7 +103,8 @@ def build_dataset(name: str, path: str | os.PathLike, **params: Any) -> Path:
 
     Deterministic for the given params (each maker has a ``seed``). If ``path`` already holds
     this dataset with the same params and sources, nothing is rebuilt; a built file stays
-    usable after its source files (MNIST) are removed.
+    usable after its source files (MNIST) are removed. A file at ``path`` that no maker wrote
+    is never replaced (DataError).
     """
     try:
         maker = DATASETS.get(name)
@@ -79,6 +113,7 @@ def build_dataset(name: str, path: str | os.PathLike, **params: Any) -> Path:
     out = Path(os.fspath(path)).expanduser()
     if out.is_dir():
         raise DataError(f"dataset output path {out} is a directory; give an .h5/.hdf5 file path")
+    _refuse_foreign_file(out, name)
     canonical = DATASETS.canonical(name)
     resolved = resolve_params(canonical, maker.params, params)
     fingerprint = _core_fingerprint(canonical, maker.version, resolved)
@@ -103,6 +138,7 @@ def build_dataset(name: str, path: str | os.PathLike, **params: Any) -> Path:
             "maker_version": maker.version,
             "maker_params": json.dumps(resolved, sort_keys=True),
             FINGERPRINT_ATTR: json.dumps(fingerprint, sort_keys=True),
+            OWNER_ATTR: json.dumps({"maker": canonical, "params": resolved}, sort_keys=True),
         }
     )
     return write_split_file(out, made.splits, attrs)
