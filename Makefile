@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: install test train lint bench clean
+.PHONY: install test services services-stop train lint bench clean
 
 install:
 	$(PY) -m venv $(VENV)
@@ -14,7 +14,14 @@ install:
 	$(BIN)/python -m pip check
 
 test:
-	$(BIN)/python -m pytest tests -x --durations=15
+	$(BIN)/python -m pytest tests -x -rs --durations=15
+
+# SLURM (one node), PostgreSQL and an MLflow server on 127.0.0.1 for tests/services
+services:
+	SOEN_PYTHON=$(BIN)/python tests/services/start.sh
+
+services-stop:
+	tests/services/stop.sh
 
 train:
 	$(BIN)/soen-train experiment=pulses
