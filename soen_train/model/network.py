@@ -212,7 +212,8 @@ class SOENModel(nn.Module):
     def parameters_by_name(self) -> dict[str, nn.Parameter]:
         """{'layers.<id>.<param>': Parameter, 'connections.<from>_to_<to>': Parameter}.
 
-        Every per-node layer parameter and every connection weight (learnable or not: see
+        Every layer parameter (per-node ones and the weight matrices of the cell layers, e.g.
+        'layers.1.module.weight_ih_l0') and every connection weight (learnable or not: see
         ``requires_grad``); plus 'dt' when dt is learnable. Connection values are the raw
         weights; the simulator multiplies them by the mask.
         """
@@ -221,6 +222,8 @@ class SOENModel(nn.Module):
             layer = self.layers[str(lid)]
             for name in layer.param_names():
                 out[f"layers.{lid}.{name}"] = getattr(layer, name)
+            for name, param in layer.named_parameters():
+                out.setdefault(f"layers.{lid}.{name}", param)
         for name, conn in self.connections.items():
             out[f"connections.{name}"] = conn.weight
         if self._arch.simulation.dt_learnable:

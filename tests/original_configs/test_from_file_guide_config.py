@@ -119,10 +119,10 @@ def test_guide_config_runs_with_one_command(project, monkeypatch):
     assert cfg.callbacks.stateful_training.enable_for_training is True
     monkeypatch.chdir(project.root)
     snapped = _val_cross_entropy(cfg, last["state_dict"], qat=True)
-    assert snapped == pytest.approx(ce, rel=1e-4)
-    assert _val_cross_entropy(cfg, last["state_dict"], qat=False) != pytest.approx(ce, rel=1e-4)
+    assert snapped == pytest.approx(ce, rel=1e-6)
+    assert _val_cross_entropy(cfg, last["state_dict"], qat=False) != pytest.approx(ce, rel=1e-6)
     cfg.model.time_pooling.params["scale"] = 1.0
-    assert _val_cross_entropy(cfg, last["state_dict"], qat=True) != pytest.approx(ce, rel=1e-4)
+    assert _val_cross_entropy(cfg, last["state_dict"], qat=True) != pytest.approx(ce, rel=1e-6)
 
 
 def test_misspelled_key_fails_in_one_line_naming_the_closest_key(project):
