@@ -27,16 +27,7 @@ def _ran_in_original(case: str) -> bool:
 #: Cases whose torch model does not yet hand its weight matrices to JAX:
 #: ``SOENModel.parameters_by_name()`` lists only per-node parameters, so the RNN/GRU and
 #: LeakyGRU matrices are missing and ``from_torch`` refuses the layer by name.
-TORCH_PENDING = {
-    case: "parameters_by_name() lacks the layer's weight matrices (torch side)"
-    for case in ("layer_GRU", "layer_LeakyGRU", "layer_RNN", "layer_RNN_internal",
-                 "layer_leakyGRU", "mixed_tracking")
-}
-OK_CASES = [
-    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=TORCH_PENDING[c]))
-    if c in TORCH_PENDING else c
-    for c in CASES if _ran_in_original(c)
-]
+OK_CASES = [c for c in CASES if _ran_in_original(c)]
 
 
 @pytest.mark.skipif(not CASES, reason="no parity fixtures (tests/fixtures/parity)")
