@@ -284,7 +284,7 @@ def test_dataset_catalog_imports_without_torch():
         "print(m.DATASETS.names(), 'torch' in sys.modules, 'lightning' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['digits', 'mnist', 'pulses'] False False"
+    assert out.stdout.strip() == "['digits', 'mnist', 'mnist1d', 'pulses'] False False"
 
 
 def test_write_split_file_checks_its_input(tmp_path):
