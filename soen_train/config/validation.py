@@ -202,8 +202,8 @@ PROFILER_CYCLE_STEPS = 5
 def _check_stack_profiling(cfg: SOENTrainConfig) -> None:
     """``with_stack`` needs the profiler's whole recording cycle: stopped part-way (fewer than 5
     profiled training batches), torch's profiler garbles its event names (UnicodeDecodeError,
-    then a segfault). Measured with torch 2.13 / Lightning 2.6; 5 or more batches work with
-    record_shapes, profile_memory and with_stack all on (the guide's block)."""
+    then a segfault). Beside profile_memory or record_shapes (the guide's block) it crashed
+    intermittently even with 5 batches (torch 2.13 / Lightning 2.6), so that is refused too."""
     p, t = cfg.profiler, cfg.training
     if not (p.active and p.type == "pytorch" and p.with_stack):
         return
@@ -217,6 +217,13 @@ def _check_stack_profiling(cfg: SOENTrainConfig) -> None:
             f"profiler.with_stack=true with {key}={value} cannot work: the pytorch profiler needs "
             f"{PROFILER_CYCLE_STEPS} training batches to finish its recording cycle, and stopped "
             f"earlier with stacks on it crashes; profile >= {PROFILER_CYCLE_STEPS} batches or set "
+            "profiler.with_stack=false"
+        )
+    if p.profile_memory or p.record_shapes:
+        raise ConfigError(
+            "profiler.with_stack=true with profiler.profile_memory or profiler.record_shapes "
+            "cannot work here: torch 2.13's profiler garbles its events with stacks on "
+            "(UnicodeDecodeError, then a segfault, seen intermittently on CPU); set "
             "profiler.with_stack=false"
         )
 
