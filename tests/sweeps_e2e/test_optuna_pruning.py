@@ -4,8 +4,7 @@ The bad setting multiplies the pooled output by 400 before the softmax (time poo
 `scale`), which usually makes its first epochs' val_loss much worse than the good setting's
 (scale 5). Every pruning decision is checked against the median rule itself (a pruned trial's
 best report was above the median of the earlier completed trials at that epoch), not against
-which setting was meant to be bad: with the original's gamma defaults a scale-400 trial can
-also learn the task.
+which setting was meant to be bad (on the tiny data a scale-400 trial sometimes learns).
 """
 
 from __future__ import annotations
