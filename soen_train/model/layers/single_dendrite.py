@@ -118,20 +118,9 @@ class SingleDendriteLayer(SOENLayer):
             return self.run_newton(phi_ext, state0, internal, values, ctx)
         if not self._fusable(internal, ctx):
             return self.run_steps(phi_ext, state0, internal, values, ctx)
-        noise = ctx.noise
-        offset = noise.perturbed("phi", values["phi_offset"])  # [D], or [B, D] when perturbed
-        flux = phi_ext
-        sample = noise.step_sample("phi", flux)
-        if sample is not None:
-            flux = flux + sample
-        bias = values["bias_current"]
-        if noise.has_step_noise("bias_current"):
-            bias = bias.expand_as(flux)
-            bias = bias + noise.step_sample("bias_current", bias)
+        flux, offset, bias, g_noise, s_noise = self._noisy_inputs(phi_ext, values, ctx)
         a = 1.0 - ctx.dt * values["gamma_minus"]
         c = ctx.dt * values["gamma_plus"]
-        g_noise = self._additive(noise, "g", flux)
-        s_noise = self._additive(noise, "s", flux)
         weight = internal.base if internal is not None else None
         history, phi_hist, g_hist = dendrite_scan(
             flux, state0["s"], weight, a, c, bias if self.source.uses_current else None,
@@ -140,6 +129,24 @@ class SingleDendriteLayer(SOENLayer):
             phi_hist = flux + offset
         return LayerHistory(states=history, phi=phi_hist if ctx.track_phi else None,
                             g=g_hist if ctx.track_g else None)
+
+    def _noisy_inputs(self, phi_ext: Tensor, values: dict[str, Tensor], ctx: LayerRunContext
+                      ) -> tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor | None]:
+        """What both whole-sequence solvers (fused FE scan, PARARNN) feed the recurrence, with
+        the noise drawn in one fixed order: the phi offset ([D], or [B, D] when perturbed),
+        the flux with its per-step phi noise [T, B, D], the bias current (noisy per step when
+        asked) and the additive g and s noise (None when off)."""
+        noise = ctx.noise
+        offset = noise.perturbed("phi", values["phi_offset"])
+        flux = phi_ext
+        sample = noise.step_sample("phi", flux)
+        if sample is not None:
+            flux = flux + sample
+        bias = values["bias_current"]
+        if noise.has_step_noise("bias_current"):
+            bias = bias.expand_as(flux)
+            bias = bias + noise.step_sample("bias_current", bias)
+        return flux, offset, bias, self._additive(noise, "g", flux), self._additive(noise, "s", flux)
 
     def _newton_applies(self, internal: InternalWeight | None, ctx: LayerRunContext) -> bool:
         """PARARNN needs fixed per-step noise samples and a diagonal, static internal weight."""
@@ -157,17 +164,8 @@ class SingleDendriteLayer(SOENLayer):
     def run_newton(self, phi_ext: Tensor, state0: dict[str, Tensor], internal: InternalWeight | None,
                    values: dict[str, Tensor], ctx: LayerRunContext) -> LayerHistory:
         """PARARNN: Newton iterations on the FE recurrence, each solved by a parallel scan."""
-        noise = ctx.noise
-        flux = phi_ext + noise.perturbed("phi", values["phi_offset"])
-        sample = noise.step_sample("phi", phi_ext)
-        if sample is not None:
-            flux = flux + sample
-        bias = values["bias_current"]
-        if noise.has_step_noise("bias_current"):
-            bias = bias.expand_as(flux)
-            bias = bias + noise.step_sample("bias_current", bias)
-        g_noise = self._additive(noise, "g", flux)
-        s_noise = self._additive(noise, "s", flux)
+        flux, offset, bias, g_noise, s_noise = self._noisy_inputs(phi_ext, values, ctx)
+        flux = flux + offset
         a = 1.0 - ctx.dt * values["gamma_minus"]
         c = ctx.dt * values["gamma_plus"]
         feedback = torch.diagonal(internal.base) if internal is not None else None
