@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -27,8 +27,6 @@ class RepeatOutputs:
     logs_dir: Path
     best_checkpoint: Optional[str] = None
     best_soen: Optional[Path] = None
-    mlflow_run_id: Optional[str] = None
-    extra: dict = field(default_factory=dict)
 
 
 def _fmt(value: float) -> str:
