@@ -50,7 +50,7 @@ def local_artifact_location(tracking_uri: str, project_root: Path) -> Optional[s
 
 
 #: Overrides that do not tell runs apart in a run name (the experiment and group are named anyway).
-_UNNAMED_OVERRIDE_PREFIXES = ("experiment=", "+experiment=", "logging.", "hydra.", "hparams_search=")
+_UNNAMED_OVERRIDE_PREFIXES = ("experiment=", "logging.", "hydra.", "hparams_search=")
 MAX_RUN_NAME = 250
 
 
@@ -60,8 +60,7 @@ def run_display_name(
 ) -> str:
     """A run name that says what the run is: ``experiment/group/<overrides>/repeat_k``
     (``job<n>`` in front for a job of a sweep), at most MAX_RUN_NAME characters."""
-    shown = [o for o in overrides if not o.lstrip("+~").startswith(_UNNAMED_OVERRIDE_PREFIXES)
-             and not o.startswith(_UNNAMED_OVERRIDE_PREFIXES)]
+    shown = [o for o in overrides if not o.lstrip("+~").startswith(_UNNAMED_OVERRIDE_PREFIXES)]
     parts = [experiment, group, *([" ".join(shown)] if shown else []), repeat_folder]
     name = "/".join(parts)
     if job_num is not None:
