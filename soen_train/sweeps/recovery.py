@@ -5,7 +5,8 @@ Liveness uses Optuna's own heartbeat: the sweeper records a heartbeat for each t
 ``grace_period`` is stale, so a second sweeper on the same study never touches a live trial.
 A stale trial whose job finished (its ``soen_result.json`` says completed, pruned or failed)
 is recorded with that outcome and value; one that was cut off is FAIL, marked interrupted
-(it does not count towards ``n_trials``) and its parameters are queued to run again.
+(it does not count towards ``n_trials``) and its parameters are queued to run again (a trial
+killed between Optuna's ask and its first suggestion has none; the search simply draws anew).
 """
 
 from __future__ import annotations
@@ -119,7 +120,8 @@ def recover_stale_trials(study: optuna.Study) -> Dict[str, List[int]]:
                 storage.set_trial_user_attr(tid, FAIL_REASON_ATTR, INTERRUPTED_REASON)
                 storage.set_trial_user_attr(tid, INTERRUPTED_ATTR, True)
                 storage.set_trial_state_values(tid, TrialState.FAIL)
-                study.enqueue_trial(dict(trial.params), user_attrs={RETRY_OF_ATTR: trial.number})
+                if trial.params:  # cut off before its parameters were drawn: nothing to repeat
+                    study.enqueue_trial(dict(trial.params), user_attrs={RETRY_OF_ATTR: trial.number})
                 done["interrupted"].append(trial.number)
         except UpdateFinishedTrialError:
             continue  # another sweeper settled it in the meantime

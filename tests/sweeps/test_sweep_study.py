@@ -168,7 +168,8 @@ def test_resume_settles_only_stale_trials_and_keeps_finished_results(
     )
     finished_job.set_user_attr(JOB_DIR_ATTR, str(tmp_path / "job2"))
     cut_off = study.ask({"x": IntDistribution(0, 9)})  # killed mid-training
-    for trial in (finished_job, cut_off):
+    before_params = study.ask()  # killed between ask and the first suggestion: no parameters
+    for trial in (finished_job, cut_off, before_params):
         record_heartbeat(storage, trial._trial_id)
     time.sleep(3.5)  # both heartbeats are now older than the grace period
     live = study.ask({"x": IntDistribution(0, 9)})  # another sweeper's trial, beating
@@ -177,15 +178,17 @@ def test_resume_settles_only_stale_trials_and_keeps_finished_results(
     again = open_study(storage, "s", ["minimize"], optuna.samplers.RandomSampler(1), None)
     assert count_finished(again) == 2
     done = recover_stale_trials(again)
-    assert done["complete"] == [finished_job.number] and done["interrupted"] == [cut_off.number]
+    assert done["complete"] == [finished_job.number]
+    assert done["interrupted"] == [cut_off.number, before_params.number]
     assert count_finished(again) == 3  # the cut-off trial does not count: it runs again
     trials = again.get_trials()
     assert trials[finished_job.number].value == 0.5
     frozen = trials[cut_off.number]
     assert frozen.state == TrialState.FAIL and frozen.user_attrs["fail_reason"] == INTERRUPTED_REASON
     assert trials[live.number].state == TrialState.RUNNING  # a live trial is never touched
-    (queued,) = [t for t in trials if t.state == TrialState.WAITING]
+    (queued,) = [t for t in trials if t.state == TrialState.WAITING]  # none for before_params
     assert queued.user_attrs[RETRY_OF_ATTR] == cut_off.number
+    assert queued.system_attrs["fixed_params"] == cut_off.params
     assert recover_stale_trials(again)["complete"] == []  # settled once
     with pytest.raises(SweeperConfigError, match="already exists with directions"):
         open_study(storage, "s", ["maximize"], optuna.samplers.RandomSampler(), None)
