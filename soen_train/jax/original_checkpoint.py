@@ -33,6 +33,7 @@ import numpy as np
 
 from .checkpoint import SUFFIX, JaxCheckpoint, save_checkpoint
 from .errors import JaxCheckpointError
+from .original_pickle_layout import KNOWN_KINDS, architecture_from_jax_model, as_float_array, layer_tensors
 
 PathLike = Union[str, Path]
 
@@ -161,73 +162,11 @@ def read_original_pickle(path: PathLike) -> Dict[str, Any]:
 
 # ---------------------------------------------------------------------------------- structure
 
-#: The original's per-layer parameter rows in ``layer_params`` (kind -> row names).
-LAYER_ROWS = {
-    "SingleDendrite": ("phi_offset", "bias_current", "gamma_plus", "gamma_minus"),
-    "MultiplierWICC": ("phi_y", "bias_current", "gamma_plus", "gamma_minus"),
-    "Multiplier": ("phi_y", "bias_current", "gamma_plus", "gamma_minus"),
-    "MultiplierNOCC": ("phi_y", "bias_current", "alpha", "beta", "beta_out"),
-    "NonLinear": ("phi_offset", "bias_current"),
-    "Linear": (),
-    "Input": (),
-}
-
-
-def _as_array(value: Any) -> np.ndarray:
-    return np.asarray(value, dtype=np.float64)
-
-
 def _params_block(data: Mapping[str, Any], source: str) -> Mapping[str, Any]:
     params = data.get("params", data if "layer_params" in data else None)
     if not isinstance(params, Mapping) or "layer_params" not in params:
         raise JaxCheckpointError(f"{source}: no 'params' with 'layer_params' (not an original JAX checkpoint)")
     return params
-
-
-def architecture_from_jax_model(jax_model: Mapping[str, Any], source: str) -> Dict[str, Any]:
-    """Our architecture dict from the original's serialised ``jax_model`` (structure only)."""
-    layers, connections = [], []
-    for entry in jax_model.get("layers", []):
-        kind = str(entry.get("kind"))
-        if kind not in LAYER_ROWS:
-            raise JaxCheckpointError(
-                f"{source}: layer {entry.get('layer_id')} of kind '{kind}' cannot be migrated; "
-                f"supported kinds: {', '.join(sorted(LAYER_ROWS))}"
-            )
-        params: Dict[str, Any] = {"dim": int(entry["dim"])}
-        if entry.get("source_key") and LAYER_ROWS[kind]:
-            params["source_func"] = str(entry["source_key"])
-        layers.append({"layer_id": int(entry["layer_id"]), "layer_type": "Input" if kind == "Linear" else kind,
-                       "params": params})
-        if entry.get("internal_J") is not None:
-            mode = entry.get("internal_mode", "fixed")
-            if mode not in (None, "fixed"):
-                raise JaxCheckpointError(
-                    f"{source}: internal connection of layer {entry['layer_id']} has mode '{mode}'; "
-                    "only fixed connections can be migrated"
-                )
-            connections.append(_connection(int(entry["layer_id"]), int(entry["layer_id"])))
-    for entry in sorted(jax_model.get("connections", []), key=lambda c: int(c.get("index", 0))):
-        mode = entry.get("mode", "fixed")
-        if mode not in (None, "fixed"):
-            raise JaxCheckpointError(
-                f"{source}: connection {entry['from_layer']}->{entry['to_layer']} has mode "
-                f"'{mode}' (a dynamic edge); only fixed connections can be migrated"
-            )
-        connections.append(_connection(int(entry["from_layer"]), int(entry["to_layer"])))
-    simulation = {
-        "dt": float(jax_model.get("dt", 37.0)),
-        "network_evaluation_method": str(jax_model.get("network_evaluation_method", "layerwise")),
-        "input_type": str(jax_model.get("input_type", "state")),
-    }
-    return {"simulation": simulation, "layers": layers, "connections": connections}
-
-
-def _connection(src: int, dst: int) -> Dict[str, Any]:
-    return {
-        "from_layer": src, "to_layer": dst, "connection_type": "all_to_all", "learnable": True,
-        "params": {"init": "constant", "value": 0.0, "allow_self_connections": True},
-    }
 
 
 @dataclass
@@ -241,34 +180,27 @@ class MigratedCheckpoint:
 
 
 def _copy_weights(model: Any, data: Mapping[str, Any], jax_model: Optional[Mapping[str, Any]],
-                  topology: Mapping[str, Any], source: str) -> List[str]:
-    """Write the checkpoint's ``params`` into ``model`` (in place); returns notes."""
+                  source: str) -> None:
+    """Write the checkpoint's ``params`` into ``model`` (in place; layout: ``original_pickle_layout``)."""
     import torch
 
     params = _params_block(data, source)
-    notes: List[str] = []
     layer_ids = sorted(model.layer_ids)
     rows = list(params["layer_params"])
     if len(rows) != len(layer_ids):
         raise JaxCheckpointError(f"{source}: {len(rows)} layer_params entries for a model of {len(layer_ids)} layers")
+    kinds = {int(e["layer_id"]): str(e["layer_type"]) for e in model.spec["layers"]}
     with torch.no_grad():
-        for lid, block in zip(layer_ids, rows):
+        for lid, entry in zip(layer_ids, rows):
             layer = model.layer(lid)
-            names = [n for n in layer.param_names()]
-            if isinstance(block, (tuple, list)) and not isinstance(block, np.ndarray):
-                raise JaxCheckpointError(f"{source}: layer {lid} holds recurrent weights (GRU/LSTM); not migratable")
-            block = _as_array(block)
-            if block.size == 0 and not names:
-                continue
-            if block.ndim != 2 or block.shape[0] != len(names) or block.shape[1] != layer.dim:
-                raise JaxCheckpointError(
-                    f"{source}: layer {lid} params have shape {block.shape}, expected "
-                    f"({len(names)}, {layer.dim}) for rows {names}"
-                )
-            for row, name in zip(block, names):
-                getattr(layer, name).copy_(torch.as_tensor(row, dtype=torch.float32))
+            kind = kinds[lid]
+            if kind not in KNOWN_KINDS:
+                raise JaxCheckpointError(f"{source}: layer {lid} is a {kind}, which the original's JAX "
+                                         f"checkpoints do not hold; migratable kinds: {', '.join(KNOWN_KINDS)}")
+            for name, value in layer_tensors(kind, entry, layer.dim, f"{source}: layer {lid}").items():
+                layer.get_parameter(name).copy_(torch.as_tensor(value, dtype=torch.float32))
         external = _external_order(model, jax_model)
-        padded = _as_array(params.get("connection_params", np.zeros((0, 0, 0))))
+        padded = as_float_array(params.get("connection_params", np.zeros((0, 0, 0))))
         if padded.shape[0] != len(external):
             raise JaxCheckpointError(
                 f"{source}: connection_params holds {padded.shape[0]} connections, the model has {len(external)}"
@@ -281,13 +213,7 @@ def _copy_weights(model: Any, data: Mapping[str, Any], jax_model: Optional[Mappi
         internal = params.get("internal_connections") or {}
         for lid, weight in internal.items():
             conn = model.connection(f"{int(lid)}_to_{int(lid)}")
-            _set_connection(conn, _as_array(weight), masks.get((int(lid), int(lid))))
-        learnable = topology.get("learnable_connections")
-        if isinstance(learnable, (list, tuple)) and len(learnable) == len(external):
-            for (src, dst), flag in zip(external, learnable):
-                if isinstance(flag, bool):
-                    model.connection(f"{src}_to_{dst}").weight.requires_grad_(flag)
-    return notes  # fan-in rules are read from the weights at every forward
+            _set_connection(conn, as_float_array(weight), masks.get((int(lid), int(lid))))
 
 
 def _external_order(model: Any, jax_model: Optional[Mapping[str, Any]]) -> List[Tuple[int, int]]:
@@ -304,11 +230,11 @@ def _masks(jax_model: Optional[Mapping[str, Any]]) -> Dict[Tuple[int, int], np.n
         return out
     for c in jax_model.get("connections", []):
         if c.get("mask") is not None:
-            out[(int(c["from_layer"]), int(c["to_layer"]))] = _as_array(c["mask"])
+            out[(int(c["from_layer"]), int(c["to_layer"]))] = as_float_array(c["mask"])
     for layer in jax_model.get("layers", []):
         if layer.get("internal_mask") is not None:
             lid = int(layer["layer_id"])
-            out[(lid, lid)] = _as_array(layer["internal_mask"])
+            out[(lid, lid)] = as_float_array(layer["internal_mask"])
     return out
 
 
@@ -320,7 +246,12 @@ def _set_connection(conn: Any, weight: np.ndarray, mask: Optional[np.ndarray]) -
             f"connection {conn.spec.from_layer}->{conn.spec.to_layer}: weights {weight.shape}, "
             f"expected ({conn.n_to}, {conn.n_from})"
         )
-    m = (weight != 0).astype(np.float32) if mask is None else mask.astype(np.float32)
+    if mask is not None:
+        m = mask.astype(np.float32)
+    elif conn.is_dynamic and not conn.is_internal:
+        m = np.ones_like(weight, dtype=np.float32)  # a dense dynamic connection: every entry an edge
+    else:
+        m = (weight != 0).astype(np.float32)
     conn.mask.copy_(torch.as_tensor(m))
     conn.weight.copy_(torch.as_tensor(weight * m, dtype=torch.float32))
 
@@ -339,7 +270,8 @@ def _structure_model(data: Mapping[str, Any], soen: Optional[PathLike], source: 
             return SOENModel.import_original(soen)
     jax_model = data.get("jax_model")
     if isinstance(jax_model, Mapping) and jax_model.get("layers"):
-        raw = architecture_from_jax_model(jax_model, source)
+        topology = data.get("topology") if isinstance(data.get("topology"), Mapping) else {}
+        raw = architecture_from_jax_model(jax_model, topology, source)
         try:
             arch = parse_architecture(raw, where=f"{source} (jax_model)")
         except ArchitectureError as err:
@@ -358,8 +290,8 @@ def migrate_in_memory(path: PathLike, soen: Optional[PathLike] = None) -> Migrat
     stubbed = sorted(set(_stub_names(reader_data)))
     model = _structure_model(reader_data, soen, source)
     jax_model = reader_data.get("jax_model") if isinstance(reader_data.get("jax_model"), Mapping) else None
-    topology = reader_data.get("topology") if isinstance(reader_data.get("topology"), Mapping) else {}
-    notes = _copy_weights(model, reader_data, jax_model, topology, source)
+    _copy_weights(model, reader_data, jax_model, source)
+    notes: List[str] = []
     epoch = int(reader_data.get("epoch", 0) or 0)
     completed = 0 if reader_data.get("is_initial") else epoch + 1
     named = model.parameters_by_name()

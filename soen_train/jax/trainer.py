@@ -193,6 +193,7 @@ class JaxTrainer:
             t.gradient_clip_val,
             t.gradient_clip_algorithm,
         )
+        self.optimizer = optimizer
         self.opt_state = optimizer.init(self.trainable)
         self.steps = StepFunctions(self.jax_model, self.loss, alignment, optimizer)
         self.accumulate = max(1, int(t.accumulate_grad_batches))
@@ -514,13 +515,25 @@ class JaxTrainer:
 
     # ------------------------------------------------------------------ resume
     def restore(self, path: str) -> None:
-        """Continue from a JAX checkpoint: weights, optimiser, epoch, step, schedules, history."""
-        if not is_jax_checkpoint(path):
+        """Continue from a JAX checkpoint: weights, optimiser, epoch, step, schedules, history.
+
+        ``path`` is one of our ``*.jax.npz`` checkpoints, or an original toolkit ``.pkl``
+        (read with the restricted unpickler). A checkpoint without optimiser state (migrated
+        from a ``.pkl``, or the ``.pkl`` itself) restores weights, epoch and step, and starts
+        the optimiser afresh with one warning.
+        """
+        if str(path).endswith(".pkl"):
+            from .original_checkpoint import migrate_in_memory
+
+            ckpt = migrate_in_memory(path).checkpoint
+        elif is_jax_checkpoint(path):
+            ckpt = load_checkpoint(path)
+        else:
             raise JaxCheckpointError(
                 f"training.train_from_checkpoint={path!r}: the JAX backend resumes from its own "
-                "'*.jax.npz' checkpoints (a torch .ckpt cannot continue under JAX)"
+                "'*.jax.npz' checkpoints or the original toolkit's JAX '.pkl' (a torch .ckpt "
+                "cannot continue under JAX)"
             )
-        ckpt = load_checkpoint(path)
         mismatch = same_architecture(ckpt.spec, self.jax_model.spec)
         if mismatch:
             raise JaxCheckpointError(
@@ -536,24 +549,33 @@ class JaxTrainer:
             )
         restored = {k: jnp.asarray(v) for k, v in ckpt.params.items()}
         self.trainable, self.frozen = self.jax_model.split(restored)
+        if ckpt.opt_leaves:
+            self.opt_state = self._restored_opt_state(path, ckpt)
+        else:
+            self.opt_state = self.optimizer.init(self.trainable)
+            log.warning(
+                "%s holds no optimiser state (migrated from the original's .pkl): weights, epoch "
+                "%d and step %d restored, optimiser %s freshly initialised",
+                path, ckpt.epoch, ckpt.global_step, self.cfg.training.optimizer.name,
+            )
+        self.state = TrainerState.from_checkpoint(ckpt)
+        saved = self.state.lr_schedule
+        if saved and saved.get("type") == getattr(self.lr_schedule, "name", None):
+            self.lr_schedule.load_state_dict(saved.get("state", {}))
+
+    def _restored_opt_state(self, path: str, ckpt: JaxCheckpoint) -> Any:
+        """The checkpoint's optimiser state in this run's optax tree (same setup required)."""
         leaves, treedef = jax.tree_util.tree_flatten(self.opt_state)
         if len(leaves) != len(ckpt.opt_leaves) or str(treedef) != ckpt.opt_structure:
             raise JaxCheckpointError(
                 f"{path}: the optimiser state was written by a different optimiser setup "
                 f"({len(ckpt.opt_leaves)} arrays, this run has {len(leaves)}); resume with the "
-                "same "
-                "training.optimizer settings"
+                "same training.optimizer settings"
             )
         for old, new in zip(leaves, ckpt.opt_leaves):
             if tuple(np.shape(old)) != tuple(new.shape):
                 raise JaxCheckpointError(f"{path}: optimiser state shapes do not match this model")
-        self.opt_state = jax.tree_util.tree_unflatten(
-            treedef, [jnp.asarray(v) for v in ckpt.opt_leaves]
-        )
-        self.state = TrainerState.from_checkpoint(ckpt)
-        saved = self.state.lr_schedule
-        if saved and saved.get("type") == getattr(self.lr_schedule, "name", None):
-            self.lr_schedule.load_state_dict(saved.get("state", {}))
+        return jax.tree_util.tree_unflatten(treedef, [jnp.asarray(v) for v in ckpt.opt_leaves])
 
     # ------------------------------------------------------------------ fit / test
     def fit(self) -> JaxRunResult:

@@ -20,10 +20,23 @@ def _architecture_yaml(path_text: str, key: str) -> None:
         raise ConfigError(f"{key}: {path}: an architecture YAML must be a mapping with layers and connections")
 
 
+def _original_jax_pickle(path_text: str, key: str) -> None:
+    """An original toolkit JAX ``.pkl``: read with the restricted unpickler (nothing runs)."""
+    from soen_train.jax.errors import JaxCheckpointError
+    from soen_train.jax.original_checkpoint import read_original_pickle
+
+    try:
+        read_original_pickle(path_text)
+    except JaxCheckpointError as err:
+        raise ConfigError(f"{key}: {err}") from None
+
+
 def check_model_files(cfg: SOENTrainConfig) -> None:
     """Resume checkpoint, base model, architecture YAML and distillation teacher."""
     t, m = cfg.training, cfg.model
-    if t.train_from_checkpoint:
+    if t.train_from_checkpoint and t.backend == "jax" and str(t.train_from_checkpoint).endswith(".pkl"):
+        _original_jax_pickle(str(t.train_from_checkpoint), "training.train_from_checkpoint")
+    elif t.train_from_checkpoint:
         check_checkpoint_file(
             str(t.train_from_checkpoint), "training.train_from_checkpoint",
             torch_format=t.backend == "torch",
