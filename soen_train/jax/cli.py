@@ -151,8 +151,13 @@ def migrate(pkl: str, output: Optional[str], soen: Optional[str]) -> int:
     except JaxCheckpointError as err:
         print(f"Error: {err}", file=sys.stderr)
         return 1
-    print(f"migrated {pkl} -> {npz} + {soen_out} (epochs done {migrated.checkpoint.epoch}, "
-          f"step {migrated.checkpoint.global_step})")
+    if npz is None:
+        print(f"migrated {pkl} -> {soen_out} only, no {SUFFIX}: the JAX backend cannot run it "
+              f"({migrated.jax_blocker}); the torch backend trains it: training.backend=torch "
+              f"model.base_model_path={soen_out} model.load_exact_model_state=true")
+    else:
+        print(f"migrated {pkl} -> {npz} + {soen_out} (epochs done {migrated.checkpoint.epoch}, "
+              f"step {migrated.checkpoint.global_step})")
     if migrated.stubbed:
         print(f"  optimiser-state classes read as inert records (not imported): {', '.join(migrated.stubbed)}")
     for note in migrated.notes:

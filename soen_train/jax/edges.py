@@ -22,7 +22,7 @@ states before the update). The circuit parameters are constants of the spec.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Union
+from typing import Any, Dict, Tuple, Union
 
 import jax
 import jax.numpy as jnp
@@ -33,6 +33,13 @@ from .source_functions import JaxSourceFunction, jax_source_function
 
 Array = jax.Array
 EdgeState = Dict[str, Array]
+
+
+def _given_j_out(value: Union[float, Tuple[float, ...]]) -> Union[float, np.ndarray]:
+    """A configured j_out: one number, or one per destination node ([D] float32)."""
+    if isinstance(value, tuple):
+        return np.asarray(value, dtype=np.float32)
+    return float(value)
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,11 +74,11 @@ class JaxEdge:
             j_out = (
                 wicc_auto_j_out(fan_in).numpy().astype(np.float32)
                 if st.j_out is None
-                else float(st.j_out)
+                else _given_j_out(st.j_out)
             )
             beta_eff: Union[float, np.ndarray] = 1.0
         else:
-            j_out = float(st.j_out)
+            j_out = _given_j_out(st.j_out)
             beta_eff = (st.beta + 2.0 * fan_in * st.beta_out).numpy().astype(np.float32)
         return cls(
             mode=st.mode,

@@ -32,8 +32,9 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .checkpoint import SUFFIX, JaxCheckpoint, save_checkpoint
-from .errors import JaxCheckpointError
+from .errors import JaxCheckpointError, JaxUnsupportedError
 from .original_pickle_layout import KNOWN_KINDS, architecture_from_jax_model, as_float_array, layer_tensors
+from .spec_support import check_architecture
 
 PathLike = Union[str, Path]
 
@@ -177,6 +178,7 @@ class MigratedCheckpoint:
     checkpoint: JaxCheckpoint
     stubbed: List[str] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
+    jax_blocker: Optional[str] = None  # why the JAX backend cannot run the model (torch can)
 
 
 def _copy_weights(model: Any, data: Mapping[str, Any], jax_model: Optional[Mapping[str, Any]],
@@ -292,6 +294,11 @@ def migrate_in_memory(path: PathLike, soen: Optional[PathLike] = None) -> Migrat
     jax_model = reader_data.get("jax_model") if isinstance(reader_data.get("jax_model"), Mapping) else None
     _copy_weights(model, reader_data, jax_model, source)
     notes: List[str] = []
+    try:
+        check_architecture(model.spec)
+        blocker = None
+    except JaxUnsupportedError as err:
+        blocker = str(err)
     epoch = int(reader_data.get("epoch", 0) or 0)
     completed = 0 if reader_data.get("is_initial") else epoch + 1
     named = model.parameters_by_name()
@@ -308,7 +315,7 @@ def migrate_in_memory(path: PathLike, soen: Optional[PathLike] = None) -> Migrat
         },
     )
     notes.append("optimiser state not migrated (the original's optax layout): a resumed run starts fresh moments")
-    return MigratedCheckpoint(model=model, checkpoint=ckpt, stubbed=stubbed, notes=notes)
+    return MigratedCheckpoint(model=model, checkpoint=ckpt, stubbed=stubbed, notes=notes, jax_blocker=blocker)
 
 
 def _float_or_none(value: Any) -> Optional[float]:
@@ -351,12 +358,18 @@ def migrated_paths(path: PathLike, output: Optional[PathLike] = None) -> Tuple[P
 
 
 def migrate_pickle(path: PathLike, output: Optional[PathLike] = None,
-                   soen: Optional[PathLike] = None) -> Tuple[Path, Path, MigratedCheckpoint]:
-    """Convert an original ``.pkl`` to ``<out>.jax.npz`` + ``<out>.soen``; returns both paths."""
+                   soen: Optional[PathLike] = None) -> Tuple[Optional[Path], Path, MigratedCheckpoint]:
+    """Convert an original ``.pkl`` to ``<out>.jax.npz`` + ``<out>.soen``; returns both paths.
+
+    A model the JAX backend cannot run (``jax_blocker``) gets its ``.soen`` only (the torch
+    backend trains it); the returned ``.jax.npz`` path is then None.
+    """
     migrated = migrate_in_memory(path, soen)
     npz, soen_out = migrated_paths(path, output)
-    save_checkpoint(npz, migrated.checkpoint)
     migrated.model.save(soen_out)
+    if migrated.jax_blocker:
+        return None, soen_out, migrated
+    save_checkpoint(npz, migrated.checkpoint)
     return npz, soen_out, migrated
 
 

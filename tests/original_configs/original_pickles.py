@@ -103,3 +103,65 @@ def write_original_pickle(path: Path, with_model: bool = True) -> Path:
                             "internal_learnable": {1: True}, "dt": 37.0}
     path.write_bytes(pickle.dumps(data, protocol=4))
     return path
+
+
+# A second model: GRU, LSTM and MinGRU layers joined by WICC / NOCC / fixed edges, and a
+# SingleDendrite whose internal connection is a WICC edge (Linear(2) -> GRU(3) -> LSTM(2) ->
+# MinGRU(2) -> SingleDendrite(2)).
+GRU_W = tuple(RNG.uniform(-0.5, 0.5, shape) for shape in ((3, 3, 3), (3, 3, 3), (3, 3), (3, 3)))
+LSTM_W = tuple(RNG.uniform(-0.5, 0.5, shape) for shape in ((4, 2, 2), (4, 2, 2), (4, 2), (4, 2)))
+MINGRU_W = RNG.uniform(-0.5, 0.5, (2, 2, 2))
+SD_ROWS = np.stack([np.full(2, 0.05), np.full(2, 1.9), np.full(2, 1e-3), np.full(2, 1e-6)])
+EDGE_J = [RNG.uniform(0.1, 0.3, (3, 2)), RNG.uniform(0.1, 0.3, (2, 3)), RNG.uniform(-0.3, 0.3, (2, 2)),
+          RNG.uniform(-0.3, 0.3, (2, 2))]
+EDGE_MASK01 = np.array([[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+J44 = RNG.uniform(0.05, 0.1, (2, 2))
+WICC_JOUT = [0.6, 0.5, 0.7]
+
+
+def _recurrent_jax_model():
+    def layer(lid, kind, dim, **extra):
+        entry = {"layer_id": lid, "kind": kind, "dim": dim, "params": {}, "internal_J": None,
+                 "internal_mask": None, "source_key": "RateArray", "internal_mode": "fixed",
+                 "internal_dynamic_params": None}
+        entry.update(extra)
+        return entry
+
+    def conn(src, dst, index, mode, **circuit):
+        entry = {"from_layer": src, "to_layer": dst, "J": EDGE_J[index].tolist(), "mask": None, "index": index,
+                 "mode": mode, "source_key": "RateArray", "gamma_plus": 0.001, "bias_current": 2.0,
+                 "j_in": 0.38, "j_out": 0.38, "alpha": 1.64053, "beta": 303.85, "beta_out": 91.156,
+                 "half_flux_offset": False}
+        entry.update(circuit)
+        return entry
+
+    internal = {"source_key": "RateArray", "gamma_plus": 0.002, "bias_current": 2.0, "j_in": 0.38,
+                "j_out": 0.5, "half_flux_offset": False}
+    return {
+        "dt": 37.0, "network_evaluation_method": "layerwise", "input_type": "state",
+        "layers": [layer(0, "Linear", 2), layer(1, "GRU", 3), layer(2, "LSTM", 2), layer(3, "MinGRU", 2),
+                   layer(4, "SingleDendrite", 2, internal_J=J44.tolist(), internal_mode="WICC",
+                         internal_dynamic_params=internal)],
+        "connections": [conn(0, 1, 0, "WICC", mask=EDGE_MASK01.tolist(), j_out=WICC_JOUT, gamma_plus=0.003),
+                        conn(1, 2, 1, "NOCC", bias_current=2.1, j_out=0.3),
+                        conn(2, 3, 2, "fixed"), conn(3, 4, 3, "fixed")],
+        "connection_constraints": {},
+    }
+
+
+def write_recurrent_pickle(path: Path) -> Path:
+    """An original JAX checkpoint of GRU/LSTM/MinGRU layers with dynamic (WICC/NOCC) edges."""
+    padded = np.zeros((4, 3, 3))
+    for index, weight in enumerate(EDGE_J):
+        masked = weight * EDGE_MASK01 if index == 0 else weight
+        padded[index, : weight.shape[0], : weight.shape[1]] = masked
+    data = {
+        "params": {"layer_params": (np.zeros((0, 2)), GRU_W, LSTM_W, MINGRU_W, SD_ROWS),
+                   "connection_params": padded, "internal_connections": {4: J44}},
+        "opt_state": _opt_state(), "epoch": 2, "global_step": 30, "val_loss": 0.5,
+        "checkpoint_version": "1.0.0", "jax_model": _recurrent_jax_model(),
+        "topology": {"learnable_connections": [True, True, True, True], "internal_learnable": {4: True},
+                     "dt": 37.0},
+    }
+    path.write_bytes(pickle.dumps(data, protocol=4))
+    return path
