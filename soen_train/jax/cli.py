@@ -107,6 +107,8 @@ def verify(ckpt_path: str, soen_path: Optional[str], rtol: float, atol: float, v
     torch_params = {k: v.detach().cpu().numpy() for k, v in model.parameters_by_name().items()}
     details: Optional[List[str]] = [] if verbose else None
     problems = compare_params(ckpt.params, torch_params, rtol, atol, details)
+    if details:
+        print(f"{ckpt_file} vs {soen_file}:")
     for line in details or []:
         print(f"  {line}")
     arch_problem = same_architecture(ckpt.spec, model.spec)

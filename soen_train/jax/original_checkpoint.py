@@ -258,8 +258,10 @@ def _set_connection(conn: Any, weight: np.ndarray, mask: Optional[np.ndarray]) -
     conn.weight.copy_(torch.as_tensor(weight * m, dtype=torch.float32))
 
 
-def _structure_model(data: Mapping[str, Any], soen: Optional[PathLike], source: str) -> Any:
-    """The model whose structure the checkpoint's params fill: --soen, jax_model or source model."""
+def _structure_model(data: Mapping[str, Any], soen: Optional[PathLike], source: str,
+                     fallback: Any = None) -> Any:
+    """The model whose structure the checkpoint's params fill: --soen, jax_model, else a copy
+    of ``fallback`` (the configured model of a run resuming a params-only pickle)."""
     from soen_train.model.architecture import parse_architecture
     from soen_train.model.network import SOENModel
     from soen_train.model.soen_file import SoenFileError
@@ -279,18 +281,26 @@ def _structure_model(data: Mapping[str, Any], soen: Optional[PathLike], source: 
         except ArchitectureError as err:
             raise JaxCheckpointError(f"{source}: cannot rebuild the architecture: {err}") from None
         return SOENModel(arch, seed=0)
+    if fallback is not None:
+        import copy
+
+        return copy.deepcopy(fallback)
     raise JaxCheckpointError(
         f"{source}: a params-only checkpoint (written before checkpoint_version 1.0.0) does not "
         "describe its model; give the model it was trained from with --soen MODEL.soen"
     )
 
 
-def migrate_in_memory(path: PathLike, soen: Optional[PathLike] = None) -> MigratedCheckpoint:
-    """Read an original ``.pkl`` and return our model and checkpoint (nothing written)."""
+def migrate_in_memory(path: PathLike, soen: Optional[PathLike] = None,
+                      fallback_model: Any = None) -> MigratedCheckpoint:
+    """Read an original ``.pkl`` and return our model and checkpoint (nothing written).
+
+    ``fallback_model`` gives the structure of a params-only pickle when ``soen`` is None.
+    """
     source = str(path)
     reader_data = read_original_pickle(path)
     stubbed = sorted(set(_stub_names(reader_data)))
-    model = _structure_model(reader_data, soen, source)
+    model = _structure_model(reader_data, soen, source, fallback_model)
     jax_model = reader_data.get("jax_model") if isinstance(reader_data.get("jax_model"), Mapping) else None
     _copy_weights(model, reader_data, jax_model, source)
     notes: List[str] = []
@@ -394,7 +404,8 @@ def resume_training(path: PathLike, soen: Optional[PathLike] = None) -> ResumeSt
     or an original ``.pkl`` (read with the restricted unpickler; its optimiser state is not
     carried over, so ``opt_state`` is None). ``start_epoch`` is the number of epochs already
     trained, i.e. the index of the next epoch. ``opt_state`` of our checkpoints is the list
-    of optax leaves in flatten order (rebuild with the same optimiser's tree structure).
+    of optax leaves in flatten order (rebuild with the same optimiser's tree structure), or
+    None when the checkpoint holds none (one migrated from an original ``.pkl``).
     """
     import jax.numpy as jnp
 
@@ -413,7 +424,7 @@ def resume_training(path: PathLike, soen: Optional[PathLike] = None) -> ResumeSt
         if not model_file.is_file():
             raise JaxCheckpointError(f"{path}: its model file {model_file} is missing (give soen=...)")
         model = SOENModel.load(model_file)
-        opt = list(ckpt.opt_leaves)
+        opt = list(ckpt.opt_leaves) or None
     jax_model, params = JaxSOEN.from_torch(model)
     params = {k: jnp.asarray(v) for k, v in ckpt.params.items()}
     return ResumeState(jax_model, params, opt, ckpt.epoch, ckpt.global_step)

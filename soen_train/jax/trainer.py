@@ -525,7 +525,7 @@ class JaxTrainer:
         if str(path).endswith(".pkl"):
             from .original_checkpoint import migrate_in_memory
 
-            ckpt = migrate_in_memory(path).checkpoint
+            ckpt = migrate_in_memory(path, fallback_model=self.torch_model).checkpoint
         elif is_jax_checkpoint(path):
             ckpt = load_checkpoint(path)
         else:

@@ -66,7 +66,7 @@ def test_resume_training_returns_model_params_and_progress(tmp_path):
     assert set(params) == {k for k in params} and "connections.1_to_1" in jax_model.trainable
     npz, _, _ = migrate_pickle(pkl)
     state = resume_training(npz)
-    assert state.start_epoch == 5 and state.opt_state == []
+    assert state.start_epoch == 5 and state.opt_state is None  # migrated: no optimiser state
 
 
 def test_reading_never_imports_the_optimiser_libraries(tmp_path):

@@ -65,8 +65,12 @@ def test_recurrent_layers_and_dynamic_edges_migrate_and_run_in_jax(tmp_path, cap
     for lid in (1, 2, 3, 4):  # GRU after the WICC edge, LSTM after NOCC, MinGRU, internal WICC
         assert np.abs(np.asarray(got[lid])).max() > 1e-6, lid
         np.testing.assert_allclose(np.asarray(got[lid]), expected[lid].numpy(), rtol=1e-4, atol=1e-7)
-    assert jax_cli(["verify", str(tmp_path / "last.jax.npz")]) == 0
-    assert "PASS" in capsys.readouterr().out
+    capsys.readouterr()
+    assert jax_cli(["verify", "--dir", str(tmp_path), "--verbose"]) == 0
+    out = capsys.readouterr().out
+    assert f"{tmp_path / 'last.pkl'} vs {tmp_path / 'last.soen'}:" in out
+    assert "layers.2.module.weight_ih_l0: shape (8, 2), max |diff| 0.000e+00" in out
+    assert "2 of 2 checkpoints" in out
 
 
 def test_a_model_the_jax_backend_cannot_run_becomes_a_soen_for_torch(tmp_path, capsys):

@@ -79,7 +79,11 @@ def test_resume_from_a_migrated_original_checkpoint(folder):
     _assert_continued(folder, out, "last.jax.npz")
 
 
-def test_resume_from_the_original_pickle_itself(folder):
-    _run(folder, "soen-train-jax", "migrate", "last.pkl", "-o", "model")  # gives the model file only
+@pytest.mark.parametrize("with_model", [True, False], ids=["v1.0.0", "params-only"])
+def test_resume_from_the_original_pickle_itself(folder, with_model):
+    """As the guide writes it; a params-only pickle takes its structure from the configured model."""
+    _run(folder, "soen-train-jax", "migrate", "last.pkl", "-o", "model")  # the model file only
+    if not with_model:
+        write_original_pickle(folder / "last.pkl", with_model=False)
     out = _resume(folder, "last.pkl", "model.soen")
     _assert_continued(folder, out, "last.pkl")
