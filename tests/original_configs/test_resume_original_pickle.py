@@ -7,6 +7,7 @@ state is optax's and is not carried over, so the run warns once and starts fresh
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,24 @@ def test_resume_from_the_original_pickle_itself(folder, with_model):
         write_original_pickle(folder / "last.pkl", with_model=False)
     out = _resume(folder, "last.pkl", "model.soen")
     _assert_continued(folder, out, "last.pkl")
+
+
+def test_a_crafted_pickle_to_resume_from_is_refused_before_any_work(folder):
+    marker = folder / "pwned"
+
+    class RunsShell:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    (folder / "evil.pkl").write_bytes(pickle.dumps({"params": {"layer_params": ()}, "opt_state": RunsShell()}))
+    _run(folder, "soen-train-jax", "migrate", "last.pkl")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([str(BIN / "soen-train"), "data.data_path=data.h5", "training.backend=jax",
+                          "model.base_model_path=last.soen", "training.train_from_checkpoint=evil.pkl", "hydra.run.dir=run"],
+                         cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "Error: training.train_from_checkpoint: evil.pkl: refused to unpickle 'posix.system': an original "
+        "JAX checkpoint holds only NumPy arrays, plain containers and optimiser-state classes; nothing in "
+        "the file was run"]
+    assert not marker.exists() and not (folder / "run").exists()
