@@ -33,7 +33,12 @@ import numpy as np
 
 from .checkpoint import SUFFIX, JaxCheckpoint, save_checkpoint
 from .errors import JaxCheckpointError, JaxUnsupportedError
-from .original_pickle_layout import KNOWN_KINDS, architecture_from_jax_model, as_float_array, layer_tensors
+from .original_pickle_layout import (
+    KNOWN_KINDS,
+    architecture_from_jax_model,
+    as_float_array,
+    layer_tensors,
+)
 from .spec_support import check_architecture
 
 PathLike = Union[str, Path]
