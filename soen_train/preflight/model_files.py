@@ -34,8 +34,16 @@ def _original_jax_pickle(path_text: str, key: str) -> None:
 def check_model_files(cfg: SOENTrainConfig) -> None:
     """Resume checkpoint, base model, architecture YAML and distillation teacher."""
     t, m = cfg.training, cfg.model
-    if t.train_from_checkpoint and t.backend == "jax" and str(t.train_from_checkpoint).endswith(".pkl"):
-        _original_jax_pickle(str(t.train_from_checkpoint), "training.train_from_checkpoint")
+    resume = str(t.train_from_checkpoint or "")
+    if resume.endswith(".pkl") and t.backend == "jax":
+        _original_jax_pickle(resume, "training.train_from_checkpoint")
+    elif resume.endswith(".pkl"):
+        raise ConfigError(
+            f"training.train_from_checkpoint={resume}: a .pkl is the original toolkit's JAX "
+            "checkpoint; resume it with training.backend=jax, or start a torch run from its weights "
+            "(soen-train-jax migrate, then model.base_model_path=<stem>.soen "
+            "model.load_exact_model_state=true)"
+        )
     elif t.train_from_checkpoint:
         check_checkpoint_file(
             str(t.train_from_checkpoint), "training.train_from_checkpoint",

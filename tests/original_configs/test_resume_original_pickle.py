@@ -109,3 +109,15 @@ def test_a_crafted_pickle_to_resume_from_is_refused_before_any_work(folder):
         "JAX checkpoint holds only NumPy arrays, plain containers and optimiser-state classes; nothing in "
         "the file was run"]
     assert not marker.exists() and not (folder / "run").exists()
+
+
+def test_a_pickle_under_the_torch_backend_names_the_jax_backend(folder):
+    _run(folder, "soen-train-jax", "migrate", "last.pkl")
+    out = subprocess.run([str(BIN / "soen-train"), "data.data_path=data.h5", "model.base_model_path=last.soen",
+                          "training.train_from_checkpoint=last.pkl", "hydra.run.dir=run"],
+                         cwd=folder, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 2
+    err = out.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("Error: training.train_from_checkpoint=last.pkl: a .pkl is")
+    assert "training.backend=jax" in err[0] and not (folder / "run").exists()
