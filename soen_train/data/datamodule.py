@@ -214,13 +214,22 @@ class SOENDataModule(L.LightningDataModule):
         return self._datasets[split]
 
     # ------------------------------------------------------------ dataloaders
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str, shuffle: bool, sharded: bool = True) -> DataLoader:
+        """Batches of ``split``; with ``sharded``, only this process's share under DDP."""
         self._require_setup(f"{split}_dataloader()")
         ds = self._datasets[split]
         assert self._shuffle_seed is not None
         cached = isinstance(ds, CachedSplit)
+        trainer = self.trainer if sharded else None  # set while a Trainer runs this module
         sampler = EpochBatchSampler(
-            len(ds), self.options.batch_size, shuffle, self._shuffle_seed, as_tensor=cached
+            len(ds),
+            self.options.batch_size,
+            shuffle,
+            self._shuffle_seed,
+            as_tensor=cached,
+            rank=trainer.global_rank if trainer is not None else 0,
+            world_size=trainer.world_size if trainer is not None else 1,
+            equal_steps=split == "train",
         )
         workers = self.options.num_workers
         common: dict[str, Any] = {"num_workers": workers, "persistent_workers": workers > 0}
@@ -233,7 +242,7 @@ class SOENDataModule(L.LightningDataModule):
         """Batches of any split in file order (evaluation and prediction)."""
         if split not in SPLITS:
             raise DataError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
-        return self._loader(split, shuffle=False)
+        return self._loader(split, shuffle=False, sharded=False)
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled training batches (order fixed by shuffle_seed and the epoch)."""
