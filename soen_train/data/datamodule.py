@@ -221,6 +221,13 @@ class SOENDataModule(L.LightningDataModule):
         assert self._shuffle_seed is not None
         cached = isinstance(ds, CachedSplit)
         trainer = self.trainer if sharded else None  # set while a Trainer runs this module
+        if trainer is not None and split != "train" and 0 < len(ds) < trainer.world_size:
+            # a process without a batch would skip the evaluation its peers wait for
+            raise DataError(
+                f"the {split} split has {len(ds)} sample(s), fewer than the {trainer.world_size} "
+                f"processes of training.devices x training.num_nodes; give it at least "
+                f"{trainer.world_size} or train on fewer devices"
+            )
         sampler = EpochBatchSampler(
             len(ds),
             self.options.batch_size,

@@ -78,7 +78,7 @@ class EpochBatchSampler(Sampler[list[int] | torch.Tensor]):
         """This process's batches of one pass over ``order`` (all of them in one process)."""
         if self.world_size > 1 and not self.equal_steps:
             order = torch.tensor_split(order, self.world_size)[self.rank]
-        batches = list(torch.split(order, self.batch_size))
+        batches = list(torch.split(order, self.batch_size)) if len(order) else []
         if self.world_size == 1 or not self.equal_steps:
             return batches
         per_rank = -(-len(batches) // self.world_size)
