@@ -61,7 +61,11 @@ def kill_midway(args: list[str], cwd: Path, env: dict, db_file: Path, at_complet
     started = time.perf_counter()
     with open(cwd / "killed.log", "a") as log:
         proc = subprocess.Popen(
-            [SOEN_TRAIN, *args], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [SOEN_TRAIN, *args],
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         try:
@@ -84,7 +88,9 @@ def losses(root: Path, sweep_dir: Path, study: str, n_trials: int) -> dict[str, 
     from mlflow.tracking import MlflowClient
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    trials = optuna.load_study(study_name=study, storage=f"sqlite:///{sweep_dir / 'optuna.db'}").get_trials()
+    trials = optuna.load_study(
+        study_name=study, storage=f"sqlite:///{sweep_dir / 'optuna.db'}"
+    ).get_trials()
     complete = [t for t in trials if t.state.name == "COMPLETE"]
     client = MlflowClient(tracking_uri=f"sqlite:///{root / 'experiments/project_soen/mlflow.db'}")
     exp = client.get_experiment_by_name("pulses")
@@ -100,12 +106,19 @@ def losses(root: Path, sweep_dir: Path, study: str, n_trials: int) -> dict[str, 
     return {
         "trials lost (n_trials - COMPLETE)": n_trials - len(complete),
         "trials left RUNNING": sum(t.state.name == "RUNNING" for t in trials),
-        "finished parameters repeated": len(complete) - len({tuple(sorted(t.params.items())) for t in complete}),
-        "COMPLETE trials without a FINISHED MLflow run": sum(str(t.number) not in finished for t in complete),
+        "finished parameters repeated": len(complete)
+        - len({tuple(sorted(t.params.items())) for t in complete}),
+        "COMPLETE trials without a FINISHED MLflow run": sum(
+            str(t.number) not in finished for t in complete
+        ),
         "MLflow runs left RUNNING": sum(r.info.status == "RUNNING" for r in runs),
         "result files lost or not the trial's value": bad_results,
-        "(trials cut off by a kill and run again)": sum(bool(t.user_attrs.get("soen_interrupted")) for t in trials),
-        "(trials recovered from their result file)": sum(bool(t.user_attrs.get("soen_recovered")) for t in trials),
+        "(trials cut off by a kill and run again)": sum(
+            bool(t.user_attrs.get("soen_interrupted")) for t in trials
+        ),
+        "(trials recovered from their result file)": sum(
+            bool(t.user_attrs.get("soen_recovered")) for t in trials
+        ),
     }
 
 
@@ -114,9 +127,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--kills", type=int, default=2, help="SIGKILLs of the sweep before it may finish")
+    parser.add_argument(
+        "--kills", type=int, default=2, help="SIGKILLs of the sweep before it may finish"
+    )
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--heartbeat", type=int, default=2, help="hydra.sweeper.heartbeat_interval (s)")
+    parser.add_argument(
+        "--heartbeat", type=int, default=2, help="hydra.sweeper.heartbeat_interval (s)"
+    )
     parser.add_argument("--grace", type=int, default=6, help="hydra.sweeper.grace_period (s)")
     opts = parser.parse_args(argv)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -135,12 +152,18 @@ def main(argv: list[str] | None = None) -> None:
         sweep_dir = root / "sweep"
         study = "faults"
         args = [
-            "-m", *base, "hydra/sweeper=optuna", "launcher=joblib",
-            f"hydra.launcher.n_jobs={opts.workers}", f"hydra.sweeper.n_jobs={opts.workers}",
-            f"hydra.sweeper.n_trials={opts.trials}", "hydra.sweeper.sampler.seed=0",
+            "-m",
+            *base,
+            "hydra/sweeper=optuna",
+            "launcher=joblib",
+            f"hydra.launcher.n_jobs={opts.workers}",
+            f"hydra.sweeper.n_jobs={opts.workers}",
+            f"hydra.sweeper.n_trials={opts.trials}",
+            "hydra.sweeper.sampler.seed=0",
             f"hydra.sweeper.heartbeat_interval={opts.heartbeat}",
             f"hydra.sweeper.grace_period={opts.grace}",
-            f"hydra.sweeper.study_name={study}", f"hydra.sweep.dir={sweep_dir}",
+            f"hydra.sweeper.study_name={study}",
+            f"hydra.sweep.dir={sweep_dir}",
             "training.lr=tag(log, interval(1e-4, 1e-1))",
         ]
         db_file = sweep_dir / "optuna.db"
@@ -154,7 +177,9 @@ def main(argv: list[str] | None = None) -> None:
         f"cpu cores: {os.cpu_count()}, {opts.workers} workers, {opts.epochs} epoch(s)/trial, "
         f"{opts.kills} SIGKILL(s) + reruns, heartbeat {opts.heartbeat} s / grace {opts.grace} s"
     )
-    print(f"{opts.trials} trials in {wall:.1f} s of commands -> {60 * opts.trials / wall:.1f} trials/min")
+    print(
+        f"{opts.trials} trials in {wall:.1f} s of commands -> {60 * opts.trials / wall:.1f} trials/min"
+    )
     for what, count in found.items():
         print(f"  {what:<50} {count}")
 

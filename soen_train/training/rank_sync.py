@@ -44,7 +44,9 @@ def global_means(sums: Sums) -> Dict[str, float]:
     return {tag: s / n for tag, (s, n) in sorted(total.items()) if n > 0}
 
 
-def gather_samples(outputs: Optional[Tensor], targets: Optional[Tensor]) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+def gather_samples(
+    outputs: Optional[Tensor], targets: Optional[Tensor]
+) -> Tuple[Optional[Tensor], Optional[Tensor]]:
     """The outputs and targets of all processes, concatenated in rank order (on the CPU).
 
     Every process must call this; one with no samples passes None for both."""

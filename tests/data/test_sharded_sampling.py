@@ -20,7 +20,10 @@ def _batches(n: int, rank: int, world: int, train: bool) -> list:
 
 @pytest.mark.parametrize("n", [1, 7, 9, 13, 16])
 def test_evaluation_shards_hold_every_sample_once(n: int) -> None:
-    shards = [torch.cat(_batches(n, r, 3, train=False) or [torch.empty(0, dtype=torch.long)]) for r in range(3)]
+    shards = [
+        torch.cat(_batches(n, r, 3, train=False) or [torch.empty(0, dtype=torch.long)])
+        for r in range(3)
+    ]
     assert sorted(torch.cat(shards).tolist()) == list(range(n))
     sizes = [len(s) for s in shards]
     assert max(sizes) - min(sizes) <= 1

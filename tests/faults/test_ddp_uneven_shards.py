@@ -15,7 +15,11 @@ from pathlib import Path
 import pytest
 from sweep_cli import SOEN_TRAIN, TINY_PULSES_ARGS, _env, job_result, run_cli
 
-SIZES = ["data.dataset_params.n_train=75", "data.dataset_params.n_val=37", "data.dataset_params.n_test=29"]
+SIZES = [
+    "data.dataset_params.n_train=75",
+    "data.dataset_params.n_val=37",
+    "data.dataset_params.n_test=29",
+]
 
 
 def _single_process_metrics(checkpoint: Path, split: str, out: Path) -> dict:
@@ -23,7 +27,10 @@ def _single_process_metrics(checkpoint: Path, split: str, out: Path) -> dict:
     program = str(Path(SOEN_TRAIN).with_name("soen-train-eval"))
     subprocess.run(
         [program, str(checkpoint), "--split", split, "--output", str(out)],
-        env=_env(), check=True, capture_output=True, timeout=120,
+        env=_env(),
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     return json.loads(out.read_text())
 

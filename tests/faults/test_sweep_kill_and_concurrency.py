@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from pathlib import Path
 from typing import List
 
@@ -57,7 +58,7 @@ def _mlflow_runs(db: Path, experiment: str = "pulses") -> List:
 def test_sigkill_of_a_two_worker_sweep_then_rerun_loses_nothing(tmp_path: Path) -> None:
     sweep_dir = tmp_path / "sweep"
     db_file = sweep_dir / "optuna.db"
-    n_trials = 6
+    n_trials = 5  # batches of 2, 2, 1: the last batch has less room than workers
     args = [
         "-m",
         *tiny_job_args(tmp_path, mlflow=True),
@@ -102,9 +103,15 @@ def test_sigkill_of_a_two_worker_sweep_then_rerun_loses_nothing(tmp_path: Path) 
 
     runs = _mlflow_runs(tmp_path / "experiments" / "project_soen" / "mlflow.db")
     assert [r.info.run_id for r in runs if r.info.status == "RUNNING"] == []
-    children = [r for r in runs if "optuna.trial" in r.data.tags]
-    finished = sorted(int(r.data.tags["optuna.trial"]) for r in children if r.info.status == "FINISHED")
-    assert finished == sorted(t.number for t in complete)  # one finished run per trial
+    finished = Counter(
+        int(r.data.tags["optuna.trial"])
+        for r in runs
+        if "optuna.trial" in r.data.tags and r.info.status == "FINISHED"
+    )
+    assert all(finished[t.number] == 1 for t in complete), finished  # one run per trial
+    # (a job killed after its run ended but before its result file was written ran again)
+    interrupted = {t.number for t in trials if t.user_attrs.get("soen_interrupted")}
+    assert set(finished) - {t.number for t in complete} <= interrupted
 
 
 def test_two_sweeps_on_one_study_share_its_trials(tmp_path: Path) -> None:
@@ -122,7 +129,9 @@ def test_two_sweeps_on_one_study_share_its_trials(tmp_path: Path) -> None:
         LR_SEARCH,
     ]
     procs = [
-        start_cli([*common, f"hydra.sweep.dir={tmp_path / f'sweep_{k}'}"], tmp_path, tmp_path / f"{k}.log")
+        start_cli(
+            [*common, f"hydra.sweep.dir={tmp_path / f'sweep_{k}'}"], tmp_path, tmp_path / f"{k}.log"
+        )
         for k in (0, 1)
     ]
     try:
@@ -150,7 +159,9 @@ def test_two_first_runs_at_once_create_one_mlflow_store(tmp_path: Path) -> None:
     run_args = [*tiny_job_args(tmp_path, mlflow=True), "training.max_epochs=1"]
     # a new folder: both runs also race to write the dataset file
     procs = [
-        start_cli([*run_args, f"hydra.run.dir={tmp_path / f'run_{k}'}"], tmp_path, tmp_path / f"{k}.log")
+        start_cli(
+            [*run_args, f"hydra.run.dir={tmp_path / f'run_{k}'}"], tmp_path, tmp_path / f"{k}.log"
+        )
         for k in (0, 1)
     ]
     try:
