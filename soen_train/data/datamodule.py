@@ -214,13 +214,29 @@ class SOENDataModule(L.LightningDataModule):
         return self._datasets[split]
 
     # ------------------------------------------------------------ dataloaders
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str, shuffle: bool, sharded: bool = True) -> DataLoader:
+        """Batches of ``split``; with ``sharded``, only this process's share under DDP."""
         self._require_setup(f"{split}_dataloader()")
         ds = self._datasets[split]
         assert self._shuffle_seed is not None
         cached = isinstance(ds, CachedSplit)
+        trainer = self.trainer if sharded else None  # set while a Trainer runs this module
+        if trainer is not None and split != "train" and 0 < len(ds) < trainer.world_size:
+            # a process without a batch would skip the evaluation its peers wait for
+            raise DataError(
+                f"the {split} split has {len(ds)} sample(s), fewer than the {trainer.world_size} "
+                f"processes of training.devices x training.num_nodes; give it at least "
+                f"{trainer.world_size} or train on fewer devices"
+            )
         sampler = EpochBatchSampler(
-            len(ds), self.options.batch_size, shuffle, self._shuffle_seed, as_tensor=cached
+            len(ds),
+            self.options.batch_size,
+            shuffle,
+            self._shuffle_seed,
+            as_tensor=cached,
+            rank=trainer.global_rank if trainer is not None else 0,
+            world_size=trainer.world_size if trainer is not None else 1,
+            equal_steps=split == "train",
         )
         workers = self.options.num_workers
         common: dict[str, Any] = {"num_workers": workers, "persistent_workers": workers > 0}
@@ -233,7 +249,7 @@ class SOENDataModule(L.LightningDataModule):
         """Batches of any split in file order (evaluation and prediction)."""
         if split not in SPLITS:
             raise DataError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
-        return self._loader(split, shuffle=False)
+        return self._loader(split, shuffle=False, sharded=False)
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled training batches (order fixed by shuffle_seed and the epoch)."""

@@ -18,6 +18,7 @@ from soen_train.training.alignment import AlignedBatch, align, cat_or_none, deta
 from soen_train.training.losses import LossContext, WeightedLoss
 from soen_train.training.metrics import compute_metrics
 from soen_train.training.optimizers import build_optimizer
+from soen_train.training.rank_sync import gather_samples, global_means
 
 
 class NonFiniteLossError(SOENError, FloatingPointError):
@@ -74,7 +75,8 @@ class SOENLightningModule(pl.LightningModule):
         self.pending_initial_states: Optional[Dict[Any, Tensor]] = None
         self.keep_simulation = False
         self.last_simulation: Any = None
-        self._epoch_sums: Dict[str, tuple] = {}
+        # stage -> tag -> (sum of value x batch size, samples), logged at the stage's epoch end
+        self._epoch_sums: Dict[str, Dict[str, tuple]] = {}
         self._epoch_outputs: Dict[str, List[Tensor]] = {}
         self._epoch_targets: Dict[str, List[Tensor]] = {}
 
@@ -139,26 +141,34 @@ class SOENLightningModule(pl.LightningModule):
             return self._tbptt_step(batch, batch_idx)
         total, terms, aligned = self._step(batch, "train")
         bs = batch[0].shape[0]
-        self._accumulate("train_loss", total, bs)
+        self._accumulate("train", "train_loss", total, bs)
         if len(terms) > 1:
             for name, value in terms.items():
-                self._accumulate(f"train_loss/{name}", value, bs)
+                self._accumulate("train", f"train_loss/{name}", value, bs)
         if batch_idx % self.log_freq == 0:
             self.log("train_loss_step", total, on_step=True, on_epoch=False, batch_size=bs)
         self._collect("train", aligned)
         return total
 
-    def _accumulate(self, tag: str, value: Tensor, batch_size: int) -> None:
+    def _accumulate(self, stage: str, tag: str, value: Tensor, batch_size: int) -> None:
         """Batch-size-weighted epoch mean, kept on the device and logged once at epoch end
         (one `self.log` per step would cost as much as a small SOEN's training step)."""
-        total, count = self._epoch_sums.get(tag, (0.0, 0))
-        self._epoch_sums[tag] = (total + value.detach() * batch_size, count + batch_size)
+        sums = self._epoch_sums.setdefault(stage, {})
+        total, count = sums.get(tag, (0.0, 0))
+        sums[tag] = (total + value.detach() * batch_size, count + batch_size)
 
-    def _log_epoch_means(self) -> None:
-        sync = self._distributed
-        for tag, (total, count) in self._epoch_sums.items():
-            self.log(tag, total / count, prog_bar=(tag == "train_loss"), sync_dist=sync)
-        self._epoch_sums = {}
+    def _log_epoch_means(self, stage: str) -> None:
+        """Log the epoch means of ``stage`` over every sample of all processes (under DDP the
+        processes' sums and counts are added, so the mean equals a single-process pass)."""
+        sums = self._epoch_sums.pop(stage, {})
+        if self._distributed:
+            means = global_means({tag: (float(t), n) for tag, (t, n) in sums.items()})
+        else:
+            means = {tag: float(t / n) for tag, (t, n) in sums.items()}
+        for tag, value in means.items():
+            # the same value on every process (sync_dist's mean leaves it as it is)
+            shown = tag in ("train_loss", "val_loss", "test_loss")
+            self.log(tag, value, prog_bar=shown, sync_dist=self._distributed)
 
     def _tbptt_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
         """Chunk the sequence; forward each chunk from the previous chunk's (detached) states,
@@ -185,7 +195,7 @@ class SOENLightningModule(pl.LightningModule):
             if end == length:
                 break
         mean = torch.stack(totals).mean()
-        self._accumulate("train_loss", mean, x.shape[0])
+        self._accumulate("train", "train_loss", mean, x.shape[0])
         return mean
 
     def _states_after(self, steps: int) -> Dict[Any, Tensor]:
@@ -209,11 +219,10 @@ class SOENLightningModule(pl.LightningModule):
     def _eval_step(self, batch: Sequence[Tensor], stage: str) -> None:
         total, terms, aligned = self._step(batch, stage)
         bs = batch[0].shape[0]
-        sync = self._distributed
-        self.log(f"{stage}_loss", total, on_epoch=True, prog_bar=True, batch_size=bs, sync_dist=sync)
+        self._accumulate(stage, f"{stage}_loss", total, bs)
         if len(terms) > 1:
             for name, value in terms.items():
-                self.log(f"{stage}_loss/{name}", value, on_epoch=True, batch_size=bs, sync_dist=sync)
+                self._accumulate(stage, f"{stage}_loss/{name}", value, bs)
         self._collect(stage, aligned)
 
     # ------------------------------------------------------------------ metrics
@@ -230,32 +239,45 @@ class SOENLightningModule(pl.LightningModule):
     def _log_epoch_metrics(self, stage: str) -> None:
         outputs = cat_or_none(self._epoch_outputs.pop(stage, []))
         targets = cat_or_none(self._epoch_targets.pop(stage, []))
+        if self._distributed and self.metric_names:
+            # every process saw its own block of samples (sizes differ by up to one, some may
+            # be empty): metrics are computed on all blocks together
+            outputs, targets = gather_samples(outputs, targets)
         if outputs is None or targets is None:
             return
-        if self._distributed:
-            # every process saw a shard: metrics are computed on all of them together
-            # (DistributedSampler pads shards to equal length, so all_gather stacks them)
-            outputs = self.all_gather(outputs).flatten(0, 1).cpu()
-            targets = self.all_gather(targets).flatten(0, 1).cpu()
         values = compute_metrics(self.metric_names, outputs, targets)
         for name, value in values.items():
             if value is not None and math.isfinite(float(value)):
-                self.log(f"{stage}_{name}", float(value), prog_bar=(name == "accuracy"))
+                self.log(
+                    f"{stage}_{name}", float(value), prog_bar=(name == "accuracy"),
+                    sync_dist=self._distributed,
+                )
 
     def on_train_epoch_start(self) -> None:
-        self._epoch_outputs.pop("train", None)
-        self._epoch_targets.pop("train", None)
-        self._epoch_sums = {}
+        self._forget("train")
 
     def on_train_epoch_end(self) -> None:
-        self._log_epoch_means()
+        self._log_epoch_means("train")
         self._log_epoch_metrics("train")
 
+    def on_validation_epoch_start(self) -> None:
+        self._forget("val")
+
     def on_validation_epoch_end(self) -> None:
+        self._log_epoch_means("val")
         self._log_epoch_metrics("val")
 
+    def on_test_epoch_start(self) -> None:
+        self._forget("test")
+
     def on_test_epoch_end(self) -> None:
+        self._log_epoch_means("test")
         self._log_epoch_metrics("test")
+
+    def _forget(self, stage: str) -> None:
+        """Drop what an interrupted earlier pass of ``stage`` left behind."""
+        for store in (self._epoch_outputs, self._epoch_targets, self._epoch_sums):
+            store.pop(stage, None)
 
     # ------------------------------------------------------------------ optimisation
     def configure_optimizers(self) -> torch.optim.Optimizer:

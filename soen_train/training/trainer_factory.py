@@ -271,6 +271,9 @@ def build_trainer(
         enable_model_summary=False,
         plugins=[AtomicCheckpointIO()],
         num_sanity_val_steps=0,
+        # the datamodule shards its own batches under DDP (soen_train/data/sampling.py):
+        # Lightning's sampler would repeat validation samples to even out the shards
+        use_distributed_sampler=False,
     )
     from soen_train.training.callbacks.factory import trainer_settings
 
