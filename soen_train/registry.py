@@ -2,13 +2,27 @@
 
 A catalog is a ``Registry``; entries join it with the ``@REGISTRY.register("name", "alias")``
 decorator. Looking up an unknown name raises ``UnknownNameError`` that lists the valid names
-and the closest match, so a typo in a config never fails silently.
+and the closest match, so a typo in a config never fails silently. ``signature_params`` and
+``check_params`` are the one rule for which keyword arguments a catalog entry accepts (read from
+its signature) and for refusing any other.
 """
 
 from __future__ import annotations
 
 import difflib
-from typing import Callable, Dict, Generic, Iterable, Iterator, List, Optional, TypeVar
+import inspect
+from typing import (
+    Any,
+    Callable,
+    Collection,
+    Dict,
+    Generic,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    TypeVar,
+)
 
 T = TypeVar("T")
 
@@ -18,6 +32,10 @@ class UnknownNameError(KeyError, ValueError):
 
     def __str__(self) -> str:  # KeyError quotes its message; we want it plain
         return str(self.args[0]) if self.args else ""
+
+
+class UnknownParameterError(ValueError):
+    """A parameter name that the catalog entry does not accept; the message lists valid ones."""
 
 
 def closest(name: str, candidates: Iterable[str]) -> Optional[str]:
@@ -83,3 +101,51 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def signature_params(
+    fn: Callable[..., Any], skip: int = 0, exclude: Collection[str] = ()
+) -> Dict[str, Any]:
+    """Keyword parameters of ``fn`` with their defaults, read from its signature.
+
+    Args:
+        fn: a function, or a class's ``__init__`` (then ``skip=1`` drops ``self``).
+        skip: leading parameters to drop (``self``, the tensor a loss or pooling receives, ...).
+        exclude: names supplied by the caller rather than by the config (trainer context).
+
+    Returns:
+        name -> default, in signature order; a parameter without a default maps to
+        ``inspect.Parameter.empty``. ``*args`` / ``**kwargs`` are not parameters.
+    """
+    out: Dict[str, Any] = {}
+    for p in list(inspect.signature(fn).parameters.values())[skip:]:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in exclude:
+            continue
+        out[p.name] = p.default
+    return out
+
+
+def check_params(
+    owner: str, given: Iterable[str], accepted: Iterable[str], noun: str = "parameter"
+) -> None:
+    """Refuse a parameter name outside ``accepted`` (names only; values are each entry's job).
+
+    Args:
+        owner: what the names belong to, as the message should start (``loss 'mse'``).
+        given: the names the config gives (a mapping's keys).
+        accepted: the valid names, usually ``signature_params(...)``.
+        noun: what a name is called in the message (``parameter``, ``option``).
+
+    Raises:
+        UnknownParameterError: naming the first unknown name, the closest valid one and all
+            valid ones.
+    """
+    valid = sorted(accepted)
+    for key in given:
+        if key not in valid:
+            hint = closest(str(key), valid)
+            msg = f"{owner}: unknown {noun} '{key}'"
+            if hint:
+                msg += f" (did you mean '{hint}'?)"
+            msg += f"; valid {noun}s: {', '.join(valid) if valid else '(none)'}"
+            raise UnknownParameterError(msg)

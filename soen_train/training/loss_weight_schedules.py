@@ -14,14 +14,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from soen_train.registry import Registry, UnknownNameError
-from soen_train.training.losses.param_checks import (
-    check_bool,
-    check_choice,
-    check_known_params,
-    check_number,
-    keyword_defaults,
-)
+from soen_train.registry import Registry, UnknownNameError, check_params, signature_params
+from soen_train.training.losses.param_checks import check_bool, check_choice, check_number
 from soen_train.training.lr_schedules import make_lightning_callback, optimizer_steps_per_epoch
 
 #: Where the schedules live in the config, used in error messages.
@@ -259,8 +253,8 @@ class LossWeightSchedule:
         owner = f"{CONFIG_PATH} '{kind}' for loss '{loss_name}'"
         given = dict(params or {})
         cls = LOSS_WEIGHT_SCHEDULES.get(kind)
-        accepted = keyword_defaults(cls.__init__)
-        check_known_params(owner, given, accepted)
+        accepted = signature_params(cls.__init__, skip=1)
+        check_params(owner, given, accepted)
         missing = [k for k, d in accepted.items() if d is inspect.Parameter.empty and k not in given]
         if missing:
             raise ValueError(f"{owner}: missing required params {missing}")

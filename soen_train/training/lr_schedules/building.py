@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from soen_train.registry import UnknownNameError
-from soen_train.training.losses.param_checks import check_known_params
+from soen_train.registry import UnknownNameError, check_params, signature_params
 from soen_train.training.lr_schedules.base import (
     CONFIG_PATH,
     CONTEXT_ARGS,
@@ -19,13 +17,7 @@ from soen_train.training.lr_schedules.metric_driven import MetricDrivenSchedule
 
 def schedule_parameters(schedule_type: str) -> dict[str, Any]:
     """Config params of a schedule type with their defaults (trainer-supplied args excluded)."""
-    cls = LR_SCHEDULES.get(schedule_type)
-    out: dict[str, Any] = {}
-    for p in inspect.signature(cls.__init__).parameters.values():
-        if p.name == "self" or p.name in CONTEXT_ARGS:
-            continue
-        out[p.name] = p.default
-    return out
+    return signature_params(LR_SCHEDULES.get(schedule_type).__init__, skip=1, exclude=CONTEXT_ARGS)
 
 
 def build_lr_schedule(
@@ -47,7 +39,7 @@ def build_lr_schedule(
     except UnknownNameError as err:
         raise UnknownNameError(f"{CONFIG_PATH}.type: {err}") from None
     given = dict(params or {})
-    check_known_params(f"{CONFIG_PATH} '{canonical}'", given, schedule_parameters(canonical))
+    check_params(f"{CONFIG_PATH} '{canonical}'", given, schedule_parameters(canonical))
     cls = LR_SCHEDULES.get(canonical)
     context: dict[str, Any] = {"base_lr": base_lr, "steps_per_epoch": steps_per_epoch, "max_epochs": max_epochs}
     if issubclass(cls, MetricDrivenSchedule):
