@@ -46,6 +46,12 @@ def closest(name: str, candidates: Iterable[str]) -> Optional[str]:
     return lowered[match[0]] if match else None
 
 
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string when none is close."""
+    hint = closest(name, candidates)
+    return f" (did you mean '{hint}'?)" if hint else ""
+
+
 class Registry(Generic[T]):
     """A named catalog of factories or functions, filled by a decorator."""
 
@@ -75,12 +81,9 @@ class Registry(Generic[T]):
         if name in self._aliases:
             return self._aliases[name]
         valid = self.names(with_aliases=True)
-        hint = closest(name, valid)
-        msg = f"unknown {self.kind} '{name}'"
-        if hint:
-            msg += f" (did you mean '{hint}'?)"
-        msg += f"; valid names: {', '.join(valid)}"
-        raise UnknownNameError(msg)
+        raise UnknownNameError(
+            f"unknown {self.kind} '{name}'{did_you_mean(name, valid)}; valid names: {', '.join(valid)}"
+        )
 
     def get(self, name: str) -> T:
         """The entry registered as ``name`` or one of its aliases."""
@@ -143,9 +146,7 @@ def check_params(
     valid = sorted(accepted)
     for key in given:
         if key not in valid:
-            hint = closest(str(key), valid)
-            msg = f"{owner}: unknown {noun} '{key}'"
-            if hint:
-                msg += f" (did you mean '{hint}'?)"
-            msg += f"; valid {noun}s: {', '.join(valid) if valid else '(none)'}"
-            raise UnknownParameterError(msg)
+            raise UnknownParameterError(
+                f"{owner}: unknown {noun} '{key}'{did_you_mean(str(key), valid)}; "
+                f"valid {noun}s: {', '.join(valid) if valid else '(none)'}"
+            )

@@ -16,7 +16,7 @@ from typing import Any
 
 from soen_train.registry import Registry, UnknownNameError, check_params, signature_params
 from soen_train.training.losses.param_checks import check_bool, check_choice, check_number
-from soen_train.training.lr_schedules import make_lightning_callback, optimizer_steps_per_epoch
+from soen_train.training.lr_schedules import lazy_callback_getattr, optimizer_steps_per_epoch
 
 #: Where the schedules live in the config, used in error messages.
 CONFIG_PATH = "callbacks.loss_weight_schedulers"
@@ -339,10 +339,7 @@ class LossWeightSchedulerHooks:
         self._update(trainer, pl_module, per_step=False)
 
 
-def __getattr__(name: str) -> Any:
-    """Create ``LossWeightSchedulerCallback`` lazily (importing Lightning only when it is used)."""
-    if name == "LossWeightSchedulerCallback":
-        cls = make_lightning_callback(name, LossWeightSchedulerHooks)
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: Creates ``LossWeightSchedulerCallback`` lazily (importing Lightning only when it is used).
+__getattr__ = lazy_callback_getattr(
+    globals(), "LossWeightSchedulerCallback", LossWeightSchedulerHooks
+)

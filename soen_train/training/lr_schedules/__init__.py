@@ -10,8 +10,6 @@ ratio to it (``lr_scale``).
 
 from __future__ import annotations
 
-from typing import Any
-
 # imported to register the schedules
 from soen_train.training.lr_schedules import curves, metric_driven  # noqa: F401
 from soen_train.training.lr_schedules.base import (
@@ -28,6 +26,7 @@ from soen_train.training.lr_schedules.building import (
 )
 from soen_train.training.lr_schedules.callback import (
     LRSchedulerHooks,
+    lazy_callback_getattr,
     make_lightning_callback,
     optimizer_steps_per_epoch,
     set_optimizer_lr,
@@ -40,6 +39,7 @@ __all__ = [
     "LRSchedule",
     "LRSchedulerHooks",
     "build_lr_schedule",
+    "lazy_callback_getattr",
     "make_lightning_callback",
     "optimizer_steps_per_epoch",
     "register_lr_schedule",
@@ -49,10 +49,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Create ``LRSchedulerCallback`` lazily (importing Lightning only when it is used)."""
-    if name == "LRSchedulerCallback":
-        cls = make_lightning_callback(name, LRSchedulerHooks)
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: Creates ``LRSchedulerCallback`` lazily (importing Lightning only when it is used).
+__getattr__ = lazy_callback_getattr(globals(), "LRSchedulerCallback", LRSchedulerHooks)

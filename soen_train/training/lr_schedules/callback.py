@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from soen_train.training.lr_schedules.base import CONFIG_PATH, LR_SCHEDULES, LRSchedule
@@ -159,5 +159,20 @@ def make_lightning_callback(name: str, hooks: type) -> type:
     from lightning.pytorch import Callback
 
     return type(name, (hooks, Callback), {"__doc__": hooks.__doc__, "__module__": hooks.__module__})
+
+
+def lazy_callback_getattr(namespace: dict[str, Any], name: str, hooks: type) -> Callable[[str], Any]:
+    """A module ``__getattr__`` (PEP 562) that creates callback ``name`` from ``hooks`` on first
+    access and caches it in ``namespace`` (the module's globals), so Lightning is imported only
+    when the callback is used."""
+
+    def __getattr__(attr: str) -> Any:
+        if attr == name:
+            cls = make_lightning_callback(name, hooks)
+            namespace[name] = cls
+            return cls
+        raise AttributeError(f"module {namespace['__name__']!r} has no attribute {attr!r}")
+
+    return __getattr__
 
 

@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from soen_train.registry import closest
+from soen_train.registry import did_you_mean
 from soen_train.training.losses.param_checks import (
     check_choice,
     check_number,
@@ -38,12 +38,11 @@ class MetricDrivenSchedule(LRSchedule):
         o = self.owner
         available = sorted(str(m) for m in available_metrics)
         if not isinstance(monitor_metric, str) or monitor_metric not in available:
-            hint = closest(str(monitor_metric), available)
-            msg = f"{o}: monitor_metric '{monitor_metric}' is not a logged metric"
-            if hint:
-                msg += f" (did you mean '{hint}'?)"
-            msg += f"; available: {', '.join(available) or '(none)'}"
-            raise ValueError(msg)
+            raise ValueError(
+                f"{o}: monitor_metric '{monitor_metric}' is not a logged metric"
+                f"{did_you_mean(str(monitor_metric), available)}; "
+                f"available: {', '.join(available) or '(none)'}"
+            )
         self.monitor_metric = monitor_metric
         check_choice(o, "mode", mode, ("auto", "min", "max"))
         if mode == "auto":
