@@ -46,10 +46,13 @@ def closest(name: str, candidates: Iterable[str]) -> Optional[str]:
     return lowered[match[0]] if match else None
 
 
-def did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string when none is close."""
+def did_you_mean(name: str, candidates: Iterable[str], prefix: str = "") -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string when none is close.
+
+    ``prefix`` goes before the hint, for a key shown with its full path (``training.``).
+    """
     hint = closest(name, candidates)
-    return f" (did you mean '{hint}'?)" if hint else ""
+    return f" (did you mean '{prefix}{hint}'?)" if hint else ""
 
 
 class Registry(Generic[T]):

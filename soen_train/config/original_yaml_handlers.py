@@ -18,7 +18,7 @@ from soen_train.config.original_yaml_walk import (
     same,
     walk,
 )
-from soen_train.registry import closest
+from soen_train.registry import did_you_mean
 
 OPTIMIZER = Section({"kwargs": same(), "param_groups": same()}, schema.OptimizerConfig)
 
@@ -115,8 +115,7 @@ def handle_loss_item(ctx: TranslationContext, path: str, item: Any) -> Dict[str,
         raise ctx.error(path, f"= {item!r} must be a mapping {{name, weight, params}}")
     for key in item:
         if key not in ("name", "weight", "params"):
-            hint = closest(str(key), ["name", "weight", "params"])
-            extra = f" (did you mean '{path}.{hint}'?)" if hint else ""
+            extra = did_you_mean(str(key), ["name", "weight", "params"], prefix=f"{path}.")
             raise ctx.error(f"{path}.{key}", f"is not a key of a loss entry{extra}; an entry has name, weight, params")
     name = item.get("name")
     if name in REFUSED_LOSSES:
@@ -199,8 +198,7 @@ def handle_time_pooling(ctx: TranslationContext, path: str, value: Any) -> None:
     elif isinstance(value, Mapping):
         for key in value:
             if key not in ("name", "params"):
-                hint = closest(str(key), ["name", "params"])
-                extra = f" (did you mean '{path}.{hint}'?)" if hint else ""
+                extra = did_you_mean(str(key), ["name", "params"], prefix=f"{path}.")
                 raise ctx.error(f"{path}.{key}", f"is not a key of model.time_pooling{extra}; it has name, params")
         name, params = value.get("name", "max"), dict(value.get("params") or {})
     else:
@@ -252,8 +250,7 @@ def handle_lr_scheduler(ctx: TranslationContext, path: str, value: Any) -> None:
     params = dict(value)
     kind = params.pop("type", "constant")
     if kind not in LR_SCHEDULES:
-        hint = closest(str(kind), LR_SCHEDULES.names(with_aliases=True))
-        extra = f" (did you mean '{hint}'?)" if hint else ""
+        extra = did_you_mean(str(kind), LR_SCHEDULES.names(with_aliases=True))
         raise ctx.error(f"{path}.type", f"= {kind!r} is not an LR schedule{extra}; valid: {', '.join(LR_SCHEDULES.names())}")
     kind = LR_SCHEDULES.canonical(str(kind))
     ours = schedule_parameters(kind)
@@ -282,8 +279,7 @@ def handle_lr_scheduler(ctx: TranslationContext, path: str, value: Any) -> None:
             ctx.renamed.append((f"{where}: {val}", f"{where}: {new}"))
             val = new
         if key not in ours:
-            hint = closest(str(key), list(ours))
-            extra = f" (did you mean '{path}.{hint}'?)" if hint else ""
+            extra = did_you_mean(str(key), list(ours), prefix=f"{path}.")
             raise ctx.error(where, f"is not a parameter of the '{kind}' LR schedule{extra}; valid: {', '.join(ours)}")
         out[key] = val
     # the original's defaults for everything the file leaves out (our group files differ)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from soen_train.config.errors import ConfigError
-from soen_train.registry import closest
+from soen_train.registry import did_you_mean
 
 Handler = Callable[["TranslationContext", str, Any], None]
 
@@ -185,9 +185,7 @@ def walk(ctx: TranslationContext, value: Any, section: Section, path: str) -> No
                 action = same()
         if action is None:
             valid = sorted(set(section.keys) | set(ours))
-            hint = closest(key, valid)
-            full = ctx.prefix + (path + "." if path else "")
-            extra = f" (did you mean '{full}{hint}'?)" if hint else ""
+            extra = did_you_mean(key, valid, prefix=ctx.prefix + (path + "." if path else ""))
             what = f"section '{(ctx.prefix + path).rstrip('.')}'" if (path or ctx.prefix) else "the top level"
             raise ctx.error(where, f"is not a key of {what} in the original's training config{extra}")
         if isinstance(action, Section):
