@@ -77,6 +77,16 @@ class Registry(Generic[T]):
 
         return deco
 
+    def register_named(self, name: str, *aliases: str) -> Callable[[T], T]:
+        """Class decorator like ``register`` that also sets the class's ``name`` attribute to its
+        catalog name (for classes whose messages and checkpoints name themselves)."""
+
+        def deco(cls: T) -> T:
+            cls.name = name  # type: ignore[attr-defined]
+            return self.register(name, *aliases)(cls)
+
+        return deco
+
     def canonical(self, name: str) -> str:
         """The registered name behind ``name`` (resolving aliases); error if unknown."""
         if name in self._entries:

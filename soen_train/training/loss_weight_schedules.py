@@ -136,12 +136,7 @@ class WeightCurve:
 LOSS_WEIGHT_SCHEDULES: Registry[type[WeightCurve]] = Registry("loss weight scheduler")
 
 
-def _register(name: str, *aliases: str):
-    def deco(cls: type[WeightCurve]) -> type[WeightCurve]:
-        cls.name = name
-        return LOSS_WEIGHT_SCHEDULES.register(name, *aliases)(cls)
-
-    return deco
+_register = LOSS_WEIGHT_SCHEDULES.register_named
 
 
 @_register("linear")

@@ -55,12 +55,6 @@ class LRSchedule(ABC):
 LR_SCHEDULES: Registry[type[LRSchedule]] = Registry("lr scheduler")
 
 
-def register_lr_schedule(name: str, *aliases: str):
-    """Class decorator: name the schedule and add it to ``LR_SCHEDULES``."""
-
-    def deco(cls: type[LRSchedule]) -> type[LRSchedule]:
-        cls.name = name
-        return LR_SCHEDULES.register(name, *aliases)(cls)
-
-    return deco
+#: Class decorator: name the schedule and add it to ``LR_SCHEDULES``.
+register_lr_schedule = LR_SCHEDULES.register_named
 
