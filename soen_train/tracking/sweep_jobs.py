@@ -16,6 +16,8 @@ from typing import Dict, List, Optional
 
 import yaml
 
+from soen_train.errors import SOENError
+
 RESULT_FILE = "soen_result.json"
 OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
 # "running" is what the trainer writes between repeats: the job is still going or was killed.
@@ -23,7 +25,7 @@ STATUSES = ("completed", "failed", "pruned", "running")
 DIRECTIONS = ("minimize", "maximize")
 
 
-class SweepSummaryError(ValueError):
+class SweepSummaryError(SOENError, ValueError):
     """The given directory cannot be summarised (not a multirun dir, unknown metric, ...)."""
 
 
