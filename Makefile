@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: install test services services-stop train lint bench clean
+.PHONY: install test test-fast services services-stop train lint bench clean
 
 install:
 	$(PY) -m venv $(VENV)
@@ -15,6 +15,10 @@ install:
 
 test:
 	$(BIN)/python -m pytest tests -x -rs --durations=15
+
+# the unit tier only: no test marked slow, e2e or services (tiers are set in tests/conftest.py)
+test-fast:
+	$(BIN)/python -m pytest tests -x -m "not slow and not e2e and not services" --durations=10
 
 # SLURM (one node), PostgreSQL and an MLflow server on 127.0.0.1 for tests/services
 services:

@@ -2,13 +2,27 @@
 
 A catalog is a ``Registry``; entries join it with the ``@REGISTRY.register("name", "alias")``
 decorator. Looking up an unknown name raises ``UnknownNameError`` that lists the valid names
-and the closest match, so a typo in a config never fails silently.
+and the closest match, so a typo in a config never fails silently. ``signature_params`` and
+``check_params`` are the one rule for which keyword arguments a catalog entry accepts (read from
+its signature) and for refusing any other.
 """
 
 from __future__ import annotations
 
 import difflib
-from typing import Callable, Dict, Generic, Iterable, Iterator, List, Optional, TypeVar
+import inspect
+from typing import (
+    Any,
+    Callable,
+    Collection,
+    Dict,
+    Generic,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    TypeVar,
+)
 
 T = TypeVar("T")
 
@@ -20,12 +34,25 @@ class UnknownNameError(KeyError, ValueError):
         return str(self.args[0]) if self.args else ""
 
 
+class UnknownParameterError(ValueError):
+    """A parameter name that the catalog entry does not accept; the message lists valid ones."""
+
+
 def closest(name: str, candidates: Iterable[str]) -> Optional[str]:
     """The candidate most similar to ``name`` (case-insensitive), or None if none is close."""
     cands = list(candidates)
     lowered = {c.lower(): c for c in cands}
     match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
     return lowered[match[0]] if match else None
+
+
+def did_you_mean(name: str, candidates: Iterable[str], prefix: str = "") -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string when none is close.
+
+    ``prefix`` goes before the hint, for a key shown with its full path (``training.``).
+    """
+    hint = closest(name, candidates)
+    return f" (did you mean '{prefix}{hint}'?)" if hint else ""
 
 
 class Registry(Generic[T]):
@@ -50,6 +77,16 @@ class Registry(Generic[T]):
 
         return deco
 
+    def register_named(self, name: str, *aliases: str) -> Callable[[T], T]:
+        """Class decorator like ``register`` that also sets the class's ``name`` attribute to its
+        catalog name (for classes whose messages and checkpoints name themselves)."""
+
+        def deco(cls: T) -> T:
+            cls.name = name  # type: ignore[attr-defined]
+            return self.register(name, *aliases)(cls)
+
+        return deco
+
     def canonical(self, name: str) -> str:
         """The registered name behind ``name`` (resolving aliases); error if unknown."""
         if name in self._entries:
@@ -57,12 +94,9 @@ class Registry(Generic[T]):
         if name in self._aliases:
             return self._aliases[name]
         valid = self.names(with_aliases=True)
-        hint = closest(name, valid)
-        msg = f"unknown {self.kind} '{name}'"
-        if hint:
-            msg += f" (did you mean '{hint}'?)"
-        msg += f"; valid names: {', '.join(valid)}"
-        raise UnknownNameError(msg)
+        raise UnknownNameError(
+            f"unknown {self.kind} '{name}'{did_you_mean(name, valid)}; valid names: {', '.join(valid)}"
+        )
 
     def get(self, name: str) -> T:
         """The entry registered as ``name`` or one of its aliases."""
@@ -83,3 +117,49 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def signature_params(
+    fn: Callable[..., Any], skip: int = 0, exclude: Collection[str] = ()
+) -> Dict[str, Any]:
+    """Keyword parameters of ``fn`` with their defaults, read from its signature.
+
+    Args:
+        fn: a function, or a class's ``__init__`` (then ``skip=1`` drops ``self``).
+        skip: leading parameters to drop (``self``, the tensor a loss or pooling receives, ...).
+        exclude: names supplied by the caller rather than by the config (trainer context).
+
+    Returns:
+        name -> default, in signature order; a parameter without a default maps to
+        ``inspect.Parameter.empty``. ``*args`` / ``**kwargs`` are not parameters.
+    """
+    out: Dict[str, Any] = {}
+    for p in list(inspect.signature(fn).parameters.values())[skip:]:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in exclude:
+            continue
+        out[p.name] = p.default
+    return out
+
+
+def check_params(
+    owner: str, given: Iterable[str], accepted: Iterable[str], noun: str = "parameter"
+) -> None:
+    """Refuse a parameter name outside ``accepted`` (names only; values are each entry's job).
+
+    Args:
+        owner: what the names belong to, as the message should start (``loss 'mse'``).
+        given: the names the config gives (a mapping's keys).
+        accepted: the valid names, usually ``signature_params(...)``.
+        noun: what a name is called in the message (``parameter``, ``option``).
+
+    Raises:
+        UnknownParameterError: naming the first unknown name, the closest valid one and all
+            valid ones.
+    """
+    valid = sorted(accepted)
+    for key in given:
+        if key not in valid:
+            raise UnknownParameterError(
+                f"{owner}: unknown {noun} '{key}'{did_you_mean(str(key), valid)}; "
+                f"valid {noun}s: {', '.join(valid) if valid else '(none)'}"
+            )

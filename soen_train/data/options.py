@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 from soen_train.data.errors import DataError
-from soen_train.registry import closest
+from soen_train.registry import did_you_mean
 
 MAPPINGS = ("seq2static", "seq2seq")
 PARADIGMS = ("supervised", "self_supervised", "distillation")
@@ -22,11 +22,8 @@ def _choice(key: str, value: object, valid: tuple) -> str:
     """``value`` if it is one of ``valid``; otherwise a DataError listing the choices."""
     if isinstance(value, str) and value in valid:
         return value
-    hint = closest(value, valid) if isinstance(value, str) else None
-    msg = f"data option {key}={value!r} is not valid"
-    if hint:
-        msg += f" (did you mean '{hint}'?)"
-    raise DataError(msg + f"; valid values: {', '.join(valid)}")
+    hint = did_you_mean(value, valid) if isinstance(value, str) else ""
+    raise DataError(f"data option {key}={value!r} is not valid{hint}; valid values: {', '.join(valid)}")
 
 
 def _int(key: str, value: object, minimum: int, allow_none: bool = False) -> int | None:

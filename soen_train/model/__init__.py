@@ -11,6 +11,7 @@ from pathlib import Path
 from .architecture import architecture_to_dict, parse_architecture, read_architecture
 from .connectivity import CONNECTION_PATTERNS, WEIGHT_INITS
 from .distributions import PARAM_DISTRIBUTIONS
+from .file_errors import SoenFileError
 from .layers import LAYER_TYPES
 from .network import SOENModel
 from .physics import (
@@ -29,7 +30,6 @@ from .physics import (
     time_unit_seconds,
 )
 from .result import SimulationResult
-from .soen_file import SoenFileError
 from .source_functions import SOURCE_FUNCTIONS, build_source_function
 from .validation import ArchitectureError
 

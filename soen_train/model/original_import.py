@@ -36,9 +36,9 @@ import torch
 from soen_train.errors import SOENError
 
 from .architecture import parse_architecture
+from .file_errors import SoenFileError
 from .network import SOENModel
 from .original_unpickler import UnsafeFileError, read_torch_file
-from .soen_file import SoenFileError
 from .spec_types import ArchitectureSpec, SimulationSpec
 from .validation import ArchitectureError
 

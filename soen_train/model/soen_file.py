@@ -19,17 +19,12 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from soen_train.errors import SOENError
-
 from .architecture import parse_architecture
+from .file_errors import SoenFileError
 from .network import SOENModel
 
 FORMAT = "soen_train/1"
 PathLike = str | Path
-
-
-class SoenFileError(SOENError, ValueError):
-    """A model file cannot be read (wrong format, unsafe content, or inconsistent)."""
 
 
 def save_model(model: SOENModel, path: PathLike) -> Path:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
-from soen_train.tracking.sweep_summary import RESULT_FILE, find_job_dirs
+from soen_train.tracking.sweep_jobs import RESULT_FILE, find_job_dirs
 
 
 @dataclass

@@ -14,15 +14,9 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from soen_train.registry import Registry, UnknownNameError
-from soen_train.training.losses.param_checks import (
-    check_bool,
-    check_choice,
-    check_known_params,
-    check_number,
-    keyword_defaults,
-)
-from soen_train.training.lr_schedules import make_lightning_callback, optimizer_steps_per_epoch
+from soen_train.registry import Registry, UnknownNameError, check_params, signature_params
+from soen_train.training.losses.param_checks import check_bool, check_choice, check_number
+from soen_train.training.lr_schedules import lazy_callback_getattr, optimizer_steps_per_epoch
 
 #: Where the schedules live in the config, used in error messages.
 CONFIG_PATH = "callbacks.loss_weight_schedulers"
@@ -142,12 +136,7 @@ class WeightCurve:
 LOSS_WEIGHT_SCHEDULES: Registry[type[WeightCurve]] = Registry("loss weight scheduler")
 
 
-def _register(name: str, *aliases: str):
-    def deco(cls: type[WeightCurve]) -> type[WeightCurve]:
-        cls.name = name
-        return LOSS_WEIGHT_SCHEDULES.register(name, *aliases)(cls)
-
-    return deco
+_register = LOSS_WEIGHT_SCHEDULES.register_named
 
 
 @_register("linear")
@@ -259,8 +248,8 @@ class LossWeightSchedule:
         owner = f"{CONFIG_PATH} '{kind}' for loss '{loss_name}'"
         given = dict(params or {})
         cls = LOSS_WEIGHT_SCHEDULES.get(kind)
-        accepted = keyword_defaults(cls.__init__)
-        check_known_params(owner, given, accepted)
+        accepted = signature_params(cls.__init__, skip=1)
+        check_params(owner, given, accepted)
         missing = [k for k, d in accepted.items() if d is inspect.Parameter.empty and k not in given]
         if missing:
             raise ValueError(f"{owner}: missing required params {missing}")
@@ -345,10 +334,7 @@ class LossWeightSchedulerHooks:
         self._update(trainer, pl_module, per_step=False)
 
 
-def __getattr__(name: str) -> Any:
-    """Create ``LossWeightSchedulerCallback`` lazily (importing Lightning only when it is used)."""
-    if name == "LossWeightSchedulerCallback":
-        cls = make_lightning_callback(name, LossWeightSchedulerHooks)
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: Creates ``LossWeightSchedulerCallback`` lazily (importing Lightning only when it is used).
+__getattr__ = lazy_callback_getattr(
+    globals(), "LossWeightSchedulerCallback", LossWeightSchedulerHooks
+)

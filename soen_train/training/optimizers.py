@@ -9,7 +9,6 @@ included). ``param_groups`` give matching parameters their own options; each gro
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from soen_train.registry import Registry, closest
+from soen_train.registry import Registry, check_params, signature_params
 from soen_train.training.losses.param_checks import ParameterTypeError
 
 #: Catalog of optimizer classes, each constructed as ``cls(param_groups, lr=..., **kwargs)``.
@@ -87,25 +86,11 @@ OPTIMIZERS.register("lion")(Lion)
 
 def optimizer_kwargs(name: str) -> dict[str, Any]:
     """Options accepted by optimizer ``name`` (besides params) with their defaults."""
-    cls = OPTIMIZERS.get(name)
-    out: dict[str, Any] = {}
-    for p in list(inspect.signature(cls.__init__).parameters.values())[2:]:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        out[p.name] = p.default
-    return out
+    return signature_params(OPTIMIZERS.get(name).__init__, skip=2)  # self, params
 
 
 def _check_options(name: str, options: Mapping[str, Any], where: str) -> dict[str, Any]:
-    valid = optimizer_kwargs(name)
-    for key in options:
-        if key not in valid:
-            hint = closest(str(key), valid)
-            msg = f"{where}: '{key}' is not an option of optimizer '{name}'"
-            if hint:
-                msg += f" (did you mean '{hint}'?)"
-            msg += f"; valid options: {', '.join(sorted(valid))}"
-            raise ValueError(msg)
+    check_params(f"{where} (optimizer '{name}')", options, optimizer_kwargs(name), noun="option")
     return {k: (tuple(v) if k == "betas" else v) for k, v in options.items()}
 
 

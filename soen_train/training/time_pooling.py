@@ -12,12 +12,8 @@ from typing import Any
 
 import torch
 
-from soen_train.registry import Registry
-from soen_train.training.losses.param_checks import (
-    check_known_params,
-    check_number,
-    keyword_defaults,
-)
+from soen_train.registry import Registry, check_params, signature_params
+from soen_train.training.losses.param_checks import check_number
 
 PoolingFn = Callable[..., torch.Tensor]
 
@@ -117,7 +113,7 @@ def _check_values(name: str, params: Mapping[str, Any]) -> None:
 
 def pooling_parameters(name: str) -> dict[str, Any]:
     """Accepted params of a pooling method with their defaults (``scale`` included)."""
-    defaults = keyword_defaults(POOLINGS.get(name))
+    defaults = signature_params(POOLINGS.get(name), skip=1)
     defaults[SCALE_PARAM] = 1.0
     return defaults
 
@@ -126,7 +122,7 @@ def validate_pooling(name: str, params: Mapping[str, Any] | None = None) -> None
     """Raise a clear error for an unknown method, an unknown param or an out-of-range value."""
     canonical = POOLINGS.canonical(name)
     given = dict(params or {})
-    check_known_params(f"time pooling '{canonical}'", given, pooling_parameters(canonical))
+    check_params(f"time pooling '{canonical}'", given, pooling_parameters(canonical))
     _check_values(canonical, given)
 
 

@@ -15,15 +15,14 @@ import pytest
 import yaml
 from PIL import Image
 
-from soen_train.tracking.sweep_summary import (
-    JobResult,
+from soen_train.tracking.sweep_jobs import JobResult, load_job
+from soen_train.tracking.sweep_stats import (
     group_settings,
     is_seed_override,
-    load_job,
-    main,
     metric_stats,
     summarise,
 )
+from soen_train.tracking.sweep_summary import main
 
 LRS = ("0.01", "0.1")
 SEEDS = (1, 2)
@@ -442,7 +441,7 @@ def test_terminal_width_never_drops_a_setting(multirun: Path, width: int) -> Non
 
     from rich.console import Console
 
-    from soen_train.tracking.sweep_summary import print_summary, summarise
+    from soen_train.tracking.sweep_render import print_summary
 
     root = multirun
     long = "model.architecture.layers.1.params.bias_current.params.max=2.0"
@@ -466,7 +465,7 @@ def test_terminal_width_never_drops_a_setting(multirun: Path, width: int) -> Non
 
 def test_metric_direction_is_one_rule() -> None:
     from soen_train.tracking.metric_direction import metric_direction
-    from soen_train.tracking.sweep_summary import infer_direction
+    from soen_train.tracking.sweep_stats import infer_direction
     from soen_train.training.runner import objective_direction
 
     cases = {"val_loss": "minimize", "test_mse": "minimize", "val_mae": "minimize",

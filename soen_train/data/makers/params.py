@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from soen_train.data.errors import DataError
-from soen_train.registry import closest
+from soen_train.registry import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -99,11 +99,10 @@ def resolve_params(
     """Defaults overlaid with ``given``, each value checked; unknown names are errors."""
     for name in given:
         if name not in declared:
-            hint = closest(name, declared)
-            msg = f"dataset '{maker}' has no parameter '{name}'"
-            if hint:
-                msg += f" (did you mean '{hint}'?)"
-            raise DataError(msg + f"; valid parameters: {', '.join(sorted(declared))}")
+            raise DataError(
+                f"dataset '{maker}' has no parameter '{name}'{did_you_mean(name, declared)}; "
+                f"valid parameters: {', '.join(sorted(declared))}"
+            )
     return {
         name: spec.check(maker, name, given.get(name, spec.default))
         for name, spec in declared.items()

@@ -4,6 +4,7 @@ Importing this package registers all losses. A loss is ``fn(ctx, **params) -> sc
 carries ``needs`` (what the trainer must prepare) and ``check_params`` (value validation).
 """
 
+from soen_train.registry import UnknownParameterError
 from soen_train.training.losses import (  # noqa: F401  (imported to register the losses)
     classification,
     criticality,
@@ -24,7 +25,7 @@ from soen_train.training.losses.catalog import (
     validate_loss_params,
 )
 from soen_train.training.losses.context import LossContext
-from soen_train.training.losses.param_checks import ParameterTypeError, UnknownParameterError
+from soen_train.training.losses.param_checks import ParameterTypeError
 from soen_train.training.losses.quantization import (
     DEFAULT_CODEBOOK,
     codebook_from_params,

@@ -13,10 +13,9 @@ from typing import Any
 
 import torch
 
-from soen_train.registry import Registry
+from soen_train.registry import Registry, check_params, signature_params
 from soen_train.training.losses.context import LossContext
 from soen_train.training.losses.param_aliases import canonical_params
-from soen_train.training.losses.param_checks import check_known_params, keyword_defaults
 
 LossFn = Callable[..., torch.Tensor]
 ParamCheck = Callable[..., None]
@@ -59,7 +58,7 @@ def register_loss(
 
 def loss_parameters(name: str) -> dict[str, Any]:
     """Accepted params of loss ``name`` (or an alias) with their defaults."""
-    return keyword_defaults(LOSSES.get(name))
+    return signature_params(LOSSES.get(name), skip=1)
 
 
 def loss_needs(name: str) -> frozenset[str]:
@@ -77,7 +76,7 @@ def validate_loss_params(name: str, params: Mapping[str, Any] | None = None) -> 
     canonical = LOSSES.canonical(name)
     given = canonical_params(canonical, dict(params or {}))
     defaults = loss_parameters(canonical)
-    check_known_params(f"loss '{canonical}'", given, defaults)
+    check_params(f"loss '{canonical}'", given, defaults)
     check = getattr(LOSSES.get(canonical), "check_params", None)
     if check is not None:
         check(**{**defaults, **given})

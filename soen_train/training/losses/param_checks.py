@@ -7,16 +7,9 @@ Config values arrive from YAML/OmegaConf, so a number can be a string, a list ca
 
 from __future__ import annotations
 
-import inspect
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
-
-from soen_train.registry import closest
-
-
-class UnknownParameterError(ValueError):
-    """A parameter name that the catalog entry does not accept; the message lists valid ones."""
 
 
 class ParameterTypeError(TypeError, ValueError):
@@ -24,34 +17,6 @@ class ParameterTypeError(TypeError, ValueError):
 
     Also a ``ValueError`` so that callers can catch every configuration error one way.
     """
-
-
-def keyword_defaults(fn: Callable[..., Any], skip: int = 1) -> dict[str, Any]:
-    """Keyword parameters of ``fn`` after the first ``skip`` positional ones, with their defaults.
-
-    Parameters without a default map to ``inspect.Parameter.empty``. Used to know which
-    ``params`` a loss or pooling accepts without keeping a second list by hand.
-    """
-    params = list(inspect.signature(fn).parameters.values())[skip:]
-    out: dict[str, Any] = {}
-    for p in params:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        out[p.name] = p.default
-    return out
-
-
-def check_known_params(owner: str, given: Mapping[str, Any], valid: Iterable[str]) -> None:
-    """Raise ``UnknownParameterError`` if ``given`` has a key outside ``valid``."""
-    valid_list = sorted(valid)
-    for key in given:
-        if key not in valid_list:
-            hint = closest(str(key), valid_list)
-            msg = f"{owner}: unknown parameter '{key}'"
-            if hint:
-                msg += f" (did you mean '{hint}'?)"
-            msg += f"; valid parameters: {', '.join(valid_list) if valid_list else '(none)'}"
-            raise UnknownParameterError(msg)
 
 
 def check_number(

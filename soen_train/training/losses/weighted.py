@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from soen_train.registry import UnknownNameError, closest
+from soen_train.registry import UnknownNameError, did_you_mean
 from soen_train.training.losses.catalog import (
     LOSSES,
     checked_scalar,
@@ -121,12 +121,10 @@ class WeightedLoss:
             canonical = LOSSES.canonical(name)
             if canonical in self._weights:
                 return canonical
-        hint = closest(name, self.term_names)
-        msg = f"no configured loss named '{name}'"
-        if hint:
-            msg += f" (did you mean '{hint}'?)"
-        msg += f"; configured losses: {', '.join(self.term_names)}"
-        raise UnknownNameError(msg)
+        raise UnknownNameError(
+            f"no configured loss named '{name}'{did_you_mean(name, self.term_names)}; "
+            f"configured losses: {', '.join(self.term_names)}"
+        )
 
     def set_weight(self, name: str, weight: float) -> None:
         """Change the weight of one term (by key or loss name); unknown names are an error."""

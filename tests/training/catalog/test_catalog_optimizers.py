@@ -81,11 +81,11 @@ def test_no_hidden_weight_decay():
     "call, error, message",
     [
         ({"name": "adamm"}, UnknownNameError, r"unknown optimizer 'adamm' \(did you mean 'adam'\?\); valid names: adam, adamw, lion, rmsprop, sgd"),
-        ({"kwargs": {"weight_decya": 0.1}}, ValueError, r"training.optimizer.kwargs: 'weight_decya' is not an option of optimizer 'adamw' \(did you mean 'weight_decay'\?\); valid options: amsgrad, betas"),
+        ({"kwargs": {"weight_decya": 0.1}}, ValueError, r"training.optimizer.kwargs \(optimizer 'adamw'\): unknown option 'weight_decya' \(did you mean 'weight_decay'\?\); valid options: amsgrad, betas"),
         ({"param_groups": [{"match": "nothing_like_this"}]}, ValueError, r"param_groups\[0\]: matches no trainable parameter; parameters include: model.layers.1.phi_offset"),
         ({"param_groups": [{"lr": 0.1}]}, ValueError, r"param_groups\[0\]: a param group needs 'match' \(substring\) or 'match_regex'"),
         ({"param_groups": [{"match_regex": "("}]}, ValueError, r"match_regex '\(' is invalid"),
-        ({"param_groups": [{"match": "phi", "momentum": 0.9}]}, ValueError, r"param_groups\[0\]: 'momentum' is not an option of optimizer 'adamw'"),
+        ({"param_groups": [{"match": "phi", "momentum": 0.9}]}, ValueError, r"param_groups\[0\] \(optimizer 'adamw'\): unknown option 'momentum'"),
         ({"lr": 0}, ValueError, r"training.optimizer.lr = 0 must be a positive number"),
         ({"kwargs": {"lr": 0.1}}, ValueError, "give the learning rate as training.optimizer.lr"),
         ({"kwargs": {"betas": [2.0, 0.9]}}, ValueError, "optimizer 'adamw' rejected its options"),
