@@ -31,9 +31,8 @@ import copy
 import logging
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -49,95 +48,14 @@ from .checkpoint import (
 )
 from .config_support import check_jax_config, check_model_noise
 from .errors import JaxCheckpointError, JaxNonFiniteLossError, JaxUnsupportedError
+from .loader_batches import batch_limit, numpy_batches, set_loader_epoch
 from .losses import JaxWeightedLoss
 from .optimizers import build_jax_optimizer
+from .run_state import JaxRunResult, TrainerState
 from .simulator import JaxSOEN
 from .train_step import Alignment, StepFunctions, as_weight_arrays, tree_mean
 
 log = logging.getLogger("soen_train.jax")
-
-Batch = Tuple[np.ndarray, Optional[np.ndarray]]
-
-
-@dataclass
-class JaxRunResult:
-    """What a JAX repeat reports: metrics, checkpoint paths and timings."""
-
-    metrics: Dict[str, float]
-    best_checkpoint: Optional[str] = None
-    last_checkpoint: Optional[str] = None
-    compile_seconds: float = 0.0
-    train_seconds: float = 0.0
-
-
-@dataclass
-class TrainerState:
-    """The resumable bookkeeping of a run (saved in every checkpoint)."""
-
-    epoch: int = 0  # epochs completed
-    global_step: int = 0
-    best_val: float = math.inf
-    stale_epochs: int = 0
-    top_k: List[Tuple[float, str]] = field(default_factory=list)  # (val_loss, path), best first
-    history: List[Dict[str, float]] = field(default_factory=list)
-    lr_schedule: Dict[str, Any] = field(default_factory=dict)
-    best_path: Optional[str] = None
-
-    def to_dict(self) -> Dict[str, Any]:
-        """JSON-safe form (stored in checkpoints)."""
-        return {
-            "best_val": self.best_val,
-            "stale_epochs": self.stale_epochs,
-            "top_k": [[v, p] for v, p in self.top_k],
-            "history": self.history,
-            "lr_schedule": self.lr_schedule,
-            "best_path": self.best_path,
-        }
-
-    @classmethod
-    def from_checkpoint(cls, ckpt: JaxCheckpoint) -> "TrainerState":
-        """Rebuild from a checkpoint's ``trainer_state``."""
-        s = ckpt.trainer_state
-        return cls(
-            epoch=ckpt.epoch,
-            global_step=ckpt.global_step,
-            best_val=float(s.get("best_val", math.inf)),
-            stale_epochs=int(s.get("stale_epochs", 0)),
-            top_k=[(float(v), str(p)) for v, p in s.get("top_k", [])],
-            history=[dict(r) for r in s.get("history", [])],
-            lr_schedule=dict(s.get("lr_schedule", {})),
-            best_path=s.get("best_path"),
-        )
-
-
-def numpy_batches(loader: Any, limit: Optional[int] = None) -> Iterator[Batch]:
-    """(x float32 [B, T, D], y or None) numpy pairs from a torch DataLoader."""
-    for index, batch in enumerate(loader):
-        if limit is not None and index >= limit:
-            return
-        x = batch[0].detach().cpu().numpy().astype(np.float32)
-        y = None
-        if len(batch) > 1 and batch[1] is not None:
-            y = batch[1].detach().cpu().numpy()
-            y = y.astype(np.int32) if np.issubdtype(y.dtype, np.integer) else y.astype(np.float32)
-        yield x, y
-
-
-def set_loader_epoch(loader: Any, epoch: int) -> None:
-    """Give the loader's sampler the epoch (its shuffle order depends on it), as Lightning does."""
-    for sampler in (getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None)):
-        if sampler is not None and callable(getattr(sampler, "set_epoch", None)):
-            sampler.set_epoch(epoch)
-
-
-def batch_limit(value: Optional[float], total: int) -> Optional[int]:
-    """Batches to use from ``total``: a count (> 1) or a fraction (<= 1) as Lightning reads it."""
-    if value is None:
-        return None
-    if value > 1:
-        return min(int(value), total)
-    return max(1, int(total * float(value)))
-
 
 def validation_metric_names(cfg: Any) -> List[str]:
     """Metrics available at validation end (what schedules and the objective may monitor)."""

@@ -16,7 +16,7 @@ MAX_LINES = 500
 #: Files over the limit today (path relative to soen_train/ -> its line count when listed).
 #: They are in areas being reworked (the JAX loop, the model package, the runner).
 OVERSIZED: Dict[str, int] = {
-    "jax/trainer.py": 730,
+    "jax/trainer.py": 670,
     "model/architecture.py": 769,
     "model/connectivity.py": 604,
     "model/native_scan.py": 622,
