@@ -146,36 +146,20 @@ def current_trial() -> Optional[TrialHandle]:
 
 
 def _pruner_from_attrs(user_attrs: Dict[str, Any]) -> "optuna.pruners.BasePruner":  # noqa: F821
-    """Build the pruner the sweeper stored in the study (NopPruner when none was stored)."""
+    """Build the pruner the sweeper stored in the study (NopPruner when none was stored).
+
+    The attribute comes from a database that anyone with write access can change, so it goes
+    through the one allow-list builder (optuna_classes.build_optuna_object): a ``_target_`` that
+    is not a listed Optuna pruner (``os.system``, ``builtins.eval``, a sampler) is refused by
+    name before anything is imported or called."""
     import optuna
+
+    from soen_train.sweeps.optuna_classes import PRUNER_CLASSES, OptunaClassError, build_optuna_object
 
     config = user_attrs.get(PRUNER_ATTR)
     if not config:
         return optuna.pruners.NopPruner()
-    foreign = non_optuna_targets(config)
-    if foreign:
-        # The attribute comes from a database; only Optuna's own classes are built from it.
-        raise TrialContextError(
-            f"study attribute {PRUNER_ATTR} names non-Optuna classes {foreign}; refusing to build"
-        )
-    from hydra.utils import instantiate
-
-    pruner = instantiate(config)
-    if not isinstance(pruner, optuna.pruners.BasePruner):
-        raise TrialContextError(f"study attribute {PRUNER_ATTR}={config!r} is not an Optuna pruner")
-    return pruner
-
-
-def non_optuna_targets(config: Any) -> List[str]:
-    """Every ``_target_`` in a (nested) config that is not a class of the ``optuna`` package."""
-    found: List[str] = []
-    if isinstance(config, dict):
-        target = config.get("_target_")
-        if target is not None and not str(target).startswith("optuna."):
-            found.append(str(target))
-        for value in config.values():
-            found.extend(non_optuna_targets(value))
-    elif isinstance(config, (list, tuple)):
-        for item in config:
-            found.extend(non_optuna_targets(item))
-    return found
+    try:
+        return build_optuna_object(config, PRUNER_CLASSES, f"study attribute {PRUNER_ATTR}")
+    except OptunaClassError as err:
+        raise TrialContextError(f"{err}; refusing to build it") from None

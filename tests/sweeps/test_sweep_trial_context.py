@@ -95,14 +95,32 @@ def test_multi_objective_trials_refuse_reports(
         handle.should_prune()
 
 
-def test_only_optuna_pruners_are_built_from_the_database(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+def _hostile_pruner_configs(marker: str) -> list:
+    """Study attrs a tampered database could hold; each would write ``marker`` if called."""
+    touch = f"open({marker!r}, 'w').write('called')"
+    return [
+        ("os.system", {"_target_": "os.system", "command": f"touch {marker}"}),
+        ("builtins.eval", {"_target_": "builtins.eval", "source": touch}),
+        ("builtins.exec", {"_target_": "optuna.pruners.PatientPruner", "patience": 1,
+                           "wrapped_pruner": {"_target_": "builtins.exec", "source": touch}}),
+        ("optuna.samplers.TPESampler", {"_target_": "optuna.samplers.TPESampler"}),
+        ("optuna.storages.RDBStorage", {"_target_": "optuna.storages.RDBStorage", "url": f"sqlite:///{marker}"}),
+    ]
+
+
+@pytest.mark.parametrize("case", range(5), ids=["os.system", "eval", "nested-exec", "sampler", "storage"])
+def test_only_allow_listed_pruners_are_built_from_the_database(
+    case: int, sqlite_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    marker = tmp_path / "called"
+    name, config = _hostile_pruner_configs(str(marker))[case]
     study = study_with_history(sqlite_url)
-    study.set_user_attr(PRUNER_ATTR, {"_target_": "os.system", "command": "echo hacked"})
+    study.set_user_attr(PRUNER_ATTR, config)
     enter_trial(monkeypatch, sqlite_url, study.ask().number)
-    with pytest.raises(TrialContextError, match="non-Optuna classes \\['os.system'\\]"):
+    with pytest.raises(TrialContextError, match=f"{name!r} is not an allowed Optuna class") as err:
         current_trial()
+    assert "optuna.pruners.MedianPruner" in str(err.value)  # the valid choices are listed
+    assert not marker.exists()  # refused by name: nothing was imported or called
 
 
 def test_bad_reports_are_rejected(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
