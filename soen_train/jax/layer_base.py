@@ -163,7 +163,8 @@ class JaxLayer(ABC):
         """New state and drive from the total flux of the step."""
 
     def linear(self, p: Params, phi: Array, dt: Array) -> Tuple[Array, Array, Array]:
-        """(a, b, g) of the PS recurrence; only layers that allow PS define it."""
+        """(a, b, g) of the PS recurrence; only layers that allow PS define it (g None: the
+        drive is the state itself)."""
         raise JaxUnsupportedError(
             f"layer {self.layer_id} ({self.layer_type}) has no parallel-scan form"
         )

@@ -428,7 +428,8 @@ def _parallel(
 
     _, acc = jax.lax.associative_scan(combine, (a, b), axis=0)
     hist = jnp.concatenate([s0[None], acc], axis=0)
-    return hist, (phi if track else None), (g if track else None), {"s": hist[-1]}
+    drive = acc if g is None else g  # None: the layer's drive is its state (MinGRU)
+    return hist, (phi if track else None), (drive if track else None), {"s": hist[-1]}
 
 
 def _batched(value: Array, batch: int, layer: JaxLayer, key: str) -> Array:

@@ -11,6 +11,8 @@ Weight matrices are torch's: rows of W_ih / W_hh stacked per gate, acting as ``x
             n = tanh(W_in phi + candidate_bias + r (W_hn h)), h = z h + (1 - z) n, with W_in,
             W_hn the candidate rows of W_ih, W_hh and W_hn's diagonal set by candidate_diag
 - MinGRU:   z = sigmoid(W_g phi), s = (1 - z) s + z tanh(W_h phi)
+
+The recorded drive g of every cell (``track_g``) is its new output h, as in the torch layers.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class GRULayer(JaxLayer):
         z = jax.nn.sigmoid(i_z + h_z)
         n = jnp.tanh(i_n + r * h_n)
         h_new = (1.0 - z) * n + z * h
-        return {"s": h_new}, n
+        return {"s": h_new}, h_new
 
 
 @register_layer("LSTM")
@@ -83,7 +85,7 @@ class LSTMLayer(JaxLayer):
         i, f, g, o = jnp.split(gates, 4, axis=-1)
         c_new = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
         h_new = jax.nn.sigmoid(o) * jnp.tanh(c_new)
-        return {"s": h_new, "c": c_new}, c_new
+        return {"s": h_new, "c": c_new}, h_new
 
 
 #: How LeakyGRU's candidate recurrence treats its diagonal (the original's candidate_diag).
@@ -139,7 +141,8 @@ class LeakyGRULayer(JaxLayer):
         z = jax.nn.sigmoid(p["decay_bias"])
         w_in = self._candidate_rows(p["weight_ih"])
         n = jnp.tanh(_proj(phi, w_in) + p["candidate_bias"] + r * _proj(h, self.recurrent(p)))
-        return {"s": z * h + (1.0 - z) * n}, n
+        h_new = z * h + (1.0 - z) * n
+        return {"s": h_new}, h_new
 
 
 @register_layer("MinGRU")
@@ -157,8 +160,10 @@ class MinGRULayer(JaxLayer):
 
     def update(self, p: Params, phi: Array, state: State, dt: Array) -> Tuple[State, Array]:
         z, cand = self._gate_candidate(p, phi)
-        return {"s": (1.0 - z) * state["s"] + z * cand}, cand
+        h_new = (1.0 - z) * state["s"] + z * cand
+        return {"s": h_new}, h_new
 
-    def linear(self, p: Params, phi: Array, dt: Array) -> Tuple[Array, Array, Array]:
+    def linear(self, p: Params, phi: Array, dt: Array) -> Tuple[Array, Array, None]:
+        """a = 1 - z, b = z h~; the drive is the state itself (None: the solver records it)."""
         z, cand = self._gate_candidate(p, phi)
-        return 1.0 - z, z * cand, cand
+        return 1.0 - z, z * cand, None

@@ -93,9 +93,9 @@ def test_learnable_dt_gets_the_same_gradient() -> None:
     _compare(arch)
 
 
-@pytest.mark.xfail(strict=True, reason="JAX and torch disagree on a cell layer started from a given initial state after the layer rework (issue 10); not fixed yet")
 def test_initial_states_and_tracked_signals_match() -> None:
-    """Carried-over states (incl. NOCC s1/s2) and tracked phi/g agree with torch."""
+    """Carried-over states (incl. NOCC s1/s2) and tracked phi/g agree with torch (the g of
+    a recurrent cell is its new output h)."""
     model = SOENModel.from_yaml(zoo.every_layer_fe("stepwise_gauss_seidel"), seed=5)
     x = torch.rand(2, 6, model.input_dim)
     first = model.simulate(x)

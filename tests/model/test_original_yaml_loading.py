@@ -25,7 +25,7 @@ from soen_train.model.validation import IgnoredKeysWarning
 CASES = Path(__file__).resolve().parents[1] / "fixtures" / "parity"
 MANIFEST = json.loads((CASES / "manifest.json").read_text())["cases"]
 #: Fixture cases whose spec.yaml needs a part another helper of issue 10 is still building.
-WAITING = {"solver_PS_RateArray": "refused with a plain ValueError, not a SOENError (layers)"}
+WAITING: dict[str, str] = {}
 
 PULSE_LIKE = """
 simulation: {dt: 779.0, dt_learnable: false, input_type: state, track_phi: false}

@@ -31,6 +31,7 @@ from ..noise import NoiseRuntime
 from ..parallel_scan import linear_scan
 from ..source_functions import RateArray, build_source_function
 from ..spec_types import LayerSpec
+from ..validation import ArchitectureError
 
 #: FE: forward Euler step by step; PS: parallel scan of a recurrence linear in s; PARARNN:
 #: Newton iterations on the FE recurrence, each a parallel scan (SingleDendrite only).
@@ -185,7 +186,7 @@ class SOENLayer(nn.Module, ABC):
             self._draw_params(generator)
         blocker = self.solver_blocker(self.solver)
         if blocker is not None:
-            raise ValueError(
+            raise ArchitectureError(
                 f"layer {self.layer_id} ({self.layer_type}): solver {self.solver} is not available: "
                 f"{blocker}; use solver: FE"
             )
@@ -451,8 +452,8 @@ class SOENLayer(nn.Module, ABC):
         ``linear_coefficients(phi, values, ctx) -> (a, b, g)`` with s_{t+1} = a*s_t + b.
         """
         if ctx.noise.relative and ctx.noise.has_step_noise("s"):
-            raise ValueError(
-                f"layer {self.layer_id}: the PS solver cannot apply relative noise on s "
+            raise ArchitectureError(
+                f"layer {self.layer_id} ({self.layer_type}): the PS solver cannot apply relative noise on s "
                 "(it depends on the unknown state); use solver: FE"
             )
         phi = phi_ext

@@ -27,6 +27,7 @@ from torch import Tensor
 from ..dendrite_scan import dendrite_scan
 from ..parallel_scan import linear_scan
 from ..physics import DEFAULT_LOOP_GAMMA
+from ..validation import ArchitectureError
 from .base import (
     InternalWeight,
     LayerHistory,
@@ -153,7 +154,7 @@ class SingleDendriteLayer(SOENLayer):
         if internal is not None:
             weight = internal.base
             if (weight - torch.diag_embed(torch.diagonal(weight))).abs().max() > 0:
-                raise ValueError(
+                raise ArchitectureError(
                     f"layer {self.layer_id} (SingleDendrite): solver PARARNN accepts only a diagonal "
                     "internal connection (each node feeding back to itself); use solver: FE"
                 )
