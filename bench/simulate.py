@@ -96,7 +96,7 @@ def pulse_arch() -> dict:
 def naive_rate_array(phi: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
     """RateArray by grid_sample on the shared table (border clamp, corners aligned)."""
     table = default_rate_table()
-    grid_table = torch.as_tensor(table.g, dtype=phi.dtype).view(1, 1, *table.shape)
+    grid_table = torch.as_tensor(table.g, dtype=phi.dtype, device=phi.device).view(1, 1, *table.shape)
     wrapped = torch.remainder(phi, 1.0)
     phi_eff = torch.minimum(wrapped, 1.0 - wrapped)
     x = 2.0 * (phi_eff - table.phi_min) / (table.phi[-1] - table.phi_min) - 1.0
@@ -121,8 +121,8 @@ def naive_forward(model: SOENModel, x: torch.Tensor) -> torch.Tensor:
     batch, steps, _ = x.shape
     ids = model.layer_ids
     dt = model.dt
-    history = {lid: torch.zeros(batch, steps + 1, model.layer(lid).dim) for lid in ids}
-    current = {lid: torch.zeros(batch, model.layer(lid).dim) for lid in ids}
+    history = {lid: x.new_zeros(batch, steps + 1, model.layer(lid).dim) for lid in ids}
+    current = {lid: x.new_zeros(batch, model.layer(lid).dim) for lid in ids}
     conns = list(model.connections.values())
     for t in range(steps):
         for lid in ids:
@@ -130,7 +130,7 @@ def naive_forward(model: SOENModel, x: torch.Tensor) -> torch.Tensor:
             if lid == ids[0]:
                 new_state = x[:, t]
             else:
-                phi = torch.zeros(batch, layer.dim)
+                phi = x.new_zeros(batch, layer.dim)
                 for conn in conns:
                     if conn.spec.to_layer == lid:
                         phi = phi + current[conn.spec.from_layer] @ (conn.weight * conn.mask).t()
@@ -214,16 +214,9 @@ def check_agreement(model: SOENModel, x: torch.Tensor, impl: Callable) -> tuple[
     return float((outs[0] - outs[1]).abs().max()), float((grads[0] - grads[1]).abs().max())
 
 
-def main() -> None:
-    """Run both cases and print samples/s and speed-ups."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=7, help="timed runs per implementation")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    parser.add_argument("--cases", default="abcd", help="which cases to run, e.g. 'cd'")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    cases = [
+def bench_cases() -> list[tuple[str, SOENModel, int, int, float]]:
+    """(title, model, batch, T, input scale) of cases (a)-(d); bench/gpu.py reuses (b)-(d)."""
+    return [
         ("(a) 1->5 SD Heaviside + internal all_to_all ->2", SOENModel.from_yaml(pulse_arch(), seed=1),
          64, 64, 0.5),
         ("(b) 64->256 SD RateArray ->10 SD RateArray", SOENModel.from_yaml(
@@ -233,6 +226,18 @@ def main() -> None:
         ("(d) MNIST net 28->64 SD RateArray + internal ->10", SOENModel.from_yaml(MNIST_NET, seed=1),
          64, 28, 0.3),
     ]
+
+
+def main() -> None:
+    """Run both cases and print samples/s and speed-ups."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs per implementation")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--cases", default="abcd", help="which cases to run, e.g. 'cd'")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    cases = bench_cases()
     names = ["naive", "pytorch"]
     if native_scan.library() is not None:
         names.insert(1, "compiled")

@@ -64,7 +64,8 @@ class DendriteScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, X: Tensor, bias: Tensor | None, s0: Tensor, J: Tensor | None, a: Tensor,
                 c: Tensor, IB: Tensor | None, g_noise: Tensor | None, s_noise: Tensor | None,
-                source: SourceFunction, need_grad: bool) -> tuple[Tensor, Tensor, Tensor]:
+                source: SourceFunction, need_grad: bool, phi_y: Tensor | None = None
+                ) -> tuple[Tensor, Tensor, Tensor]:
         ctx.set_materialize_grads(False)
         steps, batch, dim = X.shape
         uses_current = source.uses_current
@@ -77,8 +78,13 @@ class DendriteScan(torch.autograd.Function):
         ctx.ib_shape = IB.shape if IB is not None else None
         ctx.bias_shape = bias.shape if bias is not None else None
         ctx.native = native_scan.supports(X, source, recurrent=J is not None)
+        ctx.phi_y_shape = phi_y.shape if phi_y is not None else None
+        if phi_y is not None and not ctx.native:
+            raise ValueError("dendrite_scan: the multiplier drive (phi_y) runs on the compiled scan "
+                             "only; check native_scan.supports first")
         if ctx.native:
-            return _native_forward(ctx, X, bias, s0, J, a, c, IB, g_noise, s_noise, source, need_grad)
+            return _native_forward(ctx, X, bias, s0, J, a, c, IB, g_noise, s_noise, source, need_grad,
+                                   phi_y)
         X = (X + bias) if bias is not None else X.contiguous()
         x_steps = _steps(X, steps)
         ib_steps = _steps(IB, steps)
@@ -181,7 +187,7 @@ class DendriteScan(torch.autograd.Function):
             grad_ib = _reduce_product(U, di, ctx.ib_shape)
         grad_bias = _sum_to(P, ctx.bias_shape) if (ctx.bias_shape is not None and needs[1]) else None
         return (P if needs[0] else None, grad_bias, grad_s0, grad_J, grad_a, grad_c, grad_ib,
-                None, None, None, None)
+                None, None, None, None, None)
 
 
 def _optional_contiguous(tensor: Tensor | None) -> Tensor | None:
@@ -190,25 +196,28 @@ def _optional_contiguous(tensor: Tensor | None) -> Tensor | None:
 
 def _native_forward(ctx, X: Tensor, bias: Tensor | None, s0: Tensor, J: Tensor | None, a: Tensor,
                     c: Tensor, IB: Tensor | None, g_noise: Tensor | None, s_noise: Tensor | None,
-                    source: SourceFunction, need_grad: bool) -> tuple[Tensor, Tensor, Tensor]:
-    """Forward through the compiled kernel (same outputs as the PyTorch loop)."""
-    H, PHI, G, DPHI, DI, _, _ = native_scan.forward(
+                    source: SourceFunction, need_grad: bool, phi_y: Tensor | None
+                    ) -> tuple[Tensor, Tensor, Tensor]:
+    """Forward through the compiled kernel (same outputs as the PyTorch loop); with ``phi_y``
+    the multiplier drive g(phi + phi_y, IB - s) - g(phi - phi_y, IB + s)."""
+    H, PHI, G, DPHI, DI, DPY, DIB = native_scan.forward(
         X.contiguous(), bias, s0.contiguous(), _optional_contiguous(J), a, c,
         IB if ctx.uses_current else None, _optional_contiguous(g_noise), _optional_contiguous(s_noise),
-        source, need_grad)
+        source, need_grad, phi_y=phi_y, phi_y_slopes=need_grad)
     ctx.has_slopes = need_grad
-    ctx.save_for_backward(H, G, J, a, c, DPHI, DI)
+    ctx.save_for_backward(H, G, J, a, c, DPHI, DI, DPY, DIB)
     return H, PHI, G
 
 
 def _native_backward(ctx, gH: Tensor | None, gPHI: Tensor | None, gG: Tensor | None):
     """Adjoint pass through the compiled kernel; parameter sums finished here."""
-    H, G, J, a, c, DPHI, DI = ctx.saved_tensors
+    H, G, J, a, c, DPHI, DI, DPY, DIB = ctx.saved_tensors
     dim = H.shape[-1]
-    full_ib = ctx.ib_shape is not None and len(ctx.ib_shape) == 3
-    P, grad_s0, lam_s, lam_g, u_di, u_di_full, p_sum, _ = native_scan.backward(
+    multiplier = ctx.phi_y_shape is not None
+    full_ib = ctx.ib_shape is not None and len(ctx.ib_shape) == 3 and not multiplier
+    P, grad_s0, lam_s, lam_g, u_di, u_di_full, p_sum, U = native_scan.backward(
         H, G, DPHI, DI, _optional_contiguous(J), a, c, _optional_contiguous(gH), _optional_contiguous(gG),
-        _optional_contiguous(gPHI) if ctx.has_j else None, full_ib)
+        _optional_contiguous(gPHI) if ctx.has_j else None, full_ib, want_u=multiplier)
     needs = ctx.needs_input_grad
 
     def shaped(per_row: Tensor, shape: torch.Size) -> Tensor:
@@ -219,26 +228,34 @@ def _native_backward(ctx, gH: Tensor | None, gPHI: Tensor | None, gG: Tensor | N
     grad_c = shaped(lam_g, ctx.c_shape) if needs[5] else None
     grad_ib = None
     if ctx.uses_current and needs[6]:
-        grad_ib = u_di_full if full_ib else shaped(u_di, ctx.ib_shape)
+        if multiplier:  # dG/dIB differs from -dG/ds for the two-branch drive
+            grad_ib = _reduce_product(U, DIB, ctx.ib_shape)
+        else:
+            grad_ib = u_di_full if full_ib else shaped(u_di, ctx.ib_shape)
     grad_bias = shaped(p_sum, ctx.bias_shape) if (ctx.bias_shape is not None and needs[1]) else None
+    grad_py = _reduce_product(U, DPY, ctx.phi_y_shape) if (multiplier and needs[11]) else None
     return (P if needs[0] else None, grad_bias, grad_s0, grad_J, grad_a, grad_c, grad_ib,
-            None, None, None, None)
+            None, None, None, None, grad_py)
 
 
 def dendrite_scan(X: Tensor, s0: Tensor, J: Tensor | None, a: Tensor, c: Tensor,
                   IB: Tensor | None, source: SourceFunction,
                   g_noise: Tensor | None = None,
                   s_noise: Tensor | None = None,
-                  bias: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+                  bias: Tensor | None = None,
+                  phi_y: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """Run the fused SingleDendrite FE scan on time-major tensors.
 
     X [T, B, D]; s0 [B, D]; J [D, D] or None; a, c, bias [D] or [B, D]; IB [D], [B, D] or
     [T, B, D] (None for phi-only sources); g_noise / s_noise optional [T, B, D] additive
     samples. Returns (H [T+1, B, D], PHI [T, B, D] or empty when J is None, G [T, B, D]);
-    gradients flow to X, bias, s0, J, a, c and IB.
+    gradients flow to X, bias, s0, J, a, c and IB. ``phi_y`` ([D] or [B, D], weight flux
+    [Phi0]) turns the drive into a MultiplierWICC's g(phi + phi_y, IB - s) -
+    g(phi - phi_y, IB + s) (gradients flow to phi_y too); it needs the compiled scan
+    (``native_scan.supports``), which the multiplier layer checks before calling.
     """
     if X.dim() != 3:
         raise ValueError(f"dendrite_scan: X must be [T, B, D], got {tuple(X.shape)}")
-    tensors = (X, bias, s0, J, a, c, IB)
+    tensors = (X, bias, s0, J, a, c, IB, phi_y)
     need_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
-    return DendriteScan.apply(X, bias, s0, J, a, c, IB, g_noise, s_noise, source, need_grad)
+    return DendriteScan.apply(X, bias, s0, J, a, c, IB, g_noise, s_noise, source, need_grad, phi_y)

@@ -2,6 +2,10 @@
 
 MultiplierWICC (alias Multiplier), one state s per node:
     ds/dt = gamma_plus*g(phi + phi_y, ib - s) - gamma_plus*g(phi - phi_y, ib + s) - gamma_minus*s
+Layerwise FE runs it through the compiled fused scan (``dendrite_scan`` with ``phi_y``,
+hand-written backward) when that kernel is available and no noise is configured; otherwise
+(no C compiler, CUDA, noise) through the step loop, the reference the fused scan is tested
+against.
 
 MultiplierNOCC, per node i: output m and two branch states s1, s2 (auxiliary states that
 stateful training must carry):
@@ -23,9 +27,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .. import native_scan
+from ..dendrite_scan import dendrite_scan
 from ..dynamic_edges import EdgeStep
 from ..physics import DEFAULT_LOOP_GAMMA
-from .base import LayerRunContext, ParamDef, SOENLayer, source_func_option
+from .base import (
+    InternalWeight,
+    LayerHistory,
+    LayerRunContext,
+    ParamDef,
+    SOENLayer,
+    source_func_option,
+)
 
 #: Added under the square root of the smooth absolute value of the NOCC branch currents.
 SOFT_ABS_EPS = 0.01
@@ -54,6 +67,30 @@ class MultiplierWICCLayer(SOENLayer):
             return (f"source function {self.options.get('source_func')} depends on the state "
                     "through the branch currents")
         return None
+
+    def run_sequence(self, phi_ext: Tensor, state0: dict[str, Tensor],
+                     internal: InternalWeight | None, ctx: LayerRunContext) -> LayerHistory:
+        """Layerwise run: the compiled fused scan when it applies, else PS or the step loop."""
+        values = self.prepare(ctx)
+        if self.solver == "PS":
+            return self.run_parallel(phi_ext, state0, values, ctx)
+        fusable = (native_scan.supports(phi_ext, self.source)
+                   and (internal is None or internal.is_static)
+                   and not ctx.noise.any_step_noise(self.noise_keys())
+                   and all(ctx.noise.offset(key) is None for key in ("phi", "g", "s")))
+        if not fusable:
+            return self.run_steps(phi_ext, state0, internal, values, ctx)
+        a = 1.0 - ctx.dt * values["gamma_minus"]
+        c = ctx.dt * values["gamma_plus"]
+        weight = internal.base if internal is not None else None
+        history, phi_hist, g_hist = dendrite_scan(
+            phi_ext, state0["s"], weight, a, c,
+            values["bias_current"] if self.source.uses_current else None, self.source,
+            phi_y=values["phi_y"])
+        if weight is None and ctx.track_phi:
+            phi_hist = phi_ext
+        return LayerHistory(states=history, phi=phi_hist if ctx.track_phi else None,
+                            g=g_hist if ctx.track_g else None)
 
     def _drive(self, phi: Tensor, s: Tensor | None, values: dict[str, Tensor],
                ctx: LayerRunContext, stepwise: bool) -> Tensor:
