@@ -1,0 +1,44 @@
+"""Helpers for the SLURM service tests: the launcher overrides that fit the one-node cluster,
+and this test's jobs as SLURM itself recorded them (the job-completion file)."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from conftest import jobcomp_records
+
+#: Fits a 2-CPU node twice over, so two array tasks run at once.
+FITTING_REQUEST = [
+    "launcher=slurm",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.mem_gb=1",
+    "hydra.launcher.timeout_min=10",
+    "hydra.launcher.array_parallelism=2",
+]
+
+
+def jobs_of(jobcomp: str, work_dir: Path) -> list[dict[str, str]]:
+    """The finished SLURM jobs submitted from ``work_dir`` (each test has its own), oldest first."""
+    return [r for r in jobcomp_records(jobcomp) if r.get("WorkDir") == str(work_dir)]
+
+
+def wait_for_jobs(jobcomp: str, work_dir: Path, count: int, timeout: float = 60) -> list[dict[str, str]]:
+    """Wait until SLURM recorded ``count`` finished jobs from ``work_dir``; return them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        jobs = jobs_of(jobcomp, work_dir)
+        if len(jobs) >= count or time.monotonic() > deadline:
+            return jobs
+        time.sleep(0.5)
+
+
+def array_tasks(sweep_dir: Path) -> list[str]:
+    """The job ids submitit made folders for, in submission order: ``<array id>_<index>`` for
+    the tasks of an array, ``<job id>`` for a batch of one job (submitted as a plain job)."""
+    folder = sweep_dir / ".submitit"
+    if not folder.is_dir():
+        return []
+    ids = [p.name for p in folder.iterdir() if re.fullmatch(r"\d+(_\d+)?", p.name)]
+    return sorted(ids, key=lambda i: tuple(int(x) for x in i.split("_")))
