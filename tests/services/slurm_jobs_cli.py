@@ -40,5 +40,7 @@ def array_tasks(sweep_dir: Path) -> list[str]:
     folder = sweep_dir / ".submitit"
     if not folder.is_dir():
         return []
-    ids = [p.name for p in folder.iterdir() if re.fullmatch(r"\d+(_\d+)?", p.name)]
+    names = [p.name for p in folder.iterdir() if re.fullmatch(r"\d+(_\d+)?", p.name)]
+    arrays = {name.split("_")[0] for name in names if "_" in name}
+    ids = [name for name in names if "_" in name or name not in arrays]  # not an array's own folder
     return sorted(ids, key=lambda i: tuple(int(x) for x in i.split("_")))
