@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from slurm_jobs_cli import FITTING_REQUEST, array_tasks, jobs_of, wait_for_jobs
+from slurm_jobs_cli import FITTING_REQUEST, array_tasks, wait_for_jobs
 from sweep_cli import (
     job_dirs,
     job_result,
