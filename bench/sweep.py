@@ -14,7 +14,7 @@ seconds) to the job's first training step (wall time of its first `train_loss_st
 TensorBoard).
 
     python bench/sweep.py [--trials 8] [--epochs 2] [--workers 1 2] [--logger both]
-    python bench/sweep.py --launcher slurm --trials 6 --epochs 40 --n-train 384  # ~10 s/trial
+    python bench/sweep.py --launcher slurm --trials 6 --epochs 110 --n-train 384  # ~10 s/trial
 """
 
 from __future__ import annotations
@@ -186,10 +186,11 @@ def report(result: SweepTiming) -> None:
             f"{statistics.median(values):6.2f} s  min {min(values):6.2f} s  "
             f"max {max(values):6.2f} s"
         )
-    # The first job of each worker process also pays the torch/Lightning imports.
+    # The first job of each worker process also pays the torch/Lightning imports (every SLURM
+    # job is a new process and pays them all).
     first = [j.overhead_s for j in jobs if j.number < result.workers]
     later = [j.overhead_s for j in jobs if j.number >= result.workers]
-    if later:
+    if later and not result.start_to_first_step_s:
         print(
             f"  overhead of the first job per worker (imports included) mean "
             f"{statistics.mean(first):.2f} s; of later jobs mean {statistics.mean(later):.2f} s"
