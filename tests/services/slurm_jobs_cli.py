@@ -7,7 +7,22 @@ import re
 import time
 from pathlib import Path
 
-from conftest import jobcomp_records
+
+def jobcomp_records(path: str) -> list[dict[str, str]]:
+    """Every record of the job-completion file as a dict of its key=value fields."""
+    if not Path(path).is_file():
+        return []
+    records = []
+    for line in Path(path).read_text().splitlines():
+        fields = {}
+        for word in line.split():
+            if "=" in word:
+                key, value = word.split("=", 1)
+                fields[key] = value
+        if "JobId" in fields:
+            records.append(fields)
+    return records
+
 
 #: Fits a 2-CPU node twice over, so two array tasks run at once.
 FITTING_REQUEST = [
