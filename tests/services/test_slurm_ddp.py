@@ -23,6 +23,20 @@ def _eval(checkpoint: Path, split: str, out: Path) -> dict:
     return json.loads(out.read_text())
 
 
+def test_srun_with_ntasks_only_is_one_error_line_per_task(tmp_path: Path, slurm: dict) -> None:
+    """Lightning needs --ntasks-per-node; `srun -n 2` alone is refused before any work."""
+    out = subprocess.run(
+        ["srun", "--ntasks=2", "--cpus-per-task=1", "--mem=2G", "--time=5", "--label", SOEN_TRAIN,
+         *tiny_job_args(tmp_path), "training.strategy=ddp", "training.devices=2",
+         "training.accelerator=cpu", f"hydra.run.dir={tmp_path / 'run'}"],
+        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode != 0
+    errors = sorted(ln for ln in out.stderr.splitlines() if ": Error:" in ln)
+    assert [e.split(":")[0] for e in errors] == ["0", "1"]  # one line from each task
+    assert "--ntasks-per-node=2" in errors[0] and "training.strategy=ddp" in errors[0]
+    assert not (tmp_path / "experiments").exists()  # no run folder claimed
+
+
 def test_ddp_over_two_srun_tasks_is_one_run_with_single_process_metrics(
         tmp_path: Path, slurm: dict) -> None:
     run_dir = tmp_path / "run"
