@@ -1,13 +1,20 @@
 """Sweep throughput: trials per minute of an Optuna sweep run by the real `soen-train` command,
 with 1 worker (basic launcher, jobs in the sweeper's process) and with 2 workers
-(`launcher=joblib`), and the per-job overhead.
+(`launcher=joblib`), and the per-job overhead. With `--launcher slurm` the workers are SLURM
+array tasks (`launcher=slurm`, `hydra.sweeper.n_jobs` = `array_parallelism` = workers, 1 CPU
+each) on the cluster `sinfo` answers for (e.g. the one of `make services`).
 
 Per job: wall time = from Hydra saving the job's `.hydra/hydra.yaml` (just before the task
 starts) to the last write of its `soen_result.json`; training time = the `train_seconds` the
 result records per repeat (Trainer.fit only); overhead = wall - training (config, data, model
 build, loggers, test pass, result writing; plus the imports in the first job of each process).
 
+SLURM mode also gives the per-trial overhead from SLURM's job start (`StartTime`, whole
+seconds) to the job's first training step (wall time of its first `train_loss_step` event in
+TensorBoard).
+
     python bench/sweep.py [--trials 8] [--epochs 2] [--workers 1 2] [--logger both]
+    python bench/sweep.py --launcher slurm --trials 6 --epochs 110 --n-train 384  # ~10 s/trial
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 SOEN_TRAIN = str(Path(sys.executable).with_name("soen-train"))
@@ -28,7 +36,6 @@ SOEN_TRAIN = str(Path(sys.executable).with_name("soen-train"))
 #: The tiny pulses job of the end-to-end tests (~1 s of training per job on one core).
 TINY_JOB = [
     "experiment=pulses",
-    "data.dataset_params.n_train=96",
     "data.dataset_params.n_val=32",
     "data.dataset_params.n_test=32",
     "data.dataset_params.seq_len=32",
@@ -44,6 +51,7 @@ class JobTiming:
     number: int
     wall_s: float
     train_s: float
+    logs_dirs: list[str] = field(default_factory=list)
 
     @property
     def overhead_s(self) -> float:
@@ -59,6 +67,8 @@ class SweepTiming:
     trials: int
     command_s: float
     jobs: list[JobTiming]
+    #: SLURM mode: seconds from each job's SLURM start to its first training step
+    start_to_first_step_s: list[float] = field(default_factory=list)
 
     @property
     def trials_per_minute(self) -> float:
@@ -78,7 +88,8 @@ def job_timings(sweep_dir: Path) -> list[JobTiming]:
         if result["status"] != "completed":
             raise RuntimeError(f"job {job} ended {result['status']}: {result['error']}")
         train = sum(r["train_seconds"] for r in result["repeats"])
-        timings.append(JobTiming(int(job.name), result_file.stat().st_mtime - started, train))
+        timings.append(JobTiming(int(job.name), result_file.stat().st_mtime - started, train,
+                                 [r["logs_dir"] for r in result["repeats"]]))
     return timings
 
 
@@ -94,8 +105,46 @@ def run(args: list[str], cwd: Path, env: dict) -> float:
     return elapsed
 
 
-def sweep(root: Path, workers: int, trials: int, base: list[str], env: dict) -> SweepTiming:
-    """An Optuna sweep of `trials` trials over the learning rate with `workers` workers."""
+def slurm_start_times(sweep_dir: Path) -> dict[str, float]:
+    """SLURM's start time (epoch seconds) of every job of a sweep, by submitit job id
+    (``<array>_<task>``). Read with ``scontrol``, which keeps finished jobs ``MinJobAge`` s."""
+    arrays = {p.name.split("_")[0] for p in (sweep_dir / ".submitit").iterdir() if p.name[0].isdigit()}
+    starts = {}
+    for array in sorted(arrays):
+        out = subprocess.run(["scontrol", "show", "job", array, "-o"], capture_output=True,
+                             text=True, check=True)
+        for line in out.stdout.splitlines():
+            fields = dict(w.split("=", 1) for w in line.split() if "=" in w)
+            key = f"{array}_{fields['ArrayTaskId']}" if "ArrayTaskId" in fields else fields["JobId"]
+            starts[key] = datetime.fromisoformat(fields["StartTime"]).timestamp()
+    return starts
+
+
+def first_step_time(logs_dir: str) -> float:
+    """Wall time (epoch seconds) of the first training step a repeat logged to TensorBoard."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(logs_dir)
+    events.Reload()
+    return min(e.wall_time for e in events.Scalars("train_loss_step"))
+
+
+def start_to_first_step(sweep_dir: Path, jobs: list[JobTiming]) -> list[float]:
+    """Per job: seconds from SLURM starting it to its first training step."""
+    import yaml
+
+    starts = slurm_start_times(sweep_dir)
+    delays = []
+    for job in jobs:
+        hydra = yaml.safe_load((sweep_dir / str(job.number) / ".hydra" / "hydra.yaml").read_text())
+        delays.append(first_step_time(job.logs_dirs[0]) - starts[str(hydra["hydra"]["job"]["id"])])
+    return delays
+
+
+def sweep(root: Path, workers: int, trials: int, base: list[str], env: dict,
+          launcher: str = "local") -> SweepTiming:
+    """An Optuna sweep of `trials` trials over the learning rate with `workers` workers
+    (processes of this machine, or SLURM array tasks with `launcher="slurm"`)."""
     sweep_dir = root / f"sweep_{workers}w"
     args = [
         "-m",
@@ -108,17 +157,23 @@ def sweep(root: Path, workers: int, trials: int, base: list[str], env: dict) -> 
         f"hydra.sweep.dir={sweep_dir}",
         "training.lr=tag(log, interval(1e-3, 1e-1))",
     ]
-    if workers > 1:
+    if launcher == "slurm":
+        args += ["launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=2",
+                 f"hydra.launcher.array_parallelism={workers}"]
+    elif workers > 1:
         args += ["launcher=joblib", f"hydra.launcher.n_jobs={workers}"]
     command_s = run(args, root, env)
-    return SweepTiming(workers, trials, command_s, job_timings(sweep_dir))
+    jobs = job_timings(sweep_dir)
+    delays = start_to_first_step(sweep_dir, jobs) if launcher == "slurm" else []
+    return SweepTiming(workers, trials, command_s, jobs, delays)
 
 
 def report(result: SweepTiming) -> None:
     """Print one sweep's figures."""
     jobs = result.jobs
+    kind = "SLURM array task(s)" if result.start_to_first_step_s else "worker(s)"
     print(
-        f"\n{result.workers} worker(s): {result.trials} trials in {result.command_s:.1f} s "
+        f"\n{result.workers} {kind}: {result.trials} trials in {result.command_s:.1f} s "
         f"-> {result.trials_per_minute:.1f} trials/min"
     )
     for label, values in (
@@ -131,14 +186,19 @@ def report(result: SweepTiming) -> None:
             f"{statistics.median(values):6.2f} s  min {min(values):6.2f} s  "
             f"max {max(values):6.2f} s"
         )
-    # The first job of each worker process also pays the torch/Lightning imports.
+    # The first job of each worker process also pays the torch/Lightning imports (every SLURM
+    # job is a new process and pays them all).
     first = [j.overhead_s for j in jobs if j.number < result.workers]
     later = [j.overhead_s for j in jobs if j.number >= result.workers]
-    if later:
+    if later and not result.start_to_first_step_s:
         print(
             f"  overhead of the first job per worker (imports included) mean "
             f"{statistics.mean(first):.2f} s; of later jobs mean {statistics.mean(later):.2f} s"
         )
+    if result.start_to_first_step_s:
+        delays = result.start_to_first_step_s
+        print(f"  SLURM job start -> first training step: mean {statistics.mean(delays):.2f} s  "
+              f"min {min(delays):.2f} s  max {max(delays):.2f} s (start time in whole seconds)")
     walls = [j.wall_s for j in jobs]
     startup = result.command_s - sum(walls) / result.workers
     print(f"  sweep start-up + scheduling outside jobs: ~{startup:.1f} s")
@@ -152,12 +212,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--logger", default="both", choices=["both", "tensorboard", "mlflow"])
     parser.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS of every job")
+    parser.add_argument("--launcher", default="local", choices=["local", "slurm"],
+                        help="local: the sweeper's process / joblib; slurm: SLURM job arrays")
+    parser.add_argument("--n-train", type=int, default=96, help="training samples per trial")
     opts = parser.parse_args(argv)
     env = {**os.environ, "OMP_NUM_THREADS": str(opts.threads), "PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryDirectory(prefix="soen_sweep_bench_") as tmp:
         root = Path(tmp)
         base = [
             *TINY_JOB,
+            f"data.dataset_params.n_train={opts.n_train}",
             f"training.max_epochs={opts.epochs}",
             f"logger={opts.logger}",
             f"logging.project_dir={root / 'experiments'}",
@@ -167,16 +231,17 @@ def main(argv: list[str] | None = None) -> None:
         warm = run([*base, f"hydra.run.dir={root / 'warmup'}"], root, env)
         print(
             f"cpu cores: {os.cpu_count()}, OMP_NUM_THREADS={opts.threads}, logger={opts.logger}, "
-            f"{opts.epochs} epochs/trial; warm-up single run {warm:.1f} s"
+            f"{opts.epochs} epochs/trial, {opts.n_train} training samples, launcher "
+            f"{opts.launcher}; warm-up single run {warm:.1f} s"
         )
-        results = [sweep(root, w, opts.trials, base, env) for w in opts.workers]
+        results = [sweep(root, w, opts.trials, base, env, opts.launcher) for w in opts.workers]
         for result in results:
             report(result)
         if len(results) > 1:
             first = results[0]
             for other in results[1:]:
                 print(
-                    f"\nspeed-up {other.workers} vs {first.workers} worker(s): "
+                    f"\nspeed-up {other.workers} vs {first.workers} worker(s)/task(s): "
                     f"{other.trials_per_minute / first.trials_per_minute:.2f}x"
                 )
 

@@ -113,6 +113,21 @@ def _refuse_local_ddp_in_sweeps(job_cfg: Any) -> None:
         )
 
 
+def _refuse_srun_tasks_without_per_node(job_cfg: Any) -> None:
+    """Lightning's SLURM environment takes the ranks per node from ``--ntasks-per-node``; a
+    step started with ``srun -n N`` alone has no such count and Lightning stops with a
+    RuntimeError in every task. Say what to pass instead, before any work."""
+    ntasks = os.environ.get("SLURM_NTASKS", "1")
+    t = job_cfg.training
+    if (str(t.strategy).startswith("ddp") and ntasks.isdigit() and int(ntasks) > 1
+            and "SLURM_NTASKS_PER_NODE" not in os.environ):
+        raise ConfigError(
+            f"training.strategy={t.strategy} over {ntasks} SLURM tasks started with --ntasks "
+            f"only: Lightning needs the tasks per node, e.g. srun --nodes={t.num_nodes} "
+            f"--ntasks-per-node={t.devices} soen-train ..."
+        )
+
+
 def _job(cfg: DictConfig) -> Any:
     from soen_train.config.loading import to_job_config
     from soen_train.config.tree import print_config
@@ -124,6 +139,7 @@ def _job(cfg: DictConfig) -> Any:
     print_config(cfg, job_cfg.logging.print_config, dict(hc.runtime.choices), list(hc.overrides.task))
     from soen_train.training.runner import SweepInfo, run_job
 
+    _refuse_srun_tasks_without_per_node(job_cfg)
     sweep = SweepInfo()
     if hc.mode == RunMode.MULTIRUN:
         _refuse_local_ddp_in_sweeps(job_cfg)

@@ -60,6 +60,14 @@ class SlurmRequestCheck(Callback):
     def __init__(self) -> None:
         self._stop = threading.Event()
 
+    def __getstate__(self) -> dict:
+        # submitit pickles the launcher for each job, and with it Hydra's callbacks; the job
+        # needs no watcher, and an Event (a lock) cannot be pickled.
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self._stop = threading.Event()
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         launcher = config.hydra.launcher
         if not str(launcher.get("_target_", "")).endswith("SlurmLauncher"):

@@ -90,30 +90,3 @@ def mlflow_server() -> dict[str, str]:
     return {"uri": uri, "user": env["SOEN_MLFLOW_ADMIN_USER"],
             "password": env["SOEN_MLFLOW_ADMIN_PASSWORD"]}
 
-
-def read_jobcomp(path: str) -> dict[str, str]:
-    """JobId -> final state from SLURM's job-completion file (jobcomp/filetxt).
-
-    Array tasks are listed with their own JobId; ``ArrayJobId`` is not in this format, so
-    the lines also give ``JobName`` and ``WorkDir`` for callers to pick their jobs.
-    """
-    states: dict[str, str] = {}
-    for fields in jobcomp_records(path):
-        states[fields["JobId"]] = fields["JobState"]
-    return states
-
-
-def jobcomp_records(path: str) -> list[dict[str, str]]:
-    """Every record of the job-completion file as a dict of its key=value fields."""
-    if not Path(path).is_file():
-        return []
-    records = []
-    for line in Path(path).read_text().splitlines():
-        fields = {}
-        for word in line.split():
-            if "=" in word:
-                key, value = word.split("=", 1)
-                fields[key] = value
-        if "JobId" in fields:
-            records.append(fields)
-    return records
