@@ -107,7 +107,8 @@ class LocalMLflowLog(Logger):
     Lines: ``{"kind": "run", ...}`` (experiment, run name, tracking URI it should have gone to),
     ``{"kind": "tags", "tags": {...}}``, ``{"kind": "params", "params": {...}}`` and
     ``{"kind": "metric", "key", "value", "step", "timestamp"}`` (timestamp in ms, as MLflow)
-    and, when training ends, ``{"kind": "end", "status": "FINISHED" | "FAILED" | "KILLED"}``.
+    ``{"kind": "artifact", "path"}`` (a file to upload, e.g. best.soen) and, when training
+    ends, ``{"kind": "end", "status": "FINISHED" | "FAILED" | "KILLED"}``.
     ``continues_run``: the id of the server run this log takes over (the server went away
     mid-run); the upload then appends to that run instead of creating one.
     """
@@ -165,6 +166,11 @@ class LocalMLflowLog(Logger):
 
 
     @rank_zero_only
+    def log_artifact_file(self, path: Path) -> None:
+        """Record a file the upload sends to the run's artifacts (it must stay where it is)."""
+        self._write({"kind": "artifact", "path": str(Path(path).resolve())})
+
+    @rank_zero_only
     def finalize(self, status: str = "success") -> None:
         """Record how the run ended (Lightning's "success"/"failed", or an MLflow status)."""
         final = {"success": "FINISHED", "finished": "FINISHED", "failed": "FAILED"}.get(status, status)
@@ -220,6 +226,9 @@ def upload_offline_log(path: Path, tracking_uri: Optional[str] = None) -> str:
         client.log_batch(run_id, params=params[i:i + 100])
     for i in range(0, len(metrics), 1000):
         client.log_batch(run_id, metrics=metrics[i:i + 1000])
+    for entry in entries:
+        if entry.get("kind") == "artifact" and Path(entry["path"]).is_file():
+            client.log_artifact(run_id, entry["path"])
     ends = [e["status"] for e in entries if e.get("kind") == "end"]
     client.set_terminated(run_id, status=ends[-1] if ends else "FINISHED")
     return run_id
@@ -312,6 +321,16 @@ class ResilientMLFlowLogger(MLFlowLogger):
             except Exception as err:  # noqa: BLE001
                 self._go_offline(err)
         self._offline.log_metrics(metrics, step)
+
+    @rank_zero_only
+    def log_artifact_file(self, path: Path) -> None:
+        """Upload a file to the run's artifacts; while offline, the local log records it."""
+        if self._offline is None:
+            try:
+                return self.experiment.log_artifact(self.run_id, str(path))
+            except Exception as err:  # noqa: BLE001
+                self._go_offline(err)
+        self._offline.log_artifact_file(path)
 
     @rank_zero_only
     def finalize(self, status: str = "success") -> None:

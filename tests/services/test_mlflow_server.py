@@ -160,6 +160,7 @@ def test_server_stopped_mid_run_then_upload_replays_into_the_same_run(
     entries = list(read_offline_log(offline))
     assert entries[0]["continues_run"] == run_id
     assert any(e["kind"] == "metric" for e in entries) and entries[-1] == {"kind": "end", "status": "FINISHED"}
+    assert [Path(e["path"]).name for e in entries if e["kind"] == "artifact"] == ["best.soen"]
 
     server = _start_server(mlflow_server, SPARE_PORT, tmp_path / "server.log")
     try:
@@ -172,5 +173,8 @@ def test_server_stopped_mid_run_then_upload_replays_into_the_same_run(
         tb = _tb_series(tmp_path / "experiments")
         assert set(run.data.metrics) == set(tb)
         assert _server_series(client, run_id, tb) == tb  # before + after the outage, none lost
+        [best] = list((tmp_path / "experiments").rglob("best.soen"))  # written after the outage
+        arts = {a.path: a.file_size for a in client.list_artifacts(run_id)}
+        assert arts.get("best.soen") == best.stat().st_size
     finally:
         kill_group(server)
