@@ -8,14 +8,17 @@ wait up to ``SQLITE_TIMEOUT_S`` seconds for a lock instead of failing with "data
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional, Union
+from typing import Iterator, Optional, Union
 
 #: Seconds a SQLite connection waits for another process's write lock before giving up.
 SQLITE_TIMEOUT_S = 30.0
 #: File name of the default study storage inside the sweep directory.
 DEFAULT_DB_NAME = "optuna.db"
 _SQLITE_PREFIX = "sqlite:///"
+#: PostgreSQL advisory-lock key held while Optuna creates its tables (any fixed 64-bit number).
+PG_SCHEMA_LOCK_KEY = 0x50E17A1
 
 
 class StorageConfigError(ValueError):
@@ -84,7 +87,8 @@ def open_storage(
 
     SQLite gets a lock-wait timeout so parallel jobs queue for the write lock; the parent
     folder of a SQLite file is created when missing, and the tables are created under a file
-    lock (two sweepers starting on a new database at once would otherwise race). The sweeper
+    lock (two sweepers starting on a new database at once would otherwise race; on PostgreSQL,
+    where they collide on ``CREATE TYPE``, under an advisory lock of the server). The sweeper
     passes ``heartbeat_interval``/``grace_period`` (seconds) to find trials of dead sweepers.
     """
     import fcntl
@@ -95,9 +99,33 @@ def open_storage(
     db_file = sqlite_file(url)
     kwargs = dict(heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     if db_file is None:
-        return optuna.storages.RDBStorage(url, **kwargs)
+        with _postgres_schema_lock(url):
+            return optuna.storages.RDBStorage(url, **kwargs)
     db_file.parent.mkdir(parents=True, exist_ok=True)
     engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
     with open(db_file.with_name(f".{db_file.name}.lock"), "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+
+
+@contextmanager
+def _postgres_schema_lock(url: str) -> Iterator[None]:
+    """Hold PostgreSQL's advisory lock ``PG_SCHEMA_LOCK_KEY`` (on its own connection) for the
+    block; other databases pass straight through."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    if make_url(url).get_backend_name() != "postgresql":
+        yield
+        return
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select pg_advisory_lock(:key)"), {"key": PG_SCHEMA_LOCK_KEY})
+            try:
+                yield
+            finally:
+                conn.execute(text("select pg_advisory_unlock(:key)"), {"key": PG_SCHEMA_LOCK_KEY})
+    finally:
+        engine.dispose()

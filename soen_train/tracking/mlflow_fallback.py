@@ -14,6 +14,7 @@ Local stores (sqlite:, file:, plain paths) are never probed: they cannot be unre
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import logging
 import os
@@ -27,6 +28,8 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
 from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.loggers.logger import Logger, rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
+
+from soen_train.errors import SOENError
 
 log = logging.getLogger("soen_train")
 
@@ -43,23 +46,59 @@ def _probe_timeout() -> float:
         return DEFAULT_PROBE_TIMEOUT_S
 
 
+class TrackingAuthError(SOENError, PermissionError):
+    """The tracking server answered but refused the run's credentials (HTTP 401/403)."""
+
+
+def _auth_header() -> Dict[str, str]:
+    """The Authorization header MLflow's client would send (token, else basic auth)."""
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if user or password:
+        pair = base64.b64encode(f"{user or ''}:{password or ''}".encode()).decode()
+        return {"Authorization": f"Basic {pair}"}
+    return {}
+
+
+def _refused(uri: str, status: int) -> TrackingAuthError:
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    who = f"user {user!r}" if user else "a request without credentials"
+    what = "rejected the credentials of" if status == 401 else "denied access to"
+    return TrackingAuthError(
+        f"logging.mlflow_tracking_uri={uri}: the MLflow server {what} {who} (HTTP {status}); "
+        "set logging.mlflow_username and logging.mlflow_password (or MLFLOW_TRACKING_USERNAME / "
+        "MLFLOW_TRACKING_PASSWORD) to an account of that server"
+    )
+
+
 def tracking_server_problem(uri: str, timeout_s: Optional[float] = None) -> Optional[str]:
     """Why the tracking server at ``uri`` cannot be reached, or None when it answers (or is local).
 
-    Any HTTP answer, even 401 or 404, means the server is up; only a refused or timed-out
-    connection or an unknown host counts as unreachable.
+    Two requests: ``/health`` (is the server up?) and one authenticated API read with the
+    credentials MLflow will use. Only a refused or timed-out connection or an unknown host
+    counts as unreachable (training then goes on with the local log); a 401 or 403 raises
+    `TrackingAuthError` before any training, since every later call would be refused too.
     """
     if not uri.startswith(("http://", "https://")):
         return None
-    url = uri.rstrip("/") + "/health"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s or _probe_timeout()):
-            return None
-    except urllib.error.HTTPError:
-        return None
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        reason = getattr(err, "reason", err)
-        return f"{type(reason).__name__}: {reason}"
+    base = uri.rstrip("/")
+    timeout = timeout_s or _probe_timeout()
+    for url, headers in ((base + "/health", {}),
+                         (base + "/api/2.0/mlflow/experiments/search?max_results=1", _auth_header())):
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout):
+                pass
+        except urllib.error.HTTPError as err:
+            if err.code in (401, 403):
+                raise _refused(uri, err.code) from None
+            # another answer (404 of a proxy without /health, ...): the server is up
+        except (urllib.error.URLError, OSError, ValueError) as err:
+            reason = getattr(err, "reason", err)
+            return f"{type(reason).__name__}: {reason}"
+    return None
 
 
 class LocalMLflowLog(Logger):
@@ -67,11 +106,15 @@ class LocalMLflowLog(Logger):
 
     Lines: ``{"kind": "run", ...}`` (experiment, run name, tracking URI it should have gone to),
     ``{"kind": "tags", "tags": {...}}``, ``{"kind": "params", "params": {...}}`` and
-    ``{"kind": "metric", "key", "value", "step", "timestamp"}`` (timestamp in ms, as MLflow).
+    ``{"kind": "metric", "key", "value", "step", "timestamp"}`` (timestamp in ms, as MLflow)
+    ``{"kind": "artifact", "path"}`` (a file to upload, e.g. best.soen) and, when training
+    ends, ``{"kind": "end", "status": "FINISHED" | "FAILED" | "KILLED"}``.
+    ``continues_run``: the id of the server run this log takes over (the server went away
+    mid-run); the upload then appends to that run instead of creating one.
     """
 
     def __init__(self, path: Path, experiment_name: str, run_name: str, tracking_uri: str,
-                 tags: Mapping[str, str], reason: str) -> None:
+                 tags: Mapping[str, str], reason: str, continues_run: Optional[str] = None) -> None:
         super().__init__()
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,7 +123,8 @@ class LocalMLflowLog(Logger):
         self.tracking_uri = tracking_uri
         self.run_id: Optional[str] = None  # no MLflow run exists: sweep marking skips this repeat
         self._write({"kind": "run", "experiment": experiment_name, "run_name": run_name,
-                     "tracking_uri": tracking_uri, "reason": reason, "created": time.time()})
+                     "tracking_uri": tracking_uri, "reason": reason, "created": time.time(),
+                     "continues_run": continues_run})
         self.log_run_tags(dict(tags))
 
     def _write(self, entry: Dict[str, Any]) -> None:
@@ -121,6 +165,18 @@ class LocalMLflowLog(Logger):
                          "step": int(step or 0), "timestamp": now})
 
 
+    @rank_zero_only
+    def log_artifact_file(self, path: Path) -> None:
+        """Record a file the upload sends to the run's artifacts (it must stay where it is)."""
+        self._write({"kind": "artifact", "path": str(Path(path).resolve())})
+
+    @rank_zero_only
+    def finalize(self, status: str = "success") -> None:
+        """Record how the run ended (Lightning's "success"/"failed", or an MLflow status)."""
+        final = {"success": "FINISHED", "finished": "FINISHED", "failed": "FAILED"}.get(status, status)
+        self._write({"kind": "end", "status": str(final).upper()})
+
+
 def read_offline_log(path: Path) -> Iterator[Dict[str, Any]]:
     """The entries of an offline file, in order (a torn last line from a crash is skipped)."""
     with open(path, encoding="utf-8") as fh:
@@ -135,9 +191,12 @@ def read_offline_log(path: Path) -> Iterator[Dict[str, Any]]:
 
 
 def upload_offline_log(path: Path, tracking_uri: Optional[str] = None) -> str:
-    """Replay an offline file into a new MLflow run; returns its run id.
+    """Replay an offline file into MLflow; returns the run id it went to.
 
-    ``tracking_uri`` defaults to the one the run was meant for.
+    A log that took over a server run mid-run (``continues_run``) is appended to that run when
+    the target server has it (its params and metrics from before the outage are already
+    there); otherwise a new run is created. ``tracking_uri`` defaults to the one the run was
+    meant for.
     """
     from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
@@ -152,24 +211,47 @@ def upload_offline_log(path: Path, tracking_uri: Optional[str] = None) -> str:
     for entry in entries:
         if entry.get("kind") == "tags":
             tags.update(entry["tags"])
-    tags.pop("mlflow.parentRunId", None)  # the parent may not exist on the target server
-    run = client.create_run(exp_id, run_name=head.get("run_name"), tags=tags)
-    run_id = run.info.run_id
-    params = [Param(k, v) for e in entries if e.get("kind") == "params" for k, v in e["params"].items()]
+    existing = _server_run(client, head.get("continues_run"))
+    if existing is not None:
+        run_id, known = existing.info.run_id, dict(existing.data.params)
+        for key, value in tags.items():
+            client.set_tag(run_id, key, value)
+    else:
+        tags.pop("mlflow.parentRunId", None)  # the parent may not exist on the target server
+        run_id, known = client.create_run(exp_id, run_name=head.get("run_name"), tags=tags).info.run_id, {}
+    params = [Param(k, v) for e in entries if e.get("kind") == "params"
+              for k, v in e["params"].items() if k not in known]  # MLflow params are write-once
     metrics = [Metric(e["key"], e["value"], e["timestamp"], e["step"]) for e in entries if e.get("kind") == "metric"]
     for i in range(0, len(params), 100):  # MLflow caps a batch at 100 params / 1000 metrics
         client.log_batch(run_id, params=params[i:i + 100])
     for i in range(0, len(metrics), 1000):
         client.log_batch(run_id, metrics=metrics[i:i + 1000])
-    client.set_terminated(run_id)
+    for entry in entries:
+        if entry.get("kind") == "artifact" and Path(entry["path"]).is_file():
+            client.log_artifact(run_id, entry["path"])
+    ends = [e["status"] for e in entries if e.get("kind") == "end"]
+    client.set_terminated(run_id, status=ends[-1] if ends else "FINISHED")
     return run_id
 
 
+def _server_run(client: Any, run_id: Optional[str]) -> Any:
+    """The run ``run_id`` on the client's server, None when there is none (or no id)."""
+    if not run_id or run_id == "None":
+        return None
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_run(run_id)
+    except MlflowException:
+        return None
+
+
 def local_fallback_logger(log_dir: Path, experiment_name: str, run_name: str, tracking_uri: str,
-                          tags: Mapping[str, str], hparams: Mapping[str, Any], reason: str) -> LocalMLflowLog:
+                          tags: Mapping[str, str], hparams: Mapping[str, Any], reason: str,
+                          continues_run: Optional[str] = None) -> LocalMLflowLog:
     """The logger used instead of MLflow when the server is down; warns with the upload command."""
     path = Path(log_dir) / OFFLINE_FILE
-    logger = LocalMLflowLog(path, experiment_name, run_name, tracking_uri, tags, reason)
+    logger = LocalMLflowLog(path, experiment_name, run_name, tracking_uri, tags, reason, continues_run)
     logger.log_hyperparams(dict(hparams))
     log.warning(
         "MLflow tracking server %s is unreachable (%s); training goes on and the run's params and "
@@ -218,6 +300,7 @@ class ResilientMLFlowLogger(MLFlowLogger):
             self._offline = local_fallback_logger(
                 self._offline_dir, self._experiment_name, self._run_name or "run",
                 str(self._tracking_uri), {"mlflow_run_id": str(self._run_id)}, {}, reason,
+                continues_run=self._run_id,
             )
         return self._offline
 
@@ -240,6 +323,16 @@ class ResilientMLFlowLogger(MLFlowLogger):
         self._offline.log_metrics(metrics, step)
 
     @rank_zero_only
+    def log_artifact_file(self, path: Path) -> None:
+        """Upload a file to the run's artifacts; while offline, the local log records it."""
+        if self._offline is None:
+            try:
+                return self.experiment.log_artifact(self.run_id, str(path))
+            except Exception as err:  # noqa: BLE001
+                self._go_offline(err)
+        self._offline.log_artifact_file(path)
+
+    @rank_zero_only
     def finalize(self, status: str = "success") -> None:
         # a pre-empted run (SIGTERM/SIGINT) ends KILLED rather than FAILED
         if status == "failed" and getattr(self, "soen_final_status", None):
@@ -249,3 +342,4 @@ class ResilientMLFlowLogger(MLFlowLogger):
                 return super().finalize(status)
             except Exception as err:  # noqa: BLE001
                 self._go_offline(err)
+        self._offline.finalize(status)

@@ -160,10 +160,12 @@ def new_params(tracking_uri: str, run_id: str, params: Dict[str, Any]) -> Dict[s
 
 
 def export_credentials(username: Optional[str], password: Optional[str]) -> None:
-    """Hand credentials to MLflow through its environment variables (never through params)."""
-    if username and not os.environ.get("MLFLOW_TRACKING_USERNAME"):
+    """Hand credentials to MLflow through its environment variables (never through params).
+
+    Values set in the config win over variables already in the environment."""
+    if username:
         os.environ["MLFLOW_TRACKING_USERNAME"] = username
-    if password and not os.environ.get("MLFLOW_TRACKING_PASSWORD"):
+    if password:
         os.environ["MLFLOW_TRACKING_PASSWORD"] = password
 
 

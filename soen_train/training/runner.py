@@ -402,16 +402,14 @@ def _close_loggers(loggers: List[Any], paths: RunPaths) -> Optional[str]:
 
 
 def _log_artifacts(loggers: List[Any], paths: RunPaths) -> None:
-    from lightning.pytorch.loggers import MLFlowLogger
+    """best.soen to the MLflow run; with the server gone, into the local log for the upload."""
+    from soen_train.tracking.mlflow_fallback import LocalMLflowLog, ResilientMLFlowLogger
 
+    best = paths.checkpoints / "best.soen"
     for lgr in loggers:
-        if isinstance(lgr, MLFlowLogger) and getattr(lgr, "soen_log_artifacts", True):
-            best = paths.checkpoints / "best.soen"
-            if best.exists():
-                try:
-                    lgr.experiment.log_artifact(lgr.run_id, str(best))
-                except Exception as err:  # noqa: BLE001  (the file stays on disk; say where)
-                    log.warning("could not upload %s to MLflow (%s); it stays on disk", best, err)
+        if (isinstance(lgr, (ResilientMLFlowLogger, LocalMLflowLog)) and best.exists()
+                and getattr(lgr, "soen_log_artifacts", True)):
+            lgr.log_artifact_file(best)
 
 
 def flat_hparams(cfg: SOENTrainConfig) -> Dict[str, Any]:

@@ -198,8 +198,10 @@ def _mlflow_logger(cfg: SOENTrainConfig, paths: RunPaths, seed: int, sweep: Any,
 
     problem = tracking_server_problem(uri)
     if problem:  # server down: train on, the run's params and metrics go to a local file
-        return local_fallback_logger(paths.logs, experiment, lg.mlflow_run_name or paths.name, uri,
-                                     tags, hparams, problem)
+        offline = local_fallback_logger(paths.logs, experiment, lg.mlflow_run_name or paths.name, uri,
+                                        tags, hparams, problem)
+        offline.soen_log_artifacts = lg.mlflow_log_artifacts
+        return offline
     ensure_store(uri)
     if distributed_rank() == 0:
         end_orphaned_runs(uri, experiment)

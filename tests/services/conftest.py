@@ -78,7 +78,7 @@ def postgres_url() -> str:
 
 @pytest.fixture(scope="session")
 def mlflow_server() -> dict[str, str]:
-    """The tracking server's URI and its admin credentials."""
+    """The tracking server's URI, its admin credentials and its stores."""
     env = read_services_env()
     uri = env.get("SOEN_MLFLOW_URI")
     if not uri:
@@ -88,5 +88,8 @@ def mlflow_server() -> dict[str, str]:
     except OSError as err:
         _unavailable("MLflow server", f"{uri}/health: {err}")
     return {"uri": uri, "user": env["SOEN_MLFLOW_ADMIN_USER"],
-            "password": env["SOEN_MLFLOW_ADMIN_PASSWORD"]}
+            "password": env["SOEN_MLFLOW_ADMIN_PASSWORD"],
+            # what a second server on the same stores needs (tests that stop their own server)
+            "backend": env["SOEN_MLFLOW_BACKEND"], "artifacts": env["SOEN_MLFLOW_ARTIFACTS"],
+            "auth_config": env["SOEN_MLFLOW_AUTH_CONFIG"], "secret_file": env["SOEN_MLFLOW_SECRET_FILE"]}
 

@@ -224,6 +224,9 @@ fi
         echo "SOEN_MLFLOW_ADMIN_PASSWORD=$MLFLOW_ADMIN_PASSWORD"
         echo "SOEN_MLFLOW_AUTH_CONFIG=$DIR/mlflow_auth.ini"
         echo "SOEN_MLFLOW_OUT=$DIR/mlflow.out"
+        echo "SOEN_MLFLOW_BACKEND=postgresql+psycopg://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/soen_mlflow"
+        echo "SOEN_MLFLOW_ARTIFACTS=$DIR/mlflow-artifacts"
+        echo "SOEN_MLFLOW_SECRET_FILE=$DIR/mlflow_secret"
     fi
     if [ ${#FAILED[@]} -gt 0 ]; then
         (IFS=';'; echo "SOEN_SERVICES_PROBLEM=\"could not start: ${FAILED[*]}\"")
