@@ -6,7 +6,6 @@ Plain Python + Lightning (no Hydra): the CLI hands over a validated `SOENTrainCo
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import pickle
@@ -35,12 +34,13 @@ from soen_train.training.checkpointing import (
     read_run_identity,
     state_shaping,
 )
+from soen_train.training.result_file import write_result, write_result_if_possible
 from soen_train.training.run_paths import RunPaths, distributed_rank
+from soen_train.training.storage_faults import storage_fault
 from soen_train.training.trainer_factory import build_callbacks, build_loggers, build_trainer
 
 log = logging.getLogger("soen_train")
 
-RESULT_FILE = "soen_result.json"
 
 
 class _DropAdverts(logging.Filter):
@@ -425,16 +425,6 @@ def aggregate_objective(results: List[RepeatResult], metric: str) -> float:
     return float(sum(values) / len(values)) if values else math.nan
 
 
-def write_result(job_dir: Path, payload: Dict[str, Any]) -> None:
-    """`soen_result.json` in the job dir, written atomically (read by soen-train-summary).
-
-    Only the main process writes it; DDP worker processes return their objective silently."""
-    if distributed_rank() > 0:
-        return
-    text = json.dumps(payload, indent=2, default=str)
-    atomic_replace_write(job_dir / RESULT_FILE, lambda tmp: Path(tmp).write_text(text))
-
-
 def _mark_sweep(cfg: SOENTrainConfig, sweep: SweepInfo, results: List[RepeatResult], state: str,
                 objective: Optional[float], direction: str) -> None:
     """Tag this job's MLflow runs with their state and mark the sweep's best job."""
@@ -531,10 +521,13 @@ def run_job(
     except BaseException as err:
         pruned = type(err).__name__ == "TrialPruned"
         interrupted = isinstance(err, RunInterrupted)
+        fault = storage_fault(err, Path(cfg.logging.project_dir)) if isinstance(err, Exception) else None
         payload["status"] = "pruned" if pruned else "interrupted" if interrupted else "failed"
-        payload["error"] = f"{type(err).__name__}: {err}"
-        write_result(job_dir, payload)
+        payload["error"] = f"{type(fault or err).__name__}: {fault or err}"
+        write_result_if_possible(job_dir, payload)  # on a full disk this may fail too
         _mark_sweep(cfg, sweep, results, "PRUNED" if pruned else "FAIL", None, directions[0])
+        if fault is not None:
+            raise fault from None
         raise
     values = [aggregate_objective(results, m) for m in metrics]
     payload.update(objective=values[0], status="completed")

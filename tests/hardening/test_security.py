@@ -121,3 +121,28 @@ def test_secrets_never_reach_files_mlflow_tensorboard_or_logs(cli_here, tmp_path
     assert not [v for v in values if any(s in v for s in (SECRET_CLI, SECRET_YAML, SECRET_TAG))]
     assert run.data.params["logging.mlflow_password"] == "***"
     assert run.data.tags.get("team") == "soen" and run.data.tags.get("api_token") == "***"
+
+
+def test_secrets_never_reach_the_files_of_a_multirun(cli_here, tmp_path):
+    """With -m, Hydra writes the whole config into <sweep dir>/multirun.yaml and each job's
+    .hydra folder: a password from a config file or the command line is masked everywhere."""
+    conf = tmp_path / "myconf"
+    (conf / "experiment").mkdir(parents=True)
+    (conf / "experiment" / "secret_sweep.yaml").write_text(
+        "# @package _global_\n"
+        "defaults:\n  - pulses\n"
+        f"logging:\n  mlflow_username: alice\n  mlflow_password: {SECRET_YAML}\n"
+    )
+    res = cli_here("-m", "--config-dir", str(conf), *tiny(
+        "+experiment=secret_sweep", "logger=tensorboard", "training.max_epochs=1",
+        "hydra.sweep.dir=sweep", "training.lr=1e-3,2e-3",
+        f"logging.mlflow_password={SECRET_CLI}",
+    )[1:])
+    assert res.code == 0, res.text[-3000:]
+    assert (tmp_path / "sweep" / "multirun.yaml").is_file()
+    assert len(list((tmp_path / "sweep").glob("*/soen_result.json"))) == 2
+    for secret in (SECRET_CLI, SECRET_YAML):
+        assert secret not in res.text
+        for path in all_files(tmp_path):
+            if conf not in path.parents:
+                assert secret.encode() not in path.read_bytes(), (secret, path)

@@ -132,3 +132,19 @@ def test_accelerator_without_a_jax_gpu_is_refused(tmp_path: Path, pulses_file: P
     paths, dm, model = repeat_inputs(cfg)
     with pytest.raises(JaxUnsupportedError, match="training.accelerator='gpu'"):
         JaxTrainer(cfg, paths, dm, model, loggers=[])
+
+
+def test_every_torch_layer_type_solver_and_edge_mode_has_a_jax_twin() -> None:
+    """The JAX simulator covers the whole torch catalog, so a model that trains under torch is
+    never refused for its layer types, solvers or edge modes (only for noise and the settings
+    listed in docs/jax.md, by name)."""
+    import soen_train.jax.recurrent_layers  # noqa: F401  (registers the JAX cell layers)
+    import soen_train.jax.stateless_layers  # noqa: F401
+    from soen_train.jax.layers import JAX_LAYERS
+    from soen_train.jax.spec_support import EDGE_MODES, JAX_SOLVERS
+    from soen_train.model.dynamic_edges import EDGE_MODES as TORCH_EDGE_MODES
+    from soen_train.model.layers import LAYER_TYPES, SOLVERS
+
+    assert set(LAYER_TYPES.names()) <= set(JAX_LAYERS)
+    assert set(SOLVERS) <= set(JAX_SOLVERS)
+    assert set(TORCH_EDGE_MODES) <= set(EDGE_MODES)
