@@ -154,7 +154,11 @@ def _pruner_from_attrs(user_attrs: Dict[str, Any]) -> "optuna.pruners.BasePruner
     name before anything is imported or called."""
     import optuna
 
-    from soen_train.sweeps.optuna_classes import PRUNER_CLASSES, OptunaClassError, build_optuna_object
+    from soen_train.sweeps.optuna_classes import (
+        PRUNER_CLASSES,
+        OptunaClassError,
+        build_optuna_object,
+    )
 
     config = user_attrs.get(PRUNER_ATTR)
     if not config:
