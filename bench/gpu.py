@@ -90,7 +90,7 @@ def main() -> int:
             for label, grad in (("forward", False), ("forward+backward", True)):
                 line = f"  {label:17s}"
                 for name, fn in usable.items():
-                    def run(fn=fn):
+                    def run(fn=fn, grad=grad, model=model, x=x):
                         if grad:
                             model.zero_grad(set_to_none=True)
                             fn(model, x)[:, 1:].pow(2).mean().backward()
