@@ -114,6 +114,17 @@ def test_sigkill_of_a_two_worker_sweep_then_rerun_loses_nothing(tmp_path: Path) 
     assert set(finished) - {t.number for t in complete} <= interrupted
 
 
+def _run_two_at_once(arg_sets: list[list[str]], tmp_path: Path) -> tuple[list[int], list[str]]:
+    """Start one `soen-train` per argument list at the same moment; their exit codes and logs."""
+    procs = [start_cli(args, tmp_path, tmp_path / f"{k}.log") for k, args in enumerate(arg_sets)]
+    try:
+        rcs = [p.wait(timeout=240) for p in procs]
+    finally:
+        for proc in procs:
+            kill_group(proc)
+    return rcs, [(tmp_path / f"{k}.log").read_text() for k in range(len(arg_sets))]
+
+
 def test_two_sweeps_on_one_study_share_its_trials(tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
     n_trials = 4
@@ -128,18 +139,8 @@ def test_two_sweeps_on_one_study_share_its_trials(tmp_path: Path) -> None:
         "hydra.sweeper.sampler.seed=2",
         LR_SEARCH,
     ]
-    procs = [
-        start_cli(
-            [*common, f"hydra.sweep.dir={tmp_path / f'sweep_{k}'}"], tmp_path, tmp_path / f"{k}.log"
-        )
-        for k in (0, 1)
-    ]
-    try:
-        rcs = [p.wait(timeout=240) for p in procs]
-    finally:
-        for proc in procs:
-            kill_group(proc)
-    logs = [(tmp_path / f"{k}.log").read_text() for k in (0, 1)]
+    rcs, logs = _run_two_at_once([[*common, f"hydra.sweep.dir={tmp_path / f'sweep_{k}'}"] for k in (0, 1)],
+                                 tmp_path)
     assert rcs == [0, 0], logs
     assert not any("UpdateFinishedTrialError" in text for text in logs)
 
@@ -158,18 +159,8 @@ def test_two_first_runs_at_once_create_one_mlflow_store(tmp_path: Path) -> None:
     assert not db.parent.exists()
     run_args = [*tiny_job_args(tmp_path, mlflow=True), "training.max_epochs=1"]
     # a new folder: both runs also race to write the dataset file
-    procs = [
-        start_cli(
-            [*run_args, f"hydra.run.dir={tmp_path / f'run_{k}'}"], tmp_path, tmp_path / f"{k}.log"
-        )
-        for k in (0, 1)
-    ]
-    try:
-        rcs = [p.wait(timeout=240) for p in procs]
-    finally:
-        for proc in procs:
-            kill_group(proc)
-    logs = [(tmp_path / f"{k}.log").read_text() for k in (0, 1)]
+    rcs, logs = _run_two_at_once([[*run_args, f"hydra.run.dir={tmp_path / f'run_{k}'}"] for k in (0, 1)],
+                                 tmp_path)
     assert rcs == [0, 0], logs
     assert not any("already exists" in text for text in logs), logs
 
