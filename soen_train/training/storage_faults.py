@@ -11,6 +11,7 @@ it as its one ``Error:`` line after the run's loggers were closed as FAILED.
 from __future__ import annotations
 
 import errno
+import shutil
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -25,7 +26,9 @@ _WRITE_ERRNOS = {
     errno.EPERM: "operation not permitted",
 }
 #: What torch's C++ writer says when the underlying write failed (it drops the errno).
-_TORCH_WRITE_FAILURES = ("file write failed", "unexpected pos", "No space left on device")
+_TORCH_WRITE_FAILURES = (
+    "file write failed", "unexpected pos", "No space left on device", "basic_ios::clear: iostream error",
+)
 
 
 class StorageError(SOENError):
@@ -53,8 +56,18 @@ def storage_fault(err: BaseException, folder: Path) -> Optional[StorageError]:
             path = cause.filename or folder
             return StorageError(_message(path, _WRITE_ERRNOS[cause.errno]))
         if isinstance(cause, RuntimeError) and any(s in str(cause) for s in _TORCH_WRITE_FAILURES):
-            return StorageError(_message(folder, "a checkpoint write failed (disk full?)"))
+            return StorageError(_message(folder, _why_torch_write_failed(folder)))
     return None
+
+
+def _why_torch_write_failed(folder: Path) -> str:
+    """torch drops the errno: look at the folder's file system to say which it was."""
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    try:
+        full = existing is not None and shutil.disk_usage(existing).free < 1 << 20
+    except OSError:
+        full = False
+    return "no space left on the device" if full else "a checkpoint write failed"
 
 
 def _message(path: object, what: str) -> str:
