@@ -28,7 +28,6 @@ import torch
 from torch import Tensor
 
 from .. import native_scan
-from ..dendrite_scan import dendrite_scan
 from ..dynamic_edges import EdgeStep
 from ..physics import DEFAULT_LOOP_GAMMA
 from .base import (
@@ -39,6 +38,7 @@ from .base import (
     SOENLayer,
     source_func_option,
 )
+from .fused_fe import fused_fe_history
 
 #: Added under the square root of the smooth absolute value of the NOCC branch currents.
 SOFT_ABS_EPS = 0.01
@@ -80,17 +80,9 @@ class MultiplierWICCLayer(SOENLayer):
                    and all(ctx.noise.offset(key) is None for key in ("phi", "g", "s")))
         if not fusable:
             return self.run_steps(phi_ext, state0, internal, values, ctx)
-        a = 1.0 - ctx.dt * values["gamma_minus"]
-        c = ctx.dt * values["gamma_plus"]
-        weight = internal.base if internal is not None else None
-        history, phi_hist, g_hist = dendrite_scan(
-            phi_ext, state0["s"], weight, a, c,
-            values["bias_current"] if self.source.uses_current else None, self.source,
-            phi_y=values["phi_y"])
-        if weight is None and ctx.track_phi:
-            phi_hist = phi_ext
-        return LayerHistory(states=history, phi=phi_hist if ctx.track_phi else None,
-                            g=g_hist if ctx.track_g else None)
+        return fused_fe_history(phi_ext, state0["s"], internal, values, values["bias_current"],
+                                self.source, ctx, phi_without_internal=phi_ext,
+                                phi_y=values["phi_y"])
 
     def _drive(self, phi: Tensor, s: Tensor | None, values: dict[str, Tensor],
                ctx: LayerRunContext, stepwise: bool) -> Tensor:

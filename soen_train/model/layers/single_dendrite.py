@@ -24,7 +24,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..dendrite_scan import dendrite_scan
 from ..parallel_scan import linear_scan
 from ..physics import DEFAULT_LOOP_GAMMA
 from ..validation import ArchitectureError
@@ -36,6 +35,7 @@ from .base import (
     SOENLayer,
     source_func_option,
 )
+from .fused_fe import fused_fe_history
 
 _STATE_KEYS = ("phi", "g", "s", "bias_current")
 #: Newton iterations of the PARARNN solver: at most this many, until max |change| < tol.
@@ -120,16 +120,9 @@ class SingleDendriteLayer(SOENLayer):
         if not self._fusable(internal, ctx):
             return self.run_steps(phi_ext, state0, internal, values, ctx)
         flux, offset, bias, g_noise, s_noise = self._noisy_inputs(phi_ext, values, ctx)
-        a = 1.0 - ctx.dt * values["gamma_minus"]
-        c = ctx.dt * values["gamma_plus"]
-        weight = internal.base if internal is not None else None
-        history, phi_hist, g_hist = dendrite_scan(
-            flux, state0["s"], weight, a, c, bias if self.source.uses_current else None,
-            self.source, g_noise=g_noise, s_noise=s_noise, bias=offset)
-        if weight is None and ctx.track_phi:
-            phi_hist = flux + offset
-        return LayerHistory(states=history, phi=phi_hist if ctx.track_phi else None,
-                            g=g_hist if ctx.track_g else None)
+        return fused_fe_history(flux, state0["s"], internal, values, bias, self.source, ctx,
+                                phi_without_internal=flux + offset,
+                                g_noise=g_noise, s_noise=s_noise, bias=offset)
 
     def _noisy_inputs(self, phi_ext: Tensor, values: dict[str, Tensor], ctx: LayerRunContext
                       ) -> tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor | None]:
