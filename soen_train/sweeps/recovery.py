@@ -23,6 +23,8 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
+from soen_train.tracking.sweep_jobs import RESULT_FILE
+
 log = logging.getLogger(__name__)
 
 #: Trial user attribute: the job folder (written by the job when it starts).
@@ -35,7 +37,6 @@ RETRY_OF_ATTR = "soen_retry_of"
 RECOVERED_ATTR = "soen_recovered"
 FAIL_REASON_ATTR = "fail_reason"
 INTERRUPTED_REASON = "left RUNNING by an interrupted sweep (no heartbeat); its parameters run again"
-RESULT_FILE = "soen_result.json"
 
 
 def _beating_trial_ids(storage: optuna.storages.RDBStorage) -> Set[int]:

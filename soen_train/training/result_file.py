@@ -7,12 +7,11 @@ import logging
 from pathlib import Path
 from typing import Any, Dict
 
+from soen_train.tracking.sweep_jobs import RESULT_FILE  # one name for the file, read there
 from soen_train.training.checkpointing import atomic_replace_write
 from soen_train.training.run_paths import distributed_rank
 
 log = logging.getLogger(__name__)
-
-RESULT_FILE = "soen_result.json"
 
 
 def write_result(job_dir: Path, payload: Dict[str, Any]) -> None:
