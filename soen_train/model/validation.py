@@ -15,6 +15,8 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import numpy as np
+
 from soen_train.errors import SOENError
 from soen_train.registry import closest
 
@@ -153,17 +155,23 @@ def as_bool(value: Any, where: str) -> bool:
     raise ArchitectureError(f"{where}: expected a boolean (true/false), got {value!r}")
 
 
+def _number(value: Any, where: str, expected: str) -> float:
+    """``value`` (a number or a numeric string, never a bool) as a float; ``expected`` names
+    what the caller wants ('a number', 'an integer') in the error."""
+    if isinstance(value, bool):
+        raise ArchitectureError(f"{where}: expected {expected}, got the boolean {value!r}")
+    try:
+        return float(value.strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        raise ArchitectureError(f"{where}: expected {expected}, got {value!r}") from None
+
+
 def as_float(value: Any, where: str, *, minimum: float | None = None,
              maximum: float | None = None, allow_none: bool = False) -> float | None:
     """A finite float from a number or numeric string, optionally range-checked."""
     if value is None and allow_none:
         return None
-    if isinstance(value, bool):
-        raise ArchitectureError(f"{where}: expected a number, got the boolean {value!r}")
-    try:
-        number = float(value.strip()) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        raise ArchitectureError(f"{where}: expected a number, got {value!r}") from None
+    number = _number(value, where, "a number")
     if not math.isfinite(number):
         raise ArchitectureError(f"{where}: expected a finite number, got {value!r}")
     if minimum is not None and number < minimum:
@@ -175,12 +183,7 @@ def as_float(value: Any, where: str, *, minimum: float | None = None,
 
 def as_int(value: Any, where: str, *, minimum: int | None = None) -> int:
     """An integer from an int, an integral float or a numeric string."""
-    if isinstance(value, bool):
-        raise ArchitectureError(f"{where}: expected an integer, got the boolean {value!r}")
-    try:
-        number = float(value.strip()) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        raise ArchitectureError(f"{where}: expected an integer, got {value!r}") from None
+    number = _number(value, where, "an integer")
     if not math.isfinite(number) or number != int(number):
         raise ArchitectureError(f"{where}: expected an integer, got {value!r}")
     result = int(number)
@@ -218,15 +221,36 @@ def check_keys(given: Iterable[str], valid: Iterable[str], where: str) -> None:
             raise ArchitectureError(msg)
 
 
+def require_keys(data: Mapping[str, Any], keys: Iterable[str], where: str) -> None:
+    """Error on the first of ``keys`` missing from ``data`` (a block's required entries)."""
+    for key in keys:
+        if key not in data:
+            raise ArchitectureError(f"{where}: missing required key '{key}'")
+
+
+def merge_defaults(given: Mapping[str, Any], defaults: Mapping[str, Any], where: str) -> dict:
+    """``defaults`` with the values of ``given`` over them; keys not in ``defaults`` are dropped.
+
+    A default of ``REQUIRED`` has no value: leaving it out of ``given`` is an error.
+    """
+    require_keys(given, [k for k, default in defaults.items() if default is REQUIRED], where)
+    return {key: given.get(key, default) for key, default in defaults.items()}
+
+
 def resolve_options(given: Mapping[str, Any], defaults: Mapping[str, Any], where: str) -> dict:
     """Merge ``given`` over ``defaults``: unknown keys and missing required ones are errors."""
     check_keys(given.keys(), defaults.keys(), where)
-    merged = {}
-    for key, default in defaults.items():
-        if key in given:
-            merged[key] = given[key]
-        elif default is REQUIRED:
-            raise ArchitectureError(f"{where}: missing required key '{key}'")
-        else:
-            merged[key] = default
-    return merged
+    return merge_defaults(given, defaults, where)
+
+
+def plain(value: Any) -> Any:
+    """Convert numpy scalars/arrays and tuples into plain Python values (YAML/JSON safe)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
