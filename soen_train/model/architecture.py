@@ -32,7 +32,7 @@ from .connection_parsing import (
     parse_connection,
     resolve_pattern_and_init,
 )
-from .connectivity import CONNECTION_PATTERNS
+from .connection_patterns import CONNECTION_PATTERNS
 from .evaluation import switch_feedback_to_stepwise
 from .layer_parsing import (
     LAYER_KEYS,

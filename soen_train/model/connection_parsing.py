@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .connectivity import CONNECTION_PATTERNS, INIT_KEYS, PATTERN_KEYS, WEIGHT_INITS
+from .connection_patterns import CONNECTION_PATTERNS, PATTERN_KEYS
 from .dynamic_edges import (
     EDGE_PARAM_KEYS,
     edge_settings,
@@ -35,6 +35,7 @@ from .validation import (
     plain,
     require_keys,
 )
+from .weight_inits import INIT_KEYS, WEIGHT_INITS
 
 CONNECTION_KEYS = ("from_layer", "to_layer", "connection_type", "params", "learnable", "noise",
                    "perturb", "description", "visualization_metadata")

@@ -17,11 +17,12 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from .connectivity import build_mask, init_weights
+from .connection_patterns import build_mask
 from .dynamic_edges import EdgeIndex, EdgeRunner, EdgeSettings, edge_settings
 from .noise import weight_offset
 from .spec_types import ConnectionSpec
 from .validation import ArchitectureError
+from .weight_inits import init_weights
 
 WeightTransform = Callable[[Tensor], Tensor]
 
