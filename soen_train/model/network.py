@@ -29,7 +29,9 @@ from .distributions import fill_fan_outs
 from .evaluation import ForwardPlan, evaluate, switch_feedback_to_stepwise
 from .layers import LAYER_TYPES, InternalWeight, LayerRunContext, SOENLayer
 from .noise import NoiseRuntime, weight_offset
+from .original_import import import_original_model
 from .result import SimulationResult, StateKey, split_state_key
+from .soen_file import load_model, save_model
 from .spec_types import CORE_NOISE_KEYS, ArchitectureSpec
 from .validation import ArchitectureError, as_float
 
@@ -120,23 +122,17 @@ class SOENModel(nn.Module):
 
     def save(self, path: PathLike) -> Path:
         """Write this model to a safe ``.soen`` file (safetensors + JSON spec)."""
-        from .soen_file import save_model
-
         return save_model(self, path)
 
     @classmethod
     def load(cls, path: PathLike) -> SOENModel:
         """Read a ``.soen`` written by ``save`` (never executes code from the file)."""
-        from .soen_file import load_model
-
-        return load_model(path)
+        return load_model(path, cls)
 
     @classmethod
     def import_original(cls, path: PathLike) -> SOENModel:
         """Import the original toolkit's torch-pickled ``.soen`` through a restricted unpickler."""
-        from .soen_file import import_original_model
-
-        return import_original_model(path)
+        return import_original_model(path, cls)
 
     # ------------------------------------------------------------------------------------
     # Description

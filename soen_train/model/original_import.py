@@ -29,7 +29,7 @@ import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
@@ -37,10 +37,15 @@ from soen_train.errors import SOENError
 
 from .architecture import parse_architecture
 from .file_errors import SoenFileError
-from .network import SOENModel
 from .original_unpickler import UnsafeFileError, read_torch_file
 from .spec_types import ArchitectureSpec, SimulationSpec
 from .validation import ArchitectureError
+
+if TYPE_CHECKING:
+    from .network import SOENModel
+
+#: The model class ``import_original_model`` builds (``SOENModel`` or a subclass).
+ModelT = TypeVar("ModelT", bound="SOENModel")
 
 PathLike = str | Path
 
@@ -287,8 +292,14 @@ def load_original_state(model: SOENModel, state: Mapping[str, torch.Tensor],
         )
 
 
-def import_original_model(path: PathLike) -> SOENModel:
-    """Build a ``SOENModel`` from an original-toolkit ``.soen`` file (never executes its code)."""
+def import_original_model(path: PathLike, model_cls: type[ModelT]) -> ModelT:
+    """Build a model from an original-toolkit ``.soen`` file (never executes its code).
+
+    Args:
+        path: the original's ``.soen``/``.pth`` file.
+        model_cls: the class to build (``SOENModel``; ``SOENModel.import_original`` passes
+            itself), constructed from the file's architecture, then given its state.
+    """
     path = Path(path)
     data = read_original_file(path)
     architecture = original_architecture(data, str(path))
@@ -297,7 +308,7 @@ def import_original_model(path: PathLike) -> SOENModel:
     # matters is then overwritten from the file.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        model = SOENModel(architecture, seed=None)
+        model = model_cls(architecture, seed=None)
     load_original_state(model, data["state_dict"], data.get("connection_masks"), where=str(path))
     return model
 

@@ -6,7 +6,12 @@ masks, buffers) stored as raw arrays, plus string metadata ``format`` (``soen_tr
 nothing in the file can run code. Reload is bit-exact.
 
 The original toolkit's ``.soen`` is a pickle (``torch.save`` of a dict); it is imported by
-``original_import`` through an allow-list unpickler, so a crafted file cannot execute code.
+``original_import`` through an allow-list unpickler, so a crafted file cannot execute code;
+``is_original_file`` tells the two kinds apart by their first bytes.
+
+This module knows the file format, not the model class: ``load_model`` is given the class
+to build (``SOENModel.load`` passes itself), so ``network`` can import it without a cycle.
+``soen_load.load_any_model`` reads either kind of file into a ``SOENModel``.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -21,10 +27,16 @@ from safetensors.torch import save_file
 
 from .architecture import parse_architecture
 from .file_errors import SoenFileError
-from .network import SOENModel
+
+if TYPE_CHECKING:
+    from .network import SOENModel
+
+__all__ = ["FORMAT", "SoenFileError", "is_original_file", "load_model", "save_model"]
 
 FORMAT = "soen_train/1"
 PathLike = str | Path
+#: The model class ``load_model`` builds (``SOENModel`` or a subclass).
+ModelT = TypeVar("ModelT", bound="SOENModel")
 
 
 def save_model(model: SOENModel, path: PathLike) -> Path:
@@ -57,8 +69,17 @@ def _read_safetensors(path: Path) -> tuple:
     return metadata, tensors
 
 
-def load_model(path: PathLike) -> SOENModel:
-    """Rebuild a model from a ``.soen`` written by ``save_model`` (bit-exact)."""
+def load_model(path: PathLike, model_cls: type[ModelT]) -> ModelT:
+    """Rebuild a model from a ``.soen`` written by ``save_model`` (bit-exact).
+
+    Args:
+        path: the ``.soen`` file.
+        model_cls: the class to build (``SOENModel``), constructed from the stored spec
+            without drawing weights, then given the stored tensors.
+
+    Raises:
+        SoenFileError: the file is not ours, or its spec and tensors do not match.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
@@ -73,7 +94,7 @@ def load_model(path: PathLike) -> SOENModel:
     except (KeyError, json.JSONDecodeError) as exc:
         raise SoenFileError(f"{path}: the architecture spec is missing or not valid JSON ({exc})") from None
     architecture = parse_architecture(spec, where=f"{path} (spec)")
-    model = SOENModel(architecture, seed=architecture.seed, materialize=False)
+    model = model_cls(architecture, seed=architecture.seed, materialize=False)
     dtype_name = metadata.get("dtype", "torch.float32")
     dtype = getattr(torch, dtype_name.replace("torch.", ""), None)
     if isinstance(dtype, torch.dtype) and dtype != torch.float32:
@@ -87,29 +108,15 @@ def load_model(path: PathLike) -> SOENModel:
     return model
 
 
-def import_original_model(path: PathLike) -> SOENModel:
-    """Build a model from an original-toolkit ``.soen`` (see ``original_import``; runs no code from it)."""
-    from .original_import import import_original_model as import_original
-
-    return import_original(path)
-
-
 #: First bytes of the files the original toolkit writes: a torch zip, or a pre-1.6 pickle.
 _ORIGINAL_SIGNATURES = (b"PK\x03\x04", b"\x80")
 
 
-def load_any_model(path: PathLike) -> SOENModel:
-    """A model from either kind of ``.soen``: ours (safetensors) or the original toolkit's.
+def is_original_file(path: PathLike) -> bool:
+    """True when ``path`` starts like a file of the original toolkit (torch zip or pickle).
 
-    The original's files are torch zips or pickles; they are imported with
-    ``import_original_model`` (never executing their code). Everything else is read as ours.
+    Ours are safetensors files, which start with an 8-byte header length, never with these.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"model file not found: {path}")
-    with path.open("rb") as handle:
+    with Path(path).open("rb") as handle:
         head = handle.read(4)
-    if head.startswith(_ORIGINAL_SIGNATURES):
-        return import_original_model(path)
-    return load_model(path)
-
+    return head.startswith(_ORIGINAL_SIGNATURES)

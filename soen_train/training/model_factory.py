@@ -12,7 +12,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from soen_train.config.errors import ConfigError
 from soen_train.model import SOENModel
-from soen_train.model.soen_file import load_any_model
+from soen_train.model.soen_load import load_any_model
 
 
 def _existing(path: str, key: str) -> Path:

@@ -268,7 +268,7 @@ def test_dynamic_edges_follow_the_saved_mask(tmp_path):
 
 
 def test_either_kind_of_soen_file_loads(tmp_path):
-    from soen_train.model.soen_file import load_any_model
+    from soen_train.model.soen_load import load_any_model
 
     original_file = CASES / "sd_Tanh" / "model.soen"
     imported = load_any_model(original_file)

@@ -131,10 +131,6 @@ ALLOWED_CYCLE_EDGES: Dict[Edge, str] = {
         "the JAX loop reuses runner.flat_hparams (function-level import) while runner dispatches "
         "to jax.trainer.run_jax_repeat; goes with the backend-neutral loop of issue 17"
     ),
-    ("soen_train.model.network", "soen_train.model.soen_file"): (
-        "SOENModel.save/load/import_original delegate (function-level) to soen_file, which "
-        "constructs SOENModel; the file functions need the class passed in or the methods moved"
-    ),
 }
 
 
