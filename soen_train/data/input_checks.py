@@ -17,6 +17,25 @@ def file_row(rows: np.ndarray | None, position: int) -> int:
     return position if rows is None else int(rows[position])
 
 
+def check_finite(block: np.ndarray, offset: int, rows: np.ndarray | None, where: str,
+                 what: str) -> None:
+    """Raise a ``DataError`` naming the first sample of ``block`` that holds NaN or Inf.
+
+    Args:
+        block: float values of samples ``offset``.. of a split (samples along axis 0).
+        offset: the split position of the block's first sample.
+        rows: file rows of the split's samples (flat files), or None for split files.
+        where: file and dataset key, for the message.
+        what: what the values are ('inputs', 'targets'), for the message.
+    """
+    bad = ~np.isfinite(block)
+    if bad.any():
+        row = file_row(rows, offset + int(np.argwhere(bad)[0][0]))
+        raise DataError(
+            f"{where} has NaN/Inf {what} (first at sample {row}); {what} must be finite numbers"
+        )
+
+
 class InputChecker:
     """Validates blocks of one split's inputs and tracks their exact minimum and maximum."""
 
@@ -35,13 +54,7 @@ class InputChecker:
         if block.size == 0:
             return
         if block.dtype.kind == "f":
-            bad = ~np.isfinite(block)
-            if bad.any():
-                row = file_row(self.rows, offset + int(np.argwhere(bad)[0][0]))
-                raise DataError(
-                    f"{self.path}: '{self.key}' has NaN/Inf inputs (first at sample {row}); "
-                    "inputs must be finite numbers"
-                )
+            check_finite(block, offset, self.rows, f"{self.path}: '{self.key}'", "inputs")
             if block.dtype.itemsize > 4 and np.abs(block).max() > FLOAT32_MAX:
                 row = file_row(
                     self.rows, offset + int(np.argwhere(np.abs(block) > FLOAT32_MAX)[0][0])

@@ -19,7 +19,7 @@ import numpy as np
 
 from soen_train.data.errors import DataError
 from soen_train.data.hdf5_source import ArrayInfo
-from soen_train.data.input_checks import file_row
+from soen_train.data.input_checks import check_finite, file_row
 
 PADDING_LABEL = -100  # ignored by cross entropy; only meaningful for seq2seq labels
 
@@ -51,6 +51,23 @@ def _shape_text(shape: tuple) -> str:
     return "[" + ", ".join(str(s) for s in shape) + "]"
 
 
+def _class_or_regression(prefix: str, shape: tuple, is_int: bool) -> LabelLayout | None:
+    """The layout of labels whose ``shape`` starts at the axis with one label per output.
+
+    That axis is the sample axis N for seq2static (``prefix`` "") and the time axis T for
+    seq2seq (``prefix`` "seq_"); one rule serves both: integer labels without a feature axis
+    are classes, float ones regression targets that get a feature axis of size 1, float
+    labels with a feature axis K are K-dim targets. None when the shape fits neither.
+    """
+    if len(shape) == 1:
+        if is_int:
+            return LabelLayout(prefix + "class")
+        return LabelLayout(prefix + "regression", add_feature_axis=True, feature_dim=1)
+    if len(shape) == 2 and not is_int:
+        return LabelLayout(prefix + "regression", feature_dim=shape[1])
+    return None
+
+
 def label_layout(
     info: ArrayInfo, n_samples: int, seq_len: int, mapping: str, paradigm: str, path: Path
 ) -> LabelLayout:
@@ -71,14 +88,9 @@ def label_layout(
             )
         return LabelLayout("seq_regression", extra_steps=shape[1] - seq_len, feature_dim=shape[2])
     if mapping == "seq2static":
-        if rank == 1:
-            return (
-                LabelLayout("class")
-                if is_int
-                else LabelLayout("regression", add_feature_axis=True, feature_dim=1)
-            )
-        if rank == 2 and not is_int:
-            return LabelLayout("regression", feature_dim=shape[1])
+        layout = _class_or_regression("", shape, is_int)
+        if layout is not None:
+            return layout
         hint = (
             "; they look like per-step labels: set training.mapping=seq2seq"
             if rank in (2, 3) and shape[1] == seq_len
@@ -101,14 +113,9 @@ def label_layout(
             f"{where} has {shape[1]} time steps {_shape_text(shape)} but the inputs have "
             f"{seq_len}; seq2seq labels need one entry per input step (pad with -100)"
         )
-    if rank == 2:
-        return (
-            LabelLayout("seq_class")
-            if is_int
-            else LabelLayout("seq_regression", add_feature_axis=True, feature_dim=1)
-        )
-    if rank == 3 and not is_int:
-        return LabelLayout("seq_regression", feature_dim=shape[2])
+    layout = _class_or_regression("seq_", shape[1:], is_int)
+    if layout is not None:
+        return layout
     raise DataError(
         f"{where} has shape {_shape_text(shape)} dtype {info.dtype}, which does not fit mapping "
         "'seq2seq': expected integer class labels [N, T] or float targets [N, T, K]"
@@ -132,13 +139,7 @@ class LabelChecker:
         if self.layout.is_class:
             self._check_classes(block, offset)
         else:
-            bad = ~np.isfinite(block)
-            if bad.any():
-                row = file_row(self.rows, offset + int(np.argwhere(bad)[0][0]))
-                raise DataError(
-                    f"{self.path}: '{self.key}' has NaN/Inf targets (first at sample {row}); "
-                    "regression targets must be finite numbers"
-                )
+            check_finite(block, offset, self.rows, f"{self.path}: '{self.key}'", "targets")
 
     def _check_classes(self, block: np.ndarray, offset: int) -> None:
         if block.size == 0:

@@ -9,11 +9,11 @@ Keys the original toolkit skips are noted as ignored; misspelt keys are errors.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .array_files import read_array
 from .distributions import KNOWN_DISTRIBUTION_KEYS, canonical_distribution, validate_distribution
 from .layers import LAYER_TYPES, SOLVERS
 from .noise_parsing import parse_noise, parse_perturb
@@ -149,17 +149,7 @@ def _parse_polarity(raw: Mapping[str, Any], dim: int, where: str) -> PolaritySpe
             raise ArchitectureError(f"{at}: expected a list of {dim} values in {{-1, 0, 1}}")
         signs = [as_int(v, f"{at}[{i}]") for i, v in enumerate(value)]
     elif key == "polarity_file":
-        path = Path(as_str(value, at))
-        if not path.is_file():
-            raise ArchitectureError(f"{at}: file not found: {path}")
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as data:
-                if "polarity" not in data.files:
-                    raise ArchitectureError(f"{at}: {path} has no array 'polarity'")
-                array = np.asarray(data["polarity"])
-        else:
-            array = np.asarray(np.load(path, allow_pickle=False))
-        signs = [int(v) for v in array.reshape(-1)]
+        signs = [int(v) for v in read_array(value, "polarity", at).reshape(-1)]
     else:
         signs = _named_polarity(value, dim, at)
     if len(signs) != dim or any(s not in (-1, 0, 1) for s in signs):

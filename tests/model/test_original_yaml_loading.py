@@ -311,6 +311,24 @@ def test_random_polarity_as_the_original():
         read_architecture(spec)
 
 
+def test_polarity_from_a_file(tmp_path):
+    """polarity_file: a .npy array, or array 'polarity' of a .npz, read without unpickling."""
+    signs = np.array([1, -1, 0, 1])
+    np.save(tmp_path / "p.npy", signs)
+    np.savez(tmp_path / "p.npz", polarity=signs.reshape(2, 2))
+    np.savez(tmp_path / "other.npz", mask=signs)
+    for name in ("p.npy", "p.npz"):
+        spec = minimal([layer(0, "Input", 4, polarity_file=str(tmp_path / name)), layer(1, "Linear", 2)],
+                       [conn(0, 1, init="constant", value=0.1)])
+        assert read_architecture(spec).layers[0].polarity.signs == [1, -1, 0, 1]
+    spec["layers"][0]["params"]["polarity_file"] = str(tmp_path / "other.npz")
+    with pytest.raises(ArchitectureError, match=r"layer 0.params.polarity_file: .*other.npz has no array 'polarity'"):
+        read_architecture(spec)
+    spec["layers"][0]["params"]["polarity_file"] = str(tmp_path / "missing.npy")
+    with pytest.raises(ArchitectureError, match="polarity_file: file not found"):
+        read_architecture(spec)
+
+
 def test_bad_pattern_values_name_the_connection():
     spec = minimal([layer(0, "Input", 2), layer(1, "Linear", 3)],
                    [conn(0, 1, "sparse", sparsity=1.5)])

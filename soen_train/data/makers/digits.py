@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from soen_train.data.makers.catalog import DATASETS, DatasetMaker, MadeDataset
+from soen_train.data.makers.catalog import DATASETS, DIGIT_CLASS_NAMES, DatasetMaker, MadeDataset
 from soen_train.data.makers.params import Param
 from soen_train.data.makers.stratify import stratified_split
 
@@ -46,17 +46,13 @@ class DigitsMaker(DatasetMaker):
             name: (images[idx], labels[idx])
             for name, idx in (("train", train), ("val", val), ("test", test))
         }
-        attrs = {
-            "task": "digits",
-            "description": "sklearn 8x8 digits, one image row per time step, pixels / 16",
-            "n_classes": 10,
-            "class_names": ",".join(str(d) for d in range(10)),
-            "seq_length": 8,
-            "n_features": 8,
-            "total_samples": n,
-            "random_seed": params["seed"],
-        }
-        return MadeDataset(splits=splits, attrs=attrs)
+        return MadeDataset.classification(
+            splits,
+            task="digits",
+            description="sklearn 8x8 digits, one image row per time step, pixels / 16",
+            class_names=DIGIT_CLASS_NAMES,
+            seed=params["seed"],
+        )
 
 
 DATASETS.register("digits", "sklearn_digits")(DigitsMaker())

@@ -21,9 +21,9 @@ import numpy as np
 
 from soen_train.data.errors import DataError
 from soen_train.data.idx_format import read_idx
-from soen_train.data.makers.catalog import DATASETS, DatasetMaker, MadeDataset
+from soen_train.data.makers.catalog import DATASETS, DIGIT_CLASS_NAMES, DatasetMaker, MadeDataset
 from soen_train.data.makers.params import Param
-from soen_train.data.makers.stratify import stratified_split, stratified_subset
+from soen_train.data.makers.stratify import holdout_splits, stratified_subset
 from soen_train.data.mnist_download import DEFAULT_MD5, DEFAULT_MIRRORS, download_mnist
 
 IDX_FILES = {
@@ -212,24 +212,15 @@ class MnistMaker(DatasetMaker):
                 f"dataset 'mnist': {len(y_train)} training images leave none for training after "
                 f"taking {n_val} for validation; raise limit_train"
             )
-        train, val, _ = stratified_split(y_train, n_val, 0, seed + 2)
-        splits = {
-            "train": (x_train[train], y_train[train]),
-            "val": (x_train[val], y_train[val]),
-            "test": (x_test, y_test),
-        }
-        attrs = {
-            "task": "mnist",
-            "description": "MNIST digits, one image row per time step, pixels / 255",
-            "n_classes": 10,
-            "class_names": ",".join(str(d) for d in range(10)),
-            "seq_length": int(x_train.shape[1]),
-            "n_features": int(x_train.shape[2]),
-            "total_samples": int(len(y_train) + len(y_test)),
-            "random_seed": seed,
-            "source": ";".join(str(p) for p in files.paths()),
-        }
-        return MadeDataset(splits=splits, attrs=attrs)
+        splits = holdout_splits(x_train, y_train, x_test, y_test, n_val, seed + 2)
+        return MadeDataset.classification(
+            splits,
+            task="mnist",
+            description="MNIST digits, one image row per time step, pixels / 255",
+            class_names=DIGIT_CLASS_NAMES,
+            seed=seed,
+            source=";".join(str(p) for p in files.paths()),
+        )
 
     @staticmethod
     def _limit(

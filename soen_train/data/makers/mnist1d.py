@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from soen_train.data.makers.catalog import DATASETS, DatasetMaker, MadeDataset
+from soen_train.data.makers.catalog import DATASETS, DIGIT_CLASS_NAMES, DatasetMaker, MadeDataset
 from soen_train.data.makers.params import Param
-from soen_train.data.makers.stratify import stratified_split
+from soen_train.data.makers.stratify import holdout_splits
 
 
 class Mnist1dMaker(DatasetMaker):
@@ -57,23 +57,14 @@ class Mnist1dMaker(DatasetMaker):
         x_test = np.asarray(made["x_test"], dtype=np.float32)[:, :, None]
         y_test = np.asarray(made["y_test"], dtype=np.int64)
         n_val = max(10, int(params["val_fraction"] * len(y)))
-        train, val, _ = stratified_split(y, n_val, 0, params["seed"] + 1)
-        splits = {
-            "train": (x[train], y[train]),
-            "val": (x[val], y[val]),
-            "test": (x_test, y_test),
-        }
-        attrs = {
-            "task": "mnist1d",
-            "description": "MNIST-1D digits (40 steps x 1 feature), standardised",
-            "n_classes": 10,
-            "class_names": ",".join(str(d) for d in range(10)),
-            "seq_length": int(x.shape[1]),
-            "n_features": 1,
-            "total_samples": int(len(y) + len(y_test)),
-            "random_seed": params["seed"],
-        }
-        return MadeDataset(splits=splits, attrs=attrs)
+        splits = holdout_splits(x, y, x_test, y_test, n_val, params["seed"] + 1)
+        return MadeDataset.classification(
+            splits,
+            task="mnist1d",
+            description="MNIST-1D digits (40 steps x 1 feature), standardised",
+            class_names=DIGIT_CLASS_NAMES,
+            seed=params["seed"],
+        )
 
 
 DATASETS.register("mnist1d")(Mnist1dMaker())

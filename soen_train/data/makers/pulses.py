@@ -92,18 +92,13 @@ class PulsesMaker(DatasetMaker):
             name: make_pulse_split(params[f"n_{name}"], params, np.random.default_rng(stream))
             for name, stream in zip(("train", "val", "test"), streams)
         }
-        total = sum(len(labels) for _, labels in splits.values())
-        attrs = {
-            "task": "one_or_two_pulses",
-            "description": "one (label 0) or two (label 1) Gaussian pulses on a noisy baseline",
-            "n_classes": 2,
-            "class_names": "one_pulse,two_pulses",
-            "seq_length": params["seq_len"],
-            "n_features": 1,
-            "total_samples": total,
-            "random_seed": params["seed"],
-        }
-        return MadeDataset(splits=splits, attrs=attrs)
+        return MadeDataset.classification(
+            splits,
+            task="one_or_two_pulses",
+            description="one (label 0) or two (label 1) Gaussian pulses on a noisy baseline",
+            class_names=["one_pulse", "two_pulses"],
+            seed=params["seed"],
+        )
 
 
 DATASETS.register("pulses", "one_or_two_pulses")(PulsesMaker())

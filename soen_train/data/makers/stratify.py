@@ -36,3 +36,19 @@ def stratified_split(
     test = np.sort(order[n_val : n_val + n_test])
     train = np.sort(order[n_val + n_test :])
     return train, val, test
+
+
+def holdout_splits(
+    x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, n_val: int, seed: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{train, val, test} splits: a class-proportional ``n_val`` of (x, y) held out for
+    validation, the given test set kept as is (for datasets published with a test split).
+
+    Args:
+        x, y: the published training samples [N, ...] and their labels [N].
+        x_test, y_test: the published test samples and labels.
+        n_val: how many training samples become the validation split.
+        seed: seed of the stratified choice.
+    """
+    train, val, _ = stratified_split(y, n_val, 0, seed)
+    return {"train": (x[train], y[train]), "val": (x[val], y[val]), "test": (x_test, y_test)}
