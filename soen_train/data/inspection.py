@@ -288,8 +288,13 @@ def inspect_labels(
     """The shape, label and class-count checks of ``inspect_data_file`` on the labels alone.
 
     Labels are small next to inputs, so this runs before any setup; the inputs' values are
-    checked when the data module reads them. ``class_losses``: the configured losses that
-    need integer class labels.
+    checked when the data module reads them.
+
+    Args:
+        path: the HDF5 data file.
+        options: the data settings (mapping, paradigm, splits, num_classes).
+        target_seq_len: the sequence length the inputs are resampled to, or None for theirs.
+        class_losses: the configured losses that need integer class labels.
     """
     inspector = _FileInspector(path, options, target_seq_len)
     with contextlib.closing(HDF5Source(path)) as source:

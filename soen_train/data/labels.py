@@ -71,7 +71,19 @@ def _class_or_regression(prefix: str, shape: tuple, is_int: bool) -> LabelLayout
 def label_layout(
     info: ArrayInfo, n_samples: int, seq_len: int, mapping: str, paradigm: str, path: Path
 ) -> LabelLayout:
-    """Classify stored labels ``info`` for a split of ``n_samples`` sequences of ``seq_len`` steps."""
+    """Classify stored labels ``info`` for a split of ``n_samples`` sequences of ``seq_len`` steps.
+
+    Args:
+        info: shape and dtype of the stored labels.
+        n_samples: input sequences in the split (one label entry each).
+        seq_len: time steps per input sequence.
+        mapping: ``seq2static`` (one label per sequence) or ``seq2seq`` (one per step).
+        paradigm: the training paradigm; ``distillation`` expects teacher state histories.
+        path: the data file, for messages.
+
+    Returns:
+        The layout; a shape that fits none is a ``DataError`` saying what was expected.
+    """
     shape, is_int = info.shape, info.dtype.kind in "biu"
     where = f"{path}: '{info.key}'"
     if not shape or shape[0] != n_samples:
@@ -186,6 +198,12 @@ def resolve_num_classes(given: int | None, max_label: int, declared: int | None,
 
     The original counted distinct labels (labels {0, 2} gave 2) and silently replaced the
     user's value; here the count is max + 1 and a disagreement is an error naming both numbers.
+
+    Args:
+        given: ``data.num_classes`` as configured, or None.
+        max_label: the largest class label in the file.
+        declared: the file's ``n_classes`` attribute, or None.
+        path: the data file, for messages.
     """
     if max_label < 0:
         raise DataError(f"{path}: the labels hold no class (every entry is -100 padding)")
@@ -226,6 +244,15 @@ def check_label_values(
     - float labels read as regression targets while the loss needs class ids;
     - a single class in the training labels (nothing to tell apart);
     - uint8 labels holding 255, the usual "no label" marker, which would mean 256 classes.
+
+    Args:
+        labels: the split's label values.
+        key: the labels' dataset key in the file, for messages.
+        layout: how the labels are read (``label_layout``).
+        path: the data file, for messages.
+        class_losses: the configured losses that need integer class labels.
+        given_classes: ``data.num_classes`` as configured, or None.
+        declared_classes: the file's ``n_classes`` attribute, or None.
     """
     where = f"{path}: '{key}'"
     if not layout.is_class:

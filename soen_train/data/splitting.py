@@ -18,7 +18,18 @@ from soen_train.data.errors import DataError
 def flat_split_rows(
     n: int, val_split: float, test_split: float, seed: int, path: Path
 ) -> dict[str, np.ndarray]:
-    """Row indices (increasing) of the train, val and test parts of an N-sample flat file."""
+    """Row indices (increasing) of the train, val and test parts of an N-sample flat file.
+
+    A seeded random permutation, cut by the fractions (val and test rounded down, train the
+    rest); an empty split is a ``DataError``.
+
+    Args:
+        n: samples in the file.
+        val_split: fraction of the samples for validation.
+        test_split: fraction of the samples for testing.
+        seed: seed of the permutation.
+        path: the data file, for messages.
+    """
     n_val = int(val_split * n)
     n_test = int(test_split * n)
     n_train = n - n_val - n_test

@@ -15,7 +15,14 @@ from .validation import ArchitectureError, as_str
 
 
 def read_array(path_value: object, key: str, where: str, *, npy: bool = True) -> np.ndarray:
-    """Load an array from .npz (key ``key``) or .npy without unpickling."""
+    """Load an array from .npz (key ``key``) or .npy without unpickling.
+
+    Args:
+        path_value: the file path as given in the architecture.
+        key: the array's name inside a ``.npz``.
+        where: position in the architecture, for messages.
+        npy: whether a ``.npy`` file is accepted too.
+    """
     path = Path(as_str(path_value, where))
     if not path.is_file():
         raise ArchitectureError(f"{where}: file not found: {path}")

@@ -387,6 +387,14 @@ def build_mask(pattern: str, n_from: int, n_to: int, params: Mapping[str, Any], 
 
     ``allow_self=False`` clears the diagonal of every square mask afterwards (inter-layer
     connections of equal size included, as in the original).
+
+    Args:
+        pattern: pattern name or alias (``CONNECTION_PATTERNS``).
+        n_from: nodes of the source layer.
+        n_to: nodes of the target layer.
+        params: the pattern's parameters (missing ones take their defaults).
+        allow_self: keep the diagonal of a square mask.
+        generator: torch generator for random patterns (None: torch's global one).
     """
     name = CONNECTION_PATTERNS.canonical(pattern)
     entry = CONNECTION_PATTERNS.get(name)

@@ -66,6 +66,26 @@ class DendriteScan(torch.autograd.Function):
                 c: Tensor, IB: Tensor | None, g_noise: Tensor | None, s_noise: Tensor | None,
                 source: SourceFunction, need_grad: bool, phi_y: Tensor | None = None
                 ) -> tuple[Tensor, Tensor, Tensor]:
+        """Run the scan without a graph, keeping what the adjoint recursion needs.
+
+        Args:
+            ctx: autograd's context; saves the histories and slopes for ``backward``.
+            X: external flux [T, B, D] (Phi0), phi noise included.
+            bias: per-node flux offset [D] or [B, D] (Phi0), or None.
+            s0: initial state [B, D].
+            J: internal connection [D, D], or None.
+            a: state decay per step [D] or [B, D] (1 - dt*gamma_minus).
+            c: drive gain per step [D] or [B, D] (dt*gamma_plus).
+            IB: bias current [D], [B, D] or [T, B, D] (Ic), None for phi-only sources.
+            g_noise: additive drive noise [T, B, D], or None.
+            s_noise: additive state noise [T, B, D], or None.
+            source: the source function g(phi, i).
+            need_grad: whether any input needs a gradient (slopes are kept only then).
+            phi_y: a MultiplierWICC's weight flux [D] or [B, D] (Phi0), or None.
+
+        Returns:
+            (H [T+1, B, D], PHI [T, B, D] or empty, G [T, B, D]), as ``dendrite_scan``.
+        """
         ctx.set_materialize_grads(False)
         steps, batch, dim = X.shape
         uses_current = source.uses_current
@@ -131,6 +151,17 @@ class DendriteScan(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, gH: Tensor | None, gPHI: Tensor | None, gG: Tensor | None):
+        """Walk the adjoint recursion once (module docstring) and reduce parameter gradients.
+
+        Args:
+            ctx: the context ``forward`` filled.
+            gH: dL/dH [T+1, B, D], or None when H does not reach the loss.
+            gPHI: dL/dPHI [T, B, D], or None.
+            gG: dL/dG [T, B, D], or None.
+
+        Returns:
+            One gradient (or None) per ``forward`` input, in its order.
+        """
         if ctx.native:
             return _native_backward(ctx, gH, gPHI, gG)
         H, flux, G, J, a, c, IB, DPHI, DI = ctx.saved_tensors
@@ -253,6 +284,19 @@ def dendrite_scan(X: Tensor, s0: Tensor, J: Tensor | None, a: Tensor, c: Tensor,
     [Phi0]) turns the drive into a MultiplierWICC's g(phi + phi_y, IB - s) -
     g(phi - phi_y, IB + s) (gradients flow to phi_y too); it needs the compiled scan
     (``native_scan.supports``), which the multiplier layer checks before calling.
+
+    Args:
+        X: external flux [T, B, D] (Phi0), phi noise included.
+        s0: initial state [B, D].
+        J: internal connection [D, D], or None.
+        a: state decay per step (1 - dt*gamma_minus).
+        c: drive gain per step (dt*gamma_plus).
+        IB: bias current (Ic), None for phi-only sources.
+        source: the source function g(phi, i).
+        g_noise: additive drive noise samples, or None.
+        s_noise: additive state noise samples, or None.
+        bias: per-node flux offset (Phi0), or None.
+        phi_y: a MultiplierWICC's weight flux (Phi0), or None.
     """
     if X.dim() != 3:
         raise ValueError(f"dendrite_scan: X must be [T, B, D], got {tuple(X.shape)}")

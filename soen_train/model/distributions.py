@@ -149,6 +149,12 @@ def validate_distribution(name: str, params: Mapping[str, object], where: str,
     Keys the distribution does not read are ignored (with a note, as the original skips
     them); a misspelt key is an error naming the closest one. ``default_value`` is the
     parameter's own default, used by ``constant`` without a value.
+
+    Args:
+        name: canonical distribution name (``PARAM_DISTRIBUTIONS``).
+        params: the distribution's parameters as given.
+        where: position in the architecture, for messages.
+        default_value: the parameter's own default (``constant`` without ``value``).
     """
     canonical = canonical_distribution(name, where)
     dist = PARAM_DISTRIBUTIONS.get(canonical)
@@ -193,6 +199,12 @@ def draw_values(name: str, params: Mapping[str, Any], dim: int, generator: Gen) 
 
     Blocking: ``shared`` draws dim/block_size values and repeats each block_size times;
     ``tiled`` draws block_size values and tiles them dim/block_size times.
+
+    Args:
+        name: canonical distribution name.
+        params: its parameters, checked and completed by ``validate_distribution``.
+        dim: how many values (the layer's nodes).
+        generator: torch generator to draw from (None: torch's global one).
     """
     dist = PARAM_DISTRIBUTIONS.get(PARAM_DISTRIBUTIONS.canonical(name.lower()))
     size = int(params.get("block_size", 1))

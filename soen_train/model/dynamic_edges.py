@@ -210,6 +210,12 @@ def edge_settings(mode: str, block: Mapping[str, Any], where: str, *, warn: bool
     is an error naming it. An unknown ``source_func`` falls back to RateArray, as in the
     original, and is noted too. ``warn=False`` when the block was already checked (the
     architecture reader notes once; building the model must not repeat it).
+
+    Args:
+        mode: the edge mode (``WICC`` or ``NOCC``).
+        block: the connection's ``connection_params`` block.
+        where: position in the architecture, for messages.
+        warn: whether to note ignored keys (False when already checked).
     """
     if mode not in EDGE_DEFAULTS:
         raise ArchitectureError(f"{where}: mode '{mode}' has no edge parameters")

@@ -255,6 +255,14 @@ class SOENModel(nn.Module):
         ``key`` is a core noise key (phi, g, s, bias_current, j) or a layer parameter name.
         Without ``layer_ids`` every layer that supports the key is changed. Returns the ids
         changed. Acts only while the model is training.
+
+        Args:
+            target: ``'noise'`` (fresh per step) or ``'perturb'`` (fixed per forward pass).
+            key: core noise key or layer parameter name.
+            value: the std, in the units of the quantity (Phi0 for phi, Ic for currents).
+            layer_ids: the layers to change (None: every layer that supports ``key``).
+            relative: set the layers' noise ``relative`` flag too (std as a fraction of the
+                value; only for target 'noise'); None leaves it.
         """
         if target not in NOISE_TARGETS:
             raise ValueError(f"unknown noise target '{target}'; valid targets: {list(NOISE_TARGETS)}")
@@ -425,6 +433,12 @@ class SOENModel(nn.Module):
         ``initial_states`` maps layer id (or (id, 's1'/'s2')) to [B, D] or [D] states
         (broadcast over the batch); missing ones start at zero. ``track_phi``/``track_g``
         (or the simulation block's flags) add flux/drive histories [B, T, D].
+
+        Args:
+            x: input [B, T, D_in] (flux, Phi0, for physical inputs).
+            initial_states: start states by layer id (missing: zero).
+            track_phi: record every layer's flux history.
+            track_g: record every layer's drive history.
         """
         x = self._check_input(x)
         sim = self._arch.simulation
@@ -436,6 +450,7 @@ class SOENModel(nn.Module):
         return self.simulate(x, initial_states=initial_states).output
 
     def extra_repr(self) -> str:
+        """One line for ``repr(model)`` (nn.Module's hook): layer ids, dt, input type, evaluation."""
         sim = self._arch.simulation
         return (f"layers={self.layer_ids}, dt={self.dt:g}, input_type={sim.input_type}, "
                 f"evaluation={sim.network_evaluation_method}")

@@ -89,7 +89,14 @@ class NoiseRuntime:
 
 def weight_offset(perturb: PerturbSpec, shape: torch.Size, device: torch.device,
                   dtype: torch.dtype) -> Tensor | None:
-    """One draw of the ``j`` perturbation for a weight matrix (None when not configured)."""
+    """One draw of the ``j`` perturbation for a weight matrix (None when not configured).
+
+    Args:
+        perturb: the connection's perturbation spec (``j_mean``/``j_std``).
+        shape: the weight matrix shape [n_to, n_from].
+        device: device of the weights.
+        dtype: dtype of the weights.
+    """
     mean, std = perturb.mean("j"), perturb.std("j")
     if mean == 0.0 and std == 0.0:
         return None

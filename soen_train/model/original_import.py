@@ -209,6 +209,12 @@ def load_original_state(model: SOENModel, state: Mapping[str, torch.Tensor],
 
     ``model`` must have the architecture the state was saved with. Every entry is placed
     or the call fails naming it; every parameter of ``model`` must receive a value.
+
+    Args:
+        model: the model to fill, built from the saved architecture.
+        state: the original's state_dict (legacy names accepted).
+        masks: the original's ``connection_masks`` (they replace the rebuilt ones).
+        where: the file, for messages.
     """
     state = _canonical_state(state, where)
     masks = dict(masks or {})

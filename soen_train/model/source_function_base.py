@@ -61,12 +61,28 @@ class ScanStepper:
 
     def step(self, entry: object, current: Tensor | None, g_out: Tensor,
              dphi_out: Tensor | None, di_out: Tensor | None) -> None:
-        """Write one step from its plan entry."""
+        """Write one step from its plan entry.
+
+        Args:
+            entry: this step's entry of ``plan``.
+            current: SQUID current i [B, D] (Ic), None for phi-only functions.
+            g_out: buffer [B, D] for the rate g.
+            dphi_out: buffer [B, D] for dg/dphi (written when ``writes_slopes``).
+            di_out: buffer [B, D] for dg/di (written when ``writes_slopes``).
+        """
         self.step_flux(entry, current, g_out, dphi_out, di_out)
 
     def step_flux(self, phi: Tensor, current: Tensor | None, g_out: Tensor,
                   dphi_out: Tensor | None, di_out: Tensor | None) -> None:
-        """Write one step from its flux ``phi`` [B, D]."""
+        """Write one step from its flux ``phi`` [B, D].
+
+        Args:
+            phi: this step's flux [B, D] (Phi0), computed just now.
+            current: SQUID current i [B, D] (Ic), None for phi-only functions.
+            g_out: buffer [B, D] for the rate g.
+            dphi_out: buffer [B, D] for dg/dphi (written when ``writes_slopes``).
+            di_out: buffer [B, D] for dg/di (written when ``writes_slopes``).
+        """
         g_out.copy_(self.source.value(phi, current))
         if self.writes_slopes:
             dphi, di = self.source.derivatives(phi, current)

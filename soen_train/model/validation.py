@@ -106,6 +106,13 @@ def check_keys_tolerant(given: Iterable[str], used: Iterable[str], known: Iterab
     takes effect here is a typo: ``ArchitectureError`` naming that key (a near miss of a
     key that would have no effect anyway changes nothing, so it is only noted). Any other
     key the original skips as well: noted as ignored. Returns the ignored keys.
+
+    Args:
+        given: the keys of the block.
+        used: keys that take effect here.
+        known: keys the original reads elsewhere and skips here.
+        where: position in the architecture, for messages.
+        why: why the ignored keys have no effect (for the note).
     """
     used_set, known_set = set(used), set(known)
     ignored: list[str] = []
@@ -168,7 +175,15 @@ def _number(value: Any, where: str, expected: str) -> float:
 
 def as_float(value: Any, where: str, *, minimum: float | None = None,
              maximum: float | None = None, allow_none: bool = False) -> float | None:
-    """A finite float from a number or numeric string, optionally range-checked."""
+    """A finite float from a number or numeric string, optionally range-checked.
+
+    Args:
+        value: the raw value (a bool is refused, '1e-3' accepted).
+        where: position in the architecture, for messages.
+        minimum: smallest allowed value (inclusive), or None.
+        maximum: largest allowed value (inclusive), or None.
+        allow_none: return None for None instead of refusing it.
+    """
     if value is None and allow_none:
         return None
     number = _number(value, where, "a number")

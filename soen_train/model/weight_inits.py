@@ -175,7 +175,15 @@ INIT_KEYS: tuple[str, ...] = tuple(sorted(
 
 
 def init_weights(init: str, mask: Tensor, params: Mapping[str, Any], generator: Gen) -> Tensor:
-    """float32 weights [n_to, n_from] from initialiser ``init``, times the mask."""
+    """float32 weights [n_to, n_from] from initialiser ``init``, times the mask.
+
+    Args:
+        init: initialiser name or alias (``WEIGHT_INITS``).
+        mask: the connection's 0/1 mask [n_to, n_from].
+        params: the initialiser's parameters (missing ones take their defaults; ``uniform``
+            takes ``a``/``b`` for ``min``/``max``).
+        generator: torch generator (None: torch's global one).
+    """
     name = WEIGHT_INITS.canonical(init)
     entry = WEIGHT_INITS.get(name)
     given = dict(params)

@@ -22,7 +22,14 @@ _ENV_SET_KEY = "hydra.job.env_set"
 def trial_env_overrides(
     storage_url: str, study_name: str, trial_number: int, include_storage: bool = True
 ) -> List[str]:
-    """Overrides that make ``current_trial()`` find trial ``trial_number`` inside the job."""
+    """Overrides that make ``current_trial()`` find trial ``trial_number`` inside the job.
+
+    Args:
+        storage_url: the Optuna storage URL the job connects to.
+        study_name: the study.
+        trial_number: the trial the job runs.
+        include_storage: add the storage override (False when the job gets it otherwise).
+    """
     overrides = [
         f"++{_ENV_SET_KEY}.{ENV_STUDY}={quote_override_value(study_name)}",
         f"++{_ENV_SET_KEY}.{ENV_TRIAL}={quote_override_value(str(int(trial_number)))}",

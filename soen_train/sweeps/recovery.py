@@ -167,6 +167,7 @@ class TrialHeartbeats:
             self._ids.add(trial_id)
 
     def discard(self, trial_id: int) -> None:
+        """Stop beating for ``trial_id`` (its job has ended)."""
         with self._lock:
             self._ids.discard(trial_id)
 

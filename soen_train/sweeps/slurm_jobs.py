@@ -79,6 +79,14 @@ def wait_for_jobs(
     not raised); a job SLURM reports ended and that has no result file ``grace_s`` seconds
     later (``ended_grace_s`` for a job that did not end COMPLETED) gives
     ``ended_without_result(index, state)``. One ``sacct``/``squeue`` call per poll for all jobs.
+
+    Args:
+        jobs: the submitit jobs.
+        ended_without_result: what a job that ended without a result gives, from its index
+            and SLURM state.
+        poll_s: seconds between polls.
+        grace_s: seconds a COMPLETED job may take to show its result file.
+        ended_grace_s: the same for a job that ended otherwise (failed, cancelled, timed out).
     """
     results: List[Any] = [None] * len(jobs)
     waiting = dict(enumerate(jobs))

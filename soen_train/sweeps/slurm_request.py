@@ -55,6 +55,7 @@ class PartitionOffer:
     state: str
 
     def describe(self) -> str:
+        """One line for error messages: what the partition's nodes offer at most."""
         time = "unlimited" if self.max_time_min is None else f"{self.max_time_min} min"
         return (f"partition {self.name} ({self.state}) offers {self.nodes} node(s) with at most "
                 f"{self.cpus_per_node} CPUs, {self.mem_mb_per_node / 1024:.1f} GB memory and "

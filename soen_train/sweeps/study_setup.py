@@ -160,7 +160,15 @@ def open_study(
     sampler: optuna.samplers.BaseSampler,
     pruner_cfg: Optional[Mapping[str, Any]],
 ) -> optuna.Study:
-    """Create the study, or load it when it exists; its directions must match the config."""
+    """Create the study, or load it when it exists; its directions must match the config.
+
+    Args:
+        storage: the Optuna storage.
+        study_name: the study.
+        directions: ``minimize``/``maximize`` per objective, as configured.
+        sampler: the sampler.
+        pruner_cfg: ``hydra.sweeper.pruner`` (None: no pruning), built by ``build_pruner``.
+    """
     study = optuna.create_study(
         storage=storage,
         study_name=study_name,

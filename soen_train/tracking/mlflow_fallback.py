@@ -134,15 +134,18 @@ class LocalMLflowLog(Logger):
 
     @property
     def name(self) -> str:
+        """The experiment name (Lightning's ``Logger.name``)."""
         return self.experiment_name
 
     @property
     def version(self) -> str:
+        """The run name (Lightning's ``Logger.version``)."""
         return self.run_name
 
     @property
     @rank_zero_experiment
     def experiment(self) -> "LocalMLflowLog":
+        """This object: it stands in for the MLflow client Lightning's loggers expose."""
         return self
 
     @rank_zero_only
@@ -249,7 +252,18 @@ def _server_run(client: Any, run_id: Optional[str]) -> Any:
 def local_fallback_logger(log_dir: Path, experiment_name: str, run_name: str, tracking_uri: str,
                           tags: Mapping[str, str], hparams: Mapping[str, Any], reason: str,
                           continues_run: Optional[str] = None) -> LocalMLflowLog:
-    """The logger used instead of MLflow when the server is down; warns with the upload command."""
+    """The logger used instead of MLflow when the server is down; warns with the upload command.
+
+    Args:
+        log_dir: the run's folder; the records go to ``<log_dir>/mlflow_offline.jsonl``.
+        experiment_name: the MLflow experiment the run belongs to (kept for the upload).
+        run_name: the run's display name.
+        tracking_uri: the unreachable server, named in the warning and used by the upload.
+        tags: the run's tags.
+        hparams: the run's params, written at once.
+        reason: why the server was found unreachable (the error), for the warning.
+        continues_run: id of an MLflow run this one resumes, or None.
+    """
     path = Path(log_dir) / OFFLINE_FILE
     logger = LocalMLflowLog(path, experiment_name, run_name, tracking_uri, tags, reason, continues_run)
     logger.log_hyperparams(dict(hparams))
@@ -306,6 +320,7 @@ class ResilientMLFlowLogger(MLFlowLogger):
 
     @rank_zero_only
     def log_hyperparams(self, params: Union[Dict[str, Any], Namespace], *args: Any, **kwargs: Any) -> None:
+        """Log params to MLflow; on a store failure, to the local file from then on."""
         if self._offline is None:
             try:
                 return super().log_hyperparams(params)
@@ -315,6 +330,7 @@ class ResilientMLFlowLogger(MLFlowLogger):
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: Optional[int] = None) -> None:
+        """Log metrics to MLflow; on a store failure, to the local file from then on."""
         if self._offline is None:
             try:
                 return super().log_metrics(metrics, step)
@@ -334,6 +350,7 @@ class ResilientMLFlowLogger(MLFlowLogger):
 
     @rank_zero_only
     def finalize(self, status: str = "success") -> None:
+        """End the run with ``status`` (a pre-empted run ends KILLED), online or offline."""
         # a pre-empted run (SIGTERM/SIGINT) ends KILLED rather than FAILED
         if status == "failed" and getattr(self, "soen_final_status", None):
             status = self.soen_final_status

@@ -59,7 +59,15 @@ def run_display_name(
     job_num: Optional[int] = None,
 ) -> str:
     """A run name that says what the run is: ``experiment/group/<overrides>/repeat_k``
-    (``job<n>`` in front for a job of a sweep), at most MAX_RUN_NAME characters."""
+    (``job<n>`` in front for a job of a sweep), at most MAX_RUN_NAME characters.
+
+    Args:
+        experiment: the experiment name.
+        group: the run group.
+        overrides: the command-line overrides (bookkeeping ones are left out of the name).
+        repeat_folder: the repeat's folder name (``repeat_k``).
+        job_num: the job's number in a sweep, or None for a single run.
+    """
     shown = [o for o in overrides if not o.lstrip("+~").startswith(_UNNAMED_OVERRIDE_PREFIXES)]
     parts = [experiment, group, *([" ".join(shown)] if shown else []), repeat_folder]
     name = "/".join(parts)
@@ -184,7 +192,17 @@ def sweep_parent_run(
     tracking_uri: str, experiment_name: str, sweep_dir: Path, tags: Dict[str, str],
     artifact_location: Optional[str] = None,
 ) -> str:
-    """The id of the sweep's parent run, created once even when jobs start in parallel."""
+    """The id of the sweep's parent run, created once even when jobs start in parallel.
+
+    The id is kept in a file of ``sweep_dir``, written under a file lock.
+
+    Args:
+        tracking_uri: the MLflow store.
+        experiment_name: the experiment (created when missing).
+        sweep_dir: the sweep's folder (holds the id file and its lock).
+        tags: tags of the parent run.
+        artifact_location: artifact root for a newly created experiment, or None.
+    """
     from mlflow.tracking import MlflowClient
 
     sweep_dir = Path(sweep_dir)
@@ -249,6 +267,15 @@ def mark_sweep_result(
     The parent run carries `best_job`, `best_objective` and `best_run_ids`; each child gets
     `soen.state` (COMPLETE, PRUNED, FAIL) and, when it is the best so far, `soen.best=true`
     (the previous best loses the mark). Serialised with a file lock for parallel jobs.
+
+    Args:
+        tracking_uri: the MLflow store.
+        sweep_dir: the sweep's folder (holds the parent id file and the lock).
+        run_ids: the job's MLflow runs (one per repeat).
+        state: COMPLETE, PRUNED or FAIL.
+        objective: the job's objective value, or None when it has none.
+        direction: ``minimize`` or ``maximize`` (which objective is best).
+        job_label: the job's name shown in ``best_job``.
     """
     import math
 

@@ -189,8 +189,11 @@ class TBReader:
     ) -> pd.DataFrame:
         """Scalar series: step, tag, value, wall_time (s since epoch), dir_name, group, repeat.
 
-        ``tags``/``groups`` are regexes (or lists of them, any-of) matched with ``re.search``
-        against the tag and the group name; ``step_min``/``step_max`` are inclusive.
+        Args:
+            tags: regex (or list of regexes, any-of) matched with ``re.search`` against the tag.
+            groups: regex (or list, any-of) matched against the group name.
+            step_min: first step kept (inclusive), or None.
+            step_max: last step kept (inclusive), or None.
         """
         return self._table("scalars", tags, groups, step_min, step_max)
 
@@ -202,7 +205,14 @@ class TBReader:
         step_max: Optional[int] = None,
     ) -> pd.DataFrame:
         """Histograms: step, tag, limits (right bucket edges), counts, min, max, num, sum,
-        sum_squares plus the run columns; ``limits``/``counts`` are float64 arrays."""
+        sum_squares plus the run columns; ``limits``/``counts`` are float64 arrays.
+
+        Args:
+            tags: tag filter, as in ``scalars``.
+            groups: group filter, as in ``scalars``.
+            step_min: first step kept (inclusive), or None.
+            step_max: last step kept (inclusive), or None.
+        """
         return self._table("histograms", tags, groups, step_min, step_max)
 
     def images(
@@ -213,7 +223,14 @@ class TBReader:
         step_max: Optional[int] = None,
     ) -> pd.DataFrame:
         """Images: step, tag, image (encoded bytes, PNG from torch), width, height (pixels)
-        plus the run columns."""
+        plus the run columns.
+
+        Args:
+            tags: tag filter, as in ``scalars``.
+            groups: group filter, as in ``scalars``.
+            step_min: first step kept (inclusive), or None.
+            step_max: last step kept (inclusive), or None.
+        """
         return self._table("images", tags, groups, step_min, step_max)
 
     def tags(self, data_type: str = "scalars") -> List[str]:
@@ -259,7 +276,15 @@ class TBReader:
         groups: Patterns = None,
     ) -> pd.DataFrame:
         """Scalars in wide form (one column per tag, first value per cell); the index gains
-        ``dir_name`` when more than one run is present."""
+        ``dir_name`` when more than one run is present.
+
+        Args:
+            index: the column that becomes the index.
+            columns: the column whose values become columns.
+            values: the column that fills the cells.
+            tags: tag filter, as in ``scalars``.
+            groups: group filter, as in ``scalars``.
+        """
         table = self.scalars(tags=tags, groups=groups)
         for name, column in (("index", index), ("columns", columns), ("values", values)):
             if column not in table.columns:
@@ -288,6 +313,12 @@ class TBReader:
         characters outside ``[A-Za-z0-9_-]`` become ``_`` and clashing names get ``_1``,
         ``_2``... Histogram ``limits``/``counts`` are written as JSON lists. Extra keyword
         arguments go to ``DataFrame.to_csv`` (``index=False`` unless given).
+
+        Args:
+            output: the CSV file, or with ``per_run`` the directory.
+            per_run: one file per run instead of one in all.
+            data_type: ``"scalars"``, ``"histograms"`` or ``"images"``.
+            to_csv_kwargs: passed to ``DataFrame.to_csv``.
         """
         if data_type not in CSV_DATA_TYPES:
             self._columns_for(data_type)  # unknown type -> the general error

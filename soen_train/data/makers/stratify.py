@@ -30,7 +30,14 @@ def stratified_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
 def stratified_split(
     labels: np.ndarray, n_val: int, n_test: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Increasing (train, val, test) index arrays; val and test are class-proportional."""
+    """Increasing (train, val, test) index arrays; val and test are class-proportional.
+
+    Args:
+        labels: class label of every sample [N].
+        n_val: samples in the validation split.
+        n_test: samples in the test split (the rest is training).
+        seed: seed of the stratified order.
+    """
     order = stratified_order(labels, seed)
     val = np.sort(order[:n_val])
     test = np.sort(order[n_val : n_val + n_test])
