@@ -208,10 +208,7 @@ class TBReader:
         sum_squares plus the run columns; ``limits``/``counts`` are float64 arrays.
 
         Args:
-            tags: tag filter, as in ``scalars``.
-            groups: group filter, as in ``scalars``.
-            step_min: first step kept (inclusive), or None.
-            step_max: last step kept (inclusive), or None.
+            tags, groups, step_min, step_max: the filters of ``scalars``.
         """
         return self._table("histograms", tags, groups, step_min, step_max)
 
@@ -226,10 +223,7 @@ class TBReader:
         plus the run columns.
 
         Args:
-            tags: tag filter, as in ``scalars``.
-            groups: group filter, as in ``scalars``.
-            step_min: first step kept (inclusive), or None.
-            step_max: last step kept (inclusive), or None.
+            tags, groups, step_min, step_max: the filters of ``scalars``.
         """
         return self._table("images", tags, groups, step_min, step_max)
 
