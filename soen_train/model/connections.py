@@ -102,7 +102,13 @@ class Connection(nn.Module):
         return self._edge_cache[1]
 
     def edge_runner(self, batch: int, dt: Tensor, ref: Tensor) -> EdgeRunner:
-        """Fresh (zero) edge states for one forward pass of a dynamic connection."""
+        """Fresh (zero) edge states for one forward pass of a dynamic connection.
+
+        Args:
+            batch: sequences in the batch.
+            dt: the simulation step (dimensionless, units of 1/omega_c), a 0-dim tensor.
+            ref: a tensor whose dtype and device the states take.
+        """
         if self.edge_settings is None:
             raise ValueError(f"connection {self.name} is fixed; it has no edge states")
         return EdgeRunner(self.edge_settings, self.edge_index(), batch=batch, dt=dt, ref=ref)

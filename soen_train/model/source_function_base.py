@@ -33,7 +33,14 @@ class SourceFunction(ABC):
         """(dg/dphi, dg/di) at the given points; dg/di is None for phi-only functions."""
 
     def stepper(self, shape: tuple[int, ...], ref: Tensor, want_slopes: bool) -> ScanStepper:
-        """A per-scan evaluator for steps of the given [B, D] ``shape`` (dtype/device of ``ref``)."""
+        """A per-scan evaluator for steps of the given [B, D] ``shape`` (dtype/device of ``ref``).
+
+        Args:
+            shape: the [B, D] shape of one step.
+            ref: a tensor whose dtype and device the buffers take.
+            want_slopes: whether the caller wants dg/dphi and dg/di written with g (honoured
+                only where ``forward_slopes``; see ``ScanStepper.writes_slopes``).
+        """
         return ScanStepper(self, shape, ref, want_slopes)
 
     def __repr__(self) -> str:

@@ -125,6 +125,11 @@ def build_search_space(
     """Parse ``hydra.sweeper.params`` and the command-line overrides into a search space.
 
     A key given on the command line replaces the same key from ``hydra.sweeper.params``.
+
+    Args:
+        config_params: ``hydra.sweeper.params`` ({key: sweep expression}), or None.
+        arguments: the command-line overrides.
+        parser: Hydra's override parser (created when None).
     """
     parser = parser or OverridesParser.create()
     merged: Dict[str, Override] = {}
