@@ -3,8 +3,8 @@
 ``noise`` gives per-step Gaussian noise std per core key (``phi``, ``g``, ``s``,
 ``bias_current``, ``j``; in the units of that quantity), ``relative`` and ``extras``
 {param: std}; ``perturb`` gives an offset drawn once per forward pass (held over time) as
-``<key>_mean``/``<key>_std`` plus
-``extras_mean``/``extras_std``. Shared by layer and connection parsing.
+``<key>_mean``/``<key>_std`` plus ``extras_mean``/``extras_std``. Shared by layer and
+connection parsing.
 """
 
 from __future__ import annotations
