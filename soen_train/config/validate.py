@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
-
-from soen_train.config.errors import ConfigError
+from soen_train.config.errors import ConfigError, error_text, keyed
 from soen_train.config.schema import SOENTrainConfig
 from soen_train.errors import SOENError
 from soen_train.registry import Registry
@@ -46,7 +44,7 @@ def _time_pooling(cfg: SOENTrainConfig) -> None:
     from soen_train.training.time_pooling import validate_pooling
 
     pooling = cfg.model.time_pooling
-    _keyed("model.time_pooling", lambda: validate_pooling(pooling.name, dict(pooling.params)))
+    keyed("model.time_pooling", lambda: validate_pooling(pooling.name, dict(pooling.params)))
 
 
 @VALIDATORS.register("optimizer")
@@ -75,7 +73,7 @@ def _architecture(cfg: SOENTrainConfig) -> None:
 
     key = "model.architecture_yaml" if m.architecture_yaml else "model.architecture"
     source = m.architecture_yaml if m.architecture_yaml else dict(m.architecture)
-    _keyed(key, lambda: read_architecture(source))
+    keyed(key, lambda: read_architecture(source))
 
 
 @VALIDATORS.register("callbacks")
@@ -96,19 +94,6 @@ def _backend(cfg: SOENTrainConfig) -> None:
         check_jax_config(cfg)
 
 
-def _keyed(key: str, check: Callable[[], Any]) -> None:
-    """Run ``check``; a message that does not start with ``key`` gets it in front."""
-    try:
-        check()
-    except (SOENError, ValueError, TypeError, KeyError) as err:
-        text = _message(err)
-        raise ConfigError(text if text.startswith(key) else f"{key}: {text}") from None
-
-
-def _message(err: BaseException) -> str:
-    return str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
-
-
 def validate(cfg: SOENTrainConfig) -> None:
     """Run every validator of the pass on ``cfg``; raise the first problem as one line.
 
@@ -125,4 +110,4 @@ def validate(cfg: SOENTrainConfig) -> None:
         except SOENError:
             raise
         except (ValueError, TypeError, KeyError) as err:
-            raise ConfigError(" ".join(_message(err).split())) from None
+            raise ConfigError(" ".join(error_text(err).split())) from None

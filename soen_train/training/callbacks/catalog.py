@@ -11,11 +11,11 @@ What needs the model (layer ids, connection names, module hooks) is checked afte
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, List, Tuple, TypeVar
+from typing import Any, List, Tuple
 
 import lightning.pytorch as pl
 
-from soen_train.config.errors import ConfigError
+from soen_train.config.errors import ConfigError, keyed
 from soen_train.config.schema import SOENTrainConfig
 from soen_train.registry import Registry
 from soen_train.training.callbacks.connection_histograms import ConnectionHistogramCallback
@@ -34,22 +34,7 @@ from soen_train.training.callbacks.stateful_training import StatefulTrainingCall
 Built = List[Tuple[str, pl.Callback]]
 Builder = Callable[[SOENTrainConfig, int], Built]
 
-C = TypeVar("C")
-
 CALLBACKS: Registry[Builder] = Registry("callback")
-
-
-def checked(setting: str, make: Callable[[], C]) -> C:
-    """Run ``make``; a plain ValueError/TypeError/KeyError becomes a ConfigError naming ``setting``."""
-    try:
-        return make()
-    except ConfigError:
-        raise
-    except (ValueError, TypeError, KeyError) as err:
-        text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
-        if not text.startswith(setting):
-            text = f"{setting}: {text}"
-        raise ConfigError(text) from None
 
 
 def _optional_list(value: Any) -> list[Any] | None:
@@ -74,7 +59,7 @@ def _seq_len_scheduler(cfg: SOENTrainConfig, seed: int) -> Built:
         raise ConfigError(f"{key}.start_len is null and data.target_seq_len is null; set one of them")
     if sl.end_len is None:
         raise ConfigError(f"{key}.end_len is null; set the length to reach at end_epoch")
-    return [(key, checked(key, lambda: TargetSeqLenScheduler(
+    return [(key, keyed(key, lambda: TargetSeqLenScheduler(
         start, sl.end_len, sl.start_epoch, sl.end_epoch, sl.scale_dt, setting=key)))]
 
 
@@ -88,7 +73,7 @@ def _pooling_scale_scheduler(cfg: SOENTrainConfig, seed: int) -> Built:
             f"{key} changes the time-pooling scale, which only seq2static uses; "
             f"training.mapping is '{cfg.training.mapping}'"
         )
-    return [(key, checked(key, lambda: TimePoolingScaleScheduler(
+    return [(key, keyed(key, lambda: TimePoolingScaleScheduler(
         ps.start_scale, ps.end_scale, ps.start_epoch, ps.end_epoch, setting=key)))]
 
 
@@ -97,7 +82,7 @@ def _noise_annealers(cfg: SOENTrainConfig, seed: int) -> Built:
     out: Built = []
     for i, e in enumerate(cfg.callbacks.noise_annealers):
         key = f"callbacks.noise_annealers[{i}]"
-        out.append((key, checked(key, lambda e=e, k=key: NoiseAnnealingCallback(
+        out.append((key, keyed(key, lambda e=e, k=key: NoiseAnnealingCallback(
             e.key, e.target, e.start_value, e.end_value, e.start_epoch, e.end_epoch, e.per_step,
             _optional_list(e.layer_ids), setting=k))))
     return out
@@ -108,7 +93,7 @@ def _stateful_training(cfg: SOENTrainConfig, seed: int) -> Built:
     st, key = cfg.callbacks.stateful_training, "callbacks.stateful_training"
     if not (st.enable_for_training or st.enable_for_validation):
         return []
-    return [(key, checked(key, lambda: StatefulTrainingCallback(
+    return [(key, keyed(key, lambda: StatefulTrainingCallback(
         st.enable_for_training, st.enable_for_validation, st.sample_selection, seed=seed,
         setting=key)))]
 
@@ -118,7 +103,7 @@ def _quantized_accuracy(cfg: SOENTrainConfig, seed: int) -> Built:
     qa, key = cfg.callbacks.metrics.quantized_accuracy, "callbacks.metrics.quantized_accuracy"
     if not qa.active:
         return []
-    return [(key, checked(key, lambda: QuantizedAccuracyCallback(
+    return [(key, keyed(key, lambda: QuantizedAccuracyCallback(
         qa.bits, qa.levels, qa.min_val, qa.max_val, _optional_list(qa.connections), setting=key)))]
 
 
@@ -127,7 +112,7 @@ def _qat(cfg: SOENTrainConfig, seed: int) -> Built:
     q, key = cfg.callbacks.qat, "callbacks.qat"
     if not q.active:
         return []
-    return [(key, checked(key, lambda: QATStraightThroughCallback(
+    return [(key, keyed(key, lambda: QATStraightThroughCallback(
         q.bits, q.levels, q.min_val, q.max_val, _optional_list(q.connections), seed=seed,
         setting=key)))]
 
@@ -142,7 +127,7 @@ def _connection_noise(cfg: SOENTrainConfig, seed: int) -> Built:
             f"{key}.std is 0, so the listed connections would get no noise; set a positive std "
             "or leave connections empty"
         )
-    return [(key, checked(key, lambda: ConnectionNoiseCallback(
+    return [(key, keyed(key, lambda: ConnectionNoiseCallback(
         list(cn.connections), cn.std, cn.relative, seed=seed + 1, setting=key)))]
 
 
@@ -157,7 +142,7 @@ def _layer_param_histograms(cfg: SOENTrainConfig, seed: int) -> Built:
     if not lg.track_layer_params:
         return []
     _require_tensorboard(cfg, "logging.track_layer_params")
-    return [("logging.log_freq", checked("logging.log_freq", lambda: LayerParamHistogramCallback(
+    return [("logging.log_freq", keyed("logging.log_freq", lambda: LayerParamHistogramCallback(
         lg.log_freq, setting="logging.log_freq")))]
 
 
@@ -166,7 +151,7 @@ def _gradient_norms(cfg: SOENTrainConfig, seed: int) -> Built:
     lg = cfg.logging
     if not lg.log_gradients:
         return []
-    return [("logging.log_freq", checked("logging.log_freq", lambda: GradientNormCallback(
+    return [("logging.log_freq", keyed("logging.log_freq", lambda: GradientNormCallback(
         lg.log_freq, setting="logging.log_freq")))]
 
 
@@ -176,7 +161,7 @@ def _state_trajectories(cfg: SOENTrainConfig, seed: int) -> Built:
     if not tr.active:
         return []
     _require_tensorboard(cfg, key)
-    return [(key, checked(key, lambda: StateTrajectoryImageCallback(
+    return [(key, keyed(key, lambda: StateTrajectoryImageCallback(
         tr.mode, tr.layer_id, tr.num_samples, tr.max_neurons_per_sample, tr.tag_prefix,
         setting=key)))]
 

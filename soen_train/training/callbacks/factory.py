@@ -17,7 +17,8 @@ import lightning.pytorch as pl
 import torch
 
 from soen_train.config.schema import SOENTrainConfig
-from soen_train.training.callbacks.catalog import checked, configured_callbacks
+from soen_train.config.errors import keyed
+from soen_train.training.callbacks.catalog import configured_callbacks
 from soen_train.training.callbacks.model_refs import unwrap_model
 
 
@@ -43,7 +44,7 @@ def build_dynamic_callbacks(
     model = unwrap_model(module)
     built = configured_callbacks(cfg, seed)
     for key, callback in built:
-        checked(key, lambda c=callback: _check_against(c, module, model))
+        keyed(key, lambda c=callback: _check_against(c, module, model))
     return [callback for _, callback in built]
 
 
