@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Set
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -28,18 +28,26 @@ from soen_train.config.startup_checks import check_before_start
 from soen_train.config.store import register_configs
 from soen_train.errors import SOENError
 
+#: ``repr`` of every job config the validation pass has checked in this process.
+_VALIDATED: Set[str] = set()
 
-def _validate_jobs(job_cfgs: List[Any]) -> None:
-    """The one validation pass (``config.validate``) of each distinct job, before Hydra starts
-    any; it imports the catalogs (torch), so it comes after every check that needs neither."""
+
+def _validate_once(job_cfg: Any) -> None:
+    """The one validation pass (``config.validate``) of ``job_cfg``, unless an identical job
+    was validated already in this process."""
     from soen_train.config.validate import validate
 
-    seen = set()
+    key = repr(job_cfg)
+    if key not in _VALIDATED:
+        validate(job_cfg)
+        _VALIDATED.add(key)
+
+
+def _validate_jobs(job_cfgs: List[Any]) -> None:
+    """Validate each distinct job before Hydra starts any; the pass imports the catalogs
+    (torch), so it comes after every check that needs neither."""
     for job_cfg in job_cfgs:
-        key = repr(job_cfg)
-        if key not in seen:
-            seen.add(key)
-            validate(job_cfg)
+        _validate_once(job_cfg)
 
 
 def _fetch_dataset_sources(job_cfgs: List[Any]) -> None:
@@ -102,7 +110,8 @@ def _job(cfg: DictConfig) -> Any:
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)
     _redact_saved_config(job_dir)
-    job_cfg = to_job_config(cfg)  # validated (config.validate) in main() before Hydra started
+    job_cfg = to_job_config(cfg)
+    _validate_once(job_cfg)  # done in main() before Hydra started, unless a sweeper sampled it
     print_config(cfg, job_cfg.logging.print_config, dict(hc.runtime.choices), list(hc.overrides.task))
     from soen_train.training.runner import SweepInfo, run_job
 
@@ -144,6 +153,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         register_configs()
         line = parse_command_line(args)
         if not line.info_only:
+            _VALIDATED.clear()  # a new command line (in-process callers run several)
             job_cfgs = check_before_start(line)
             _fetch_dataset_sources(job_cfgs)
             _validate_jobs(job_cfgs)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+
 from soen_train.config.errors import ConfigError, error_text, keyed
 from soen_train.config.schema import SOENTrainConfig
 from soen_train.errors import SOENError

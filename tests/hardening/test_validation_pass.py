@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import List
 
 import pytest
-
 from conftest import all_files, tiny
 
 ONE_EPOCH = ("training.max_epochs=1", "training.limit_train_batches=2", "training.limit_val_batches=1",

@@ -16,8 +16,8 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
-from soen_train.config.schema import SOENTrainConfig
 from soen_train.config.errors import keyed
+from soen_train.config.schema import SOENTrainConfig
 from soen_train.training.callbacks.catalog import configured_callbacks
 from soen_train.training.callbacks.model_refs import unwrap_model
 
