@@ -112,11 +112,6 @@ class Registry(Generic[T]):
             raise TypeError(f"{self.kind} '{name}' has no readable signature")
         return dict(params)
 
-    def check_params(self, name: str, given: Iterable[str], noun: str = "parameter") -> None:
-        """Refuse a name in ``given`` that entry ``name`` does not take (``check_params``)."""
-        canonical = self.canonical(name)
-        check_params(f"{self.kind} '{canonical}'", given, self.params(canonical), noun=noun)
-
     def validator_of(self, name: str) -> Optional[Callable[..., None]]:
         """The validator registered with entry ``name``, or None."""
         return self._validators.get(self.canonical(name))
