@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Set
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -27,52 +27,27 @@ from soen_train.config.secrets import move_secret_overrides_to_env, redact
 from soen_train.config.startup_checks import check_before_start
 from soen_train.config.store import register_configs
 from soen_train.errors import SOENError
-from soen_train.registry import UnknownNameError
+
+#: ``repr`` of every job config the validation pass has checked in this process.
+_VALIDATED: Set[str] = set()
 
 
-def _check_catalog_names(job_cfg: Any) -> None:
-    """Look up every catalog name of the config (losses, pooling, optimizer, LR schedule, layer and
-    source-function types) before any data is built or training starts."""
-    from soen_train.training.model_factory import build_model
-    from soen_train.training.optimizers import OPTIMIZERS
-    from soen_train.training.time_pooling import validate_pooling
-    from soen_train.training.trainer_factory import lr_scheduler_callback, validation_metric_names
+def _validate_once(job_cfg: Any) -> None:
+    """The one validation pass (``config.validate``) of ``job_cfg``, unless an identical job
+    was validated already in this process."""
+    from soen_train.config.validate import validate
 
-    t, m = job_cfg.training, job_cfg.model
-    validation_metric_names(job_cfg)  # builds the weighted loss: loss names and params
-    if t.mapping == "seq2static":
-        validate_pooling(m.time_pooling.name, dict(m.time_pooling.params))
-    OPTIMIZERS.get(t.optimizer.name)
-    lr_scheduler_callback(job_cfg)
-    if m.architecture or m.architecture_yaml:  # layer and source-function names (a .soen is checked on load)
-        from soen_train.config.errors import ConfigError
-        from soen_train.model.validation import ArchitectureError
-
-        try:
-            build_model(None, False, m.architecture_yaml, m.architecture, seed=job_cfg.seed, dt=m.dt,
-                        dt_learnable=m.dt_learnable)
-        except ArchitectureError as err:
-            key = "model.architecture_yaml" if m.architecture_yaml else "model.architecture"
-            raise ConfigError(f"{key}: {err}") from None
+    key = repr(job_cfg)
+    if key not in _VALIDATED:
+        validate(job_cfg)
+        _VALIDATED.add(key)
 
 
-def _check_catalogs_once(job_cfgs: List[Any]) -> None:
-    """Catalog names of every job (each distinct model/loss/schedule combination once); the
-    catalogs live with torch, so this comes after every check that needs neither."""
-    seen = set()
+def _validate_jobs(job_cfgs: List[Any]) -> None:
+    """Validate each distinct job before Hydra starts any; the pass imports the catalogs
+    (torch), so it comes after every check that needs neither."""
     for job_cfg in job_cfgs:
-        t = job_cfg.training
-        key = repr((job_cfg.model, t.loss, t.optimizer.name, t.mapping, job_cfg.callbacks.lr_scheduler,
-                    job_cfg.logging.metrics, job_cfg.seed))
-        if key in seen:
-            continue
-        seen.add(key)
-        try:
-            _check_catalog_names(job_cfg)
-        except Exception as err:
-            if not _is_user_error(err):
-                raise
-            raise ConfigError(one_line(err)) from None
+        _validate_once(job_cfg)
 
 
 def _fetch_dataset_sources(job_cfgs: List[Any]) -> None:
@@ -135,7 +110,8 @@ def _job(cfg: DictConfig) -> Any:
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)
     _redact_saved_config(job_dir)
-    job_cfg = to_job_config(cfg)  # checked with the catalogs in main() before Hydra started
+    job_cfg = to_job_config(cfg)
+    _validate_once(job_cfg)  # done in main() before Hydra started, unless a sweeper sampled it
     print_config(cfg, job_cfg.logging.print_config, dict(hc.runtime.choices), list(hc.overrides.task))
     from soen_train.training.runner import SweepInfo, run_job
 
@@ -152,22 +128,11 @@ def _hydra_entry(cfg: DictConfig) -> Optional[Any]:
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         return _job(cfg)
-    except Exception as err:
-        if not _is_user_error(err):
-            raise
+    except SOENError as err:  # the user's config, data or files (one line, no traceback)
         if multirun:
             raise  # Hydra records the failed job and the sweep goes on
         print(f"Error: {one_line(err)}", file=sys.stderr)
         sys.exit(2)
-
-
-def _is_user_error(err: BaseException) -> bool:
-    """Errors caused by the user's config, data or files: printed as one line, no traceback."""
-    if isinstance(err, (SOENError, UnknownNameError)):
-        return True
-    model_errors = sys.modules.get("soen_train.model.validation"), sys.modules.get("soen_train.model.soen_file")
-    kinds = tuple(getattr(mod, name) for mod, name in zip(model_errors, ("ArchitectureError", "SoenFileError")) if mod)
-    return isinstance(err, kinds)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -188,9 +153,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         register_configs()
         line = parse_command_line(args)
         if not line.info_only:
+            _VALIDATED.clear()  # a new command line (in-process callers run several)
             job_cfgs = check_before_start(line)
             _fetch_dataset_sources(job_cfgs)
-            _check_catalogs_once(job_cfgs)
+            _validate_jobs(job_cfgs)
     except SOENError as err:
         print(f"Error: {one_line(err)}", file=sys.stderr)
         sys.exit(2)

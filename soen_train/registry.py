@@ -5,6 +5,10 @@ decorator. Looking up an unknown name raises ``UnknownNameError`` that lists the
 and the closest match, so a typo in a config never fails silently. ``signature_params`` and
 ``check_params`` are the one rule for which keyword arguments a catalog entry accepts (read from
 its signature) and for refusing any other.
+
+An entry may carry a ``validator`` (checks a config's use of the entry before any work, see
+``soen_train.config.validate``); ``register`` also records the entry's keyword parameters
+(``Registry.params``), read once from its signature with the registry's ``skip``/``exclude``.
 """
 
 from __future__ import annotations
@@ -21,20 +25,23 @@ from typing import (
     Iterator,
     List,
     Optional,
+    Tuple,
     TypeVar,
 )
+
+from soen_train.errors import SOENError
 
 T = TypeVar("T")
 
 
-class UnknownNameError(KeyError, ValueError):
+class UnknownNameError(KeyError, ValueError, SOENError):
     """A name that is not in a registry; the message lists what is."""
 
     def __str__(self) -> str:  # KeyError quotes its message; we want it plain
         return str(self.args[0]) if self.args else ""
 
 
-class UnknownParameterError(ValueError):
+class UnknownParameterError(ValueError, SOENError):
     """A parameter name that the catalog entry does not accept; the message lists valid ones."""
 
 
@@ -56,15 +63,32 @@ def did_you_mean(name: str, candidates: Iterable[str], prefix: str = "") -> str:
 
 
 class Registry(Generic[T]):
-    """A named catalog of factories or functions, filled by a decorator."""
+    """A named catalog of factories or functions, filled by a decorator.
 
-    def __init__(self, kind: str) -> None:
+    Args:
+        kind: what an entry is, as messages name it (``loss``, ``callback``).
+        skip: leading parameters of an entry's signature that the caller supplies (the tensor
+            a loss receives, an optimiser's ``params``); a class's ``self`` is never counted.
+        exclude: parameter names the caller supplies (trainer context).
+    """
+
+    def __init__(self, kind: str, skip: int = 0, exclude: Collection[str] = ()) -> None:
         self.kind = kind
+        self._skip = skip
+        self._exclude = tuple(exclude)
         self._entries: Dict[str, T] = {}
         self._aliases: Dict[str, str] = {}
+        self._params: Dict[str, Optional[Dict[str, Any]]] = {}
+        self._validators: Dict[str, Callable[..., None]] = {}
 
-    def register(self, name: str, *aliases: str) -> Callable[[T], T]:
-        """Decorator: add the decorated object under ``name`` (and optional aliases)."""
+    def register(
+        self, name: str, *aliases: str, validator: Optional[Callable[..., None]] = None
+    ) -> Callable[[T], T]:
+        """Decorator: add the decorated object under ``name`` (and optional aliases).
+
+        ``validator``: checks a config's use of this entry before any work (raises a one-line
+        user error); ``validator_of(name)`` returns it.
+        """
 
         def deco(obj: T) -> T:
             for key in (name, *aliases):
@@ -73,9 +97,28 @@ class Registry(Generic[T]):
             self._entries[name] = obj
             for alias in aliases:
                 self._aliases[alias] = name
+            self._params[name] = _read_params(obj, self._skip, self._exclude)
+            if validator is not None:
+                self._validators[name] = validator
             return obj
 
         return deco
+
+    def params(self, name: str) -> Dict[str, Any]:
+        """Keyword parameters of entry ``name`` with their defaults, recorded at ``register``
+        (``inspect.Parameter.empty`` for one without a default)."""
+        params = self._params[self.canonical(name)]
+        if params is None:
+            raise TypeError(f"{self.kind} '{name}' has no readable signature")
+        return dict(params)
+
+    def validator_of(self, name: str) -> Optional[Callable[..., None]]:
+        """The validator registered with entry ``name``, or None."""
+        return self._validators.get(self.canonical(name))
+
+    def items(self) -> List[Tuple[str, T]]:
+        """(name, entry) pairs in registration order (the order a table of entries runs in)."""
+        return list(self._entries.items())
 
     def register_named(self, name: str, *aliases: str) -> Callable[[T], T]:
         """Class decorator like ``register`` that also sets the class's ``name`` attribute to its
@@ -139,6 +182,14 @@ def signature_params(
             continue
         out[p.name] = p.default
     return out
+
+
+def _read_params(obj: Any, skip: int, exclude: Collection[str]) -> Optional[Dict[str, Any]]:
+    """An entry's keyword parameters (``signature_params``), None when it has no signature."""
+    try:
+        return signature_params(obj, skip=skip, exclude=exclude)
+    except (TypeError, ValueError):  # a builtin or an object that is not callable
+        return None
 
 
 def check_params(

@@ -111,8 +111,8 @@ def _job_config(cfg: DictConfig) -> Any:
 def check_before_start(line: CommandLine, user_files: Tuple[str, ...] = ()) -> List[Any]:
     """Compose, validate and pre-flight every job ``line`` will run; raise the first problem.
 
-    Returns the validated job configs (none for ``--cfg``), for the catalog-name checks that
-    need the model and loss catalogs.
+    Returns the job configs (none for ``--cfg``), their values checked, for the validation
+    pass against the catalogs (``config.validate``), which needs torch.
 
     ``user_files``: YAML files named on the command line outside the config groups (their keys
     are checked for duplicates and Python tags).

@@ -1,8 +1,9 @@
 """Checks a composed config before any training starts: enums, ranges and combinations.
 
-Catalog names (losses, poolings, schedulers, optimisers, layers) are checked by their registries
-when the trainer builds them, still before the first step. Every error names the key path, the
-bad value and what would be valid.
+Runs while the typed config is built (``loading.to_job_config``), without torch. Catalog names and
+params (losses, poolings, schedulers, optimisers, layers, callbacks, the JAX refusals) are checked
+next by the one validation pass, ``config/validate.py``, before any work. Every error names the
+key path, the bad value and what would be valid.
 """
 
 from __future__ import annotations

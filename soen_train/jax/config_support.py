@@ -3,7 +3,9 @@
 The JAX backend never ignores a setting: ``check_jax_config(cfg)`` raises
 ``JaxUnsupportedError`` naming the first config key that asks for a torch-only feature,
 with what to do instead. ``REFUSED`` lists those keys (it is also the table in
-``docs/jax.md``).
+``docs/jax.md``). It is the backend's validator in the CLI's one validation pass
+(``soen_train.config.validate``, which also checks the catalog names both backends share, such
+as the LR schedule type) and the JAX trainer's own guard when it is called directly.
 """
 
 from __future__ import annotations
@@ -132,10 +134,6 @@ def check_jax_config(cfg: Any) -> None:
         )
     if cfg.profiler.active:
         _fail("profiler.active", True, "the profilers are Lightning profilers", torch_fix)
-    lr_type = (cb.lr_scheduler or {}).get("type", "constant")
-    from soen_train.training.lr_schedules import LR_SCHEDULES
-
-    LR_SCHEDULES.canonical(str(lr_type))  # unknown types: the catalog's error lists valid ones
     from .spec_support import check_architecture, configured_architecture
 
     spec = configured_architecture(cfg.model)

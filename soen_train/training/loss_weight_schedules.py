@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from soen_train.registry import Registry, UnknownNameError, check_params, signature_params
+from soen_train.registry import Registry, UnknownNameError, check_params
 from soen_train.training.losses.param_checks import check_bool, check_choice, check_number
 from soen_train.training.lr_schedules import lazy_callback_getattr, optimizer_steps_per_epoch
 
@@ -248,7 +248,7 @@ class LossWeightSchedule:
         owner = f"{CONFIG_PATH} '{kind}' for loss '{loss_name}'"
         given = dict(params or {})
         cls = LOSS_WEIGHT_SCHEDULES.get(kind)
-        accepted = signature_params(cls.__init__, skip=1)
+        accepted = LOSS_WEIGHT_SCHEDULES.params(kind)
         check_params(owner, given, accepted)
         missing = [k for k, d in accepted.items() if d is inspect.Parameter.empty and k not in given]
         if missing:

@@ -16,11 +16,11 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from soen_train.registry import Registry, check_params, signature_params
+from soen_train.registry import Registry, check_params
 from soen_train.training.losses.param_checks import ParameterTypeError
 
 #: Catalog of optimizer classes, each constructed as ``cls(param_groups, lr=..., **kwargs)``.
-OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer")
+OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer", skip=1)  # params
 
 #: Keys of a ``param_groups`` entry that select parameters (the rest are optimizer options).
 MATCH_KEYS = ("match", "match_regex")
@@ -86,7 +86,7 @@ OPTIMIZERS.register("lion")(Lion)
 
 def optimizer_kwargs(name: str) -> dict[str, Any]:
     """Options accepted by optimizer ``name`` (besides params) with their defaults."""
-    return signature_params(OPTIMIZERS.get(name).__init__, skip=2)  # self, params
+    return OPTIMIZERS.params(name)
 
 
 def _check_options(name: str, options: Mapping[str, Any], where: str) -> dict[str, Any]:

@@ -12,13 +12,13 @@ from typing import Any
 
 import torch
 
-from soen_train.registry import Registry, check_params, signature_params
+from soen_train.registry import Registry, check_params
 from soen_train.training.losses.param_checks import check_number
 
 PoolingFn = Callable[..., torch.Tensor]
 
 #: Catalog of pooling methods: ``fn(h [B, T, D], **params) -> [B, D]`` (before ``scale``).
-POOLINGS: Registry[PoolingFn] = Registry("time pooling")
+POOLINGS: Registry[PoolingFn] = Registry("time pooling", skip=1)  # the history
 
 #: Every method accepts this multiplier, applied after pooling.
 SCALE_PARAM = "scale"
@@ -113,7 +113,7 @@ def _check_values(name: str, params: Mapping[str, Any]) -> None:
 
 def pooling_parameters(name: str) -> dict[str, Any]:
     """Accepted params of a pooling method with their defaults (``scale`` included)."""
-    defaults = signature_params(POOLINGS.get(name), skip=1)
+    defaults = POOLINGS.params(name)
     defaults[SCALE_PARAM] = 1.0
     return defaults
 

@@ -81,10 +81,27 @@ def test_torch_only_config_keys_are_refused(
 
 
 def test_unknown_lr_schedule_lists_the_valid_ones() -> None:
+    """The LR schedule type is a catalog name both backends share: the one validation pass
+    checks it (config.validate), before the JAX refusals."""
+    from soen_train.config.validate import validate
+
     cfg = SOENTrainConfig()
+    cfg.training.backend = "jax"
     cfg.callbacks.lr_scheduler = {"type": "cosinus"}
     with pytest.raises(KeyError, match="did you mean 'cosine'"):
-        check_jax_config(cfg)
+        validate(cfg)
+
+
+def test_the_validation_pass_runs_the_jax_refusals() -> None:
+    from soen_train.config.validate import validate
+
+    cfg = SOENTrainConfig()
+    cfg.training.backend = "jax"
+    cfg.logging.log_gradients = True
+    with pytest.raises(JaxUnsupportedError, match=r"logging\.log_gradients=True"):
+        validate(cfg)
+    cfg.training.backend = "torch"
+    validate(cfg)  # the torch backend writes gradient norms
 
 
 def test_model_noise_is_refused_for_training(tmp_path: Path, pulses_file: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from soen_train.data.errors import DataError
-from soen_train.registry import did_you_mean
+from soen_train.registry import UnknownParameterError, check_params
 
 
 @dataclass(frozen=True)
@@ -97,12 +97,10 @@ def resolve_params(
     maker: str, declared: Mapping[str, Param], given: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Defaults overlaid with ``given``, each value checked; unknown names are errors."""
-    for name in given:
-        if name not in declared:
-            raise DataError(
-                f"dataset '{maker}' has no parameter '{name}'{did_you_mean(name, declared)}; "
-                f"valid parameters: {', '.join(sorted(declared))}"
-            )
+    try:
+        check_params(f"dataset '{maker}'", given, declared)
+    except UnknownParameterError as err:
+        raise DataError(str(err)) from None
     return {
         name: spec.check(maker, name, given.get(name, spec.default))
         for name, spec in declared.items()

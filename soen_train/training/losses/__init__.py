@@ -1,7 +1,7 @@
 """The loss catalog: ``LOSSES`` registry, ``LossContext``, ``WeightedLoss`` and every loss.
 
 Importing this package registers all losses. A loss is ``fn(ctx, **params) -> scalar`` and
-carries ``needs`` (what the trainer must prepare) and ``check_params`` (value validation).
+carries ``needs`` (what the trainer must prepare); its value check is its ``LOSSES`` validator.
 """
 
 from soen_train.registry import UnknownParameterError

@@ -3,7 +3,7 @@
 A loss is ``fn(ctx: LossContext, **params) -> scalar Tensor``; its params are keyword
 arguments with defaults, so the accepted names and defaults are read from the signature.
 ``needs`` tells the trainer what to prepare (a full simulation result, tracked g, a second
-forward pass); ``check_params`` validates param values before training starts.
+forward pass); the entry's validator (``check=``) checks param values before training starts.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from soen_train.registry import Registry, check_params, signature_params
+from soen_train.registry import Registry, check_params
 from soen_train.training.losses.context import LossContext
 from soen_train.training.losses.param_aliases import canonical_params
 
@@ -21,7 +21,7 @@ LossFn = Callable[..., torch.Tensor]
 ParamCheck = Callable[..., None]
 
 #: Catalog of losses: ``fn(ctx, **params) -> scalar``.
-LOSSES: Registry[LossFn] = Registry("loss")
+LOSSES: Registry[LossFn] = Registry("loss", skip=1)  # the LossContext
 
 #: What a loss can ask of the trainer:
 #: ``targets`` labels in ``ctx.targets``; ``pooled`` seq2static pooled outputs in ``ctx.pooled``;
@@ -38,7 +38,8 @@ def register_loss(
     needs: Iterable[str] = (),
     check: ParamCheck | None = None,
 ) -> Callable[[LossFn], LossFn]:
-    """Decorator: add a loss to ``LOSSES`` and attach its ``needs`` and ``check_params``."""
+    """Decorator: add a loss to ``LOSSES`` with its ``needs`` and its value check (the entry's
+    validator, ``LOSSES.validator_of``)."""
     need_set = frozenset(needs)
     unknown = need_set - NEEDS_VOCABULARY
     if unknown:
@@ -49,16 +50,15 @@ def register_loss(
 
     def deco(fn: LossFn) -> LossFn:
         fn.needs = need_set  # type: ignore[attr-defined]
-        fn.check_params = check  # type: ignore[attr-defined]
         fn.loss_name = name  # type: ignore[attr-defined]
-        return LOSSES.register(name, *aliases)(fn)
+        return LOSSES.register(name, *aliases, validator=check)(fn)
 
     return deco
 
 
 def loss_parameters(name: str) -> dict[str, Any]:
     """Accepted params of loss ``name`` (or an alias) with their defaults."""
-    return signature_params(LOSSES.get(name), skip=1)
+    return LOSSES.params(name)
 
 
 def loss_needs(name: str) -> frozenset[str]:
@@ -77,7 +77,7 @@ def validate_loss_params(name: str, params: Mapping[str, Any] | None = None) -> 
     given = canonical_params(canonical, dict(params or {}))
     defaults = loss_parameters(canonical)
     check_params(f"loss '{canonical}'", given, defaults)
-    check = getattr(LOSSES.get(canonical), "check_params", None)
+    check = LOSSES.validator_of(canonical)
     if check is not None:
         check(**{**defaults, **given})
     return given

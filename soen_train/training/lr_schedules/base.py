@@ -52,7 +52,7 @@ class LRSchedule(ABC):
 
 
 #: Catalog of LR schedule classes.
-LR_SCHEDULES: Registry[type[LRSchedule]] = Registry("lr scheduler")
+LR_SCHEDULES: Registry[type[LRSchedule]] = Registry("lr scheduler", exclude=CONTEXT_ARGS)
 
 
 #: Class decorator: name the schedule and add it to ``LR_SCHEDULES``.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from soen_train.registry import UnknownNameError, check_params, signature_params
+from soen_train.registry import UnknownNameError, check_params
 from soen_train.training.lr_schedules.base import (
     CONFIG_PATH,
     CONTEXT_ARGS,
@@ -17,7 +17,7 @@ from soen_train.training.lr_schedules.metric_driven import MetricDrivenSchedule
 
 def schedule_parameters(schedule_type: str) -> dict[str, Any]:
     """Config params of a schedule type with their defaults (trainer-supplied args excluded)."""
-    return signature_params(LR_SCHEDULES.get(schedule_type).__init__, skip=1, exclude=CONTEXT_ARGS)
+    return LR_SCHEDULES.params(schedule_type)
 
 
 def build_lr_schedule(

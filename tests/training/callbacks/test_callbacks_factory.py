@@ -151,3 +151,58 @@ def test_bad_references_fail_up_front_naming_the_key(change, message):
     change(cfg)
     with pytest.raises(ConfigError, match=message):
         build_dynamic_callbacks(cfg, make_module(make_model()))
+
+
+def test_the_table_builds_each_callback_with_its_config_values():
+    """The callback table (catalog.CALLBACKS) builds what the hand-written factory built: the
+    same types in the same order, with the config's values and the repeat's seeds."""
+    cfg = SOENTrainConfig()
+    cb = cfg.callbacks
+    cfg.data.target_seq_len = 6  # start_len null: the scheduler starts at the data's length
+    cb.seq_len_scheduler.active = True
+    cb.seq_len_scheduler.end_len = 12
+    cb.seq_len_scheduler.end_epoch = 4
+    cb.noise_annealers = [NoiseAnnealerConfig(key="phi", start_value=0.2, end_value=0.05)]
+    cb.connection_noise = ConnectionNoiseConfig(connections=["0_to_1"], std=0.03, relative=True)
+    cb.stateful_training.enable_for_validation = True
+    cb.stateful_training.sample_selection = "first"
+    callbacks = build_dynamic_callbacks(cfg, make_module(make_model()), seed=21)
+    assert [type(c) for c in callbacks] == [
+        TargetSeqLenScheduler, NoiseAnnealingCallback, StatefulTrainingCallback, ConnectionNoiseCallback,
+    ]
+    seq, annealer, stateful, noise = callbacks
+    assert (seq.start_len, seq.end_len, seq.end_epoch, seq.setting) == (6, 12, 4, "callbacks.seq_len_scheduler")
+    assert (annealer.key, annealer.target, annealer.start_value, annealer.end_value) == ("phi", "noise", 0.2, 0.05)
+    assert annealer.setting == "callbacks.noise_annealers[0]"
+    assert stateful.sample_selection == "first" and stateful.seed == 21
+    assert (noise.requested, noise.std, noise.relative, noise.seed) == (["0_to_1"], 0.03, True, 22)
+
+
+def test_the_validation_pass_builds_the_same_callbacks_without_a_model():
+    """``configured_callbacks`` (what config.validate runs before any work) gives the callbacks
+    the factory returns, before they are checked against a model."""
+    from soen_train.training.callbacks.catalog import CALLBACKS, configured_callbacks
+
+    cfg = _everything_on()
+    built = configured_callbacks(cfg, seed=9)
+    assert [type(c) for _, c in built] == [
+        type(c) for c in build_dynamic_callbacks(cfg, make_module(make_model()), seed=9)
+    ]
+    assert [key for key, _ in built][:4] == [
+        "callbacks.seq_len_scheduler", "callbacks.time_pooling_scale_scheduler",
+        "callbacks.noise_annealers[0]", "callbacks.noise_annealers[1]",
+    ]
+    assert [name for name, _ in CALLBACKS.items()][0] == "seq_len_scheduler"  # the table's order
+
+
+def test_a_bad_callback_value_fails_in_the_validation_pass():
+    from soen_train.config.validate import validate
+
+    cfg = SOENTrainConfig()
+    cfg.callbacks.qat = QuantizationConfig(active=True)
+    with pytest.raises(ConfigError, match=r"callbacks.qat: give bits"):
+        validate(cfg)
+    cfg.callbacks.qat = QuantizationConfig(active=True, bits=3, connections=["nope"])
+    validate(cfg)  # connection names need the model: checked when training sets up
+    with pytest.raises(ConfigError, match=r"callbacks.qat: 'nope' is not one of the model"):
+        build_dynamic_callbacks(cfg, make_module(make_model()))
