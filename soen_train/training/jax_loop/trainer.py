@@ -182,17 +182,8 @@ class JaxTrainer:
                     "training.gradient_clip_val, or check the data"
                 )
             pending.append(grads)
-            bs = x.shape[0]
-            count += bs
-            sums["train_loss"] = sums.get("train_loss", 0.0) + total_f * bs
-            if len(terms) > 1:
-                for name, value in terms.items():
-                    sums[f"train_loss/{name}"] = (
-                        sums.get(f"train_loss/{name}", 0.0) + float(value) * bs
-                    )
-            if self.metric_names and tgt is not None:
-                outputs.append(np.asarray(out))
-                targets.append(np.asarray(tgt))
+            count += _add_batch(sums, "train", total_f, terms, x.shape[0])
+            self._keep_outputs(outputs, targets, out, tgt)
             last = index == n_batches - 1
             if len(pending) == self.accumulate or last:
                 lr = float(self.schedules.lr.lr_at(self.state.global_step))
@@ -240,22 +231,20 @@ class JaxTrainer:
             total, terms, out, tgt = self._timed(
                 self.steps.evaluate, key, trainable, frozen, x, y, weights, scale_arr
             )
-            bs = x.shape[0]
-            count += bs
-            sums[f"{stage}_loss"] = sums.get(f"{stage}_loss", 0.0) + float(total) * bs
-            if len(terms) > 1:
-                for name, value in terms.items():
-                    sums[f"{stage}_loss/{name}"] = (
-                        sums.get(f"{stage}_loss/{name}", 0.0) + float(value) * bs
-                    )
-            if self.metric_names and tgt is not None:
-                outputs.append(np.asarray(out))
-                targets.append(np.asarray(tgt))
+            count += _add_batch(sums, stage, float(total), terms, x.shape[0])
+            self._keep_outputs(outputs, targets, out, tgt)
         if count == 0:
             return {}
         row = {k: v / count for k, v in sums.items()}
         row.update(self._metrics(stage, outputs, targets))
         return row
+
+    def _keep_outputs(self, outputs: List[np.ndarray], targets: List[np.ndarray], out: Any,
+                      tgt: Any) -> None:
+        """Keep a batch's outputs and targets for the epoch's metrics (when any are logged)."""
+        if self.metric_names and tgt is not None:
+            outputs.append(np.asarray(out))
+            targets.append(np.asarray(tgt))
 
     def _metrics(
         self, stage: str, outputs: List[np.ndarray], targets: List[np.ndarray]
@@ -364,6 +353,17 @@ class JaxTrainer:
         """Flush and close the loggers."""
         for logger in self.loggers:
             logger.finalize(status)
+
+
+def _add_batch(sums: Dict[str, float], stage: str, total: float, terms: Dict[str, Any],
+               batch_size: int) -> int:
+    """Add one batch's sample-weighted ``<stage>_loss`` (and per-term losses) to ``sums``."""
+    sums[f"{stage}_loss"] = sums.get(f"{stage}_loss", 0.0) + total * batch_size
+    if len(terms) > 1:
+        for name, value in terms.items():
+            key = f"{stage}_loss/{name}"
+            sums[key] = sums.get(key, 0.0) + float(value) * batch_size
+    return batch_size
 
 
 def _current_trial() -> Any:
