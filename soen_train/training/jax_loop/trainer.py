@@ -1,9 +1,9 @@
 """The JAX training loop: same data, losses, schedules, logs and run folders as the torch backend.
 
 ``JaxTrainer(cfg, paths, datamodule, model).fit()`` trains one repeat of a
-``SOENTrainConfig`` with ``training.backend=jax`` and returns its metrics (best and final
-validation values, ``epochs_trained``), like the torch runner's summary; ``test`` adds the
-test figures.
+``SOENTrainConfig`` with ``training.backend=jax`` and returns a ``JaxRunResult`` (best and
+final validation values, ``epochs_trained``, like the torch runner's summary; checkpoint
+paths, timings); ``test`` adds the test figures.
 The model is the seeded ``SOENModel`` the runner built; the data module is the same
 ``SOENDataModule`` (its torch batches are turned into numpy arrays).
 
@@ -47,7 +47,7 @@ from soen_train.jax.losses import JaxWeightedLoss
 from soen_train.jax.optimizers import build_jax_optimizer
 from soen_train.jax.simulator import JaxSOEN
 from soen_train.jax.train_step import Alignment, StepFunctions, as_weight_arrays, tree_mean
-from soen_train.loop_policy import optuna_report
+from soen_train.loop_policy import checkpoint_rule, optuna_report
 from soen_train.loop_policy.metric_history import summarise_history, validation_row
 
 from . import checkpoints
@@ -291,7 +291,7 @@ class JaxTrainer:
                 break
         return JaxRunResult(
             metrics=summarise_history(self.state.history),
-            best_checkpoint=self.state.top_k[0][1] if self.state.top_k else None,
+            best_checkpoint=checkpoint_rule.best_path(self.state.top_k),
             last_checkpoint=str(Path(self.paths.checkpoints) / "last.jax.npz")
             if t.checkpoint_save_last
             else None,
