@@ -19,6 +19,11 @@ from soen_train.loop_policy.early_stopping import StoppingState, early_stopping_
 class SOENEarlyStopping(EarlyStopping):
     """Stops when ``monitor`` has not improved for ``patience`` validations (or is not finite)."""
 
+    @property
+    def state_key(self) -> str:
+        """Lightning's own key (``EarlyStopping{...}``): checkpoints of either class resume."""
+        return "EarlyStopping" + repr({"monitor": self.monitor, "mode": self.mode})
+
     def _evaluate_stopping_criteria(self, current: torch.Tensor) -> Tuple[bool, Optional[str]]:
         state = StoppingState(best=float(self.best_score), wait=int(self.wait_count))
         decision = early_stopping_check(state, float(current), self.patience, self.mode, self.monitor)
