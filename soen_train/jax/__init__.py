@@ -1,9 +1,12 @@
-"""JAX backend (``training.backend=jax``): the SOEN simulator on ``lax.scan`` and an optax trainer.
+"""JAX backend (``training.backend=jax``): the SOEN simulator on ``lax.scan`` and its array maths.
 
-    from soen_train.jax import JaxSOEN, run_jax_repeat
+    from soen_train.jax import JaxSOEN
     jax_model, params = JaxSOEN.from_torch(model)   # model: a SOENModel
     histories = jax_model.apply(params, x)          # {layer_id: [B, T+1, D]}
-    metrics = run_jax_repeat(cfg, repeat, paths, datamodule, model)
+
+This package holds only array maths (layers, source functions, scan, network evaluation,
+losses, pooling, the train step) and the ``.jax.npz`` checkpoint format; the training loop
+that drives it over epochs is ``soen_train.training.jax_loop`` (``run_jax_repeat``).
 
 An optional extra (``pip install soen-train[jax]``): names load on first use, so importing
 this package does not import JAX. See ``docs/jax.md`` for what is supported and refused.
@@ -18,14 +21,9 @@ if TYPE_CHECKING:  # the same names, visible to type checkers and IDEs
     from soen_train.jax.checkpoint import JaxCheckpoint, load_checkpoint, save_checkpoint
     from soen_train.jax.errors import JaxCheckpointError, JaxNonFiniteLossError, JaxUnsupportedError
     from soen_train.jax.simulator import JaxSOEN
-    from soen_train.jax.trainer import JaxRunResult, JaxTrainer, run_jax_repeat, train_jax_repeat
 
 _EXPORTS = {
     "JaxSOEN": "soen_train.jax.simulator",
-    "JaxTrainer": "soen_train.jax.trainer",
-    "JaxRunResult": "soen_train.jax.trainer",
-    "run_jax_repeat": "soen_train.jax.trainer",
-    "train_jax_repeat": "soen_train.jax.trainer",
     "JaxCheckpoint": "soen_train.jax.checkpoint",
     "load_checkpoint": "soen_train.jax.checkpoint",
     "save_checkpoint": "soen_train.jax.checkpoint",
@@ -38,14 +36,10 @@ __all__ = [
     "JaxCheckpoint",
     "JaxCheckpointError",
     "JaxNonFiniteLossError",
-    "JaxRunResult",
     "JaxSOEN",
-    "JaxTrainer",
     "JaxUnsupportedError",
     "load_checkpoint",
-    "run_jax_repeat",
     "save_checkpoint",
-    "train_jax_repeat",
 ]
 
 

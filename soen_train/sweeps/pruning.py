@@ -15,14 +15,19 @@ import logging
 from typing import Optional
 
 import lightning.pytorch as pl
-import optuna
 
+from soen_train.loop_policy.optuna_report import (
+    STEP_UNITS,
+    monitored_value,
+    prunable,
+    pruned_error,
+    report_and_ask,
+)
 from soen_train.sweeps.trial_context import TrialContextError, TrialHandle, current_trial
 
 log = logging.getLogger(__name__)
 
-#: What the reported ``step`` counts: finished epochs or optimiser steps.
-STEP_UNITS = ("epoch", "global_step")
+__all__ = ["STEP_UNITS", "OptunaPruningCallback"]
 
 
 class OptunaPruningCallback(pl.Callback):
@@ -54,7 +59,7 @@ class OptunaPruningCallback(pl.Callback):
         self.monitor = monitor
         self.trial = trial
         self.step_unit = step_unit
-        self.active = not trial.is_multi_objective
+        self.active = prunable(trial)
         if not self.active:
             log.info(
                 "Optuna trial %d belongs to a multi-objective study (%s): no pruning",
@@ -70,18 +75,9 @@ class OptunaPruningCallback(pl.Callback):
         prune = False
         value = float("nan")
         if trainer.is_global_zero:
-            metric = trainer.callback_metrics.get(self.monitor)
-            if metric is None:
-                raise KeyError(
-                    f"OptunaPruningCallback: monitor={self.monitor!r} was not logged during "
-                    f"validation; logged metrics: {sorted(trainer.callback_metrics)}"
-                )
-            value = float(metric)
-            self.trial.report(value, step)
-            prune = self.trial.should_prune()
+            value = monitored_value(self.monitor, trainer.callback_metrics,
+                                    "OptunaPruningCallback: monitor")
+            prune = report_and_ask(self.trial, value, step)
         prune = bool(trainer.strategy.broadcast(prune, src=0))
         if prune:
-            raise optuna.TrialPruned(
-                f"trial {self.trial.number} pruned at {self.step_unit} {step} "
-                f"({self.monitor}={value:.6g})"
-            )
+            raise pruned_error(self.trial, self.step_unit, step, self.monitor, value)

@@ -20,6 +20,8 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from soen_train.loop_policy.checkpoint_rule import enters_top_k
+
 
 def atomic_replace_write(path: Path, write: Any) -> None:
     """Write through `write(tmp_path)` then rename over `path`: a crash leaves the old file."""
@@ -53,6 +55,16 @@ class SOENModelCheckpoint(ModelCheckpoint):
     def __init__(self, *args: Any, soen_sidecars: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.soen_sidecars = soen_sidecars
+
+    def check_monitor_top_k(self, trainer: pl.Trainer, current: Optional[torch.Tensor] = None) -> bool:
+        """Whether ``current`` enters the top k: the rule of ``loop_policy.checkpoint_rule``
+        (the JAX loop's too); every rank agrees under DDP."""
+        kept = [float(v) for v in self.best_k_models.values()]
+        value = None if current is None else float(current)
+        enters = enters_top_k(value, kept, self.save_top_k, self.mode)
+        if current is None or self.save_top_k < 0 or len(kept) < self.save_top_k:
+            return enters
+        return bool(trainer.strategy.reduce_boolean_decision(bool(enters)))
 
     def _save_last_checkpoint(self, trainer: pl.Trainer, monitor_candidates: Dict[str, Any]) -> None:
         super()._save_last_checkpoint(trainer, monitor_candidates)

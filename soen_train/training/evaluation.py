@@ -56,8 +56,9 @@ def evaluate_model(
     import lightning.pytorch as pl
 
     from soen_train.model import SOENModel
+    from soen_train.training.datamodule_factory import build_datamodule
     from soen_train.training.model_factory import build_model
-    from soen_train.training.runner import build_datamodule, build_module, quiet_lightning
+    from soen_train.training.runner import build_module, quiet_lightning
 
     if split not in SPLITS:
         raise ConfigError(f"split {split!r} is not one of {', '.join(SPLITS)}")

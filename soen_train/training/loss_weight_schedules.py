@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from soen_train.loop_policy.epoch_schedules import schedule_progress
 from soen_train.registry import Registry, UnknownNameError, check_params
 from soen_train.training.losses.param_checks import check_bool, check_choice, check_number
 from soen_train.training.lr_schedules import lazy_callback_getattr, optimizer_steps_per_epoch
@@ -23,28 +24,6 @@ CONFIG_PATH = "callbacks.loss_weight_schedulers"
 
 #: Keys of one schedule entry.
 ENTRY_KEYS = ("loss_name", "scheduler_type", "params", "start_epoch", "end_epoch", "per_step")
-
-
-def schedule_progress(
-    position: float, start_epoch: int, end_epoch: int, steps_per_epoch: int, per_step: bool
-) -> float:
-    """Progress p in [0, 1] of a schedule over epochs [start_epoch, end_epoch], both included.
-
-    Per step (``position`` = optimiser step): s0 = start * spe, s1 = max(end, start) * spe +
-    spe - 1. Per epoch (``position`` = epoch): s0 = start, s1 = max(end, start). p = 0 up to
-    s0, 1 from s1 on, (position - s0) / max(1, s1 - s0) in between.
-    """
-    end = max(end_epoch, start_epoch)
-    if per_step:
-        s0 = start_epoch * steps_per_epoch
-        s1 = end * steps_per_epoch + steps_per_epoch - 1
-    else:
-        s0, s1 = start_epoch, end
-    if position <= s0:
-        return 0.0
-    if position >= s1:
-        return 1.0
-    return (position - s0) / max(1, s1 - s0)
 
 
 def schedule_window(start_epoch: int, end_epoch: int, steps_per_epoch: int, per_step: bool) -> float:

@@ -34,13 +34,18 @@ from soen_train.training.checkpointing import (
     read_run_identity,
     state_shaping,
 )
+from soen_train.training.datamodule_factory import build_datamodule
 from soen_train.training.result_file import write_result, write_result_if_possible
 from soen_train.training.run_paths import RunPaths, distributed_rank
 from soen_train.training.storage_faults import storage_fault
-from soen_train.training.trainer_factory import build_callbacks, build_loggers, build_trainer
+from soen_train.training.trainer_factory import (
+    build_callbacks,
+    build_loggers,
+    build_trainer,
+    flat_hparams,
+)
 
 log = logging.getLogger("soen_train")
-
 
 
 class _DropAdverts(logging.Filter):
@@ -95,59 +100,6 @@ def objective_direction(metric: str, direction: str) -> str:
     from soen_train.tracking.metric_direction import metric_direction
 
     return metric_direction(metric, direction) or "maximize"
-
-
-def _teacher_data(cfg: SOENTrainConfig, data_path: str, logs_dir: Path) -> str:
-    """The cached teacher-trajectory file of a distillation run (written on first use)."""
-    from soen_train.training.distillation import generate_teacher_trajectories
-
-    d, dist = cfg.data, cfg.training.distillation
-    out = Path(dist.distillation_data_path or logs_dir / "distillation_data.h5")
-    return str(generate_teacher_trajectories(
-        dist.teacher_model_path, data_path, out, batch_size=dist.batch_size,
-        target_seq_len=d.target_seq_len, min_scale=d.min_scale, max_scale=d.max_scale,
-        input_encoding=d.input_encoding, vocab_size=d.vocab_size, val_split=d.val_split,
-        test_split=d.test_split, split_seed=d.split_seed, max_samples=dist.max_samples,
-    ))
-
-
-def build_datamodule(cfg: SOENTrainConfig, seed: int, logs_dir: Optional[Path] = None) -> Any:
-    """The data module of a repeat; a built-in dataset is generated first if asked for.
-
-    For distillation the inputs are replaced by the teacher file, already prepared (resampled,
-    scaled, encoded), so those options are not applied twice.
-    """
-    from soen_train.data import SOENDataModule
-    from soen_train.data.makers import build_dataset, dataset_output_path
-
-    d, t = cfg.data, cfg.training
-    path = d.data_path
-    if d.dataset:
-        target = dataset_output_path(d.dataset, path)
-        path = str(build_dataset(d.dataset, target, **dict(d.dataset_params)))
-    if t.paradigm == "distillation":
-        path = _teacher_data(cfg, path, logs_dir or Path("."))
-        return SOENDataModule(data_path=path, batch_size=t.batch_size, cache_data=d.cache_data,
-                              num_workers=t.num_workers, mapping=t.mapping, paradigm=t.paradigm,
-                              shuffle_seed=seed)
-    return SOENDataModule(
-        data_path=path,
-        batch_size=t.batch_size,
-        cache_data=d.cache_data,
-        target_seq_len=d.target_seq_len,
-        min_scale=d.min_scale,
-        max_scale=d.max_scale,
-        input_encoding=d.input_encoding,
-        vocab_size=d.vocab_size,
-        num_classes=d.num_classes,
-        val_split=d.val_split,
-        test_split=d.test_split,
-        split_seed=d.split_seed,
-        num_workers=t.num_workers,
-        mapping=t.mapping,
-        paradigm=t.paradigm,
-        shuffle_seed=seed,
-    )
 
 
 def build_module(cfg: SOENTrainConfig, model: torch.nn.Module, seq_len: Optional[int] = None) -> pl.LightningModule:
@@ -318,7 +270,7 @@ def _fit_and_test(cfg: SOENTrainConfig, repeat: int, seed: int, paths: RunPaths,
 def _run_jax_repeat(cfg: SOENTrainConfig, repeat: int, seed: int, paths: RunPaths, dm: Any,
                     model: torch.nn.Module, loggers: List[Any]) -> RepeatResult:
     """The same repeat trained by the JAX backend (same data, model, loggers and layout)."""
-    from soen_train.jax.trainer import run_jax_repeat
+    from soen_train.training.jax_loop.repeat import run_jax_repeat
 
     started = time.perf_counter()
     metrics = run_jax_repeat(cfg, repeat, paths, dm, model, loggers=loggers)
@@ -410,13 +362,6 @@ def _log_artifacts(loggers: List[Any], paths: RunPaths) -> None:
         if (isinstance(lgr, (ResilientMLFlowLogger, LocalMLflowLog)) and best.exists()
                 and getattr(lgr, "soen_log_artifacts", True)):
             lgr.log_artifact_file(best)
-
-
-def flat_hparams(cfg: SOENTrainConfig) -> Dict[str, Any]:
-    """The whole config, secrets masked, flattened to `section.key` params."""
-    from soen_train.tracking.mlflow_runs import flatten
-
-    return flatten(redact(dataclasses.asdict(cfg)))
 
 
 def aggregate_objective(results: List[RepeatResult], metric: str) -> float:

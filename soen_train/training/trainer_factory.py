@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Dict, List, Optional, Tuple
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import Callback, EarlyStopping
+from lightning.pytorch.callbacks import Callback
 
 from soen_train.config.schema import SOENTrainConfig
+from soen_train.loop_policy import checkpoint_rule
+from soen_train.loop_policy.metric_history import summarise_history, validation_row
 from soen_train.training.checkpointing import (
     AtomicCheckpointIO,
     InitialStateSaver,
     PreemptionCheckpoint,
     SOENModelCheckpoint,
 )
+from soen_train.training.early_stopping import SOENEarlyStopping
 from soen_train.training.run_paths import RunPaths
 
 
 class MetricsHistory(Callback):
-    """Keeps every validation metric per epoch; `summary()` gives the best value of each."""
+    """Keeps every validation metric per epoch; `summary()` gives the best value of each
+    (the rows and the summary follow ``loop_policy.metric_history``, as in the JAX loop)."""
 
     def __init__(self) -> None:
         self.epochs: List[Dict[str, float]] = []
@@ -29,27 +32,13 @@ class MetricsHistory(Callback):
         # after the module's epoch-end hook, so its epoch metrics (val_accuracy) are included
         if trainer.sanity_checking:
             return
-        row = {
-            k: float(v)
-            for k, v in trainer.callback_metrics.items()
-            if k.startswith("val_") and getattr(v, "numel", lambda: 1)() == 1
-        }
-        row["epoch"] = float(trainer.current_epoch)
-        self.epochs.append(row)
+        scalars = {k: v for k, v in trainer.callback_metrics.items()
+                   if getattr(v, "numel", lambda: 1)() == 1}
+        self.epochs.append(validation_row(scalars, trainer.current_epoch))
 
     def summary(self) -> Dict[str, float]:
         """Best value over epochs of each val metric (min for losses, max otherwise) and finals."""
-        out: Dict[str, float] = {}
-        keys = {k for row in self.epochs for k in row if k != "epoch"}
-        for key in keys:
-            vals = [row[key] for row in self.epochs if key in row and math.isfinite(row[key])]
-            if not vals:
-                continue
-            minimise = "loss" in key or "perplexity" in key or "bits_per" in key
-            out[key] = min(vals) if minimise else max(vals)
-            out[f"final_{key}"] = vals[-1]
-        out["epochs_trained"] = float(len(self.epochs))
-        return out
+        return summarise_history(self.epochs)
 
     def state_dict(self) -> Dict[str, Any]:
         return {"epochs": self.epochs}
@@ -72,21 +61,23 @@ def build_callbacks(
         callbacks.append(InitialStateSaver(paths.checkpoints, t.save_soen_core_in_checkpoint))
     if t.checkpoint_save_all_epochs:
         checkpoint = SOENModelCheckpoint(
-            dirpath=paths.checkpoints, filename="epoch={epoch:02d}", auto_insert_metric_name=False,
-            save_top_k=-1, every_n_epochs=t.checkpoint_every_n_epochs, save_last=t.checkpoint_save_last,
-            soen_sidecars=t.save_soen_core_in_checkpoint, monitor="val_loss", mode="min",
+            dirpath=paths.checkpoints, filename=checkpoint_rule.ALL_EPOCHS_FILENAME,
+            auto_insert_metric_name=False, save_top_k=-1, every_n_epochs=t.checkpoint_every_n_epochs,
+            save_last=t.checkpoint_save_last, soen_sidecars=t.save_soen_core_in_checkpoint,
+            monitor=checkpoint_rule.MONITOR, mode=checkpoint_rule.MODE,
         )
     else:
         checkpoint = SOENModelCheckpoint(
-            dirpath=paths.checkpoints, filename="epoch={epoch:02d}-val_loss={val_loss:.4f}",
-            auto_insert_metric_name=False, monitor="val_loss", mode="min",
+            dirpath=paths.checkpoints, filename=checkpoint_rule.TOP_K_FILENAME,
+            auto_insert_metric_name=False, monitor=checkpoint_rule.MONITOR, mode=checkpoint_rule.MODE,
             save_top_k=t.checkpoint_save_top_k, save_last=t.checkpoint_save_last,
             every_n_epochs=t.checkpoint_every_n_epochs, soen_sidecars=t.save_soen_core_in_checkpoint,
         )
     callbacks.append(checkpoint)
     callbacks.append(PreemptionCheckpoint(paths.checkpoints))
     if t.early_stopping_patience:
-        callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=t.early_stopping_patience))
+        callbacks.append(SOENEarlyStopping(monitor=checkpoint_rule.MONITOR, mode=checkpoint_rule.MODE,
+                                           patience=t.early_stopping_patience))
     callbacks.append(lr_scheduler_callback(cfg))
     callbacks.extend(loss_weight_callbacks(cfg, module))
     callbacks.extend(build_dynamic_callbacks(cfg, module, seed=seed))
@@ -133,6 +124,14 @@ def _sweep_callbacks(cfg: SOENTrainConfig) -> List[Callback]:
     from soen_train.sweeps.pruning import OptunaPruningCallback
 
     return [OptunaPruningCallback(monitor=cfg.training.objective_metric)]
+
+
+def flat_hparams(cfg: SOENTrainConfig) -> Dict[str, Any]:
+    """The whole config, secrets masked, flattened to `section.key` params (what loggers record)."""
+    from soen_train.config.secrets import redact
+    from soen_train.tracking.mlflow_runs import flatten
+
+    return flatten(redact(dataclasses.asdict(cfg)))
 
 
 def build_loggers(

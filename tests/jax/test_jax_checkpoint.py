@@ -17,8 +17,8 @@ from soen_train.jax.checkpoint import JaxCheckpoint, load_checkpoint, save_check
 from soen_train.jax.cli import main as jax_cli
 from soen_train.jax.errors import JaxCheckpointError
 from soen_train.jax.simulator import JaxSOEN
-from soen_train.jax.trainer import JaxTrainer
 from soen_train.model.network import SOENModel
+from soen_train.training.jax_loop.trainer import JaxTrainer
 
 
 def _checkpoint_with_soen(tmp_path: Path) -> Path:

@@ -13,8 +13,8 @@ from soen_train.config.schema import NoiseAnnealerConfig, SOENTrainConfig
 from soen_train.jax.config_support import check_jax_config
 from soen_train.jax.errors import JaxUnsupportedError
 from soen_train.jax.simulator import JaxSOEN
-from soen_train.jax.trainer import JaxTrainer
 from soen_train.model.network import SOENModel
+from soen_train.training.jax_loop.trainer import JaxTrainer
 
 
 def _set(path: str, value: Any) -> Callable[[SOENTrainConfig], None]:

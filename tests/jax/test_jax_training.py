@@ -13,8 +13,9 @@ from run_setup import repeat_inputs, tiny_config
 
 from soen_train.jax.checkpoint import load_checkpoint
 from soen_train.jax.cli import main as jax_cli
-from soen_train.jax.trainer import JaxTrainer, default_loggers, train_jax_repeat
 from soen_train.model.network import SOENModel
+from soen_train.training.jax_loop.repeat import default_loggers, train_jax_repeat
+from soen_train.training.jax_loop.trainer import JaxTrainer
 from soen_train.training.lr_schedules import build_lr_schedule
 
 

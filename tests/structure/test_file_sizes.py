@@ -14,11 +14,9 @@ PACKAGE_DIR = Path(__file__).resolve().parents[2] / "soen_train"
 MAX_LINES = 500
 
 #: Files over the limit today (path relative to soen_train/ -> its line count when listed).
-#: They are in areas being reworked (the JAX loop, the model package, the runner).
+#: They are in areas being reworked (the model package).
 OVERSIZED: Dict[str, int] = {
-    "jax/trainer.py": 670,
     "model/native_scan.py": 622,
-    "training/runner.py": 541,
 }
 
 

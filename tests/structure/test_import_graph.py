@@ -126,12 +126,7 @@ def cycles(graph: Dict[str, Set[str]]) -> List[List[str]]:
 #: Import edges (importer, imported) that today close a cycle, each with why it is still there.
 #: Nothing may be added: a new cycle is fixed, not listed. An entry whose import is gone fails
 #: the test until it is removed, so the list only shrinks.
-ALLOWED_CYCLE_EDGES: Dict[Edge, str] = {
-    ("soen_train.jax.trainer", "soen_train.training.runner"): (
-        "the JAX loop reuses runner.flat_hparams (function-level import) while runner dispatches "
-        "to jax.trainer.run_jax_repeat; goes with the backend-neutral loop of issue 17"
-    ),
-}
+ALLOWED_CYCLE_EDGES: Dict[Edge, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -144,8 +139,46 @@ def test_graph_sees_the_package(graph):
     assert "soen_train.cli" in graph and "soen_train.model.network" in graph
     assert "soen_train.model.network" in graph["soen_train.model"]  # from .network import ...
     assert "soen_train.errors" in graph["soen_train.model.file_errors"]
-    # a function-level import counts: runner imports the JAX backend inside a function
-    assert "soen_train.jax.trainer" in graph["soen_train.training.runner"]
+    # a function-level import counts: runner imports the JAX loop inside a function
+    assert "soen_train.training.jax_loop.repeat" in graph["soen_train.training.runner"]
+
+
+#: Modules of ``soen_train.jax`` that still import ``soen_train.training`` (catalog twins being
+#: declared once, issue 17). Nothing may be added; an entry that no longer imports it fails
+#: ``test_jax_package_holds_no_training_loop`` until removed, so the list only shrinks.
+JAX_MODULES_IMPORTING_TRAINING = {
+    "soen_train.jax.config_support",  # training.lr_schedules: the LR-schedule catalog
+    "soen_train.jax.losses",  # training.losses: the loss catalog and its helpers
+    "soen_train.jax.optimizers",  # training.optimizers: the optimiser catalog
+    "soen_train.jax.pooling",  # training.time_pooling: the pooling catalog
+}
+
+
+def test_jax_package_holds_no_training_loop(graph):
+    """``soen_train.jax`` is array maths: none of its modules imports ``soen_train.training``
+    (the loop that drives it, ``training.jax_loop``, imports it, never the reverse)."""
+    importing = {m for m, targets in graph.items() if m.startswith("soen_train.jax")
+                 and any(t.startswith("soen_train.training") for t in targets)}
+    new = importing - JAX_MODULES_IMPORTING_TRAINING
+    assert not new, f"soen_train.jax imports the training package: {sorted(new)}"
+    stale = JAX_MODULES_IMPORTING_TRAINING - importing
+    assert not stale, f"no longer import soen_train.training: remove from the list: {sorted(stale)}"
+
+
+def test_loop_policy_is_backend_neutral():
+    """``soen_train.loop_policy`` imports no torch, Lightning or JAX (both backends use it)."""
+    banned = ("torch", "lightning", "jax", "optax", "numpy")
+    found = {}
+    for path in sorted((PACKAGE_DIR / "loop_policy").glob("*.py")):
+        for node in _import_nodes(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""])
+            bad = [n for n in names if n.split(".")[0] in banned
+                   or n.startswith(("soen_train.training", "soen_train.jax"))]
+            if bad:
+                found.setdefault(path.name, []).extend(bad)
+    assert (PACKAGE_DIR / "loop_policy" / "early_stopping.py").is_file()
+    assert not found, f"loop_policy imports backend code: {found}"
 
 
 def test_cycle_detection_on_a_known_graph():

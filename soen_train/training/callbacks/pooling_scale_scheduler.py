@@ -14,7 +14,7 @@ from typing import Any
 import lightning.pytorch as pl
 
 from soen_train.config.errors import ConfigError
-from soen_train.training.callbacks.schedule_math import check_epoch_window, epoch_progress, lerp
+from soen_train.loop_policy.epoch_schedules import EpochRamp, check_epoch_window
 from soen_train.training.losses.param_checks import check_number
 
 TAG = "callbacks/time_pooling_scale"
@@ -41,12 +41,12 @@ class TimePoolingScaleScheduler(pl.Callback):
         self.start_epoch = start_epoch
         self.end_epoch = end_epoch
         self.setting = setting
+        self.ramp = EpochRamp(float(self.start_scale), float(self.end_scale), start_epoch, end_epoch)
         self.current_scale: float | None = None
 
     def scale_at(self, epoch: int, max_epochs: int | None) -> float:
         """Scale for training epoch ``epoch`` of a run of ``max_epochs`` epochs."""
-        end = self.end_epoch if self.end_epoch is not None else max(0, (max_epochs or 1) - 1)
-        return lerp(self.start_scale, self.end_scale, epoch_progress(epoch, self.start_epoch, end))
+        return self.ramp.value_at(epoch, max_epochs)
 
     def check_module(self, pl_module: Any) -> None:
         """Fail now if the module has no live ``pooling_params`` dict to write into."""

@@ -25,12 +25,8 @@ from typing import Any
 import lightning.pytorch as pl
 
 from soen_train.config.errors import ConfigError
+from soen_train.loop_policy.epoch_schedules import EpochRamp, check_epoch_window
 from soen_train.training.callbacks.model_refs import unwrap_model
-from soen_train.training.callbacks.schedule_math import (
-    check_epoch_window,
-    epoch_progress,
-    round_half_up,
-)
 from soen_train.training.losses.param_checks import check_bool, check_number
 
 TAG_LENGTH = "callbacks/target_seq_len"
@@ -56,14 +52,13 @@ class TargetSeqLenScheduler(pl.Callback):
         self.end_epoch = end_epoch
         self.scale_dt = check_bool(setting, "scale_dt", scale_dt)
         self.setting = setting
+        self.ramp = EpochRamp(self.start_len, self.end_len, start_epoch, end_epoch)
         self.base_dt: float | None = None
         self.current_len: int | None = None
 
     def length_at(self, epoch: int, max_epochs: int | None) -> int:
         """Sequence length (time steps) for epoch ``epoch`` of a ``max_epochs``-epoch run."""
-        end = self.end_epoch if self.end_epoch is not None else max(0, (max_epochs or 1) - 1)
-        p = epoch_progress(epoch, self.start_epoch, end)
-        return round_half_up(self.start_len + p * (self.end_len - self.start_len))
+        return self.ramp.length_at(epoch, max_epochs)
 
     def dt_for(self, length: int) -> float:
         """dt that keeps length * dt equal to start_len * dt_0 (dimensionless, 1/omega_c)."""

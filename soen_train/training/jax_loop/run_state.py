@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from .checkpoint import JaxCheckpoint
+from soen_train.jax.checkpoint import JaxCheckpoint
+from soen_train.loop_policy.early_stopping import StoppingState
 
 
 @dataclass
@@ -22,16 +23,29 @@ class JaxRunResult:
 
 @dataclass
 class TrainerState:
-    """The resumable bookkeeping of a run (saved in every checkpoint)."""
+    """The resumable bookkeeping of a run (saved in every checkpoint).
+
+    ``stopping`` is the early-stopping rule's state (best ``val_loss`` and epochs since it);
+    checkpoints store it as ``best_val`` / ``stale_epochs``.
+    """
 
     epoch: int = 0  # epochs completed
     global_step: int = 0
-    best_val: float = math.inf
-    stale_epochs: int = 0
+    stopping: StoppingState = field(default_factory=StoppingState)
     top_k: List[Tuple[float, str]] = field(default_factory=list)  # (val_loss, path), best first
     history: List[Dict[str, float]] = field(default_factory=list)
     lr_schedule: Dict[str, Any] = field(default_factory=dict)
     best_path: Optional[str] = None
+
+    @property
+    def best_val(self) -> float:
+        """Best validation loss so far (+inf before the first)."""
+        return self.stopping.best
+
+    @property
+    def stale_epochs(self) -> int:
+        """Validations since the best one."""
+        return self.stopping.wait
 
     def to_dict(self) -> Dict[str, Any]:
         """JSON-safe form (stored in checkpoints)."""
@@ -48,11 +62,12 @@ class TrainerState:
     def from_checkpoint(cls, ckpt: JaxCheckpoint) -> "TrainerState":
         """Rebuild from a checkpoint's ``trainer_state``."""
         s = ckpt.trainer_state
+        stopping = StoppingState(best=float(s.get("best_val", math.inf)),
+                                 wait=int(s.get("stale_epochs", 0)))
         return cls(
             epoch=ckpt.epoch,
             global_step=ckpt.global_step,
-            best_val=float(s.get("best_val", math.inf)),
-            stale_epochs=int(s.get("stale_epochs", 0)),
+            stopping=stopping,
             top_k=[(float(v), str(p)) for v, p in s.get("top_k", [])],
             history=[dict(r) for r in s.get("history", [])],
             lr_schedule=dict(s.get("lr_schedule", {})),
