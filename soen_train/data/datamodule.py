@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from soen_train.data.datasets import CachedSplit, LazySplit
+from soen_train.data.device_batches import DeviceEpochBatches
 from soen_train.data.errors import DataError
 from soen_train.data.hdf5_source import SPLITS
 from soen_train.data.inspection import SplitRef, inspect_data_file
@@ -29,6 +30,9 @@ from soen_train.data.preprocessing import MinMaxScaling, Preprocessor
 from soen_train.data.sampling import EpochBatchSampler
 
 STATE_VERSION = 1
+
+# what the *_dataloader methods return: device batches of cached splits, else a DataLoader
+Batches = DataLoader | DeviceEpochBatches
 
 
 class SOENDataModule(L.LightningDataModule):
@@ -214,7 +218,7 @@ class SOENDataModule(L.LightningDataModule):
         return self._datasets[split]
 
     # ------------------------------------------------------------ dataloaders
-    def _loader(self, split: str, shuffle: bool, sharded: bool = True) -> DataLoader:
+    def _loader(self, split: str, shuffle: bool, sharded: bool = True) -> Batches:
         """Batches of ``split``; with ``sharded``, only this process's share under DDP."""
         self._require_setup(f"{split}_dataloader()")
         ds = self._datasets[split]
@@ -238,28 +242,39 @@ class SOENDataModule(L.LightningDataModule):
             world_size=trainer.world_size if trainer is not None else 1,
             equal_steps=split == "train",
         )
-        workers = self.options.num_workers
-        common: dict[str, Any] = {"num_workers": workers, "persistent_workers": workers > 0}
         if cached:
-            # Whole batches come from one tensor index: no per-item calls, no collate.
-            return DataLoader(ds, sampler=sampler, batch_size=None, **common)
-        return DataLoader(ds, batch_sampler=sampler, **common)
+            # whole batches cut from the split's tensors on the training device: no per-item
+            # calls, no collate, no host-to-device copy per step
+            device = trainer.strategy.root_device if trainer is not None else None
+            return DeviceEpochBatches(ds, sampler, device)
+        workers = self.options.num_workers
+        return DataLoader(
+            ds, batch_sampler=sampler, num_workers=workers, persistent_workers=workers > 0
+        )
 
-    def ordered_dataloader(self, split: str) -> DataLoader:
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """Moves the ``(x, y)`` tensors of a batch (a no-op for device batches) without
+        Lightning's generic walk over the batch, which costs about as much per step as a tiny
+        SOEN's forward pass."""
+        if isinstance(batch, (tuple, list)) and all(isinstance(t, torch.Tensor) for t in batch):
+            return tuple(t.to(device) for t in batch)
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
+    def ordered_dataloader(self, split: str) -> Batches:
         """Batches of any split in file order (evaluation and prediction)."""
         if split not in SPLITS:
             raise DataError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
         return self._loader(split, shuffle=False, sharded=False)
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> Batches:
         """Shuffled training batches (order fixed by shuffle_seed and the epoch)."""
         return self._loader("train", shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> Batches:
         """Validation batches in file order."""
         return self._loader("val", shuffle=False)
 
-    def test_dataloader(self) -> DataLoader:
+    def test_dataloader(self) -> Batches:
         """Test batches in file order."""
         return self._loader("test", shuffle=False)
 

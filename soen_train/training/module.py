@@ -116,21 +116,39 @@ class SOENLightningModule(pl.LightningModule):
             idx = (self.global_step // self.batches_per_loss) % len(self.loss.term_names)
             only = self.loss.term_names[idx]
         total, terms = self.loss(ctx, only=only) if only else self.loss(ctx)
-        if not torch.isfinite(total):
-            weights = self.loss.weights
-            bad = [k for k, v in terms.items() if not torch.isfinite(v)]
-            # a finite term can still overflow once weighted: name those too
-            bad += [
-                f"{k} (x weight {weights[k]:g})"
-                for k, v in terms.items()
-                if k not in bad and not torch.isfinite(v * weights.get(k, 1.0))
-            ]
-            raise NonFiniteLossError(
-                f"{stage} loss became {total.item()} at epoch {self.current_epoch}, "
-                f"step {self.global_step} (non-finite terms: {', '.join(bad) or 'total'}); "
-                "lower training.lr, set training.gradient_clip_val, or check the data"
-            )
+        # on the CPU a finiteness test costs nothing; on an accelerator it would wait for the
+        # device every step, so there the epoch's running loss sum is tested at log steps
+        if total.device.type == "cpu" and not torch.isfinite(total):
+            raise self._non_finite(stage, total, terms)
         return total, terms, aligned
+
+    def _non_finite(self, stage: str, total: Tensor, terms: Mapping[str, Tensor]) -> NonFiniteLossError:
+        """The error for a non-finite loss, naming the terms that are (or overflow once weighted)."""
+        weights = self.loss.weights
+        bad = [k for k, v in terms.items() if not torch.isfinite(v)]
+        bad += [
+            f"{k} (x weight {weights[k]:g})"
+            for k, v in terms.items()
+            if k not in bad and not torch.isfinite(v * weights.get(k, 1.0))
+        ]
+        return NonFiniteLossError(
+            f"{stage} loss became {total.item()} at epoch {self.current_epoch}, "
+            f"step {self.global_step} (non-finite terms: {', '.join(bad) or 'total'}); "
+            "lower training.lr, set training.gradient_clip_val, or check the data"
+        )
+
+    def _check_running_loss(self, stage: str) -> None:
+        """Accelerators: a NonFiniteLossError if any loss of this epoch so far was non-finite
+        (a NaN or Inf makes the running sum NaN or Inf; one device wait per check)."""
+        running = self._epoch_sums.get(stage, {}).get(f"{stage}_loss")
+        if running is None or not isinstance(running[0], Tensor) or running[0].device.type == "cpu":
+            return
+        if not torch.isfinite(running[0]):
+            raise NonFiniteLossError(
+                f"{stage} loss became {running[0].item()} at epoch {self.current_epoch}, "
+                f"at or before step {self.global_step}; lower training.lr, set "
+                "training.gradient_clip_val, or check the data"
+            )
 
     def _forward_for_loss(self, x: Tensor) -> Any:
         return self.model.simulate(x)
@@ -146,6 +164,7 @@ class SOENLightningModule(pl.LightningModule):
             for name, value in terms.items():
                 self._accumulate("train", f"train_loss/{name}", value, bs)
         if batch_idx % self.log_freq == 0:
+            self._check_running_loss("train")
             self.log("train_loss_step", total, on_step=True, on_epoch=False, batch_size=bs)
         self._collect("train", aligned)
         return total
@@ -160,6 +179,7 @@ class SOENLightningModule(pl.LightningModule):
     def _log_epoch_means(self, stage: str) -> None:
         """Log the epoch means of ``stage`` over every sample of all processes (under DDP the
         processes' sums and counts are added, so the mean equals a single-process pass)."""
+        self._check_running_loss(stage)
         sums = self._epoch_sums.pop(stage, {})
         if self._distributed:
             means = global_means({tag: (float(t), n) for tag, (t, n) in sums.items()})
@@ -229,16 +249,18 @@ class SOENLightningModule(pl.LightningModule):
     def _collect(self, stage: str, aligned: AlignedBatch) -> None:
         if not self.metric_names or aligned.targets is None:
             return
-        self._epoch_outputs.setdefault(stage, []).append(detach_cpu(aligned.outputs))
-        self._epoch_targets.setdefault(stage, []).append(detach_cpu(aligned.targets))
+        # kept on the device (a copy to the host would wait for it every step); the epoch's
+        # batches go to the host together at epoch end
+        self._epoch_outputs.setdefault(stage, []).append(aligned.outputs.detach())
+        self._epoch_targets.setdefault(stage, []).append(aligned.targets.detach())
 
     @property
     def _distributed(self) -> bool:
         return self._trainer is not None and self.trainer.world_size > 1
 
     def _log_epoch_metrics(self, stage: str) -> None:
-        outputs = cat_or_none(self._epoch_outputs.pop(stage, []))
-        targets = cat_or_none(self._epoch_targets.pop(stage, []))
+        outputs = detach_cpu(cat_or_none(self._epoch_outputs.pop(stage, [])))
+        targets = detach_cpu(cat_or_none(self._epoch_targets.pop(stage, [])))
         if self._distributed and self.metric_names:
             # every process saw its own block of samples (sizes differ by up to one, some may
             # be empty): metrics are computed on all blocks together
@@ -261,6 +283,8 @@ class SOENLightningModule(pl.LightningModule):
         self._log_epoch_metrics("train")
 
     def on_validation_epoch_start(self) -> None:
+        # before validation, and so before its checkpoint, of weights a non-finite loss spoilt
+        self._check_running_loss("train")
         self._forget("val")
 
     def on_validation_epoch_end(self) -> None:

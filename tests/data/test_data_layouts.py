@@ -8,6 +8,8 @@ import torch
 
 from soen_train.data import SOENDataModule
 from soen_train.data.datasets import CachedSplit
+from soen_train.data.device_batches import DeviceEpochBatches
+from soen_train.data.sampling import EpochBatchSampler
 
 
 def all_batches(loader):
@@ -73,9 +75,16 @@ def test_cached_loader_fetches_whole_batches_by_tensor_index(split_file):
     dm = SOENDataModule(split_file, batch_size=4)
     dm.setup()
     loader = dm.train_dataloader()
-    assert loader.batch_size is None and isinstance(loader.dataset, CachedSplit)
-    x, y = loader.dataset[[0, 2, 5]]
+    assert isinstance(loader, DeviceEpochBatches) and isinstance(loader.split, CachedSplit)
+    x, y = loader.split[[0, 2, 5]]
     assert x.shape == (3, 6, 2) and y.tolist() == [0, 2, 2]
+    # each batch is the split indexed with one batch of the sampler's order
+    orders = list(EpochBatchSampler(len(loader.split), 4, True, dm._shuffle_seed, as_tensor=True))
+    batches = list(loader)
+    assert len(batches) == len(orders) == len(loader)
+    for (bx, by), order in zip(batches, orders):
+        ex, ey = loader.split[order]
+        assert torch.equal(bx, ex) and torch.equal(by, ey)
 
 
 def test_setup_twice_does_not_reread_the_file(split_file):
