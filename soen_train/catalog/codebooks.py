@@ -8,6 +8,7 @@ dimensionless coupling strengths.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import List, Optional
 
 from soen_train.catalog.param_checks import as_list, check_number
@@ -18,12 +19,16 @@ DEFAULT_CODEBOOK = tuple(-1.0 + 0.25 * i for i in range(9))
 
 def linspace(start: float, end: float, steps: int) -> List[float]:
     """``steps`` evenly spaced floats from ``start`` to ``end``, bit for bit as torch's float64
-    ``linspace`` on CPU computes them (the first half from ``start``, the rest from ``end``)."""
+    ``linspace`` on CPU computes them: the first half from ``start``, the rest from ``end``,
+    each a fused multiply-add (one rounding; computed exactly with ``Fraction``)."""
     if steps == 1:
         return [float(start)]
-    step = (end - start) / (steps - 1)
+    step = Fraction((end - start) / (steps - 1))
     half = steps // 2
-    return [start + step * i if i < half else end - step * (steps - i - 1) for i in range(steps)]
+    return [
+        float(Fraction(start) + step * i) if i < half else float(Fraction(end) - step * (steps - i - 1))
+        for i in range(steps)
+    ]
 
 
 def uniform_codebook_values(

@@ -104,7 +104,7 @@ LOSS_CATALOG = Catalog(
                 "[y_i = y_j])²; diversity = mean cosine similarity between the mean logits of each "
                 "pair of classes present"
             ),
-            no_jax="its noise term draws torch random numbers and its pair terms were not ported",
+            no_jax="not ported: its noise term needs a random key per step",
             check=check_rich,
         ),
         entry(
@@ -169,7 +169,7 @@ LOSS_CATALOG = Catalog(
                 "its final states for n steps of zero input and the mean also covers those steps"
             ),
             param_notes="`layer_ids` null = all SingleDendrite layers",
-            no_jax="it continues the simulation from the final states, which the JAX scan does not expose",
+            no_jax="not ported: it needs tracked g and a continued simulation from the final states",
             check=check_decay,
         ),
         entry(
@@ -194,7 +194,7 @@ LOSS_CATALOG = Catalog(
                 "target_sigma)²."
             ),
             param_notes="`layer_ids` null = all eligible layers",
-            no_jax="it reads per-connection fluxes of every layer, not ported to the JAX network",
+            no_jax="not ported: it needs every layer's connection fluxes, which the JAX network does not return",
             check=check_branching,
         ),
         entry(
@@ -214,7 +214,7 @@ LOSS_CATALOG = Catalog(
                 "`weight`, to keep this term from dominating."
             ),
             param_notes="`layer_ids` null = all simulated layers, the input layer included",
-            no_jax="it runs a second, perturbed forward pass, not ported to the JAX step",
+            no_jax="not ported: it runs a second, perturbed forward pass inside the loss",
             check=check_expansion,
         ),
     ],
