@@ -20,8 +20,8 @@ from soen_train.catalog.metrics import METRIC_CATALOG
 from soen_train.catalog.optimizers import OPTIMIZER_CATALOG
 from soen_train.catalog.source_functions import CURRENT, SOURCE_CATALOG
 from soen_train.catalog.time_pooling import POOLING_CATALOG
-from soen_train.config import catalog_doc_text as text
 from soen_train.config import catalog_doc_text as groups
+from soen_train.config import catalog_doc_text as text
 
 
 def format_default(value: Any) -> str:

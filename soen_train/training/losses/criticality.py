@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import torch
 
 from soen_train.catalog.losses import LOSS_CATALOG
+from soen_train.catalog.param_checks import check_int_list
 from soen_train.training.losses.context import LossContext
 from soen_train.training.losses.model_access import (
     check_layer_ids,
@@ -20,7 +21,6 @@ from soen_train.training.losses.model_access import (
     connection_weights,
     layer_parameter,
 )
-from soen_train.training.losses.param_checks import check_int_list
 
 #: Epsilon inside the smooth absolute value sqrt(x^2 + 1e-8).
 SOFTABS_EPS = 1e-8

@@ -13,9 +13,9 @@ from typing import Any
 import torch
 
 from soen_train.catalog.losses import LOSS_CATALOG
+from soen_train.catalog.param_checks import check_int_list
 from soen_train.training.losses.context import LossContext
 from soen_train.training.losses.model_access import check_layer_ids, layer_types
-from soen_train.training.losses.param_checks import check_int_list
 
 #: Layer type whose g (dendritic drive) must vanish after a sample.
 DENDRITE_TYPE = "SingleDendrite"
