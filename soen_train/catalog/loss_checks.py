@@ -124,11 +124,16 @@ def check_ground(
         )
 
 
-def check_high_state(threshold: float, scale: float, factor: float) -> None:
-    owner = "loss 'exp_high_state_penalty'"
-    check_number(owner, "threshold", threshold, minimum=0.0)
-    check_number(owner, "scale", scale, minimum=0.0, min_inclusive=False)
-    check_number(owner, "factor", factor)
+def exp_excess_check(loss: str) -> Callable[..., None]:
+    """The check of an exponential penalty above a threshold: threshold >= 0, scale > 0."""
+
+    def check(threshold: float, scale: float, factor: float) -> None:
+        owner = f"loss '{loss}'"
+        check_number(owner, "threshold", threshold, minimum=0.0)
+        check_number(owner, "scale", scale, minimum=0.0, min_inclusive=False)
+        check_number(owner, "factor", factor)
+
+    return check
 
 
 def check_magnitude(
@@ -147,13 +152,6 @@ def check_decay(zero_input_steps: int, layer_ids: Iterable[int] | None) -> None:
     check_number(owner, "zero_input_steps", zero_input_steps, minimum=0, integer=True)
     if layer_ids is not None:
         check_int_list(owner, "layer_ids", layer_ids)
-
-
-def check_reg_j(threshold: float, scale: float, factor: float) -> None:
-    owner = "loss 'reg_J_loss'"
-    check_number(owner, "threshold", threshold, minimum=0.0)
-    check_number(owner, "scale", scale, minimum=0.0, min_inclusive=False)
-    check_number(owner, "factor", factor)
 
 
 def check_gravity(

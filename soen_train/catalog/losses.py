@@ -19,11 +19,10 @@ from soen_train.catalog.loss_checks import (
     check_gap,
     check_gravity,
     check_ground,
-    check_high_state,
     check_magnitude,
-    check_reg_j,
     check_rich,
     check_top_gap,
+    exp_excess_check,
     ignore_index_check,
 )
 from soen_train.catalog.loss_param_aliases import canonical_params
@@ -116,7 +115,7 @@ LOSS_CATALOG = Catalog(
                 "threshold)) − 1). A sum, as in the original, so it grows with the number of "
                 "offending weights. Keeps couplings under the hardware limit of about 0.24."
             ),
-            check=check_reg_j,
+            check=exp_excess_check("reg_J_loss"),
         ),
         entry(
             "gravity_quantization_loss",
@@ -146,7 +145,7 @@ LOSS_CATALOG = Catalog(
             summary=(
                 "`factor` · mean(exp(scale · max(0, |s| − threshold)) − 1)"
             ),
-            check=check_high_state,
+            check=exp_excess_check("exp_high_state_penalty"),
         ),
         entry(
             "average_state_magnitude_loss",
