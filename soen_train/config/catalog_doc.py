@@ -135,14 +135,32 @@ def optimizers_section() -> str:
 
 def lr_schedules_section() -> str:
     """LR schedules: params read from the torch registry (the JAX loop uses the same curves)."""
-    from soen_train.training.lr_schedules import schedule_parameters
+    from soen_train.training.lr_schedules import LR_SCHEDULES, schedule_parameters
 
+    if sorted(text.LR_SCHEDULE_SUMMARIES) != LR_SCHEDULES.names():
+        raise ValueError(f"docs/catalog.md: LR schedules {LR_SCHEDULES.names()} need summaries")
     rows = [
         (f"`{name}`", summary, params_cell(schedule_parameters(name)))
         for name, summary in text.LR_SCHEDULE_SUMMARIES.items()
     ]
     head = ("type", "LR at step n", "params (default)")
     return f"{text.LR_INTRO}\n{table(head, rows)}\n{text.LR_AFTER}"
+
+
+def loss_weight_section() -> str:
+    """Loss-weight schedules: params read from the torch registry's constructors."""
+    from soen_train.registry import signature_params
+    from soen_train.training.loss_weight_schedules import LOSS_WEIGHT_SCHEDULES as reg
+
+    rows = []
+    for name, (summary, notes) in text.LOSS_WEIGHT_SUMMARIES.items():
+        aliases = [a for a in reg.names(with_aliases=True) if a != name and reg.canonical(a) == name]
+        label = f"`{name}`" + (f" ({', '.join(f'`{a}`' for a in aliases)})" if aliases else "")
+        rows.append((label, summary, params_cell(signature_params(reg.get(name).__init__, skip=1), notes)))
+    if sorted(text.LOSS_WEIGHT_SUMMARIES) != reg.names():
+        raise ValueError(f"docs/catalog.md: loss-weight schedules {reg.names()} need summaries")
+    head = ("scheduler_type (aliases)", "weight", "params (default)")
+    return f"{text.LOSS_WEIGHT_INTRO}\n{table(head, rows)}\n{text.LOSS_WEIGHT_AFTER}"
 
 
 def model_section() -> str:
@@ -172,7 +190,7 @@ SECTIONS: Tuple[Any, ...] = (
 def render() -> str:
     """The whole docs/catalog.md."""
     parts = [text.HEADER] + [s() for s in SECTIONS]
-    parts += [text.LOSS_WEIGHT_SCHEDULES, model_section(), text.FOOTER]
+    parts += [loss_weight_section(), model_section(), text.FOOTER]
     return "\n".join(parts)
 
 

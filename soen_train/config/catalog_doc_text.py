@@ -146,7 +146,7 @@ callbacks:
 ```
 """
 
-LOSS_WEIGHT_SCHEDULES = """\
+LOSS_WEIGHT_INTRO = """\
 ## Loss-weight schedules (`callbacks.loss_weight_schedulers`)
 
 Each entry: `{loss_name, scheduler_type, params, start_epoch: 0, end_epoch: null (last epoch),
@@ -158,20 +158,35 @@ logged as `callbacks/loss_weight_<term>`.
 Progress p (shared with the other annealing callbacks): per step, s0 = start_epoch · spe and
 s1 = end_epoch · spe + spe − 1 (spe = optimiser steps per epoch); per epoch, s0 = start_epoch
 and s1 = end_epoch. p = 0 up to s0, 1 from s1 on, (position − s0) / max(1, s1 − s0) between.
+"""
 
-| scheduler_type (aliases) | weight | params (default) |
-|---|---|---|
-| `linear` | min_weight + p (max_weight − min_weight) | `min_weight`, `max_weight` (required) |
-| `exponential_decay` (`exp_decay`, `exponential`) | initial_weight · exp(−r p), r = decay_rate or −ln(final_weight / initial_weight) | `initial_weight` (required), exactly one of `decay_rate`, `final_weight` (> 0) |
-| `cosine_decay` (`cosine`) | final + (initial − final)(1 + cos πp) / 2 | `initial_weight`, `final_weight` (required) |
-| `sinusoidal` (`sinisoidal`) | oscillates between max_weight (at p = 0) and min_weight: with e = steps (or epochs) since the window opened and base period P0, cycle k lasts P0 · period_decay^k; c = cycles elapsed; damping d = exp(−amplitude_decay · c); linear: (max + min)/2 + d (max − min)/2 cos 2πc; log: exp(ln min + d (1 + cos 2πc)/2 (ln max − ln min)) | `min_weight`, `max_weight` (required; min > 0 for log), `scale` (linear), `period_steps` or `period_epochs` (default: the whole window), `period_decay` (1.0), `amplitude_decay` (0.0) |
-
+LOSS_WEIGHT_AFTER = """\
 ```yaml
 callbacks:
   loss_weight_schedulers:
     - {loss_name: reg_J_loss, scheduler_type: linear, params: {min_weight: 0.01, max_weight: 0.1}}
 ```
 """
+
+#: Loss-weight schedules: what each computes and notes on its params (params come from the registry).
+LOSS_WEIGHT_SUMMARIES = {
+    "linear": (
+        "min_weight + p (max_weight − min_weight)",
+        "",
+    ),
+    "exponential_decay": (
+        "initial_weight · exp(−r p), r = decay_rate or −ln(final_weight / initial_weight)",
+        "give exactly one of `decay_rate`, `final_weight` (> 0)",
+    ),
+    "cosine_decay": (
+        "final + (initial − final)(1 + cos πp) / 2",
+        "",
+    ),
+    "sinusoidal": (
+        "oscillates between max_weight (at p = 0) and min_weight: with e = steps (or epochs) since the window opened and base period P0, cycle k lasts P0 · period_decay^k; c = cycles elapsed; damping d = exp(−amplitude_decay · c); linear: (max + min)/2 + d (max − min)/2 cos 2πc; log: exp(ln min + d (1 + cos 2πc)/2 (ln max − ln min))",
+        "`min_weight` > 0 for `scale: log`; give `period_steps` or `period_epochs` (both null: the whole window)",
+    ),
+}
 
 FOOTER = """\
 ## Where we differ from the original toolkit

@@ -154,6 +154,7 @@ def test_the_real_catalogs_load_in_both_backends():
     from soen_train.model import layers as torch_layers  # noqa: F401
     from soen_train.training import losses as torch_losses  # noqa: F401
     from soen_train.training import metrics, time_pooling  # noqa: F401
+    from soen_train.training import optimizers as torch_optimizers  # noqa: F401
 
     catalogs = [
         LOSS_CATALOG, POOLING_CATALOG, METRIC_CATALOG, OPTIMIZER_CATALOG, SOURCE_CATALOG,

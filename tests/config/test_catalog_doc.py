@@ -40,3 +40,21 @@ def test_defaults_are_written_as_in_yaml():
     assert [format_default(v) for v in (None, True, 1e-06, (0.9, 0.999), "mae")] == [
         "null", "true", "1e-06", "(0.9, 0.999)", "mae",
     ]
+
+
+def test_every_schedule_appears_with_each_param_and_default():
+    from soen_train.registry import signature_params
+    from soen_train.training.loss_weight_schedules import LOSS_WEIGHT_SCHEDULES
+    from soen_train.training.lr_schedules import LR_SCHEDULES, schedule_parameters
+
+    text = DOC.read_text()
+    cases = [(n, schedule_parameters(n)) for n in LR_SCHEDULES.names()]
+    cases += [
+        (n, signature_params(LOSS_WEIGHT_SCHEDULES.get(n).__init__, skip=1))
+        for n in LOSS_WEIGHT_SCHEDULES.names()
+    ]
+    for name, params in cases:
+        rows = [line for line in text.splitlines() if line.startswith(f"| `{name}`")]
+        assert rows, name
+        for key, default in params.items():
+            assert any(f"`{key}` ({format_default(default)})" in row for row in rows), (name, key)
