@@ -7,7 +7,7 @@ the schedule registries.
 # flake8: noqa: E501
 
 HEADER = """\
-# Training catalog: losses, time pooling, metrics, optimizers, schedules
+# Catalog: losses, time pooling, metrics, optimizers, schedules, source functions, layer types
 
 Every entry below is selected by name from the config and validated before the first batch:
 an unknown name, an unknown parameter or an out-of-range value stops the run with a message
