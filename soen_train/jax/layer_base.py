@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple
 import jax
 import jax.numpy as jnp
 
+from soen_train.catalog.layers import LAYER_CATALOG
 from soen_train.registry import Registry
 
 from .errors import JaxUnsupportedError
@@ -175,16 +176,17 @@ class JaxLayer(ABC):
         return cls.linear is not JaxLayer.linear
 
 
-#: Catalog of JAX layer classes, keyed by the torch catalog's canonical layer types.
-JAX_LAYERS: Registry[type] = Registry("JAX layer type")
+#: Catalog of JAX layer classes, keyed by the layer types declared in ``soen_train.catalog.layers``.
+JAX_LAYERS: Registry[type] = LAYER_CATALOG.registry("jax")
 
 
-def register_layer(name: str, *aliases: str):
-    """Class decorator: register a JAX layer under its layer type (and the original's aliases)."""
+def register_layer(name: str):
+    """Class decorator: register a JAX layer against its declared layer type (aliases come
+    from the declaration); a layer that reads no role for a declared param is refused."""
 
     def deco(cls: type) -> type:
         cls.layer_type = name
-        return JAX_LAYERS.register(name, *aliases)(cls)
+        return LAYER_CATALOG.jax(name)(cls)
 
     return deco
 

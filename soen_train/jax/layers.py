@@ -4,7 +4,9 @@ Each class mirrors a layer of the original toolkit as ``soen_train.model.layers`
 (same parameters, same update order), so histories agree with torch to float32 rounding.
 See ``layer_base`` for the interface. Importing this module registers every JAX layer:
 ``stateless_layers`` (Input/Linear, NonLinear, DendriteReadout, ScalingLayer, Softmax) and
-``recurrent_layers`` (RNN, GRU, LSTM, LeakyGRU, MinGRU).
+``recurrent_layers`` (RNN, GRU, LSTM, LeakyGRU, MinGRU). Each registers against its
+declaration in ``soen_train.catalog.layers``; a declared layer type without a JAX class
+fails when this module is imported.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 from typing import Optional, Tuple
 
 import jax.numpy as jnp
+
+from soen_train.catalog.layers import LAYER_CATALOG
 
 from .layer_base import JAX_LAYERS, Array, JaxLayer, Params, Role, State, register_layer, roles
 from .recurrent_layers import GRULayer, LeakyGRULayer, LSTMLayer, MinGRULayer, RNNLayer
@@ -53,7 +57,7 @@ class SingleDendriteLayer(JaxLayer):
         return 1.0 - dt * p["gamma_minus"], dt * p["gamma_plus"] * g, g
 
 
-@register_layer("MultiplierWICC", "Multiplier")
+@register_layer("MultiplierWICC")
 class MultiplierWICCLayer(JaxLayer):
     """ds/dt = gamma_plus (g(phi + phi_y, ib - s) - g(phi - phi_y, ib + s)) - gamma_minus s."""
 
@@ -136,6 +140,8 @@ class MultiplierNOCCLayer(JaxLayer):
         ds2 = (g2 - beta_out * dm - alpha * s2) / beta
         return {"s": m + dt * dm, "s1": s1 + dt * ds1, "s2": s2 + dt * ds2}, g1 - g2
 
+
+LAYER_CATALOG.check_complete("jax")
 
 __all__ = [
     "JAX_LAYERS",

@@ -1,10 +1,11 @@
-"""Losses in JAX with the definitions of ``soen_train.training.losses``.
+"""Losses in JAX, registered against the declarations of ``soen_train.catalog.losses``.
 
 Each loss is ``fn(ctx: JaxLossContext, **params) -> scalar`` and computes the same number
-as its torch namesake (same alignment rules, defaults and reductions). Parameter names and
-values are checked by the torch catalog's own validators, so a config means the same on
-both backends. A loss the JAX backend does not implement is a ``JaxUnsupportedError``
-naming its place in ``training.loss.losses``.
+as its torch namesake (same alignment rules, defaults and reductions). Names, params and
+values are checked by the shared declarations (``LossTerms``), so a config means the same on
+both backends; a signature that differs from its declaration fails when this module is
+imported. A loss the JAX backend does not implement is a ``JaxUnsupportedError`` naming its
+place in ``training.loss.losses`` and the declared reason.
 """
 
 from __future__ import annotations
@@ -17,18 +18,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from soen_train.catalog.codebooks import codebook_values
+from soen_train.catalog.connection_selection import select_connections
+from soen_train.catalog.loss_checks import PADDING_LABEL
+from soen_train.catalog.loss_terms import CONFIG_PATH, LossTerm, LossTerms
+from soen_train.catalog.losses import LOSS_CATALOG
 from soen_train.registry import Registry, UnknownNameError
-from soen_train.training.losses.model_access import select_connections
 
 from .errors import JaxUnsupportedError
 
 Array = jax.Array
 
-#: Label value that marks padding in sequence labels (as in the torch losses).
-PADDING_LABEL = -100
-
-#: Catalog of JAX losses, keyed by the torch catalog's canonical names.
-JAX_LOSSES: Registry[Callable[..., Array]] = Registry("JAX loss")
+#: Catalog of JAX losses, keyed by the declared names.
+JAX_LOSSES: Registry[Callable[..., Array]] = LOSS_CATALOG.registry("jax")
 
 
 @dataclass
@@ -79,7 +81,7 @@ def _masked_mean_ce(logits: Array, labels: Array, ignore_index: int) -> Array:
     return -jnp.sum(jnp.where(valid, picked, 0.0)) / jnp.sum(valid)
 
 
-@JAX_LOSSES.register("cross_entropy")
+@LOSS_CATALOG.jax("cross_entropy")
 def cross_entropy(ctx: JaxLossContext, ignore_index: int = PADDING_LABEL) -> Array:
     """Mean cross entropy: [B, C] vs [B] (seq2static) or [B, T, C] vs [B, T] (flattened)."""
     targets = ctx.require_targets("cross_entropy")
@@ -97,7 +99,7 @@ def cross_entropy(ctx: JaxLossContext, ignore_index: int = PADDING_LABEL) -> Arr
     )
 
 
-@JAX_LOSSES.register("autoregressive_cross_entropy")
+@LOSS_CATALOG.jax("autoregressive_cross_entropy")
 def autoregressive_cross_entropy(ctx: JaxLossContext, ignore_index: int = PADDING_LABEL) -> Array:
     """Next-token cross entropy: the output at step t is scored against the token at t+1."""
     logits = ctx.outputs
@@ -151,7 +153,7 @@ def align_for_mse(outputs: Array, targets: Array) -> Tuple[Array, Array]:
     return out, tgt.astype(out.dtype)
 
 
-@JAX_LOSSES.register("mse")
+@LOSS_CATALOG.jax("mse")
 def mse(ctx: JaxLossContext) -> Array:
     """Mean squared error between aligned outputs and targets."""
     out, tgt = align_for_mse(ctx.outputs, ctx.require_targets("mse"))
@@ -165,7 +167,7 @@ def _learnable_weights(
     return select_connections(ctx.weights, names, loss)
 
 
-@JAX_LOSSES.register("reg_J_loss")
+@LOSS_CATALOG.jax("reg_J_loss")
 def reg_j_loss(
     ctx: JaxLossContext, threshold: float = 0.24, scale: float = 1.0, factor: float = 0.01
 ) -> Array:
@@ -187,7 +189,7 @@ def _logits_labels(ctx: JaxLossContext, loss: str) -> Tuple[Array, Array]:
     return z, y.astype(jnp.int32)
 
 
-@JAX_LOSSES.register("top_gap_loss")
+@LOSS_CATALOG.jax("top_gap_loss")
 def top_gap_loss(
     ctx: JaxLossContext,
     separation_threshold: float = 0.1,
@@ -208,7 +210,7 @@ def top_gap_loss(
     return factor * jnp.mean(penalty)
 
 
-@JAX_LOSSES.register("gap_loss")
+@LOSS_CATALOG.jax("gap_loss")
 def gap_loss(ctx: JaxLossContext, margin: float = 1.0) -> Array:
     """mean_b sum_{c != y} relu(z_c - z_y + margin) on pooled (scaled) logits."""
     z, y = _logits_labels(ctx, "gap_loss")
@@ -229,7 +231,7 @@ def nearest_code(w: Array, book: np.ndarray) -> Array:
     return jnp.where(pick_lower, lower, upper).reshape(w.shape)
 
 
-@JAX_LOSSES.register("gravity_quantization_loss")
+@LOSS_CATALOG.jax("gravity_quantization_loss")
 def gravity_quantization_loss(
     ctx: JaxLossContext,
     codebook: Optional[Sequence[float]] = None,
@@ -242,10 +244,8 @@ def gravity_quantization_loss(
     mode: str = "mae",
 ) -> Array:
     """factor * mean over selected learnable weights of |w - nearest level| (or its square)."""
-    from soen_train.training.losses.quantization import codebook_from_params
-
     owner = "loss 'gravity_quantization_loss'"
-    book = codebook_from_params(codebook, min_val, max_val, bits, levels, owner).numpy()
+    book = np.asarray(codebook_values(codebook, min_val, max_val, bits, levels, owner), np.float32)
     names = None if connections is None else list(connections)
     weights = _learnable_weights(ctx, "gravity_quantization_loss", names)
     flat = jnp.concatenate([w.reshape(-1) for w in weights.values()])
@@ -254,7 +254,7 @@ def gravity_quantization_loss(
     return factor * jnp.mean(dist)
 
 
-@JAX_LOSSES.register("get_off_the_ground_loss")
+@LOSS_CATALOG.jax("get_off_the_ground_loss")
 def get_off_the_ground_loss(
     ctx: JaxLossContext,
     threshold: float = 0.01,
@@ -271,7 +271,7 @@ def get_off_the_ground_loss(
     return factor * jnp.mean(jnp.where(a <= threshold, jax.nn.relu(ramp), 0.0))
 
 
-@JAX_LOSSES.register("exp_high_state_penalty")
+@LOSS_CATALOG.jax("exp_high_state_penalty")
 def exp_high_state_penalty(
     ctx: JaxLossContext, threshold: float = 1.0, scale: float = 1.0, factor: float = 1.0
 ) -> Array:
@@ -280,7 +280,7 @@ def exp_high_state_penalty(
     return factor * jnp.mean(jnp.expm1(scale * excess))
 
 
-@JAX_LOSSES.register("average_state_magnitude_loss")
+@LOSS_CATALOG.jax("average_state_magnitude_loss")
 def average_state_magnitude_loss(
     ctx: JaxLossContext,
     target_magnitude: float = 0.5,
@@ -303,40 +303,32 @@ def average_state_magnitude_loss(
     return factor * (diff * diff if loss_type in ("mse", "l2") else jnp.abs(diff))
 
 
-@JAX_LOSSES.register("final_timestep_zero_mse")
+@LOSS_CATALOG.jax("final_timestep_zero_mse")
 def final_timestep_zero_mse(ctx: JaxLossContext) -> Array:
     """Mean square of the output layer's state at the last step."""
     out = ctx.states[ctx.output_layer]
     return jnp.mean(out[:, -1, :] ** 2)
 
 
-@dataclass(frozen=True)
-class JaxLossTerm:
-    """One validated loss term: key (for logs), canonical name, params."""
-
-    key: str
-    name: str
-    params: Dict[str, Any]
+#: One validated loss term (the shared ``LossTerm``: key, name, params).
+JaxLossTerm = LossTerm
 
 
 class JaxWeightedLoss:
-    """total = sum_i weight_i * loss_i, validated like the torch ``WeightedLoss``."""
+    """total = sum_i weight_i * loss_i, validated by the shared ``LossTerms`` rules."""
 
-    def __init__(self, items: Iterable[Any], where: str = "training.loss.losses") -> None:
-        from soen_train.training.losses import WeightedLoss
-
-        checked = WeightedLoss(
-            list(items)
-        )  # names, params and weights validated by the torch rules
+    def __init__(self, items: Iterable[Any], where: str = CONFIG_PATH) -> None:
+        checked = LossTerms(list(items))  # names, params and weights: the declared rules
         self.terms: List[JaxLossTerm] = []
         for index, term in enumerate(checked.terms):
             if term.name not in JAX_LOSSES:
+                reason = LOSS_CATALOG.missing_reason("jax", term.name)
                 raise JaxUnsupportedError(
-                    f"{where}[{index}]: loss '{term.name}' is not available in the JAX backend; "
-                    f"JAX supports {', '.join(JAX_LOSSES.names())}; remove it or use "
+                    f"{where}[{index}]: loss '{term.name}' is not available in the JAX backend "
+                    f"({reason}); JAX supports {', '.join(JAX_LOSSES.names())}; remove it or use "
                     "training.backend=torch"
                 )
-            self.terms.append(JaxLossTerm(key=term.key, name=term.name, params=dict(term.params)))
+            self.terms.append(term)
         self.weights: Dict[str, float] = checked.weights
         self._checked = checked
 
@@ -376,6 +368,8 @@ def jax_loss_names() -> List[str]:
     """Names of the losses the JAX backend implements."""
     return JAX_LOSSES.names()
 
+
+LOSS_CATALOG.check_complete("jax")
 
 __all__ = [
     "JAX_LOSSES",

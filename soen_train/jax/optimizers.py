@@ -1,4 +1,4 @@
-"""optax optimisers that take the same ``training.optimizer`` options as the torch catalog.
+"""optax optimisers that take the ``training.optimizer`` options declared in ``soen_train.catalog``.
 
 ``build_jax_optimizer(name, kwargs, clip_val, clip_algorithm)`` returns an optax
 transformation that produces the update direction *without* the learning rate; the trainer
@@ -12,8 +12,9 @@ applies per step. Each optimiser follows the torch update rule and defaults exac
 - ``lion``: betas (0.9, 0.99), decoupled weight decay (default 0).
 
 Gradient clipping (``training.gradient_clip_val``) comes first: ``norm`` clips the global
-L2 norm, ``value`` each entry. Options the JAX backend cannot honour raise
-``JaxUnsupportedError`` naming the key.
+L2 norm, ``value`` each entry. Each factory registers against ``OPTIMIZER_CATALOG`` with
+the options it honours (their defaults are the declared, torch, ones); other declared options
+raise ``JaxUnsupportedError`` naming the key.
 """
 
 from __future__ import annotations
@@ -24,51 +25,27 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from soen_train.catalog.optimizers import IMPLEMENTATION_HINTS, OPTIMIZER_CATALOG
 from soen_train.registry import Registry
 
 from .errors import JaxUnsupportedError
 
 OptimizerFactory = Callable[[Dict[str, Any]], optax.GradientTransformation]
 
-#: Catalog of optax optimiser factories keyed like the torch ``OPTIMIZERS`` registry.
-JAX_OPTIMIZERS: Registry[OptimizerFactory] = Registry("JAX optimizer")
+#: Catalog of optax optimiser factories keyed by the declared names.
+JAX_OPTIMIZERS: Registry[OptimizerFactory] = OPTIMIZER_CATALOG.registry("jax")
 
-#: Options per optimiser with the torch defaults.
-DEFAULTS: Dict[str, Dict[str, Any]] = {
-    "adam": {
-        "betas": (0.9, 0.999),
-        "eps": 1e-8,
-        "weight_decay": 0.0,
-        "amsgrad": False,
-        "maximize": False,
-    },
-    "adamw": {
-        "betas": (0.9, 0.999),
-        "eps": 1e-8,
-        "weight_decay": 0.01,
-        "amsgrad": False,
-        "maximize": False,
-    },
-    "sgd": {
-        "momentum": 0.0,
-        "dampening": 0.0,
-        "weight_decay": 0.0,
-        "nesterov": False,
-        "maximize": False,
-    },
-    "rmsprop": {
-        "alpha": 0.99,
-        "eps": 1e-8,
-        "weight_decay": 0.0,
-        "momentum": 0.0,
-        "centered": False,
-        "maximize": False,
-    },
-    "lion": {"betas": (0.9, 0.99), "weight_decay": 0.0},
-}
+_ADAM_OPTIONS = ("betas", "eps", "weight_decay", "amsgrad", "maximize")
 
-#: torch options that only choose an implementation (no effect on the numbers).
-IMPLEMENTATION_HINTS = ("foreach", "fused", "capturable", "differentiable")
+
+def _register(name: str, *options: str) -> Callable[[OptimizerFactory], OptimizerFactory]:
+    """Register factory ``name`` with the declared options it honours (``fn.options``)."""
+
+    def deco(fn: OptimizerFactory) -> OptimizerFactory:
+        fn.options = options  # type: ignore[attr-defined]
+        return OPTIMIZER_CATALOG.jax(name, params=options)(fn)
+
+    return deco
 
 
 def _negate() -> optax.GradientTransformation:
@@ -108,7 +85,7 @@ def _adam_core(o: Dict[str, Any]) -> optax.GradientTransformation:
     return optax.scale_by_adam(b1=b1, b2=b2, eps=float(o["eps"]))
 
 
-@JAX_OPTIMIZERS.register("adam")
+@_register("adam", *_ADAM_OPTIONS)
 def adam(o: Dict[str, Any]) -> optax.GradientTransformation:
     """torch.optim.Adam: g += wd * p (L2), then Adam."""
     parts = [_negate()] if o["maximize"] else []
@@ -118,7 +95,7 @@ def adam(o: Dict[str, Any]) -> optax.GradientTransformation:
     return optax.chain(*parts)
 
 
-@JAX_OPTIMIZERS.register("adamw")
+@_register("adamw", *_ADAM_OPTIONS)
 def adamw(o: Dict[str, Any]) -> optax.GradientTransformation:
     """torch.optim.AdamW: Adam direction plus decoupled decay wd * p (both scaled by lr)."""
     parts = [_negate()] if o["maximize"] else []
@@ -154,7 +131,7 @@ def _sgd_momentum(
     return optax.GradientTransformation(init, update)
 
 
-@JAX_OPTIMIZERS.register("sgd")
+@_register("sgd", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
 def sgd(o: Dict[str, Any]) -> optax.GradientTransformation:
     """torch.optim.SGD (L2 weight decay, optional momentum/dampening/nesterov)."""
     if o["nesterov"] and (o["momentum"] <= 0 or o["dampening"] != 0):
@@ -171,7 +148,7 @@ def sgd(o: Dict[str, Any]) -> optax.GradientTransformation:
     return optax.chain(*parts) if parts else optax.identity()
 
 
-@JAX_OPTIMIZERS.register("rmsprop")
+@_register("rmsprop", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
 def rmsprop(o: Dict[str, Any]) -> optax.GradientTransformation:
     """torch.optim.RMSprop: v = alpha v + (1 - alpha) g^2, step g / (sqrt(v) + eps)."""
     parts = [_negate()] if o["maximize"] else []
@@ -203,7 +180,7 @@ def _scale_by_lion(b1: float, b2: float) -> optax.GradientTransformation:
     return optax.GradientTransformation(init, update)
 
 
-@JAX_OPTIMIZERS.register("lion")
+@_register("lion", "betas", "weight_decay")
 def lion(o: Dict[str, Any]) -> optax.GradientTransformation:
     """The soen_train Lion: sign update plus decoupled weight decay."""
     b1, b2 = (float(b) for b in o["betas"])
@@ -214,17 +191,16 @@ def lion(o: Dict[str, Any]) -> optax.GradientTransformation:
 
 
 def resolve_options(name: str, kwargs: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
-    """torch defaults overlaid with ``kwargs``; unknown or unsupported keys are errors."""
-    from soen_train.training.optimizers import OPTIMIZERS, optimizer_kwargs
-
-    canonical = OPTIMIZERS.canonical(str(name))
+    """Declared defaults overlaid with ``kwargs``; unknown or unsupported keys are errors."""
+    canonical = OPTIMIZER_CATALOG.canonical(str(name))
     if canonical not in JAX_OPTIMIZERS:
         raise JaxUnsupportedError(
-            f"training.optimizer.name: '{canonical}' has no JAX implementation; JAX supports "
+            f"training.optimizer.name: '{canonical}' has no JAX implementation "
+            f"({OPTIMIZER_CATALOG.missing_reason('jax', canonical)}); JAX supports "
             f"{', '.join(JAX_OPTIMIZERS.names())}"
         )
-    torch_options = optimizer_kwargs(canonical)
-    options = dict(DEFAULTS[canonical])
+    torch_options = OPTIMIZER_CATALOG.declaration(canonical).params
+    options = {k: torch_options[k] for k in JAX_OPTIMIZERS.get(canonical).options}
     for key, value in dict(kwargs or {}).items():
         if key not in torch_options:
             raise ValueError(
@@ -256,10 +232,8 @@ def build_jax_optimizer(
     clip_algorithm: str = "norm",
 ) -> optax.GradientTransformation:
     """The update direction of optimiser ``name`` (multiply by -lr to get the step)."""
-    from soen_train.training.optimizers import OPTIMIZERS
-
     options = resolve_options(name, kwargs)
-    core = JAX_OPTIMIZERS.get(OPTIMIZERS.canonical(str(name)))(options)
+    core = JAX_OPTIMIZERS.get(OPTIMIZER_CATALOG.canonical(str(name)))(options)
     if not clip_val:
         return core
     if clip_algorithm == "norm":
@@ -267,3 +241,6 @@ def build_jax_optimizer(
     if clip_algorithm == "value":
         return optax.chain(optax.clip(float(clip_val)), core)
     raise ValueError(f"training.gradient_clip_algorithm={clip_algorithm!r}: use 'norm' or 'value'")
+
+
+OPTIMIZER_CATALOG.check_complete("jax")

@@ -1,8 +1,8 @@
-"""Time pooling in JAX: the methods of ``soen_train.training.time_pooling`` on [B, T, D] arrays.
+"""Time pooling in JAX: the methods declared in ``soen_train.catalog.time_pooling`` on [B, T, D].
 
-Same names, parameters, defaults and validation as the torch catalog (the torch
-``validate_pooling`` checks the config), so a ``model.time_pooling`` section means the same
-on both backends. Input is the output history without step 0; the result [B, D] is
+Same names, parameters, defaults and validation as the torch methods (both register against
+``POOLING_CATALOG`` and ``validate_pooling`` checks the config), so a ``model.time_pooling``
+section means the same on both backends. Input is the output history without step 0; the result [B, D] is
 multiplied by ``scale``.
 """
 
@@ -14,49 +14,47 @@ from typing import Any, Callable, Dict, Optional
 import jax
 import jax.numpy as jnp
 
+from soen_train.catalog.time_pooling import POOLING_CATALOG, RMS_EPS, validate_pooling
 from soen_train.registry import Registry
 
 Array = jax.Array
 
-#: Catalog of JAX pooling methods, keyed like the torch ``POOLINGS`` registry.
-JAX_POOLINGS: Registry[Callable[..., Array]] = Registry("JAX time pooling")
-
-#: Epsilon under the square root of ``rms`` (as in the torch catalog).
-RMS_EPS = 1e-8
+#: Catalog of JAX pooling methods, keyed by the declared names.
+JAX_POOLINGS: Registry[Callable[..., Array]] = POOLING_CATALOG.registry("jax")
 
 
-@JAX_POOLINGS.register("max")
+@POOLING_CATALOG.jax("max")
 def pool_max(h: Array) -> Array:
     """Largest state of each node over time."""
     return jnp.max(h, axis=1)
 
 
-@JAX_POOLINGS.register("mean")
+@POOLING_CATALOG.jax("mean")
 def pool_mean(h: Array) -> Array:
     """Average state of each node over time."""
     return jnp.mean(h, axis=1)
 
 
-@JAX_POOLINGS.register("rms")
+@POOLING_CATALOG.jax("rms")
 def pool_rms(h: Array) -> Array:
     """sqrt(mean_t h^2 + 1e-8)."""
     return jnp.sqrt(jnp.mean(h * h, axis=1) + RMS_EPS)
 
 
-@JAX_POOLINGS.register("final")
+@POOLING_CATALOG.jax("final")
 def pool_final(h: Array) -> Array:
     """State at the last step."""
     return h[:, -1, :]
 
 
-@JAX_POOLINGS.register("mean_last_n")
+@POOLING_CATALOG.jax("mean_last_n")
 def pool_mean_last_n(h: Array, n: int = 1) -> Array:
     """Average of the last ``n`` steps (the whole sequence when n > T)."""
     steps = min(int(n), h.shape[1])
     return jnp.mean(h[:, -steps:, :], axis=1)
 
 
-@JAX_POOLINGS.register("mean_range")
+@POOLING_CATALOG.jax("mean_range")
 def pool_mean_range(
     h: Array, range_start: Optional[int] = None, range_end: Optional[int] = None
 ) -> Array:
@@ -69,7 +67,7 @@ def pool_mean_range(
     return jnp.mean(h[:, start:end, :], axis=1)
 
 
-@JAX_POOLINGS.register("ewa")
+@POOLING_CATALOG.jax("ewa")
 def pool_ewa(h: Array, min_weight: float = 0.2) -> Array:
     """Weights m^(1 - tau), tau = linspace(0, 1, T), m = clamp(min_weight, 1e-6, 1), normalised."""
     m = min(max(float(min_weight), 1e-6), 1.0)
@@ -82,19 +80,20 @@ def pool_ewa(h: Array, min_weight: float = 0.2) -> Array:
 def pool_time_jax(h: Array, name: str, params: Optional[Mapping[str, Any]] = None) -> Array:
     """Pool a history without step 0 ([B, T, D]) to [B, D], then multiply by ``scale``.
 
-    The config is validated by the torch catalog's rules (unknown method, parameter or
+    The config is validated by the declared rules (unknown method, parameter or
     out-of-range value -> a clear error). ``scale`` may be a traced value (schedulers).
     """
-    from soen_train.training.time_pooling import POOLINGS, validate_pooling
-
     kwargs: Dict[str, Any] = dict(params or {})
     scale = kwargs.pop("scale", 1.0)
-    validate_pooling(name, {k: v for k, v in kwargs.items()})
+    canonical = validate_pooling(name, kwargs)
     if h.ndim != 3:
         raise ValueError(
             f"time pooling '{name}' expects a history of shape [B, T, D], got {tuple(h.shape)}"
         )
     if h.shape[1] < 1:
         raise ValueError(f"time pooling '{name}' needs at least one time step, got T = 0")
-    pooled = JAX_POOLINGS.get(POOLINGS.canonical(name))(h, **kwargs)
+    pooled = JAX_POOLINGS.get(canonical)(h, **kwargs)
     return pooled * scale
+
+
+POOLING_CATALOG.check_complete("jax")

@@ -93,7 +93,7 @@ CANDIDATE_DIAG = ("zero", "one", "free")
 DEFAULT_RESET_BIAS = 10.0
 
 
-@register_layer("LeakyGRU", "leakyGRU")
+@register_layer("LeakyGRU")
 class LeakyGRULayer(JaxLayer):
     """The original's masked GRU: a per-node leak z and a tanh candidate with recurrence."""
 

@@ -5,8 +5,9 @@ Each entry maps a flux ``phi`` [Phi0] and, when state dependent, the SQUID curre
 formulas, constants and clamping rules are those of ``soen_train.model.source_functions``;
 clamps pass the gradient at their bounds (as ``torch.clamp`` does) so gradients agree too.
 
-Look one up with ``jax_source_function(name)``; the name may be any spelling the torch
-catalog accepts (aliases resolve through it).
+Each registers against its declaration in ``soen_train.catalog.source_functions`` (which
+says whether g needs the current). Look one up with ``jax_source_function(name)``; the name
+may be any declared spelling (aliases resolve through the declarations).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from soen_train.catalog.source_functions import SOURCE_CATALOG
 from soen_train.registry import Registry
 
 from .errors import JaxUnsupportedError
@@ -64,8 +66,8 @@ class JaxSourceFunction:
         return self.combine(self.flux_part(phi), current)
 
 
-#: Catalog of JAX source functions, keyed by the torch catalog's canonical names.
-JAX_SOURCE_FUNCTIONS: Registry[JaxSourceFunction] = Registry("JAX source function")
+#: Catalog of JAX source functions, keyed by the declared names.
+JAX_SOURCE_FUNCTIONS: Registry[JaxSourceFunction] = SOURCE_CATALOG.registry("jax")
 
 
 def _register(
@@ -74,7 +76,7 @@ def _register(
     flux_part: Callable[[Array], Any],
     combine: Callable[[Any, Optional[Array]], Array],
 ) -> None:
-    JAX_SOURCE_FUNCTIONS.register(name)(JaxSourceFunction(name, uses_current, flux_part, combine))
+    SOURCE_CATALOG.jax(name)(JaxSourceFunction(name, uses_current, flux_part, combine))
 
 
 def _phi_only(name: str, fn: Callable[[Array], Array]) -> None:
@@ -219,13 +221,15 @@ _register("TanhGauss1p7IBFit", True, _tanh_gauss_flux_part, _tanh_gauss_combine)
 
 
 def jax_source_function(name: str) -> JaxSourceFunction:
-    """The JAX twin of torch source function ``name`` (aliases resolve via the torch catalog)."""
-    from soen_train.model.source_functions import SOURCE_FUNCTIONS
-
-    canonical = SOURCE_FUNCTIONS.canonical(str(name))
+    """The JAX implementation of source function ``name`` (aliases resolve via the declarations)."""
+    canonical = SOURCE_CATALOG.canonical(str(name))
     if canonical not in JAX_SOURCE_FUNCTIONS:
         raise JaxUnsupportedError(
-            f"source function '{canonical}' has no JAX implementation; JAX supports "
+            f"source function '{canonical}' has no JAX implementation "
+            f"({SOURCE_CATALOG.missing_reason('jax', canonical)}); JAX supports "
             f"{', '.join(JAX_SOURCE_FUNCTIONS.names())}; use training.backend=torch"
         )
     return JAX_SOURCE_FUNCTIONS.get(canonical)
+
+
+SOURCE_CATALOG.check_complete("jax")

@@ -39,7 +39,7 @@ class _Memoryless(JaxLayer):
         return jnp.zeros_like(g), g, g
 
 
-@register_layer("Input", "Linear")
+@register_layer("Input")
 class InputLayer(_Memoryless):
     """State = received flux; no memory, no parameters."""
 
@@ -64,7 +64,7 @@ class NonLinearLayer(_SourceAtBias):
     """Memoryless map through a source function (default Tanh)."""
 
 
-@register_layer("DendriteReadout", "Readout")
+@register_layer("DendriteReadout")
 class DendriteReadoutLayer(_SourceAtBias):
     """Physical read-out; its history starts at 0 whatever initial state is given."""
 

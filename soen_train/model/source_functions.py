@@ -15,8 +15,8 @@ dimensionless rate ``g``. Each one offers:
   write them too.
 
 The interface (``SourceFunction``, ``ScanStepper``, ``PhiOnlySource``) is in
-``source_function_base``; this module holds the catalog. Look one up by name with
-``SOURCE_FUNCTIONS.get(name)()``.
+``source_function_base``; this module holds the implementations, each declared in
+``soen_train.catalog.source_functions``. Look one up by name with ``SOURCE_FUNCTIONS.get(name)()``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from soen_train.catalog.source_functions import SOURCE_CATALOG
 from soen_train.registry import Registry
 
 from .rate_table import RateTable, default_rate_table
@@ -38,8 +39,8 @@ __all__ = [
     "TeluSource", "build_source_function", "source_function_name",
 ]
 
-#: Catalog of source functions (classes), keyed by the names used in architecture YAMLs.
-SOURCE_FUNCTIONS: Registry[type] = Registry("source function")
+#: Source-function classes keyed by the names declared in ``soen_train.catalog.source_functions``.
+SOURCE_FUNCTIONS: Registry[type] = SOURCE_CATALOG.registry("torch")
 
 
 # ----------------------------------------------------------------------------------------
@@ -57,7 +58,7 @@ def _gather_cells(cells: Tensor, index: Tensor) -> Tensor:
     return cells.index_select(0, index.reshape(-1)).view(*index.shape, 4)
 
 
-@SOURCE_FUNCTIONS.register("RateArray", "rate_array")
+@SOURCE_CATALOG.torch("RateArray")
 class RateArray(SourceFunction):
     """Bilinear lookup in the measured SQUID rate table g[ib, phi] (the physical default).
 
@@ -224,12 +225,10 @@ class _RateArrayStepper(ScanStepper):
         self.step(self.plan(phi.unsqueeze(0))[0], current, g_out, dphi_out, di_out)
 
 
-# ----------------------------------------------------------------------------------------
-# Heaviside_fit_state_dep: smooth state-dependent fit of the table
-# ----------------------------------------------------------------------------------------
+# ---- Heaviside_fit_state_dep: smooth state-dependent fit of the table ----
 
 
-@SOURCE_FUNCTIONS.register("Heaviside_fit_state_dep", "Heaviside_state_dep")
+@SOURCE_CATALOG.torch("Heaviside_fit_state_dep")
 class HeavisideFitStateDep(SourceFunction):
     """Smooth fit of the SQUID response with a soft threshold in the current.
 
@@ -327,12 +326,10 @@ class _HeavisideStepper(ScanStepper):
         self.step(self._flux_term(phi, out=self.flux), current, g_out, dphi_out, di_out)
 
 
-# ----------------------------------------------------------------------------------------
-# Analytic phi-only functions
-# ----------------------------------------------------------------------------------------
+# ---- Analytic phi-only functions ----
 
 
-@SOURCE_FUNCTIONS.register("Tanh", "tanh")
+@SOURCE_CATALOG.torch("Tanh")
 class TanhSource(PhiOnlySource):
     """g = tanh(phi)."""
 
@@ -346,7 +343,7 @@ class TanhSource(PhiOnlySource):
         return 1.0 - t * t, None
 
 
-@SOURCE_FUNCTIONS.register("ReLU", "relu", "Relu")
+@SOURCE_CATALOG.torch("ReLU")
 class ReLUSource(PhiOnlySource):
     """g = max(phi, 0)."""
 
@@ -359,7 +356,7 @@ class ReLUSource(PhiOnlySource):
         return (phi > 0).to(phi.dtype), None
 
 
-@SOURCE_FUNCTIONS.register("SimpleGELU", "simple_gelu")
+@SOURCE_CATALOG.torch("SimpleGELU")
 class SimpleGELUSource(PhiOnlySource):
     """g = 0.5*phi*tanh(0.8*phi) + 0.5*phi (a cheap GELU-like curve)."""
 
@@ -373,7 +370,7 @@ class SimpleGELUSource(PhiOnlySource):
         return 0.5 * t + 0.4 * phi * (1.0 - t * t) + 0.5, None
 
 
-@SOURCE_FUNCTIONS.register("Telu", "telu", "TeLU")
+@SOURCE_CATALOG.torch("Telu")
 class TeluSource(PhiOnlySource):
     """g = phi * tanh(exp(phi))."""
 
@@ -388,12 +385,10 @@ class TeluSource(PhiOnlySource):
         return t + phi * e * (1.0 - t * t), None
 
 
-# ----------------------------------------------------------------------------------------
-# TanhGauss1p7IBFit: analytic fit with a current window
-# ----------------------------------------------------------------------------------------
+# ---- TanhGauss1p7IBFit: analytic fit with a current window ----
 
 
-@SOURCE_FUNCTIONS.register("TanhGauss1p7IBFit", "tanh_gauss_1p7_ib_fit")
+@SOURCE_CATALOG.torch("TanhGauss1p7IBFit")
 class TanhGauss1p7IBFit(SourceFunction):
     """g = amp * (1 - u)^p * tanh(exp(-((phi mod 1) - 0.5)^2 / (2 sigma^2))).
 
@@ -449,3 +444,6 @@ def source_function_name(source: SourceFunction) -> str:
         if type(source) is SOURCE_FUNCTIONS.get(key):
             return key
     raise ValueError(f"{source!r} is not a registered source function")
+
+
+SOURCE_CATALOG.check_complete("torch")

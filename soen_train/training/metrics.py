@@ -13,12 +13,16 @@ from collections.abc import Callable, Iterable
 import torch
 import torch.nn.functional as F
 
+from soen_train.catalog.metrics import (  # noqa: F401  (re-exported: old import path)
+    METRIC_CATALOG,
+    validate_metric_names,
+)
 from soen_train.registry import Registry
 
 MetricFn = Callable[[torch.Tensor, torch.Tensor], float]
 
-#: Catalog of metrics: ``fn(outputs, targets) -> float``.
-METRICS: Registry[MetricFn] = Registry("metric")
+#: Catalog of metrics: ``fn(outputs, targets) -> float``, declared in ``soen_train.catalog``.
+METRICS: Registry[MetricFn] = METRIC_CATALOG.registry("torch")
 
 #: Label marking padding positions in sequence labels.
 PADDING_LABEL = -100
@@ -36,7 +40,7 @@ def _check_class_targets(metric: str, outputs: torch.Tensor, targets: torch.Tens
     return targets.long()
 
 
-@METRICS.register("accuracy")
+@METRIC_CATALOG.torch("accuracy")
 def accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> float:
     """Fraction of correct top-1 predictions.
 
@@ -61,22 +65,16 @@ def mean_cross_entropy(outputs: torch.Tensor, targets: torch.Tensor, metric: str
     return float(F.cross_entropy(logits, y.reshape(-1), ignore_index=PADDING_LABEL))
 
 
-@METRICS.register("perplexity")
+@METRIC_CATALOG.torch("perplexity")
 def perplexity(outputs: torch.Tensor, targets: torch.Tensor) -> float:
     """exp(mean cross entropy in nats)."""
     return math.exp(mean_cross_entropy(outputs, targets, "perplexity"))
 
 
-@METRICS.register("bits_per_character", "bpc")
+@METRIC_CATALOG.torch("bits_per_character")
 def bits_per_character(outputs: torch.Tensor, targets: torch.Tensor) -> float:
     """Mean cross entropy in bits: CE / ln 2."""
     return mean_cross_entropy(outputs, targets, "bits_per_character") / math.log(2.0)
-
-
-def validate_metric_names(names: Iterable[str]) -> None:
-    """Raise ``UnknownNameError`` (listing valid metrics) for any unknown name."""
-    for name in names:
-        METRICS.canonical(str(name))
 
 
 def compute_metrics(
@@ -87,3 +85,6 @@ def compute_metrics(
     validate_metric_names(names)
     with torch.no_grad():
         return {name: METRICS.get(name)(outputs.detach(), targets.detach()) for name in names}
+
+
+METRIC_CATALOG.check_complete("torch")

@@ -16,11 +16,13 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
+from soen_train.catalog.optimizers import OPTIMIZER_CATALOG, optimizer_options
+from soen_train.catalog.param_checks import ParameterTypeError
 from soen_train.registry import Registry, check_params
-from soen_train.training.losses.param_checks import ParameterTypeError
 
-#: Catalog of optimizer classes, each constructed as ``cls(param_groups, lr=..., **kwargs)``.
-OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer", skip=1)  # params
+#: Catalog of optimizer classes, each constructed as ``cls(param_groups, lr=..., **kwargs)``;
+#: their signatures must equal the declarations in ``soen_train.catalog.optimizers``.
+OPTIMIZERS: Registry[type[Optimizer]] = OPTIMIZER_CATALOG.registry("torch")
 
 #: Keys of a ``param_groups`` entry that select parameters (the rest are optimizer options).
 MATCH_KEYS = ("match", "match_regex")
@@ -77,16 +79,15 @@ class Lion(Optimizer):
         return loss
 
 
-OPTIMIZERS.register("adamw")(torch.optim.AdamW)
-OPTIMIZERS.register("adam")(torch.optim.Adam)
-OPTIMIZERS.register("sgd")(torch.optim.SGD)
-OPTIMIZERS.register("rmsprop")(torch.optim.RMSprop)
-OPTIMIZERS.register("lion")(Lion)
+OPTIMIZER_CATALOG.torch("adamw")(torch.optim.AdamW)
+OPTIMIZER_CATALOG.torch("adam")(torch.optim.Adam)
+OPTIMIZER_CATALOG.torch("sgd")(torch.optim.SGD)
+OPTIMIZER_CATALOG.torch("rmsprop")(torch.optim.RMSprop)
+OPTIMIZER_CATALOG.torch("lion")(Lion)
+OPTIMIZER_CATALOG.check_complete("torch")
 
-
-def optimizer_kwargs(name: str) -> dict[str, Any]:
-    """Options accepted by optimizer ``name`` (besides params) with their defaults."""
-    return OPTIMIZERS.params(name)
+#: Options accepted by optimizer ``name`` (besides params) with their defaults (old name).
+optimizer_kwargs = optimizer_options
 
 
 def _check_options(name: str, options: Mapping[str, Any], where: str) -> dict[str, Any]:

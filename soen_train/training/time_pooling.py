@@ -3,6 +3,9 @@
 seq2static tasks need one vector per sequence. ``pool_time`` applies one of the methods in
 ``POOLINGS`` to the output layer's history *without* its initial step 0, then multiplies by
 ``scale`` (default 1.0). States are dimensionless SOEN states, so pooled values are too.
+Each method is declared in ``soen_train.catalog.time_pooling`` (params, defaults, checks);
+a signature that differs from its declaration, or a declared method missing here, fails at
+import.
 """
 
 from __future__ import annotations
@@ -12,53 +15,53 @@ from typing import Any
 
 import torch
 
-from soen_train.registry import Registry, check_params
-from soen_train.training.losses.param_checks import check_number
+from soen_train.catalog.time_pooling import (  # noqa: F401  (re-exported: old import paths)
+    POOLING_CATALOG,
+    RMS_EPS,
+    SCALE_PARAM,
+    pooling_parameters,
+    validate_pooling,
+)
+from soen_train.registry import Registry
 
 PoolingFn = Callable[..., torch.Tensor]
 
-#: Catalog of pooling methods: ``fn(h [B, T, D], **params) -> [B, D]`` (before ``scale``).
-POOLINGS: Registry[PoolingFn] = Registry("time pooling", skip=1)  # the history
-
-#: Every method accepts this multiplier, applied after pooling.
-SCALE_PARAM = "scale"
-
-#: Epsilon under the square root of ``rms`` so that its gradient is finite at zero.
-RMS_EPS = 1e-8
+#: Catalog of torch pooling methods: ``fn(h [B, T, D], **params) -> [B, D]`` (before ``scale``).
+POOLINGS: Registry[PoolingFn] = POOLING_CATALOG.registry("torch")
 
 
-@POOLINGS.register("max")
+@POOLING_CATALOG.torch("max")
 def pool_max(h: torch.Tensor) -> torch.Tensor:
     """Largest state of each node over time."""
     return h.amax(dim=1)
 
 
-@POOLINGS.register("mean")
+@POOLING_CATALOG.torch("mean")
 def pool_mean(h: torch.Tensor) -> torch.Tensor:
     """Average state of each node over time."""
     return h.mean(dim=1)
 
 
-@POOLINGS.register("rms")
+@POOLING_CATALOG.torch("rms")
 def pool_rms(h: torch.Tensor) -> torch.Tensor:
     """Root mean square over time: sqrt(mean_t h^2 + 1e-8)."""
     return torch.sqrt(h.pow(2).mean(dim=1) + RMS_EPS)
 
 
-@POOLINGS.register("final")
+@POOLING_CATALOG.torch("final")
 def pool_final(h: torch.Tensor) -> torch.Tensor:
     """State at the last time step."""
     return h[:, -1, :]
 
 
-@POOLINGS.register("mean_last_n")
+@POOLING_CATALOG.torch("mean_last_n")
 def pool_mean_last_n(h: torch.Tensor, n: int = 1) -> torch.Tensor:
     """Average of the last ``n`` steps; ``n`` larger than T uses the whole sequence."""
     steps = min(int(n), h.shape[1])
     return h[:, -steps:, :].mean(dim=1)
 
 
-@POOLINGS.register("mean_range")
+@POOLING_CATALOG.torch("mean_range")
 def pool_mean_range(
     h: torch.Tensor, range_start: int | None = None, range_end: int | None = None
 ) -> torch.Tensor:
@@ -75,7 +78,7 @@ def pool_mean_range(
     return h[:, start:end, :].mean(dim=1)
 
 
-@POOLINGS.register("ewa")
+@POOLING_CATALOG.torch("ewa")
 def pool_ewa(h: torch.Tensor, min_weight: float = 0.2) -> torch.Tensor:
     """Exponentially weighted average favouring late steps.
 
@@ -87,43 +90,6 @@ def pool_ewa(h: torch.Tensor, min_weight: float = 0.2) -> torch.Tensor:
     weights = torch.pow(torch.as_tensor(m, dtype=h.dtype, device=h.device), 1.0 - tau)
     weights = weights / weights.sum()
     return torch.einsum("btd,t->bd", h, weights)
-
-
-def _check_values(name: str, params: Mapping[str, Any]) -> None:
-    """Range checks for the values of one method's params (names are already known to be valid)."""
-    owner = f"time pooling '{name}'"
-    if SCALE_PARAM in params:
-        scale = check_number(owner, SCALE_PARAM, params[SCALE_PARAM])
-        if scale == 0.0:
-            raise ValueError(f"{owner}: parameter 'scale' must be non-zero (it divides raw outputs)")
-    if name == "mean_last_n" and "n" in params:
-        check_number(owner, "n", params["n"], minimum=1, integer=True)
-    if name == "mean_range":
-        for key in ("range_start", "range_end"):
-            if params.get(key) is not None:
-                check_number(owner, key, params[key], minimum=0, integer=True)
-        start, end = params.get("range_start"), params.get("range_end")
-        if start is not None and end is not None and int(end) <= int(start):
-            raise ValueError(
-                f"{owner}: range_end ({end}) must be greater than range_start ({start})"
-            )
-    if name == "ewa" and "min_weight" in params:
-        check_number(owner, "min_weight", params["min_weight"], minimum=0.0, maximum=1.0)
-
-
-def pooling_parameters(name: str) -> dict[str, Any]:
-    """Accepted params of a pooling method with their defaults (``scale`` included)."""
-    defaults = POOLINGS.params(name)
-    defaults[SCALE_PARAM] = 1.0
-    return defaults
-
-
-def validate_pooling(name: str, params: Mapping[str, Any] | None = None) -> None:
-    """Raise a clear error for an unknown method, an unknown param or an out-of-range value."""
-    canonical = POOLINGS.canonical(name)
-    given = dict(params or {})
-    check_params(f"time pooling '{canonical}'", given, pooling_parameters(canonical))
-    _check_values(canonical, given)
 
 
 def pool_time(
@@ -141,3 +107,6 @@ def pool_time(
     scale = float(kwargs.pop(SCALE_PARAM, 1.0))
     pooled = POOLINGS.get(name)(h, **kwargs)
     return pooled * scale if scale != 1.0 else pooled
+
+
+POOLING_CATALOG.check_complete("torch")

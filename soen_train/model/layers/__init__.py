@@ -6,6 +6,7 @@ there too (it refuses to build them); here they are refused by name when the YAM
 
 from __future__ import annotations
 
+from soen_train.catalog.layers import LAYER_CATALOG
 from soen_train.registry import Registry, UnknownNameError
 
 from .base import (
@@ -53,21 +54,26 @@ class LayerRegistry(Registry[type]):
         return super().canonical(name)
 
 
-#: Catalog of layer classes keyed by ``layer_type`` (aliases resolve to the same class).
-LAYER_TYPES = LayerRegistry("layer type")
-LAYER_TYPES.register("Input", "Linear")(InputLayer)
-LAYER_TYPES.register("SingleDendrite")(SingleDendriteLayer)
-LAYER_TYPES.register("MultiplierWICC", "Multiplier")(MultiplierWICCLayer)
-LAYER_TYPES.register("MultiplierNOCC")(MultiplierNOCCLayer)
-LAYER_TYPES.register("DendriteReadout", "Readout")(DendriteReadoutLayer)
-LAYER_TYPES.register("ScalingLayer")(ScalingLayer)
-LAYER_TYPES.register("NonLinear")(NonLinearLayer)
-LAYER_TYPES.register("Softmax")(SoftmaxLayer)
-LAYER_TYPES.register("RNN")(RNNLayer)
-LAYER_TYPES.register("GRU")(GRULayer)
-LAYER_TYPES.register("LSTM")(LSTMLayer)
-LAYER_TYPES.register("MinGRU")(MinGRULayer)
-LAYER_TYPES.register("LeakyGRU", "leakyGRU")(LeakyGRULayer)
+#: Catalog of layer classes keyed by ``layer_type`` (aliases resolve to the same class); each
+#: class's ``PARAMS`` must equal its declaration in ``soen_train.catalog.layers``.
+LAYER_TYPES = LAYER_CATALOG.bind("torch", LayerRegistry("layer type"))
+for _name, _cls in (
+    ("Input", InputLayer),
+    ("SingleDendrite", SingleDendriteLayer),
+    ("MultiplierWICC", MultiplierWICCLayer),
+    ("MultiplierNOCC", MultiplierNOCCLayer),
+    ("DendriteReadout", DendriteReadoutLayer),
+    ("ScalingLayer", ScalingLayer),
+    ("NonLinear", NonLinearLayer),
+    ("Softmax", SoftmaxLayer),
+    ("RNN", RNNLayer),
+    ("GRU", GRULayer),
+    ("LSTM", LSTMLayer),
+    ("MinGRU", MinGRULayer),
+    ("LeakyGRU", LeakyGRULayer),
+):
+    LAYER_CATALOG.torch(_name)(_cls)
+LAYER_CATALOG.check_complete("torch")
 
 __all__ = [
     "LAYER_TYPES",

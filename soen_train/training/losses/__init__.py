@@ -1,9 +1,11 @@
-"""The loss catalog: ``LOSSES`` registry, ``LossContext``, ``WeightedLoss`` and every loss.
+"""The torch losses: ``LOSSES`` registry, ``LossContext``, ``WeightedLoss`` and every loss.
 
-Importing this package registers all losses. A loss is ``fn(ctx, **params) -> scalar`` and
-carries ``needs`` (what the trainer must prepare); its value check is its ``LOSSES`` validator.
+Importing this package registers all torch losses against their declarations in
+``soen_train.catalog.losses`` (name, params, ``needs``, value check) and fails at import when
+a declared loss has no torch implementation.
 """
 
+from soen_train.catalog.param_checks import ParameterTypeError
 from soen_train.registry import UnknownParameterError
 from soen_train.training.losses import (  # noqa: F401  (imported to register the losses)
     classification,
@@ -16,16 +18,15 @@ from soen_train.training.losses import (  # noqa: F401  (imported to register th
     weight_penalties,
 )
 from soen_train.training.losses.catalog import (
+    LOSS_CATALOG,
     LOSSES,
     NEEDS_VOCABULARY,
     call_loss,
     loss_needs,
     loss_parameters,
-    register_loss,
     validate_loss_params,
 )
 from soen_train.training.losses.context import LossContext
-from soen_train.training.losses.param_checks import ParameterTypeError
 from soen_train.training.losses.quantization import (
     DEFAULT_CODEBOOK,
     codebook_from_params,
@@ -34,6 +35,8 @@ from soen_train.training.losses.quantization import (
 )
 from soen_train.training.losses.regression import align_for_mse
 from soen_train.training.losses.weighted import LossTerm, WeightedLoss
+
+LOSS_CATALOG.check_complete("torch")
 
 __all__ = [
     "DEFAULT_CODEBOOK",
@@ -50,7 +53,6 @@ __all__ = [
     "loss_needs",
     "loss_parameters",
     "nearest_code",
-    "register_loss",
     "uniform_codebook",
     "validate_loss_params",
 ]

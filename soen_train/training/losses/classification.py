@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 
-from soen_train.training.losses.catalog import register_loss
+from soen_train.catalog.loss_checks import PADDING_LABEL
+from soen_train.catalog.losses import LOSS_CATALOG
 from soen_train.training.losses.context import LossContext
-from soen_train.training.losses.param_checks import check_number
-
-#: Label value that marks padding in sequence labels; it does not count in the loss.
-PADDING_LABEL = -100
-
-
-def _ignore_index_check(loss: str) -> Callable[..., None]:
-    """A param check for losses whose only param is an integer ``ignore_index``."""
-
-    def check(ignore_index: int = PADDING_LABEL) -> None:
-        check_number(f"loss '{loss}'", "ignore_index", ignore_index, integer=True)
-
-    return check
 
 
 def _class_ids(loss: str, targets: torch.Tensor) -> torch.Tensor:
@@ -34,7 +20,7 @@ def _class_ids(loss: str, targets: torch.Tensor) -> torch.Tensor:
     return targets.long()
 
 
-@register_loss("cross_entropy", needs={"targets"}, check=_ignore_index_check("cross_entropy"))
+@LOSS_CATALOG.torch("cross_entropy")
 def cross_entropy(ctx: LossContext, ignore_index: int = PADDING_LABEL) -> torch.Tensor:
     """Mean cross entropy of logits against class ids; labels equal to ``ignore_index`` are skipped.
 
@@ -79,9 +65,7 @@ def _token_sequence(ctx: LossContext) -> torch.Tensor:
     )
 
 
-@register_loss(
-    "autoregressive_cross_entropy", check=_ignore_index_check("autoregressive_cross_entropy")
-)
+@LOSS_CATALOG.torch("autoregressive_cross_entropy")
 def autoregressive_cross_entropy(
     ctx: LossContext, ignore_index: int = PADDING_LABEL
 ) -> torch.Tensor:

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 
 import torch
 
-from soen_train.training.losses.catalog import register_loss
+from soen_train.catalog.losses import LOSS_CATALOG
+from soen_train.catalog.param_checks import check_int_list
 from soen_train.training.losses.context import LossContext
 from soen_train.training.losses.model_access import (
     check_layer_ids,
@@ -20,7 +21,6 @@ from soen_train.training.losses.model_access import (
     connection_weights,
     layer_parameter,
 )
-from soen_train.training.losses.param_checks import check_bool, check_int_list, check_number
 
 #: Epsilon inside the smooth absolute value sqrt(x^2 + 1e-8).
 SOFTABS_EPS = 1e-8
@@ -45,34 +45,6 @@ def _ratio_penalty(
     return penalty(torch.cat([r.reshape(-1) for r in ratios])).mean()
 
 
-def _check_ratio_params(
-    owner: str, target: tuple, use_log: tuple, factor: float, clamp_min: float, clamp_max: float
-) -> None:
-    """Shared checks; ``target`` and ``use_log`` are (param name, value) pairs."""
-    check_number(owner, "factor", factor)
-    log_domain = check_bool(owner, use_log[0], use_log[1])
-    lo = check_number(owner, "clamp_min", clamp_min, minimum=0.0, min_inclusive=False)
-    hi = check_number(owner, "clamp_max", clamp_max)
-    if hi <= lo:
-        raise ValueError(f"{owner}: clamp_max ({hi}) must be greater than clamp_min ({lo})")
-    # ln(target) must exist in the log domain.
-    check_number(owner, target[0], target[1], minimum=0.0, min_inclusive=not log_domain)
-
-
-def _check_branching(
-    target_sigma: float, factor: float, use_log_domain: bool, clamp_min: float,
-    clamp_max: float, eps_scale: float, layer_ids: Iterable[int] | None,
-) -> None:
-    owner = "loss 'branching_loss'"
-    _check_ratio_params(
-        owner, ("target_sigma", target_sigma), ("use_log_domain", use_log_domain), factor,
-        clamp_min, clamp_max,
-    )
-    check_number(owner, "eps_scale", eps_scale, minimum=0.0)
-    if layer_ids is not None:
-        check_int_list(owner, "layer_ids", layer_ids)
-
-
 def _branching_layers(weights: dict[str, torch.Tensor]) -> dict[int, dict[str, list]]:
     """Per layer: inbound (from, J) and outbound (to, J), a layer's internal connection in both.
 
@@ -91,7 +63,7 @@ def _branching_layers(weights: dict[str, torch.Tensor]) -> dict[int, dict[str, l
     }
 
 
-@register_loss("branching_loss", needs={"sim", "model"}, check=_check_branching)
+@LOSS_CATALOG.torch("branching_loss")
 def branching_loss(
     ctx: LossContext,
     target_sigma: float = 1.0,
@@ -160,25 +132,7 @@ def branching_loss(
     )
 
 
-def _check_expansion(
-    target_value: float, perturbation_scale: float, factor: float, per_layer: bool, eps: float,
-    use_log_loss: bool, clamp_min: float, clamp_max: float, layer_ids: Iterable[int] | None,
-    detach_clean: bool,
-) -> None:
-    owner = "loss 'local_expansion_loss'"
-    _check_ratio_params(
-        owner, ("target_value", target_value), ("use_log_loss", use_log_loss), factor,
-        clamp_min, clamp_max,
-    )
-    check_number(owner, "perturbation_scale", perturbation_scale, minimum=0.0, min_inclusive=False)
-    check_bool(owner, "per_layer", per_layer)
-    check_bool(owner, "detach_clean", detach_clean)
-    check_number(owner, "eps", eps, minimum=0.0, min_inclusive=False)
-    if layer_ids is not None:
-        check_int_list(owner, "layer_ids", layer_ids)
-
-
-@register_loss("local_expansion_loss", needs={"sim", "forward", "model"}, check=_check_expansion)
+@LOSS_CATALOG.torch("local_expansion_loss")
 def local_expansion_loss(
     ctx: LossContext,
     target_value: float = 1.0,

@@ -10,9 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from soen_train.training.losses.catalog import register_loss
+from soen_train.catalog.losses import LOSS_CATALOG
 from soen_train.training.losses.context import LossContext
-from soen_train.training.losses.param_checks import check_number
 
 
 def _logits_and_labels(ctx: LossContext, loss: str, raw: bool = False) -> tuple:
@@ -29,14 +28,7 @@ def _logits_and_labels(ctx: LossContext, loss: str, raw: bool = False) -> tuple:
     return logits, labels.long()
 
 
-def _check_top_gap(separation_threshold: float, max_penalty_offset: float, factor: float) -> None:
-    owner = "loss 'top_gap_loss'"
-    check_number(owner, "separation_threshold", separation_threshold, minimum=0.0, min_inclusive=False)
-    check_number(owner, "max_penalty_offset", max_penalty_offset, minimum=0.0)
-    check_number(owner, "factor", factor)
-
-
-@register_loss("top_gap_loss", needs={"targets", "pooled"}, check=_check_top_gap)
+@LOSS_CATALOG.torch("top_gap_loss")
 def top_gap_loss(
     ctx: LossContext,
     separation_threshold: float = 0.1,
@@ -62,11 +54,7 @@ def top_gap_loss(
     return factor * penalty.mean()
 
 
-def _check_gap(margin: float) -> None:
-    check_number("loss 'gap_loss'", "margin", margin, minimum=0.0)
-
-
-@register_loss("gap_loss", needs={"targets", "pooled"}, check=_check_gap)
+@LOSS_CATALOG.torch("gap_loss")
 def gap_loss(ctx: LossContext, margin: float = 1.0) -> torch.Tensor:
     """Hinge margin on pooled logits: mean over samples of sum_{c != y} relu(z_c - z_y + margin)."""
     z, y = _logits_and_labels(ctx, "gap_loss")
@@ -76,28 +64,13 @@ def gap_loss(ctx: LossContext, margin: float = 1.0) -> torch.Tensor:
     return (hinge * wrong).sum(dim=1).mean()
 
 
-def _check_rich(
-    margin: float, sigma_noise: float, lambda_gap: float, lambda_noise: float,
-    lambda_entropy: float, lambda_consistency: float, lambda_diversity: float,
-) -> None:
-    owner = "loss 'rich_margin_loss'"
-    check_number(owner, "margin", margin, minimum=0.0)
-    check_number(owner, "sigma_noise", sigma_noise, minimum=0.0)
-    for key, value in (
-        ("lambda_gap", lambda_gap), ("lambda_noise", lambda_noise),
-        ("lambda_entropy", lambda_entropy), ("lambda_consistency", lambda_consistency),
-        ("lambda_diversity", lambda_diversity),
-    ):
-        check_number(owner, key, value)
-
-
 def _cosine_matrix(rows: torch.Tensor) -> torch.Tensor:
     """Pairwise cosine similarity of the rows of a matrix."""
     unit = F.normalize(rows, dim=1, eps=1e-8)
     return unit @ unit.T
 
 
-@register_loss("rich_margin_loss", needs={"targets", "pooled"}, check=_check_rich)
+@LOSS_CATALOG.torch("rich_margin_loss")
 def rich_margin_loss(
     ctx: LossContext,
     margin: float = 0.5,

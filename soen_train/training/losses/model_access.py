@@ -9,10 +9,12 @@ and selections, with errors that list what exists.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import torch
+
+from soen_train.catalog.connection_selection import select_connections  # noqa: F401  (old path)
 
 _ENDPOINTS = re.compile(r"(-?\d+)_to_(-?\d+)$")
 
@@ -30,28 +32,6 @@ def connection_weights(model: Any, loss: str, learnable_only: bool = True) -> di
     if not hasattr(model, "connection_weights"):
         raise ValueError(f"loss '{loss}' needs a model with connection_weights()")
     return dict(model.connection_weights(learnable_only=learnable_only))
-
-
-def select_connections(
-    weights: Mapping[str, Any], names: Iterable[str] | None, loss: str
-) -> dict[str, Any]:
-    """Restrict ``weights`` to ``names`` (all when None); an unknown name lists the valid ones.
-
-    Works for any array type (torch tensors here, JAX arrays in the JAX backend)."""
-    if names is None:
-        selected = dict(weights)
-    else:
-        wanted = [str(n) for n in names]
-        missing = [n for n in wanted if n not in weights]
-        if missing:
-            raise ValueError(
-                f"loss '{loss}': connections {missing} are not learnable connections of the model; "
-                f"valid: {', '.join(sorted(weights)) or '(none)'}"
-            )
-        selected = {n: weights[n] for n in wanted}
-    if not selected:
-        raise ValueError(f"loss '{loss}': the model has no learnable connections to act on")
-    return selected
 
 
 def layer_types(model: Any) -> dict[int, str]:

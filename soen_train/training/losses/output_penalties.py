@@ -8,26 +8,11 @@ from __future__ import annotations
 
 import torch
 
-from soen_train.training.losses.catalog import register_loss
+from soen_train.catalog.losses import LOSS_CATALOG
 from soen_train.training.losses.context import LossContext
-from soen_train.training.losses.param_checks import check_number
 
 
-def _check_ground(
-    threshold: float, min_penalty_offset: float, max_penalty_offset: float, factor: float
-) -> None:
-    owner = "loss 'get_off_the_ground_loss'"
-    check_number(owner, "threshold", threshold, minimum=0.0, min_inclusive=False)
-    lo = check_number(owner, "min_penalty_offset", min_penalty_offset)
-    hi = check_number(owner, "max_penalty_offset", max_penalty_offset)
-    check_number(owner, "factor", factor)
-    if lo > hi:
-        raise ValueError(
-            f"{owner}: min_penalty_offset ({lo}) must not exceed max_penalty_offset ({hi})"
-        )
-
-
-@register_loss("get_off_the_ground_loss", check=_check_ground)
+@LOSS_CATALOG.torch("get_off_the_ground_loss")
 def get_off_the_ground_loss(
     ctx: LossContext,
     threshold: float = 0.01,
@@ -46,14 +31,7 @@ def get_off_the_ground_loss(
     return factor * penalty.mean()
 
 
-def _check_high(threshold: float, scale: float, factor: float) -> None:
-    owner = "loss 'exp_high_state_penalty'"
-    check_number(owner, "threshold", threshold, minimum=0.0)
-    check_number(owner, "scale", scale, minimum=0.0, min_inclusive=False)
-    check_number(owner, "factor", factor)
-
-
-@register_loss("exp_high_state_penalty", check=_check_high)
+@LOSS_CATALOG.torch("exp_high_state_penalty")
 def exp_high_state_penalty(
     ctx: LossContext, threshold: float = 1.0, scale: float = 1.0, factor: float = 1.0
 ) -> torch.Tensor:

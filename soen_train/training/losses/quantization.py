@@ -8,19 +8,18 @@ the gravity loss penalises the distance of each learnable weight to its nearest 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import torch
 
-from soen_train.training.losses.catalog import register_loss
+from soen_train.catalog.codebooks import (  # noqa: F401  (DEFAULT_CODEBOOK re-exported)
+    DEFAULT_CODEBOOK,
+    codebook_values,
+    uniform_codebook_values,
+)
+from soen_train.catalog.losses import LOSS_CATALOG
+from soen_train.catalog.param_checks import as_list
 from soen_train.training.losses.context import LossContext
 from soen_train.training.losses.model_access import connection_weights, select_connections
-from soen_train.training.losses.param_checks import as_list, check_choice, check_number
-
-#: Codebook used when no codebook, range or size is given: -1 to 1 in steps of 0.25.
-DEFAULT_CODEBOOK = tuple(-1.0 + 0.25 * i for i in range(9))
-
-DISTANCE_MODES = ("mae", "l1", "mse", "l2")
 
 
 def uniform_codebook(
@@ -30,42 +29,8 @@ def uniform_codebook(
     levels: int | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    """Sorted uniform codebook on [min_val, max_val] that always contains exactly one zero.
-
-    Size L = ``levels``, or 2**bits + 1 (``bits`` counts the non-zero levels). When the range
-    contains 0, the L - 1 non-zero levels are split floor/ceil between the negative and the
-    positive side (all on one side if the range ends at 0), each side evenly spaced up to its
-    bound. When the range excludes 0, L - 1 levels span [min_val, max_val] and 0 is added.
-    Example: bits 2 on [-0.24, 0.24] -> [-0.24, -0.12, 0, 0.12, 0.24].
-    """
-    owner = "uniform_codebook"
-    lo = check_number(owner, "min_val", min_val)
-    hi = check_number(owner, "max_val", max_val)
-    if not lo < hi:
-        raise ValueError(f"{owner}: min_val ({lo}) must be smaller than max_val ({hi})")
-    if (bits is None) == (levels is None):
-        raise ValueError(f"{owner}: give exactly one of bits or levels (got bits={bits}, levels={levels})")
-    if bits is not None:
-        count = 2 ** int(check_number(owner, "bits", bits, minimum=1, maximum=16, integer=True)) + 1
-    else:
-        count = int(check_number(owner, "levels", levels, minimum=2, integer=True))
-    nonzero = count - 1
-    values = [0.0]
-    if lo <= 0.0 <= hi:
-        if lo == 0.0:
-            n_neg = 0
-        elif hi == 0.0:
-            n_neg = nonzero
-        else:
-            n_neg = nonzero // 2
-        n_pos = nonzero - n_neg
-        if n_neg:
-            values += torch.linspace(lo, 0.0, n_neg + 1, dtype=torch.float64)[:-1].tolist()
-        if n_pos:
-            values += torch.linspace(0.0, hi, n_pos + 1, dtype=torch.float64)[1:].tolist()
-    else:
-        values += torch.linspace(lo, hi, nonzero, dtype=torch.float64).tolist()
-    return torch.tensor(sorted(set(values)), dtype=dtype)
+    """``uniform_codebook_values`` (the one rule, in ``soen_train.catalog.codebooks``) as a tensor."""
+    return torch.tensor(uniform_codebook_values(min_val, max_val, bits, levels), dtype=dtype)
 
 
 def nearest_code(w: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
@@ -87,53 +52,12 @@ def codebook_from_params(
     levels: int | None,
     owner: str,
 ) -> torch.Tensor:
-    """Resolve the codebook of a loss/callback config: explicit list, uniform range, or default.
-
-    An explicit ``codebook`` excludes the other keys; a uniform codebook needs min_val,
-    max_val and one of bits/levels; with none of them the default -1..1 step 0.25 is used.
-    A partial set is an error (the original silently fell back to the default).
-    """
-    uniform_keys = {"min_val": min_val, "max_val": max_val, "bits": bits, "levels": levels}
-    given = [k for k, v in uniform_keys.items() if v is not None]
-    if codebook is not None:
-        if given:
-            raise ValueError(f"{owner}: give either 'codebook' or {given}, not both")
-        values = [check_number(owner, "codebook", v) for v in as_list(owner, "codebook", codebook)]
-        if not values:
-            raise ValueError(f"{owner}: 'codebook' must not be empty")
-        return torch.tensor(sorted(set(values)), dtype=torch.float32)
-    if not given:
-        return torch.tensor(DEFAULT_CODEBOOK, dtype=torch.float32)
-    missing = [k for k in ("min_val", "max_val") if uniform_keys[k] is None]
-    if bits is None and levels is None:
-        missing.append("bits or levels")
-    if missing:
-        raise ValueError(
-            f"{owner}: a uniform codebook needs min_val, max_val and bits or levels; missing {missing}"
-        )
-    if bits is not None and levels is not None:
-        raise ValueError(f"{owner}: give bits or levels, not both (bits={bits}, levels={levels})")
-    try:
-        return uniform_codebook(min_val, max_val, bits=bits, levels=levels)  # type: ignore[arg-type]
-    except ValueError as err:
-        raise ValueError(f"{owner}: {err}") from None
+    """``codebook_values`` (explicit list, uniform range or default) as a float32 tensor."""
+    values = codebook_values(codebook, min_val, max_val, bits, levels, owner)
+    return torch.tensor(values, dtype=torch.float32)
 
 
-def _check(
-    codebook: Any, min_val: Any, max_val: Any, bits: Any, levels: Any, factor: Any,
-    connections: Any, mode: Any,
-) -> None:
-    owner = "loss 'gravity_quantization_loss'"
-    codebook_from_params(codebook, min_val, max_val, bits, levels, owner)
-    check_number(owner, "factor", factor)
-    check_choice(owner, "mode", mode, DISTANCE_MODES)
-    if connections is not None:
-        names = as_list(owner, "connections", connections)
-        if not names:
-            raise ValueError(f"{owner}: 'connections' must not be empty (omit it to use all)")
-
-
-@register_loss("gravity_quantization_loss", needs={"model"}, check=_check)
+@LOSS_CATALOG.torch("gravity_quantization_loss")
 def gravity_quantization_loss(
     ctx: LossContext,
     codebook: Sequence[float] | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from soen_train.training.losses.catalog import register_loss
+from soen_train.catalog.losses import LOSS_CATALOG
 from soen_train.training.losses.context import LossContext
 
 
@@ -43,7 +43,7 @@ def align_for_mse(outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.T
     return out, tgt.to(out.dtype)
 
 
-@register_loss("mse", needs={"targets"})
+@LOSS_CATALOG.torch("mse")
 def mse(ctx: LossContext) -> torch.Tensor:
     """Mean squared error between aligned outputs and targets (see ``align_for_mse``)."""
     out, tgt = align_for_mse(ctx.outputs, ctx.require_targets("mse"))

@@ -12,12 +12,10 @@ from typing import Any
 
 import torch
 
-from soen_train.training.losses.catalog import register_loss
+from soen_train.catalog.losses import LOSS_CATALOG
+from soen_train.catalog.param_checks import check_int_list
 from soen_train.training.losses.context import LossContext
 from soen_train.training.losses.model_access import check_layer_ids, layer_types
-from soen_train.training.losses.param_checks import check_choice, check_int_list, check_number
-
-MAGNITUDE_LOSS_TYPES = ("mse", "l2", "mae", "l1")
 
 #: Layer type whose g (dendritic drive) must vanish after a sample.
 DENDRITE_TYPE = "SingleDendrite"
@@ -30,18 +28,7 @@ def _histories(sim: Any, loss: str) -> dict[int, torch.Tensor]:
     return {int(k): v for k, v in states.items()}
 
 
-def _check_magnitude(
-    target_magnitude: float, loss_type: str, factor: float, layer_ids: Iterable[int] | None
-) -> None:
-    owner = "loss 'average_state_magnitude_loss'"
-    check_number(owner, "target_magnitude", target_magnitude, minimum=0.0)
-    check_choice(owner, "loss_type", loss_type, MAGNITUDE_LOSS_TYPES)
-    check_number(owner, "factor", factor)
-    if layer_ids is not None:
-        check_int_list(owner, "layer_ids", layer_ids)
-
-
-@register_loss("average_state_magnitude_loss", needs={"sim"}, check=_check_magnitude)
+@LOSS_CATALOG.torch("average_state_magnitude_loss")
 def average_state_magnitude_loss(
     ctx: LossContext,
     target_magnitude: float = 0.5,
@@ -65,18 +52,11 @@ def average_state_magnitude_loss(
     return factor * (diff.pow(2) if loss_type in ("mse", "l2") else diff.abs())
 
 
-@register_loss("final_timestep_zero_mse", needs={"sim"})
+@LOSS_CATALOG.torch("final_timestep_zero_mse")
 def final_timestep_zero_mse(ctx: LossContext) -> torch.Tensor:
     """Mean square of the raw output layer's state at the last step: outputs should return to 0."""
     sim = ctx.require_sim("final_timestep_zero_mse")
     return sim.output[:, -1, :].pow(2).mean()
-
-
-def _check_decay(zero_input_steps: int, layer_ids: Iterable[int] | None) -> None:
-    owner = "loss 'ensure_post_sample_decay'"
-    check_number(owner, "zero_input_steps", zero_input_steps, minimum=0, integer=True)
-    if layer_ids is not None:
-        check_int_list(owner, "layer_ids", layer_ids)
 
 
 def _dendrite_layers(model: Any, layer_ids: Iterable[int] | None, loss: str) -> list[int]:
@@ -102,9 +82,7 @@ def _tracked_g(sim: Any, layer_id: int, loss: str) -> torch.Tensor:
     return g[layer_id]
 
 
-@register_loss(
-    "ensure_post_sample_decay", needs={"sim", "track_g", "model"}, check=_check_decay
-)
+@LOSS_CATALOG.torch("ensure_post_sample_decay")
 def ensure_post_sample_decay(
     ctx: LossContext, zero_input_steps: int = 0, layer_ids: Iterable[int] | None = None
 ) -> torch.Tensor:

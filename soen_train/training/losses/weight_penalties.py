@@ -8,20 +8,12 @@ from __future__ import annotations
 
 import torch
 
-from soen_train.training.losses.catalog import register_loss
+from soen_train.catalog.losses import LOSS_CATALOG
 from soen_train.training.losses.context import LossContext
 from soen_train.training.losses.model_access import connection_weights, select_connections
-from soen_train.training.losses.param_checks import check_number
 
 
-def _check(threshold: float, scale: float, factor: float) -> None:
-    owner = "loss 'reg_J_loss'"
-    check_number(owner, "threshold", threshold, minimum=0.0)
-    check_number(owner, "scale", scale, minimum=0.0, min_inclusive=False)
-    check_number(owner, "factor", factor)
-
-
-@register_loss("reg_J_loss", "reg_j_loss", needs={"model"}, check=_check)
+@LOSS_CATALOG.torch("reg_J_loss")
 def reg_J_loss(
     ctx: LossContext, threshold: float = 0.24, scale: float = 1.0, factor: float = 0.01
 ) -> torch.Tensor:
