@@ -19,7 +19,6 @@ OVERSIZED: Dict[str, int] = {
     "jax/trainer.py": 670,
     "model/architecture.py": 769,
     "model/connectivity.py": 604,
-    "model/native_scan.py": 622,
     "model/source_functions.py": 533,
     "training/runner.py": 541,
 }

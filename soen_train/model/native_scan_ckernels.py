@@ -1,0 +1,176 @@
+"""C text of the compiled time scans (forward and adjoint) of the dendrite recurrence.
+
+Uses the source functions and ``matvec_rows`` of ``native_scan_csource``; written over
+``REAL`` / ``_SUF`` like them (instantiated per float type by ``native_scan_build``). The Python
+side that calls these functions is ``native_scan``.
+"""
+
+from __future__ import annotations
+
+#: scan_forward / scan_backward of s_{t+1} = a*s_t + c*(G_t + gn_t) + sn_t (SingleDendrite, MultiplierWICC).
+C_DENDRITE_SCAN = r"""
+/* ---- the scan: s_{t+1} = a*s_t + c*(G_t + gn_t) + sn_t ----
+   SingleDendrite: G_t = g(phi_t, IB_t - s_t). Multiplier (py != NULL, the weight flux phi_y):
+   G_t = g(phi_t + py, IB_t - s_t) - g(phi_t - py, IB_t + s_t). phi_t = X_t + bias (+ s_t J^T).
+   Rows b in [b0, b1), in blocks of SOEN_RB rows; time is the outer loop so every array
+   streams through memory once. a, c, bias, py: [B, D] rows with row stride *_sb (0 = one
+   shared row); IB: row (t, b) at t*ib_st + b*ib_sb; last dimensions are contiguous. JT is
+   the internal weight transposed and padded (JT[k*ldm + d] = J[d, k], see matvec_rows). Slopes written when asked:
+   DPHI = dG/dphi, DI = -dG/ds (the current's slope), and for a multiplier DPY = dG/dpy and
+   DIB = dG/dIB. work: (SOEN_RB + 14)*D scratch values. */
+void scan_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
+                      const REAL* X, const REAL* bias, int64_t bias_sb, const REAL* s0, const REAL* JT,
+                      int64_t ldm, const REAL* a, int64_t a_sb, const REAL* c, int64_t c_sb,
+                      const REAL* ib, int64_t ib_st, int64_t ib_sb,
+                      const REAL* gn, const REAL* sn, const REAL* py, int64_t py_sb,
+                      int kind, const REAL* table, int64_t Ht, int64_t Wt,
+                      double inv_dphi, double inv_dib, double phi0, double ib0, int slopes,
+                      REAL* Hout, REAL* Gout, REAL* PHIout, REAL* DPHI, REAL* DI,
+                      REAL* DPY, REAL* DIB, REAL* work) {
+    REAL* flux_rows = work;                     /* SOEN_RB rows of X + bias */
+    REAL* cur = work + SOEN_RB * D;
+    REAL* dp_scratch = cur + D;
+    REAL* di_scratch = cur + 2 * D;
+    REAL* f_p = cur + 3 * D; REAL* f_m = cur + 4 * D; REAL* c_p = cur + 5 * D; REAL* c_m = cur + 6 * D;
+    REAL* g_p = cur + 7 * D; REAL* g_m = cur + 8 * D; REAL* dp_p = cur + 9 * D; REAL* dp_m = cur + 10 * D;
+    REAL* di_p = cur + 11 * D; REAL* di_m = cur + 12 * D;
+    const REAL fi_dphi = (REAL)inv_dphi, fi_dib = (REAL)inv_dib, f_phi0 = (REAL)phi0, f_ib0 = (REAL)ib0;
+    for (int64_t b = b0; b < b1; ++b)
+        for (int64_t d = 0; d < D; ++d) Hout[b * D + d] = s0[b * D + d];
+    for (int64_t t = 0; t < T; ++t) {
+        for (int64_t bb = b0; bb < b1; bb += SOEN_RB) {
+            const int nb = (int)(b1 - bb < SOEN_RB ? b1 - bb : SOEN_RB);
+            const REAL* phis[SOEN_RB];
+            for (int r = 0; r < nb; ++r) {
+                const int64_t row = (t * B + bb + r) * D;
+                phis[r] = X + row;
+                if (bias) {
+                    const REAL* bias_row = bias + (bb + r) * bias_sb;
+                    REAL* flux = flux_rows + r * D;
+                    for (int64_t d = 0; d < D; ++d) flux[d] = X[row + d] + bias_row[d];
+                    phis[r] = flux;
+                }
+            }
+            if (JT) {
+                const REAL* S[SOEN_RB];
+                REAL* OUT[SOEN_RB];
+                for (int r = 0; r < nb; ++r) {
+                    const int64_t row = (t * B + bb + r) * D;
+                    S[r] = Hout + row;
+                    OUT[r] = PHIout + row;
+                }
+                matvec_rows_SUF(nb, D, ldm, S, JT, OUT, phis);
+                for (int r = 0; r < nb; ++r) phis[r] = OUT[r];
+            }
+            for (int r = 0; r < nb; ++r) {
+                const int64_t b = bb + r;
+                const int64_t row = (t * B + b) * D;
+                const REAL* s = Hout + row;
+                REAL* s_next = Hout + row + B * D;
+                const REAL* phi = phis[r];
+                const REAL* ib_row = ib ? ib + t * ib_st + b * ib_sb : 0;
+                REAL* g = Gout + row;
+                if (!py) {
+                    if (ib) for (int64_t d = 0; d < D; ++d) cur[d] = ib_row[d] - s[d];
+                    source_row_SUF(kind, D, phi, cur, g, slopes ? DPHI + row : dp_scratch,
+                                   (slopes && DI) ? DI + row : di_scratch, slopes, table, Ht, Wt,
+                                   fi_dphi, fi_dib, f_phi0, f_ib0);
+                } else {
+                    const REAL* py_row = py + b * py_sb;
+                    for (int64_t d = 0; d < D; ++d) { f_p[d] = phi[d] + py_row[d]; f_m[d] = phi[d] - py_row[d]; }
+                    if (ib) for (int64_t d = 0; d < D; ++d) { c_p[d] = ib_row[d] - s[d]; c_m[d] = ib_row[d] + s[d]; }
+                    source_row_SUF(kind, D, f_p, c_p, g_p, dp_p, di_p, slopes, table, Ht, Wt,
+                                   fi_dphi, fi_dib, f_phi0, f_ib0);
+                    source_row_SUF(kind, D, f_m, c_m, g_m, dp_m, di_m, slopes, table, Ht, Wt,
+                                   fi_dphi, fi_dib, f_phi0, f_ib0);
+                    for (int64_t d = 0; d < D; ++d) g[d] = g_p[d] - g_m[d];
+                    if (slopes) {
+                        for (int64_t d = 0; d < D; ++d) {
+                            DPHI[row + d] = dp_p[d] - dp_m[d];
+                            if (DPY) DPY[row + d] = dp_p[d] + dp_m[d];
+                        }
+                        if (DI) for (int64_t d = 0; d < D; ++d) {
+                            DI[row + d] = di_p[d] + di_m[d];
+                            DIB[row + d] = di_p[d] - di_m[d];
+                        }
+                    }
+                }
+                if (gn) for (int64_t d = 0; d < D; ++d) g[d] += gn[row + d];
+                const REAL* a_row = a + b * a_sb;
+                const REAL* c_row = c + b * c_sb;
+                for (int64_t d = 0; d < D; ++d) {
+                    REAL decayed = s[d] * a_row[d];
+                    s_next[d] = decayed + c_row[d] * g[d];
+                }
+                if (sn) for (int64_t d = 0; d < D; ++d) s_next[d] += sn[row + d];
+            }
+        }
+    }
+}
+
+/* Adjoint recursion for rows b in [b0, b1): P = dL/dphi plus per-row sums for a, c, IB and bias.
+   grad_s0 holds dL/ds_{t+1} while time runs backwards and ends as dL/ds_0. U (optional) gets
+   u_t = dL/dG_t per step. work: 2*SOEN_RB*D values. */
+void scan_backward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
+                       const REAL* Hs, const REAL* G, const REAL* DPHI, const REAL* DI, const REAL* J,
+                       int64_t ldm, const REAL* a, int64_t a_sb, const REAL* c, int64_t c_sb,
+                       const REAL* gH, const REAL* gG, const REAL* gPHI,
+                       REAL* P, REAL* grad_s0, REAL* lam_s, REAL* lam_g, REAL* u_di, REAL* u_di_full,
+                       REAL* p_sum, REAL* U, REAL* work) {
+    REAL* nxt_rows = work;
+    REAL* acc_rows = work + SOEN_RB * D;
+    for (int64_t b = b0; b < b1; ++b)
+        for (int64_t d = 0; d < D; ++d) {
+            grad_s0[b * D + d] = gH ? gH[(T * B + b) * D + d] : 0;
+            lam_s[b * D + d] = 0; lam_g[b * D + d] = 0; u_di[b * D + d] = 0; p_sum[b * D + d] = 0;
+        }
+    for (int64_t t = T - 1; t >= 0; --t) {
+        for (int64_t bb = b0; bb < b1; bb += SOEN_RB) {
+            const int nb = (int)(b1 - bb < SOEN_RB ? b1 - bb : SOEN_RB);
+            for (int r = 0; r < nb; ++r) {
+                const int64_t b = bb + r;
+                const int64_t row = (t * B + b) * D;
+                const REAL* lam = grad_s0 + b * D;
+                const REAL* a_row = a + b * a_sb;
+                const REAL* c_row = c + b * c_sb;
+                REAL* p_row = P + row;
+                REAL* ls = lam_s + b * D;
+                REAL* lg = lam_g + b * D;
+                REAL* ps = p_sum + b * D;
+                REAL* nxt = nxt_rows + r * D;
+                for (int64_t d = 0; d < D; ++d) {
+                    REAL l = lam[d];
+                    REAL u = l * c_row[d] + (gG ? gG[row + d] : 0);
+                    if (U) U[row + d] = u;
+                    REAL p = u * DPHI[row + d] + (gPHI ? gPHI[row + d] : 0);
+                    p_row[d] = p;
+                    ps[d] += p;
+                    ls[d] += l * Hs[row + d];
+                    lg[d] += l * G[row + d];
+                    REAL n = l * a_row[d] + (gH ? gH[row + d] : 0);
+                    if (DI) {
+                        REAL udi = u * DI[row + d];
+                        u_di[b * D + d] += udi;
+                        if (u_di_full) u_di_full[row + d] = udi;
+                        n -= udi;
+                    }
+                    nxt[d] = n;
+                }
+            }
+            if (J) {
+                const REAL* S[SOEN_RB];
+                REAL* OUT[SOEN_RB];
+                for (int r = 0; r < nb; ++r) {
+                    S[r] = P + (t * B + bb + r) * D;
+                    OUT[r] = acc_rows + r * D;
+                }
+                matvec_rows_SUF(nb, D, ldm, S, J, OUT, 0);
+                for (int r = 0; r < nb; ++r)
+                    for (int64_t d = 0; d < D; ++d) nxt_rows[r * D + d] += acc_rows[r * D + d];
+            }
+            for (int r = 0; r < nb; ++r)
+                for (int64_t d = 0; d < D; ++d) grad_s0[(bb + r) * D + d] = nxt_rows[r * D + d];
+        }
+    }
+}
+"""
