@@ -119,23 +119,27 @@ def _rows_of(coeff: Tensor, batch: int, dim: int) -> tuple:
 def forward(X: Tensor, bias: Tensor | None, s0: Tensor, J: Tensor | None, a: Tensor, c: Tensor,
             IB: Tensor | None, g_noise: Tensor | None, s_noise: Tensor | None,
             source: SourceFunction, slopes: bool, phi_y: Tensor | None = None,
-            phi_y_slopes: bool = False) -> tuple:
+            phi_y_slopes: bool = False, record: bool = True) -> tuple:
     """Compiled forward scan with the arguments of ``dendrite_scan`` (X [T,B,D]; bias, a, c [D] or
     [B,D]; IB [D], [B,D] or [T,B,D]); X, s0, J and the noise tensors must be contiguous.
     ``phi_y`` ([D] or [B,D], weight flux [Phi0]) selects the multiplier drive
     g(phi + phi_y, IB - s) - g(phi - phi_y, IB + s).
 
     Returns (H [T+1,B,D], PHI [T,B,D] or empty, G, DPHI or None, DI or None, DPY or None,
-    DIB or None); DI is -dG/ds, DPY = dG/dphi_y and DIB = dG/dIB (multiplier only).
+    DIB or None); DI is -dG/ds, DPY = dG/dphi_y and DIB = dG/dIB (multiplier only). With
+    ``record`` False (a forward without gradients whose flux and drive nobody reads) PHI and G
+    come back empty: the kernel keeps them in per-row scratch instead of [T, B, D] histories.
     """
+    if slopes and not record:
+        raise ValueError("native_scan.forward: slopes need the recorded drive (record=True)")
     lib = library()
     table, geometry = source_table(source, X)
     steps, batch, dim = X.shape
     suffix = "_f32" if X.dtype == torch.float32 else "_f64"
     fn = getattr(lib, "scan_forward" + suffix)
     H = X.new_empty(steps + 1, batch, dim)
-    G = X.new_empty(steps, batch, dim)
-    PHI = X.new_empty(steps, batch, dim) if J is not None else X.new_empty(0)
+    G = X.new_empty(steps, batch, dim) if record else X.new_empty(0)
+    PHI = X.new_empty(steps, batch, dim) if (J is not None and record) else X.new_empty(0)
     DPHI = X.new_empty(steps, batch, dim) if slopes else None
     DI = X.new_empty(steps, batch, dim) if (slopes and IB is not None) else None
     multiplier = phi_y is not None
@@ -143,7 +147,7 @@ def forward(X: Tensor, bias: Tensor | None, s0: Tensor, J: Tensor | None, a: Ten
     DIB = X.new_empty(steps, batch, dim) if (DI is not None and multiplier) else None
     JT = padded_rows(J.t()) if J is not None else None
     ranges = _rows(batch, steps * batch * dim * (dim if J is not None else 1))
-    work_iter = iter([X.new_empty((4 + 14) * dim) for _ in ranges])
+    work_iter = iter([X.new_empty((3 * 4 + 14) * dim) for _ in ranges])
     inv_dphi, inv_dib, phi0, ib0, h, w = geometry
     bias_rows, bias_sb = _rows_of(bias, batch, dim) if bias is not None else (None, 0)
     a_rows, a_sb = _rows_of(a, batch, dim)
@@ -163,7 +167,8 @@ def forward(X: Tensor, bias: Tensor | None, s0: Tensor, J: Tensor | None, a: Ten
                 ctypes.c_int(SOURCE_CODES[type(source)]), _ptr(table),
                 _i(h), _i(w), ctypes.c_double(inv_dphi), ctypes.c_double(inv_dib),
                 ctypes.c_double(phi0), ctypes.c_double(ib0), ctypes.c_int(int(slopes)),
-                _ptr(H), _ptr(G), _ptr(PHI) if J is not None else None, _ptr(DPHI), _ptr(DI),
+                _ptr(H), _ptr(G) if record else None, _ptr(PHI) if (J is not None and record) else None,
+                _ptr(DPHI), _ptr(DI),
                 _ptr(DPY), _ptr(DIB), _ptr(next(work_iter)))
 
     _run(fn, ranges, args)

@@ -17,7 +17,8 @@ C_DENDRITE_SCAN = r"""
    shared row); IB: row (t, b) at t*ib_st + b*ib_sb; last dimensions are contiguous. JT is
    the internal weight transposed and padded (JT[k*ldm + d] = J[d, k], see matvec_rows). Slopes written when asked:
    DPHI = dG/dphi, DI = -dG/ds (the current's slope), and for a multiplier DPY = dG/dpy and
-   DIB = dG/dIB. work: (SOEN_RB + 14)*D scratch values. */
+   DIB = dG/dIB. PHIout and Gout may be NULL
+   (histories not kept: a forward without gradients). work: (3*SOEN_RB + 14)*D scratch values. */
 void scan_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                       const REAL* X, const REAL* bias, int64_t bias_sb, const REAL* s0, const REAL* JT,
                       int64_t ldm, const REAL* a, int64_t a_sb, const REAL* c, int64_t c_sb,
@@ -28,7 +29,9 @@ void scan_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                       REAL* Hout, REAL* Gout, REAL* PHIout, REAL* DPHI, REAL* DI,
                       REAL* DPY, REAL* DIB, REAL* work) {
     REAL* flux_rows = work;                     /* SOEN_RB rows of X + bias */
-    REAL* cur = work + SOEN_RB * D;
+    REAL* phi_rows = work + SOEN_RB * D;        /* flux with the internal term when PHIout is NULL */
+    REAL* g_rows = work + 2 * SOEN_RB * D;      /* drive rows when Gout is NULL */
+    REAL* cur = work + 3 * SOEN_RB * D;
     REAL* dp_scratch = cur + D;
     REAL* di_scratch = cur + 2 * D;
     REAL* f_p = cur + 3 * D; REAL* f_m = cur + 4 * D; REAL* c_p = cur + 5 * D; REAL* c_m = cur + 6 * D;
@@ -57,7 +60,7 @@ void scan_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                 for (int r = 0; r < nb; ++r) {
                     const int64_t row = (t * B + bb + r) * D;
                     S[r] = Hout + row;
-                    OUT[r] = PHIout + row;
+                    OUT[r] = PHIout ? PHIout + row : phi_rows + r * D;
                 }
                 matvec_rows_SUF(nb, D, ldm, S, JT, OUT, phis);
                 for (int r = 0; r < nb; ++r) phis[r] = OUT[r];
@@ -69,7 +72,7 @@ void scan_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                 REAL* s_next = Hout + row + B * D;
                 const REAL* phi = phis[r];
                 const REAL* ib_row = ib ? ib + t * ib_st + b * ib_sb : 0;
-                REAL* g = Gout + row;
+                REAL* g = Gout ? Gout + row : g_rows + r * D;
                 if (!py) {
                     if (ib) for (int64_t d = 0; d < D; ++d) cur[d] = ib_row[d] - s[d];
                     source_row_SUF(kind, D, phi, cur, g, slopes ? DPHI + row : dp_scratch,

@@ -81,7 +81,7 @@ class MultiplierWICCLayer(SOENLayer):
         if not fusable:
             return self.run_steps(phi_ext, state0, internal, values, ctx)
         return fused_fe_history(phi_ext, state0["s"], internal, values, values["bias_current"],
-                                self.source, ctx, phi_without_internal=phi_ext,
+                                self.source, ctx, phi_without_internal=lambda: phi_ext,
                                 phi_y=values["phi_y"])
 
     def _drive(self, phi: Tensor, s: Tensor | None, values: dict[str, Tensor],
