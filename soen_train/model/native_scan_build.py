@@ -19,7 +19,7 @@ import threading
 import warnings
 from pathlib import Path
 
-from .native_scan_ckernels import C_DENDRITE_SCAN
+from .native_scan_ckernels import C_DENDRITE_SCAN, C_NOCC_SCAN
 from .native_scan_csource import C_BUILDING_BLOCKS
 
 ENV_SWITCH = "SOEN_TRAIN_NATIVE"
@@ -27,14 +27,14 @@ ENV_SWITCH = "SOEN_TRAIN_NATIVE"
 _MATH = ("POW", "COS", "SIN", "EXP", "TANH", "FLOOR", "SQRT")
 
 #: Exported C functions (each built as <name>_f32 and <name>_f64).
-ENTRY_POINTS = ("scan_forward", "scan_backward")
+ENTRY_POINTS = ("scan_forward", "scan_backward", "nocc_forward", "nocc_backward")
 
 
 def _instantiate(real: str, suffix: str, math_suffix: str) -> str:
     """The C text for one float type: REAL, function suffix and libm variants (powf / pow)."""
     defines = "".join(f"#define M_{name}(...) {name.lower()}{math_suffix}(__VA_ARGS__)\n" for name in _MATH)
     undefs = "".join(f"#undef M_{name}\n" for name in _MATH)
-    template = C_BUILDING_BLOCKS + C_DENDRITE_SCAN
+    template = C_BUILDING_BLOCKS + C_DENDRITE_SCAN + C_NOCC_SCAN
     return defines + template.replace("REAL", real).replace("_SUF", suffix) + undefs
 
 

@@ -1,4 +1,5 @@
-"""C text of the compiled time scans (forward and adjoint) of the dendrite recurrence.
+"""C text of the compiled time scans (forward and adjoint): the dendrite recurrence and the
+three-state MultiplierNOCC recurrence.
 
 Uses the source functions and ``matvec_rows`` of ``native_scan_csource``; written over
 ``REAL`` / ``_SUF`` like them (instantiated per float type by ``native_scan_build``). The Python
@@ -173,6 +174,166 @@ void scan_backward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
             }
             for (int r = 0; r < nb; ++r)
                 for (int64_t d = 0; d < D; ++d) grad_s0[(bb + r) * D + d] = nxt_rows[r * D + d];
+        }
+    }
+}
+"""
+
+#: nocc_forward / nocc_backward: MultiplierNOCC's output m and branch states s1, s2.
+C_NOCC_SCAN = r"""
+/* ---- MultiplierNOCC: three coupled states per node ----
+   phi_t = X_t (+ m_t J^T); c1 = sqrt((ib - s1)^2 + eps), c2 = sqrt((s2 - ib)^2 + eps)
+   (state-dependent sources only); g1 = g(phi + py, c1), g2 = g(phi - py, c2);
+   dm = kg*(g1 - g2) - km*m;  m' = m + dm;  s1' = s1 - ks*s1 + k1*g1 - ko*dm  (s2 likewise with g2).
+   The layer folds dt, alpha, beta, beta_out and the fan-in into kg = dt/beta_eff,
+   km = dt*alpha/beta_eff, ks = dt*alpha/beta, k1 = dt/beta, ko = beta_out/beta.
+   K holds 7 coefficient rows (py, ib, kg, km, ks, k1, ko), each [B, D] with row stride K_sb[i]
+   (0 = one shared row). Histories M, S1, S2 are [T+1, B, D]; PHIout, G1, G2 and the slopes
+   (DP = dg/dphi, DI = dg/dcurrent) [T, B, D]. PHIout, G1 and G2 may be NULL (not kept).
+   work: (SOEN_RB + 12)*D values. */
+void nocc_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1, const REAL* X,
+                      const REAL* m0, const REAL* s10, const REAL* s20, const REAL* JT, int64_t ldm,
+                      const REAL* const* K, const int64_t* K_sb, int state_dep, double eps,
+                      int kind, const REAL* table, int64_t Ht, int64_t Wt,
+                      double inv_dphi, double inv_dib, double phi0, double ib0, int slopes,
+                      REAL* M, REAL* S1, REAL* S2, REAL* PHIout, REAL* G1, REAL* G2,
+                      REAL* DP1, REAL* DP2, REAL* DI1, REAL* DI2, REAL* work) {
+    REAL* phi_rows = work;
+    REAL* f_p = work + SOEN_RB * D; REAL* f_m = f_p + D; REAL* c_1 = f_p + 2 * D; REAL* c_2 = f_p + 3 * D;
+    REAL* g1s = f_p + 4 * D; REAL* g2s = f_p + 5 * D; REAL* dp1s = f_p + 6 * D; REAL* dp2s = f_p + 7 * D;
+    REAL* di1s = f_p + 8 * D; REAL* di2s = f_p + 9 * D;
+    const REAL fi_dphi = (REAL)inv_dphi, fi_dib = (REAL)inv_dib, f_phi0 = (REAL)phi0, f_ib0 = (REAL)ib0;
+    const REAL e = (REAL)eps;
+    for (int64_t b = b0; b < b1; ++b)
+        for (int64_t d = 0; d < D; ++d) {
+            M[b * D + d] = m0[b * D + d]; S1[b * D + d] = s10[b * D + d]; S2[b * D + d] = s20[b * D + d];
+        }
+    for (int64_t t = 0; t < T; ++t) {
+        for (int64_t bb = b0; bb < b1; bb += SOEN_RB) {
+            const int nb = (int)(b1 - bb < SOEN_RB ? b1 - bb : SOEN_RB);
+            const REAL* phis[SOEN_RB];
+            for (int r = 0; r < nb; ++r) phis[r] = X + (t * B + bb + r) * D;
+            if (JT) {
+                const REAL* S[SOEN_RB];
+                REAL* OUT[SOEN_RB];
+                for (int r = 0; r < nb; ++r) {
+                    const int64_t row = (t * B + bb + r) * D;
+                    S[r] = M + row;
+                    OUT[r] = PHIout ? PHIout + row : phi_rows + r * D;
+                }
+                matvec_rows_SUF(nb, D, ldm, S, JT, OUT, phis);
+                for (int r = 0; r < nb; ++r) phis[r] = OUT[r];
+            }
+            for (int r = 0; r < nb; ++r) {
+                const int64_t b = bb + r;
+                const int64_t row = (t * B + b) * D;
+                const REAL* phi = phis[r];
+                const REAL *m = M + row, *s1 = S1 + row, *s2 = S2 + row;
+                REAL *m_n = M + row + B * D, *s1_n = S1 + row + B * D, *s2_n = S2 + row + B * D;
+                const REAL *py = K[0] + b * K_sb[0], *ib = K[1] + b * K_sb[1], *kg = K[2] + b * K_sb[2];
+                const REAL *km = K[3] + b * K_sb[3], *ks = K[4] + b * K_sb[4], *k1 = K[5] + b * K_sb[5];
+                const REAL *ko = K[6] + b * K_sb[6];
+                REAL* g1 = G1 ? G1 + row : g1s;
+                REAL* g2 = G2 ? G2 + row : g2s;
+                for (int64_t d = 0; d < D; ++d) { f_p[d] = phi[d] + py[d]; f_m[d] = phi[d] - py[d]; }
+                if (state_dep)
+                    for (int64_t d = 0; d < D; ++d) {
+                        REAL u1 = ib[d] - s1[d], u2 = s2[d] - ib[d];
+                        c_1[d] = M_SQRT(u1 * u1 + e); c_2[d] = M_SQRT(u2 * u2 + e);
+                    }
+                source_row_SUF(kind, D, f_p, c_1, g1, slopes ? DP1 + row : dp1s,
+                               (slopes && state_dep) ? DI1 + row : di1s, slopes, table, Ht, Wt,
+                               fi_dphi, fi_dib, f_phi0, f_ib0);
+                source_row_SUF(kind, D, f_m, c_2, g2, slopes ? DP2 + row : dp2s,
+                               (slopes && state_dep) ? DI2 + row : di2s, slopes, table, Ht, Wt,
+                               fi_dphi, fi_dib, f_phi0, f_ib0);
+                for (int64_t d = 0; d < D; ++d) {
+                    REAL dm = kg[d] * (g1[d] - g2[d]) - km[d] * m[d];
+                    m_n[d] = m[d] + dm;
+                    s1_n[d] = s1[d] - ks[d] * s1[d] + k1[d] * g1[d] - ko[d] * dm;
+                    s2_n[d] = s2[d] - ks[d] * s2[d] + k1[d] * g2[d] - ko[d] * dm;
+                }
+            }
+        }
+    }
+}
+
+/* Adjoint of nocc_forward for rows [b0, b1). LM, L1, L2 [B, D] start as dL/d(final states)
+   and end as dL/d(initial states); gM, gS1, gS2 ([T+1, B, D]), gPHI, gG1, gG2 ([T, B, D])
+   are direct gradients (NULL = none). P gets dL/dphi_t. SUMS: 7 rows of [B, D] for the
+   coefficients in K's order. JP: J with padded rows (out = p J). work: 2*SOEN_RB*D values. */
+void nocc_backward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
+                       const REAL* M, const REAL* S1, const REAL* S2, const REAL* G1, const REAL* G2,
+                       const REAL* DP1, const REAL* DP2, const REAL* DI1, const REAL* DI2,
+                       const REAL* JP, int64_t ldm, const REAL* const* K, const int64_t* K_sb,
+                       int state_dep, double eps, const REAL* gM, const REAL* gS1, const REAL* gS2,
+                       const REAL* gPHI, const REAL* gG1, const REAL* gG2,
+                       REAL* P, REAL* LM, REAL* L1, REAL* L2, REAL* SUMS, REAL* work) {
+    REAL* nxt_rows = work;
+    REAL* acc_rows = work + SOEN_RB * D;
+    const REAL e = (REAL)eps;
+    const int64_t BD = B * D;
+    for (int64_t b = b0; b < b1; ++b)
+        for (int64_t d = 0; d < D; ++d) {
+            const int64_t last = T * BD + b * D + d;
+            LM[b * D + d] = gM ? gM[last] : 0;
+            L1[b * D + d] = gS1 ? gS1[last] : 0;
+            L2[b * D + d] = gS2 ? gS2[last] : 0;
+            for (int i = 0; i < 7; ++i) SUMS[i * BD + b * D + d] = 0;
+        }
+    for (int64_t t = T - 1; t >= 0; --t) {
+        for (int64_t bb = b0; bb < b1; bb += SOEN_RB) {
+            const int nb = (int)(b1 - bb < SOEN_RB ? b1 - bb : SOEN_RB);
+            for (int r = 0; r < nb; ++r) {
+                const int64_t b = bb + r;
+                const int64_t row = (t * B + b) * D;
+                const int64_t br = b * D;
+                const REAL *ib = K[1] + b * K_sb[1], *kg = K[2] + b * K_sb[2];
+                const REAL *km = K[3] + b * K_sb[3], *ks = K[4] + b * K_sb[4], *k1 = K[5] + b * K_sb[5];
+                const REAL *ko = K[6] + b * K_sb[6];
+                REAL* nxt = nxt_rows + r * D;
+                for (int64_t d = 0; d < D; ++d) {
+                    const REAL lm = LM[br + d], l1 = L1[br + d], l2 = L2[br + d];
+                    const REAL m = M[row + d], s1 = S1[row + d], s2 = S2[row + d];
+                    const REAL g1 = G1[row + d], g2 = G2[row + d], g = g1 - g2;
+                    const REAL mu = lm - ko[d] * (l1 + l2);
+                    REAL a1 = kg[d] * mu + k1[d] * l1 + (gG1 ? gG1[row + d] : 0);
+                    REAL a2 = -kg[d] * mu + k1[d] * l2 + (gG2 ? gG2[row + d] : 0);
+                    REAL q1 = a1 * DP1[row + d], q2 = a2 * DP2[row + d];
+                    P[row + d] = q1 + q2 + (gPHI ? gPHI[row + d] : 0);
+                    const REAL dm = kg[d] * g - km[d] * m;
+                    SUMS[br + d] += q1 - q2;
+                    SUMS[2 * BD + br + d] += mu * g;
+                    SUMS[3 * BD + br + d] -= mu * m;
+                    SUMS[4 * BD + br + d] -= l1 * s1 + l2 * s2;
+                    SUMS[5 * BD + br + d] += l1 * g1 + l2 * g2;
+                    SUMS[6 * BD + br + d] -= (l1 + l2) * dm;
+                    REAL n1 = l1 - ks[d] * l1 + (gS1 ? gS1[row + d] : 0);
+                    REAL n2 = l2 - ks[d] * l2 + (gS2 ? gS2[row + d] : 0);
+                    if (state_dep) {
+                        const REAL u1 = ib[d] - s1, u2 = s2 - ib[d];
+                        const REAL w1 = a1 * DI1[row + d] * (u1 / M_SQRT(u1 * u1 + e));
+                        const REAL w2 = a2 * DI2[row + d] * (u2 / M_SQRT(u2 * u2 + e));
+                        n1 -= w1; n2 += w2;
+                        SUMS[BD + br + d] += w1 - w2;
+                    }
+                    L1[br + d] = n1; L2[br + d] = n2;
+                    nxt[d] = lm - km[d] * mu + (gM ? gM[row + d] : 0);
+                }
+            }
+            if (JP) {
+                const REAL* S[SOEN_RB];
+                REAL* OUT[SOEN_RB];
+                for (int r = 0; r < nb; ++r) {
+                    S[r] = P + (t * B + bb + r) * D;
+                    OUT[r] = acc_rows + r * D;
+                }
+                matvec_rows_SUF(nb, D, ldm, S, JP, OUT, 0);
+                for (int r = 0; r < nb; ++r)
+                    for (int64_t d = 0; d < D; ++d) nxt_rows[r * D + d] += acc_rows[r * D + d];
+            }
+            for (int r = 0; r < nb; ++r)
+                for (int64_t d = 0; d < D; ++d) LM[(bb + r) * D + d] = nxt_rows[r * D + d];
         }
     }
 }
