@@ -7,7 +7,9 @@ oracle: float64 agrees to rounding (1e-10), float32 states/flux/drive within 1e-
 gradients within 1e-4 of their largest magnitude (2e-5 and 5e-4 with an internal connection).
 MultiplierWICC nets (the kernel's two-branch drive) and MultiplierNOCC nets (the kernel's
 three-state scan, native_scan_nocc) are checked end to end against the layer's step loop,
-widths 1, 47 and 49, with and without an internal connection, learnable dt.
+widths 1, 47 and 49, with and without an internal connection, learnable dt. One test runs
+every fused layer type (SingleDendrite, MultiplierWICC, MultiplierNOCC) at widths 3, 48, 49
+and 130 in float32 through the model and fails beyond 1e-5 of the reference.
 """
 
 import pytest
@@ -102,8 +104,10 @@ def _uniform(lo: float, hi: float) -> dict:
     return {"distribution": "uniform", "params": {"min": lo, "max": hi}, "learnable": True}
 
 
-#: Every parameter of each multiplier type, learnable and spread over a plausible range.
-MULTIPLIER_PARAMS = {
+#: Every parameter of each fused layer type, learnable and spread over a plausible range.
+LAYER_PARAMS = {
+    "SingleDendrite": {"phi_offset": _uniform(0.1, 0.3), "bias_current": _uniform(1.7, 2.0),
+                       "gamma_plus": _uniform(0.001, 0.003), "gamma_minus": _uniform(0.0005, 0.002)},
     "Multiplier": {"phi_y": _uniform(0.05, 0.2), "bias_current": _uniform(1.8, 2.2),
                    "gamma_plus": _uniform(0.001, 0.003), "gamma_minus": _uniform(0.001, 0.003)},
     "MultiplierNOCC": {"phi_y": _uniform(0.05, 0.2), "bias_current": _uniform(1.8, 2.2),
@@ -112,8 +116,8 @@ MULTIPLIER_PARAMS = {
 }
 
 
-def _multiplier_net(width: int, internal: bool, source: str, layer_type: str = "Multiplier") -> dict:
-    """3 inputs -> ``width`` multiplier nodes (every parameter and dt learnable) -> 2."""
+def _fused_net(width: int, internal: bool, source: str, layer_type: str) -> dict:
+    """3 inputs -> ``width`` nodes of a fused layer type (every parameter and dt learnable) -> 2."""
 
     connections = [{"from_layer": 0, "to_layer": 1, "connection_type": "all_to_all"},
                    {"from_layer": 1, "to_layer": 2, "connection_type": "all_to_all"}]
@@ -125,7 +129,7 @@ def _multiplier_net(width: int, internal: bool, source: str, layer_type: str = "
         "layers": [
             {"layer_id": 0, "layer_type": "Input", "params": {"dim": 3}},
             {"layer_id": 1, "layer_type": layer_type, "params": {
-                "dim": width, "source_func": source, **MULTIPLIER_PARAMS[layer_type]}},
+                "dim": width, "source_func": source, **LAYER_PARAMS[layer_type]}},
             {"layer_id": 2, "layer_type": "Input", "params": {"dim": 2}},
         ],
         "connections": connections,
@@ -154,7 +158,7 @@ def test_multiplier_fused_scan_matches_the_step_loop(monkeypatch, width, interna
     """MultiplierWICC and MultiplierNOCC: the compiled fused scan (SOEN_TRAIN_NATIVE=1) against
     the layer's step loop (=0), outputs, final states and all parameter gradients (phi_y,
     bias_current, gammas or alpha/beta/beta_out, dt, weights)."""
-    model = SOENModel.from_yaml(_multiplier_net(width, internal, source, layer_type), seed=width).to(dtype)
+    model = SOENModel.from_yaml(_fused_net(width, internal, source, layer_type), seed=width).to(dtype)
     x = torch.rand(B, T + 3, 3, generator=torch.Generator().manual_seed(width), dtype=torch.float64)
     x = x.to(dtype)
     fast = _through(monkeypatch, "1", model, x)
@@ -172,3 +176,35 @@ def test_multiplier_fused_scan_matches_the_step_loop(monkeypatch, width, interna
             # reduction in autograd), and RateArray's bilinear slopes jump at cell edges: 1e-4.
             tol = 1e-5 if index <= states else 1e-4
         assert float((got - want).abs().max()) <= tol * scale, (width, internal, source, index)
+
+
+@pytest.mark.parametrize("width", [3, 48, 49, 130])
+@pytest.mark.parametrize("internal", [False, True])
+@pytest.mark.parametrize("source", ["RateArray", "Tanh"])
+@pytest.mark.parametrize("layer_type", ["SingleDendrite", "Multiplier", "MultiplierNOCC"])
+def test_every_fused_layer_type_matches_the_reference_in_float32(monkeypatch, width, internal, source,
+                                                                layer_type):
+    """Every fused layer type, at widths on both sides of the kernel's blocks, with and without
+    an internal connection: the fast path (which must be taken) and the reference (=0) agree
+    within 1e-5 on outputs and final states, with and without gradients (a forward without
+    gradients keeps no flux/drive histories), and within 1e-4 of the largest gradient."""
+    model = SOENModel.from_yaml(_fused_net(width, internal, source, layer_type), seed=width + internal)
+    x = torch.rand(B, T, 3, generator=torch.Generator().manual_seed(width))
+    calls = []
+    real_run = native_scan._run
+    monkeypatch.setattr(native_scan, "_run", lambda *args: calls.append(1) or real_run(*args))
+    fast = _through(monkeypatch, "1", model, x)
+    assert len(calls) == 2, "the compiled forward and backward both run"
+    reference = _through(monkeypatch, "0", model, x)
+    assert len(calls) == 2
+    states = len(model.simulate(x).final_states())
+    with torch.no_grad():
+        monkeypatch.setenv(native_scan.ENV_SWITCH, "1")
+        no_grad = model.simulate(x)
+        no_grad = [no_grad.output] + [v for _, v in sorted(no_grad.final_states().items(), key=lambda kv: str(kv[0]))]
+    for index, (got, want) in enumerate(zip(fast, reference)):
+        tol = 1e-5 if index <= states else 1e-4
+        scale = max(1.0, float(want.abs().max()))
+        assert float((got - want).abs().max()) <= tol * scale, (layer_type, width, internal, source, index)
+    for got, want in zip(no_grad, reference):
+        assert float((got - want).abs().max()) <= 1e-5 * max(1.0, float(want.abs().max()))
