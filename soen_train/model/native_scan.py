@@ -98,10 +98,10 @@ def _executor() -> ThreadPoolExecutor:
 
 
 def _run(fn, ranges: list[Sequence[int]], make_args) -> None:
-    if len(ranges) == 1:
-        fn(*make_args(*ranges[0]))
-        return
-    futures = [_executor().submit(fn, *make_args(lo, hi)) for lo, hi in ranges]
+    """Call the kernel ``fn`` on every batch range: all but the first on the worker threads,
+    the first on the calling thread (which would otherwise sit idle waiting for them)."""
+    futures = [_executor().submit(fn, *make_args(lo, hi)) for lo, hi in ranges[1:]]
+    fn(*make_args(*ranges[0]))
     for future in futures:
         future.result()
 
