@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 from torch import Tensor
 
-from .native_scan_build import ENV_SWITCH, build_error, enabled, library
+from .native_scan_build import BLAS_SWITCH, ENV_SWITCH, blas_pointers, build_error, enabled, library
 from .source_functions import (
     HeavisideFitStateDep,
     RateArray,
@@ -34,7 +34,7 @@ from .source_functions import (
     TeluSource,
 )
 
-__all__ = ["ENV_SWITCH", "SOURCE_CODES", "backward", "build_error", "enabled", "forward", "library",
+__all__ = ["BLAS_SWITCH", "ENV_SWITCH", "blas_pointers", "SOURCE_CODES", "backward", "build_error", "enabled", "forward", "library",
            "padded_rows", "source_table", "supports"]
 
 #: Source-function classes the C kernel evaluates inline, with their codes.
@@ -75,6 +75,10 @@ def padded_rows(matrix: Tensor) -> Tensor:
     return out
 
 
+def _addr(address: int | None) -> ctypes.c_void_p | None:
+    return None if address is None else ctypes.c_void_p(address)
+
+
 def _ptr(tensor: Tensor | None) -> ctypes.c_void_p | None:
     return None if tensor is None else ctypes.c_void_p(tensor.data_ptr())
 
@@ -100,8 +104,9 @@ def _executor() -> ThreadPoolExecutor:
 def _run(fn, ranges: list[Sequence[int]], make_args) -> None:
     """Call the kernel ``fn`` on every batch range: all but the first on the worker threads,
     the first on the calling thread (which would otherwise sit idle waiting for them)."""
-    futures = [_executor().submit(fn, *make_args(lo, hi)) for lo, hi in ranges[1:]]
-    fn(*make_args(*ranges[0]))
+    calls = [make_args(lo, hi) for lo, hi in ranges]  # in order: make_args may hand out buffers
+    futures = [_executor().submit(fn, *args) for args in calls[1:]]
+    fn(*calls[0])
     for future in futures:
         future.result()
 
@@ -147,7 +152,8 @@ def forward(X: Tensor, bias: Tensor | None, s0: Tensor, J: Tensor | None, a: Ten
     DIB = X.new_empty(steps, batch, dim) if (DI is not None and multiplier) else None
     JT = padded_rows(J.t()) if J is not None else None
     ranges = _rows(batch, steps * batch * dim * (dim if J is not None else 1))
-    work_iter = iter([X.new_empty((3 * 4 + 14) * dim) for _ in ranges])
+    work_iter = iter([X.new_empty((3 * 4 + 14 + hi - lo) * dim) for lo, hi in ranges])
+    gemm, blas_threads = blas_pointers(X.dtype == torch.float64)
     inv_dphi, inv_dib, phi0, ib0, h, w = geometry
     bias_rows, bias_sb = _rows_of(bias, batch, dim) if bias is not None else (None, 0)
     a_rows, a_sb = _rows_of(a, batch, dim)
@@ -169,7 +175,7 @@ def forward(X: Tensor, bias: Tensor | None, s0: Tensor, J: Tensor | None, a: Ten
                 ctypes.c_double(phi0), ctypes.c_double(ib0), ctypes.c_int(int(slopes)),
                 _ptr(H), _ptr(G) if record else None, _ptr(PHI) if (J is not None and record) else None,
                 _ptr(DPHI), _ptr(DI),
-                _ptr(DPY), _ptr(DIB), _ptr(next(work_iter)))
+                _ptr(DPY), _ptr(DIB), _ptr(next(work_iter)), _addr(gemm), _addr(blas_threads))
 
     _run(fn, ranges, args)
     return H, PHI, G, DPHI, DI, DPY, DIB
@@ -190,7 +196,8 @@ def backward(H: Tensor, G: Tensor, DPHI: Tensor, DI: Tensor | None, J: Tensor | 
     u_di_full = G.new_empty(steps, batch, dim) if (full_ib and DI is not None) else None
     U = G.new_empty(steps, batch, dim) if want_u else None
     ranges = _rows(batch, steps * batch * dim * (dim if J is not None else 1))
-    work_iter = iter([G.new_empty(2 * 4 * dim) for _ in ranges])
+    work_iter = iter([G.new_empty((4 + hi - lo) * dim) for lo, hi in ranges])
+    gemm, blas_threads = blas_pointers(G.dtype == torch.float64)
     a_rows, a_sb = _rows_of(a, batch, dim)
     c_rows, c_sb = _rows_of(c, batch, dim)
     JP = padded_rows(J) if J is not None else None
@@ -199,7 +206,8 @@ def backward(H: Tensor, G: Tensor, DPHI: Tensor, DI: Tensor | None, J: Tensor | 
         return (_i(steps), _i(batch), _i(dim), _i(lo), _i(hi), _ptr(H), _ptr(G), _ptr(DPHI), _ptr(DI),
                 _ptr(JP), _i(JP.shape[1] if JP is not None else 0), _ptr(a_rows), _i(a_sb), _ptr(c_rows), _i(c_sb), _ptr(gH), _ptr(gG),
                 _ptr(gPHI), _ptr(P), _ptr(grad_s0), _ptr(lam_s), _ptr(lam_g), _ptr(u_di),
-                _ptr(u_di_full), _ptr(p_sum), _ptr(U), _ptr(next(work_iter)))
+                _ptr(u_di_full), _ptr(p_sum), _ptr(U), _ptr(next(work_iter)), _addr(gemm),
+                _addr(blas_threads))
 
     _run(fn, ranges, args)
     return P, grad_s0, lam_s, lam_g, u_di, u_di_full, p_sum, U

@@ -23,6 +23,9 @@ from .native_scan_ckernels import C_DENDRITE_SCAN, C_NOCC_SCAN
 from .native_scan_csource import C_BUILDING_BLOCKS
 
 ENV_SWITCH = "SOEN_TRAIN_NATIVE"
+#: "0" makes the kernel use its own blocked product for internal connections instead of the
+#: BLAS that torch links (the BLAS is faster; the switch lets tests cover both).
+BLAS_SWITCH = "SOEN_TRAIN_NATIVE_BLAS"
 
 _MATH = ("POW", "COS", "SIN", "EXP", "TANH", "FLOOR", "SQRT")
 
@@ -44,6 +47,7 @@ _CFLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-std=c99", "-ffp-contrac
 
 _lock = threading.Lock()
 _state: dict[str, object] = {"lib": None, "tried": False, "error": None}
+_blas: dict[str, object] = {}
 
 
 def _cache_dir() -> Path:
@@ -103,7 +107,7 @@ def _build() -> ctypes.CDLL:
 
 def enabled() -> bool:
     """False when ``SOEN_TRAIN_NATIVE`` is set to 0/false/off."""
-    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in ("0", "false", "off", "no")
+    return _switched_on(ENV_SWITCH)
 
 
 def library() -> ctypes.CDLL | None:
@@ -127,3 +131,40 @@ def library() -> ctypes.CDLL | None:
 def build_error() -> str | None:
     """Why the last build failed (None when it did not, or was not tried)."""
     return _state["error"]  # type: ignore[return-value]
+
+
+def _switched_on(name: str) -> bool:
+    return os.environ.get(name, "1").strip().lower() not in ("0", "false", "off", "no")
+
+
+def _find_blas() -> dict[str, int | None]:
+    """Addresses of sgemm_, dgemm_ and MKL_Set_Num_Threads_Local in the BLAS torch links
+    (libtorch_cpu exports MKL's on x86 wheels); missing ones are None."""
+    import torch
+
+    found: dict[str, int | None] = {"sgemm_": None, "dgemm_": None, "MKL_Set_Num_Threads_Local": None}
+    try:
+        lib = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"))
+    except OSError:
+        return found
+    for name in found:
+        try:
+            found[name] = ctypes.cast(getattr(lib, name), ctypes.c_void_p).value
+        except AttributeError:
+            pass
+    return found
+
+
+def blas_pointers(double: bool) -> tuple[int | None, int | None]:
+    """(gemm, set-threads) function addresses the kernel calls for the internal-weight product,
+    or (None, None) to use its own blocked product (no BLAS found, or ``SOEN_TRAIN_NATIVE_BLAS=0``).
+    Only MKL's gemm is used: its thread count can be pinned to the calling thread."""
+    if not _switched_on(BLAS_SWITCH):
+        return None, None
+    if not _blas:
+        _blas.update(_find_blas())
+    gemm = _blas["dgemm_" if double else "sgemm_"]
+    threads = _blas["MKL_Set_Num_Threads_Local"]
+    if gemm is None or threads is None:
+        return None, None
+    return gemm, threads  # type: ignore[return-value]

@@ -19,7 +19,8 @@ C_DENDRITE_SCAN = r"""
    the internal weight transposed and padded (JT[k*ldm + d] = J[d, k], see matvec_rows). Slopes written when asked:
    DPHI = dG/dphi, DI = -dG/ds (the current's slope), and for a multiplier DPY = dG/dpy and
    DIB = dG/dIB. PHIout and Gout may be NULL
-   (histories not kept: a forward without gradients). work: (3*SOEN_RB + 14)*D scratch values. */
+   (histories not kept: a forward without gradients). gemm (optional, see gemm_rows) computes the
+   internal term for all rows of a step at once. work: (3*SOEN_RB + 14 + b1 - b0)*D values. */
 void scan_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                       const REAL* X, const REAL* bias, int64_t bias_sb, const REAL* s0, const REAL* JT,
                       int64_t ldm, const REAL* a, int64_t a_sb, const REAL* c, int64_t c_sb,
@@ -28,7 +29,7 @@ void scan_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                       int kind, const REAL* table, int64_t Ht, int64_t Wt,
                       double inv_dphi, double inv_dib, double phi0, double ib0, int slopes,
                       REAL* Hout, REAL* Gout, REAL* PHIout, REAL* DPHI, REAL* DI,
-                      REAL* DPY, REAL* DIB, REAL* work) {
+                      REAL* DPY, REAL* DIB, REAL* work, const void* gemm, const void* blas_threads) {
     REAL* flux_rows = work;                     /* SOEN_RB rows of X + bias */
     REAL* phi_rows = work + SOEN_RB * D;        /* flux with the internal term when PHIout is NULL */
     REAL* g_rows = work + 2 * SOEN_RB * D;      /* drive rows when Gout is NULL */
@@ -38,14 +39,33 @@ void scan_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
     REAL* f_p = cur + 3 * D; REAL* f_m = cur + 4 * D; REAL* c_p = cur + 5 * D; REAL* c_m = cur + 6 * D;
     REAL* g_p = cur + 7 * D; REAL* g_m = cur + 8 * D; REAL* dp_p = cur + 9 * D; REAL* dp_m = cur + 10 * D;
     REAL* di_p = cur + 11 * D; REAL* di_m = cur + 12 * D;
+    REAL* phi_all = cur + 14 * D;               /* the step's flux rows for gemm without PHIout */
+    const int blas_prev = blas_threads_SUF(blas_threads, 1);
     const REAL fi_dphi = (REAL)inv_dphi, fi_dib = (REAL)inv_dib, f_phi0 = (REAL)phi0, f_ib0 = (REAL)ib0;
     for (int64_t b = b0; b < b1; ++b)
         for (int64_t d = 0; d < D; ++d) Hout[b * D + d] = s0[b * D + d];
     for (int64_t t = 0; t < T; ++t) {
+        REAL* phi_block = 0;
+        if (JT && gemm) {
+            const int64_t first = (t * B + b0) * D;
+            phi_block = PHIout ? PHIout + first : phi_all;
+            for (int64_t b = b0; b < b1; ++b) {
+                const REAL* x_row = X + (t * B + b) * D;
+                REAL* out = phi_block + (b - b0) * D;
+                if (bias) {
+                    const REAL* bias_row = bias + b * bias_sb;
+                    for (int64_t d = 0; d < D; ++d) out[d] = x_row[d] + bias_row[d];
+                } else {
+                    for (int64_t d = 0; d < D; ++d) out[d] = x_row[d];
+                }
+            }
+            gemm_rows_SUF(gemm, b1 - b0, D, ldm, Hout + first, JT, phi_block);
+        }
         for (int64_t bb = b0; bb < b1; bb += SOEN_RB) {
             const int nb = (int)(b1 - bb < SOEN_RB ? b1 - bb : SOEN_RB);
             const REAL* phis[SOEN_RB];
-            for (int r = 0; r < nb; ++r) {
+            for (int r = 0; r < nb && phi_block; ++r) phis[r] = phi_block + (bb - b0 + r) * D;
+            for (int r = 0; r < nb && !phi_block; ++r) {
                 const int64_t row = (t * B + bb + r) * D;
                 phis[r] = X + row;
                 if (bias) {
@@ -55,7 +75,7 @@ void scan_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                     phis[r] = flux;
                 }
             }
-            if (JT) {
+            if (JT && !phi_block) {
                 const REAL* S[SOEN_RB];
                 REAL* OUT[SOEN_RB];
                 for (int r = 0; r < nb; ++r) {
@@ -110,19 +130,21 @@ void scan_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
             }
         }
     }
+    blas_threads_SUF(blas_threads, blas_prev);
 }
 
 /* Adjoint recursion for rows b in [b0, b1): P = dL/dphi plus per-row sums for a, c, IB and bias.
    grad_s0 holds dL/ds_{t+1} while time runs backwards and ends as dL/ds_0. U (optional) gets
-   u_t = dL/dG_t per step. work: 2*SOEN_RB*D values. */
+   u_t = dL/dG_t per step. gemm as in scan_forward. work: (SOEN_RB + b1 - b0)*D values. */
 void scan_backward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                        const REAL* Hs, const REAL* G, const REAL* DPHI, const REAL* DI, const REAL* J,
                        int64_t ldm, const REAL* a, int64_t a_sb, const REAL* c, int64_t c_sb,
                        const REAL* gH, const REAL* gG, const REAL* gPHI,
                        REAL* P, REAL* grad_s0, REAL* lam_s, REAL* lam_g, REAL* u_di, REAL* u_di_full,
-                       REAL* p_sum, REAL* U, REAL* work) {
-    REAL* nxt_rows = work;
-    REAL* acc_rows = work + SOEN_RB * D;
+                       REAL* p_sum, REAL* U, REAL* work, const void* gemm, const void* blas_threads) {
+    REAL* acc_rows = work;
+    REAL* nxt_all = work + SOEN_RB * D;         /* dL/ds_t of rows b0..b1 while step t is done */
+    const int blas_prev = blas_threads_SUF(blas_threads, 1);
     for (int64_t b = b0; b < b1; ++b)
         for (int64_t d = 0; d < D; ++d) {
             grad_s0[b * D + d] = gH ? gH[(T * B + b) * D + d] : 0;
@@ -141,7 +163,7 @@ void scan_backward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                 REAL* ls = lam_s + b * D;
                 REAL* lg = lam_g + b * D;
                 REAL* ps = p_sum + b * D;
-                REAL* nxt = nxt_rows + r * D;
+                REAL* nxt = nxt_all + (b - b0) * D;
                 for (int64_t d = 0; d < D; ++d) {
                     REAL l = lam[d];
                     REAL u = l * c_row[d] + (gG ? gG[row + d] : 0);
@@ -161,7 +183,7 @@ void scan_backward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                     nxt[d] = n;
                 }
             }
-            if (J) {
+            if (J && !gemm) {
                 const REAL* S[SOEN_RB];
                 REAL* OUT[SOEN_RB];
                 for (int r = 0; r < nb; ++r) {
@@ -170,12 +192,14 @@ void scan_backward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                 }
                 matvec_rows_SUF(nb, D, ldm, S, J, OUT, 0);
                 for (int r = 0; r < nb; ++r)
-                    for (int64_t d = 0; d < D; ++d) nxt_rows[r * D + d] += acc_rows[r * D + d];
+                    for (int64_t d = 0; d < D; ++d) nxt_all[(bb - b0 + r) * D + d] += acc_rows[r * D + d];
             }
-            for (int r = 0; r < nb; ++r)
-                for (int64_t d = 0; d < D; ++d) grad_s0[(bb + r) * D + d] = nxt_rows[r * D + d];
         }
+        if (J && gemm) gemm_rows_SUF(gemm, b1 - b0, D, ldm, P + (t * B + b0) * D, J, nxt_all);
+        for (int64_t b = b0; b < b1; ++b)
+            for (int64_t d = 0; d < D; ++d) grad_s0[b * D + d] = nxt_all[(b - b0) * D + d];
     }
+    blas_threads_SUF(blas_threads, blas_prev);
 }
 """
 
@@ -190,18 +214,21 @@ C_NOCC_SCAN = r"""
    K holds 7 coefficient rows (py, ib, kg, km, ks, k1, ko), each [B, D] with row stride K_sb[i]
    (0 = one shared row). Histories M, S1, S2 are [T+1, B, D]; PHIout, G1, G2 and the slopes
    (DP = dg/dphi, DI = dg/dcurrent) [T, B, D]. PHIout, G1 and G2 may be NULL (not kept).
-   work: (SOEN_RB + 12)*D values. */
+   gemm as in scan_forward. work: (SOEN_RB + 12 + b1 - b0)*D values. */
 void nocc_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1, const REAL* X,
                       const REAL* m0, const REAL* s10, const REAL* s20, const REAL* JT, int64_t ldm,
                       const REAL* const* K, const int64_t* K_sb, int state_dep, double eps,
                       int kind, const REAL* table, int64_t Ht, int64_t Wt,
                       double inv_dphi, double inv_dib, double phi0, double ib0, int slopes,
                       REAL* M, REAL* S1, REAL* S2, REAL* PHIout, REAL* G1, REAL* G2,
-                      REAL* DP1, REAL* DP2, REAL* DI1, REAL* DI2, REAL* work) {
+                      REAL* DP1, REAL* DP2, REAL* DI1, REAL* DI2, REAL* work, const void* gemm,
+                      const void* blas_threads) {
     REAL* phi_rows = work;
     REAL* f_p = work + SOEN_RB * D; REAL* f_m = f_p + D; REAL* c_1 = f_p + 2 * D; REAL* c_2 = f_p + 3 * D;
     REAL* g1s = f_p + 4 * D; REAL* g2s = f_p + 5 * D; REAL* dp1s = f_p + 6 * D; REAL* dp2s = f_p + 7 * D;
     REAL* di1s = f_p + 8 * D; REAL* di2s = f_p + 9 * D;
+    REAL* phi_all = f_p + 12 * D;
+    const int blas_prev = blas_threads_SUF(blas_threads, 1);
     const REAL fi_dphi = (REAL)inv_dphi, fi_dib = (REAL)inv_dib, f_phi0 = (REAL)phi0, f_ib0 = (REAL)ib0;
     const REAL e = (REAL)eps;
     for (int64_t b = b0; b < b1; ++b)
@@ -209,11 +236,19 @@ void nocc_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1, c
             M[b * D + d] = m0[b * D + d]; S1[b * D + d] = s10[b * D + d]; S2[b * D + d] = s20[b * D + d];
         }
     for (int64_t t = 0; t < T; ++t) {
+        REAL* phi_block = 0;
+        if (JT && gemm) {
+            const int64_t first = (t * B + b0) * D;
+            phi_block = PHIout ? PHIout + first : phi_all;
+            for (int64_t k = 0; k < (b1 - b0) * D; ++k) phi_block[k] = X[first + k];
+            gemm_rows_SUF(gemm, b1 - b0, D, ldm, M + first, JT, phi_block);
+        }
         for (int64_t bb = b0; bb < b1; bb += SOEN_RB) {
             const int nb = (int)(b1 - bb < SOEN_RB ? b1 - bb : SOEN_RB);
             const REAL* phis[SOEN_RB];
-            for (int r = 0; r < nb; ++r) phis[r] = X + (t * B + bb + r) * D;
-            if (JT) {
+            for (int r = 0; r < nb; ++r)
+                phis[r] = phi_block ? phi_block + (bb - b0 + r) * D : X + (t * B + bb + r) * D;
+            if (JT && !phi_block) {
                 const REAL* S[SOEN_RB];
                 REAL* OUT[SOEN_RB];
                 for (int r = 0; r < nb; ++r) {
@@ -256,21 +291,25 @@ void nocc_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1, c
             }
         }
     }
+    blas_threads_SUF(blas_threads, blas_prev);
 }
 
 /* Adjoint of nocc_forward for rows [b0, b1). LM, L1, L2 [B, D] start as dL/d(final states)
    and end as dL/d(initial states); gM, gS1, gS2 ([T+1, B, D]), gPHI, gG1, gG2 ([T, B, D])
    are direct gradients (NULL = none). P gets dL/dphi_t. SUMS: 7 rows of [B, D] for the
-   coefficients in K's order. JP: J with padded rows (out = p J). work: 2*SOEN_RB*D values. */
+   coefficients in K's order. JP: J with padded rows (out = p J). gemm as in scan_forward.
+   work: (SOEN_RB + b1 - b0)*D values. */
 void nocc_backward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                        const REAL* M, const REAL* S1, const REAL* S2, const REAL* G1, const REAL* G2,
                        const REAL* DP1, const REAL* DP2, const REAL* DI1, const REAL* DI2,
                        const REAL* JP, int64_t ldm, const REAL* const* K, const int64_t* K_sb,
                        int state_dep, double eps, const REAL* gM, const REAL* gS1, const REAL* gS2,
                        const REAL* gPHI, const REAL* gG1, const REAL* gG2,
-                       REAL* P, REAL* LM, REAL* L1, REAL* L2, REAL* SUMS, REAL* work) {
-    REAL* nxt_rows = work;
-    REAL* acc_rows = work + SOEN_RB * D;
+                       REAL* P, REAL* LM, REAL* L1, REAL* L2, REAL* SUMS, REAL* work,
+                       const void* gemm, const void* blas_threads) {
+    REAL* acc_rows = work;
+    REAL* nxt_all = work + SOEN_RB * D;         /* dL/dm_t of rows b0..b1 while step t is done */
+    const int blas_prev = blas_threads_SUF(blas_threads, 1);
     const REAL e = (REAL)eps;
     const int64_t BD = B * D;
     for (int64_t b = b0; b < b1; ++b)
@@ -291,7 +330,7 @@ void nocc_backward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                 const REAL *ib = K[1] + b * K_sb[1], *kg = K[2] + b * K_sb[2];
                 const REAL *km = K[3] + b * K_sb[3], *ks = K[4] + b * K_sb[4], *k1 = K[5] + b * K_sb[5];
                 const REAL *ko = K[6] + b * K_sb[6];
-                REAL* nxt = nxt_rows + r * D;
+                REAL* nxt = nxt_all + (b - b0) * D;
                 for (int64_t d = 0; d < D; ++d) {
                     const REAL lm = LM[br + d], l1 = L1[br + d], l2 = L2[br + d];
                     const REAL m = M[row + d], s1 = S1[row + d], s2 = S2[row + d];
@@ -321,7 +360,7 @@ void nocc_backward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                     nxt[d] = lm - km[d] * mu + (gM ? gM[row + d] : 0);
                 }
             }
-            if (JP) {
+            if (JP && !gemm) {
                 const REAL* S[SOEN_RB];
                 REAL* OUT[SOEN_RB];
                 for (int r = 0; r < nb; ++r) {
@@ -330,11 +369,13 @@ void nocc_backward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                 }
                 matvec_rows_SUF(nb, D, ldm, S, JP, OUT, 0);
                 for (int r = 0; r < nb; ++r)
-                    for (int64_t d = 0; d < D; ++d) nxt_rows[r * D + d] += acc_rows[r * D + d];
+                    for (int64_t d = 0; d < D; ++d) nxt_all[(bb - b0 + r) * D + d] += acc_rows[r * D + d];
             }
-            for (int r = 0; r < nb; ++r)
-                for (int64_t d = 0; d < D; ++d) LM[(bb + r) * D + d] = nxt_rows[r * D + d];
         }
+        if (JP && gemm) gemm_rows_SUF(gemm, b1 - b0, D, ldm, P + (t * B + b0) * D, JP, nxt_all);
+        for (int64_t b = b0; b < b1; ++b)
+            for (int64_t d = 0; d < D; ++d) LM[b * D + d] = nxt_all[(b - b0) * D + d];
     }
+    blas_threads_SUF(blas_threads, blas_prev);
 }
 """

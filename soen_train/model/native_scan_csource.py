@@ -164,4 +164,20 @@ static void matvec_rows_SUF(int nb, int64_t D, int64_t ldm, const REAL* const* S
     }
 }
 
+
+/* ---- the same product through the BLAS torch links (Fortran sgemm_/dgemm_), when found ----
+   OUT[rows, D] += S[rows, D] M for contiguous rows (M read like matvec_rows: M[k*ldm + d]).
+   In column-major terms OUT^T = M' S^T with M' the [D, D] view of M with leading dimension
+   ldm. blas_threads (MKL_Set_Num_Threads_Local, or NULL) keeps the BLAS on the calling thread. */
+typedef void (*gemm_SUF_t)(const char*, const char*, const int*, const int*, const int*, const REAL*,
+                           const REAL*, const int*, const REAL*, const int*, const REAL*, REAL*, const int*);
+
+static void gemm_rows_SUF(const void* gemm, int64_t rows, int64_t D, int64_t ldm, const REAL* S,
+                          const REAL* M, REAL* OUT) {
+    const int m = (int)D, n = (int)rows, k = (int)D, lda = (int)ldm, ldb = (int)D, ldc = (int)D;
+    const REAL one = 1;
+    ((gemm_SUF_t)gemm)("N", "N", &m, &n, &k, &one, M, &lda, S, &ldb, &one, OUT, &ldc);
+}
+
+static int blas_threads_SUF(const void* fn, int n) { return fn ? ((int (*)(int))fn)(n) : 0; }
 """

@@ -59,7 +59,8 @@ def nocc_forward(X: Tensor, m0: Tensor, s10: Tensor, s20: Tensor, J: Tensor | No
     JT = padded_rows(J.t()) if J is not None else None
     kept, pointers, strides = _coefficient_rows(coeffs, batch, dim)
     ranges = native_scan._rows(batch, steps * batch * dim * (dim if J is not None else 2))
-    works = iter([X.new_empty((4 + 12) * dim) for _ in ranges])
+    works = iter([X.new_empty((4 + 12 + hi - lo) * dim) for lo, hi in ranges])
+    gemm, blas_threads = native_scan.blas_pointers(X.dtype == torch.float64)
     ptr, i64 = native_scan._ptr, native_scan._i
 
     def args(lo, hi):
@@ -70,7 +71,8 @@ def nocc_forward(X: Tensor, m0: Tensor, s10: Tensor, s20: Tensor, J: Tensor | No
                 ctypes.c_double(inv_dphi), ctypes.c_double(inv_dib), ctypes.c_double(phi0),
                 ctypes.c_double(ib0), ctypes.c_int(int(slopes)), ptr(M), ptr(S1), ptr(S2),
                 ptr(PHI) if PHI.numel() else None, ptr(G1) if record else None,
-                ptr(G2) if record else None, ptr(DP1), ptr(DP2), ptr(DI1), ptr(DI2), ptr(next(works)))
+                ptr(G2) if record else None, ptr(DP1), ptr(DP2), ptr(DI1), ptr(DI2), ptr(next(works)),
+                native_scan._addr(gemm), native_scan._addr(blas_threads))
 
     native_scan._run(fn, ranges, args)
     del kept
@@ -111,7 +113,8 @@ class NOCCScan(torch.autograd.Function):
         kept, pointers, strides = _coefficient_rows(coeffs, batch, dim)
         grads = [_contiguous(g) for g in (gM, gS1, gS2, gPHI if ctx.has_j else None, gG1, gG2)]
         ranges = native_scan._rows(batch, steps * batch * dim * (dim if J is not None else 2))
-        works = iter([G1.new_empty(2 * 4 * dim) for _ in ranges])
+        works = iter([G1.new_empty((4 + hi - lo) * dim) for lo, hi in ranges])
+        gemm, blas_threads = native_scan.blas_pointers(G1.dtype == torch.float64)
         ptr, i64 = native_scan._ptr, native_scan._i
 
         def args(lo, hi):
@@ -120,7 +123,7 @@ class NOCCScan(torch.autograd.Function):
                     ptr(JP), i64(JP.shape[1] if JP is not None else 0), pointers, strides,
                     ctypes.c_int(int(ctx.source.uses_current)), ctypes.c_double(ctx.eps),
                     *[ptr(g) for g in grads], ptr(P), ptr(LM), ptr(L1), ptr(L2), ptr(sums),
-                    ptr(next(works)))
+                    ptr(next(works)), native_scan._addr(gemm), native_scan._addr(blas_threads))
 
         native_scan._run(fn, ranges, args)
         del kept

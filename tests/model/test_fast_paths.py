@@ -1,7 +1,8 @@
 """Every fast path of the SingleDendrite scan equals the PyTorch reference scan at any width.
 
-The compiled kernel (native_scan) multiplies the internal connection in blocks of 4 batch
-rows x 16 columns; widths 1, 47, 48, 49, 128 and 256 and batch 5 (one full and one partial
+The compiled kernel (native_scan) multiplies the internal connection through the BLAS torch
+links (MKL's gemm) where it finds one, else (and with SOEN_TRAIN_NATIVE_BLAS=0) in blocks of
+4 batch rows x 16 columns; widths 1, 47, 48, 49, 128 and 256 and batch 5 (one full and one partial
 row block) exercise full and partial blocks. The PyTorch scan (SOEN_TRAIN_NATIVE=0) is the
 oracle: float64 agrees to rounding (1e-10), float32 states/flux/drive within 1e-5 and
 gradients within 1e-4 of their largest magnitude (2e-5 and 5e-4 with an internal connection).
@@ -182,12 +183,15 @@ def test_multiplier_fused_scan_matches_the_step_loop(monkeypatch, width, interna
 @pytest.mark.parametrize("internal", [False, True])
 @pytest.mark.parametrize("source", ["RateArray", "Tanh"])
 @pytest.mark.parametrize("layer_type", ["SingleDendrite", "Multiplier", "MultiplierNOCC"])
+@pytest.mark.parametrize("blas", ["1", "0"])
 def test_every_fused_layer_type_matches_the_reference_in_float32(monkeypatch, width, internal, source,
-                                                                layer_type):
+                                                                layer_type, blas):
     """Every fused layer type, at widths on both sides of the kernel's blocks, with and without
-    an internal connection: the fast path (which must be taken) and the reference (=0) agree
-    within 1e-5 on outputs and final states, with and without gradients (a forward without
-    gradients keeps no flux/drive histories), and within 1e-4 of the largest gradient."""
+    an internal connection, its product through torch's BLAS or the kernel's own blocked one:
+    the fast path (which must be taken) and the reference (=0) agree within 1e-5 on outputs and
+    final states, with and without gradients (a forward without gradients keeps no flux/drive
+    histories), and within 1e-4 of the largest gradient."""
+    monkeypatch.setenv(native_scan.BLAS_SWITCH, blas)
     model = SOENModel.from_yaml(_fused_net(width, internal, source, layer_type), seed=width + internal)
     x = torch.rand(B, T, 3, generator=torch.Generator().manual_seed(width))
     calls = []
