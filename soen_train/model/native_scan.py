@@ -3,9 +3,11 @@
 The PyTorch scan in ``dendrite_scan`` spends most of its time dispatching ~20 small
 tensor ops per time step. The C kernel (text in ``native_scan_csource`` and
 ``native_scan_ckernels``, built and loaded by ``native_scan_build``) runs every neuron's time
-loop in one call, with the source function evaluated inline. This module checks what the
-kernel supports and calls it on raw tensor memory, split over the batch across
-``torch.get_num_threads()`` threads (ctypes releases the GIL).
+loop in one call, with the source function evaluated inline and the internal connection's
+product through the BLAS torch links (``native_scan_build.blas_pointers``). This module checks
+what the kernel supports and calls it on raw tensor memory, split over the batch across
+``torch.get_num_threads()`` threads (ctypes releases the GIL). MultiplierNOCC's three-state
+scan has its own wrapper, ``native_scan_nocc``.
 
 Nothing depends on it: without a C compiler, or with ``SOEN_TRAIN_NATIVE=0``, the
 simulator uses the PyTorch scan (same equations; tests check both agree). Only CPU

@@ -16,6 +16,8 @@ stateful training must carry):
     ds1/dt = (g1 - beta_out*dm/dt - alpha*s1) / beta
     ds2/dt = (g2 - beta_out*dm/dt - alpha*s2) / beta
 evaluated in that order each step, then all three states are advanced with forward Euler.
+Layerwise FE without noise runs the three states fused over time in the compiled kernel
+(``native_scan_nocc``, hand-written adjoint); this step loop is its reference.
 The smooth absolute value applies to every state-dependent source function (phi-only ones
 ignore the current). N, as in the original toolkit, counts only the layer's OWN internal
 connection: the entries with |w| > 0 in node i's row of the current internal weight (an
