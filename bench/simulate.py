@@ -242,7 +242,7 @@ def main() -> None:
     if native_scan.library() is not None:
         names.insert(1, "compiled")
     else:
-        print(f"compiled scan unavailable ({native_scan._state['error']}); timing the PyTorch scan only")
+        print(f"compiled scan unavailable ({native_scan.build_error()}); timing the PyTorch scan only")
     print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, repeats={args.repeats} (median)")
     for title, model, batch, steps, scale in cases:
         if title[1] not in args.cases:

@@ -64,8 +64,8 @@ class DendriteScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, X: Tensor, bias: Tensor | None, s0: Tensor, J: Tensor | None, a: Tensor,
                 c: Tensor, IB: Tensor | None, g_noise: Tensor | None, s_noise: Tensor | None,
-                source: SourceFunction, need_grad: bool, phi_y: Tensor | None = None
-                ) -> tuple[Tensor, Tensor, Tensor]:
+                source: SourceFunction, need_grad: bool, phi_y: Tensor | None = None,
+                record: bool = True) -> tuple[Tensor, Tensor, Tensor]:
         """Run the scan without a graph, keeping what the adjoint recursion needs.
 
         Args:
@@ -82,6 +82,7 @@ class DendriteScan(torch.autograd.Function):
             source: the source function g(phi, i).
             need_grad: whether any input needs a gradient (slopes are kept only then).
             phi_y: a MultiplierWICC's weight flux [D] or [B, D] (Phi0), or None.
+            record: False lets a run without gradients return PHI and G empty.
 
         Returns:
             (H [T+1, B, D], PHI [T, B, D] or empty, G [T, B, D]), as ``dendrite_scan``.
@@ -104,7 +105,7 @@ class DendriteScan(torch.autograd.Function):
                              "only; check native_scan.supports first")
         if ctx.native:
             return _native_forward(ctx, X, bias, s0, J, a, c, IB, g_noise, s_noise, source, need_grad,
-                                   phi_y)
+                                   phi_y, record or need_grad)
         X = (X + bias) if bias is not None else X.contiguous()
         x_steps = _steps(X, steps)
         ib_steps = _steps(IB, steps)
@@ -218,7 +219,7 @@ class DendriteScan(torch.autograd.Function):
             grad_ib = _reduce_product(U, di, ctx.ib_shape)
         grad_bias = _sum_to(P, ctx.bias_shape) if (ctx.bias_shape is not None and needs[1]) else None
         return (P if needs[0] else None, grad_bias, grad_s0, grad_J, grad_a, grad_c, grad_ib,
-                None, None, None, None, None)
+                None, None, None, None, None, None)
 
 
 def _optional_contiguous(tensor: Tensor | None) -> Tensor | None:
@@ -227,14 +228,15 @@ def _optional_contiguous(tensor: Tensor | None) -> Tensor | None:
 
 def _native_forward(ctx, X: Tensor, bias: Tensor | None, s0: Tensor, J: Tensor | None, a: Tensor,
                     c: Tensor, IB: Tensor | None, g_noise: Tensor | None, s_noise: Tensor | None,
-                    source: SourceFunction, need_grad: bool, phi_y: Tensor | None
+                    source: SourceFunction, need_grad: bool, phi_y: Tensor | None, record: bool
                     ) -> tuple[Tensor, Tensor, Tensor]:
     """Forward through the compiled kernel (same outputs as the PyTorch loop); with ``phi_y``
-    the multiplier drive g(phi + phi_y, IB - s) - g(phi - phi_y, IB + s)."""
+    the multiplier drive g(phi + phi_y, IB - s) - g(phi - phi_y, IB + s). Without ``record``
+    PHI and G come back empty."""
     H, PHI, G, DPHI, DI, DPY, DIB = native_scan.forward(
         X.contiguous(), bias, s0.contiguous(), _optional_contiguous(J), a, c,
         IB if ctx.uses_current else None, _optional_contiguous(g_noise), _optional_contiguous(s_noise),
-        source, need_grad, phi_y=phi_y, phi_y_slopes=need_grad)
+        source, need_grad, phi_y=phi_y, phi_y_slopes=need_grad, record=record)
     ctx.has_slopes = need_grad
     ctx.save_for_backward(H, G, J, a, c, DPHI, DI, DPY, DIB)
     return H, PHI, G
@@ -266,7 +268,7 @@ def _native_backward(ctx, gH: Tensor | None, gPHI: Tensor | None, gG: Tensor | N
     grad_bias = shaped(p_sum, ctx.bias_shape) if (ctx.bias_shape is not None and needs[1]) else None
     grad_py = _reduce_product(U, DPY, ctx.phi_y_shape) if (multiplier and needs[11]) else None
     return (P if needs[0] else None, grad_bias, grad_s0, grad_J, grad_a, grad_c, grad_ib,
-            None, None, None, None, grad_py)
+            None, None, None, None, grad_py, None)
 
 
 def dendrite_scan(X: Tensor, s0: Tensor, J: Tensor | None, a: Tensor, c: Tensor,
@@ -274,7 +276,7 @@ def dendrite_scan(X: Tensor, s0: Tensor, J: Tensor | None, a: Tensor, c: Tensor,
                   g_noise: Tensor | None = None,
                   s_noise: Tensor | None = None,
                   bias: Tensor | None = None,
-                  phi_y: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+                  phi_y: Tensor | None = None, record: bool = True) -> tuple[Tensor, Tensor, Tensor]:
     """Run the fused SingleDendrite FE scan on time-major tensors.
 
     X [T, B, D]; s0 [B, D]; J [D, D] or None; a, c, bias [D] or [B, D]; IB [D], [B, D] or
@@ -283,7 +285,9 @@ def dendrite_scan(X: Tensor, s0: Tensor, J: Tensor | None, a: Tensor, c: Tensor,
     gradients flow to X, bias, s0, J, a, c and IB. ``phi_y`` ([D] or [B, D], weight flux
     [Phi0]) turns the drive into a MultiplierWICC's g(phi + phi_y, IB - s) -
     g(phi - phi_y, IB + s) (gradients flow to phi_y too); it needs the compiled scan
-    (``native_scan.supports``), which the multiplier layer checks before calling.
+    (``native_scan.supports``), which the multiplier layer checks before calling. With
+    ``record`` False, a run that needs no gradients may return PHI and G empty (the compiled
+    scan then keeps them in scratch rows instead of writing [T, B, D] histories).
 
     Args:
         X: external flux [T, B, D] (Phi0), phi noise included.
@@ -297,9 +301,11 @@ def dendrite_scan(X: Tensor, s0: Tensor, J: Tensor | None, a: Tensor, c: Tensor,
         s_noise: additive state noise samples, or None.
         bias: per-node flux offset (Phi0), or None.
         phi_y: a MultiplierWICC's weight flux (Phi0), or None.
+        record: False lets a run without gradients return PHI and G empty.
     """
     if X.dim() != 3:
         raise ValueError(f"dendrite_scan: X must be [T, B, D], got {tuple(X.shape)}")
     tensors = (X, bias, s0, J, a, c, IB, phi_y)
     need_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
-    return DendriteScan.apply(X, bias, s0, J, a, c, IB, g_noise, s_noise, source, need_grad, phi_y)
+    return DendriteScan.apply(X, bias, s0, J, a, c, IB, g_noise, s_noise, source, need_grad, phi_y,
+                              record)

@@ -157,17 +157,18 @@ def test_whole_models_agree_on_both_scan_paths(monkeypatch):
 
 
 def test_missing_compiler_falls_back_with_a_warning(monkeypatch):
-    from soen_train.model import native_scan
+    from soen_train.model import native_scan, native_scan_build
 
     monkeypatch.setenv(native_scan.ENV_SWITCH, "1")
-    monkeypatch.setattr(native_scan, "_compiler", lambda: None)
-    monkeypatch.setitem(native_scan._state, "tried", False)
-    monkeypatch.setitem(native_scan._state, "lib", None)
-    monkeypatch.setitem(native_scan._state, "error", None)
-    monkeypatch.setattr(native_scan, "_cache_dir", lambda: __import__("pathlib").Path("/nonexistent/soen"))
-    monkeypatch.setattr(native_scan, "_C_SOURCE", native_scan._C_SOURCE + "/* fallback test */")
+    monkeypatch.setattr(native_scan_build, "_compiler", lambda: None)
+    monkeypatch.setitem(native_scan_build._state, "tried", False)
+    monkeypatch.setitem(native_scan_build._state, "lib", None)
+    monkeypatch.setitem(native_scan_build._state, "error", None)
+    monkeypatch.setattr(native_scan_build, "_cache_dir", lambda: __import__("pathlib").Path("/nonexistent/soen"))
+    monkeypatch.setattr(native_scan_build, "C_SOURCE", native_scan_build.C_SOURCE + "/* fallback test */")
     with pytest.warns(RuntimeWarning, match="using the PyTorch scan"):
         assert native_scan.library() is None
+    assert "no C compiler" in native_scan.build_error()
     src = build_source_function("RateArray")
     H, _, _ = dendrite_scan(torch.rand(4, 2, 3), torch.zeros(2, 3), None, torch.full((3,), 0.9),
                             torch.full((3,), 0.1), torch.full((3,), 1.8), src)

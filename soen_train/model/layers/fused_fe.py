@@ -8,6 +8,7 @@ scan's outputs into a ``LayerHistory``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from torch import Tensor
@@ -19,7 +20,7 @@ from .base import InternalWeight, LayerHistory, LayerRunContext
 
 def fused_fe_history(phi_ext: Tensor, s0: Tensor, internal: InternalWeight | None,
                      values: dict[str, Tensor], current: Tensor, source: SourceFunction,
-                     ctx: LayerRunContext, phi_without_internal: Tensor,
+                     ctx: LayerRunContext, phi_without_internal: Callable[[], Tensor],
                      **scan_inputs: Any) -> LayerHistory:
     """Run ``dendrite_scan`` over [T, B, D] flux and keep the histories ``ctx`` tracks.
 
@@ -31,15 +32,16 @@ def fused_fe_history(phi_ext: Tensor, s0: Tensor, internal: InternalWeight | Non
         current: the bias current fed to current-dependent sources ([D] or [T, B, D]).
         source: the layer's source function.
         ctx: the run context (dt, what to track).
-        phi_without_internal: the flux history to report when there is no internal
-            connection (the scan then returns none).
+        phi_without_internal: makes the flux history to report when there is no internal
+            connection (the scan then returns none); called only when ``ctx`` tracks phi.
         scan_inputs: ``g_noise``, ``s_noise``, ``bias`` or ``phi_y`` of ``dendrite_scan``.
     """
     weight = internal.base if internal is not None else None
     history, phi_hist, g_hist = dendrite_scan(
         phi_ext, s0, weight, 1.0 - ctx.dt * values["gamma_minus"], ctx.dt * values["gamma_plus"],
-        current if source.uses_current else None, source, **scan_inputs)
+        current if source.uses_current else None, source, record=ctx.track_phi or ctx.track_g,
+        **scan_inputs)
     if weight is None and ctx.track_phi:
-        phi_hist = phi_without_internal
+        phi_hist = phi_without_internal()
     return LayerHistory(states=history, phi=phi_hist if ctx.track_phi else None,
                         g=g_hist if ctx.track_g else None)

@@ -5,7 +5,8 @@ MultiplierWICC (alias Multiplier), one state s per node:
 Layerwise FE runs it through the compiled fused scan (``dendrite_scan`` with ``phi_y``,
 hand-written backward) when that kernel is available and no noise is configured; otherwise
 (no C compiler, CUDA, noise) through the step loop, the reference the fused scan is tested
-against.
+against. MultiplierNOCC takes the same decision (``fused_multiplier_applies``) and fuses its
+three states in ``native_scan_nocc``.
 
 MultiplierNOCC, per node i: output m and two branch states s1, s2 (auxiliary states that
 stateful training must carry):
@@ -15,6 +16,8 @@ stateful training must carry):
     ds1/dt = (g1 - beta_out*dm/dt - alpha*s1) / beta
     ds2/dt = (g2 - beta_out*dm/dt - alpha*s2) / beta
 evaluated in that order each step, then all three states are advanced with forward Euler.
+Layerwise FE without noise runs the three states fused over time in the compiled kernel
+(``native_scan_nocc``, hand-written adjoint); this step loop is its reference.
 The smooth absolute value applies to every state-dependent source function (phi-only ones
 ignore the current). N, as in the original toolkit, counts only the layer's OWN internal
 connection: the entries with |w| > 0 in node i's row of the current internal weight (an
@@ -28,6 +31,7 @@ import torch
 from torch import Tensor
 
 from .. import native_scan
+from ..native_scan_nocc import nocc_scan
 from ..dynamic_edges import EdgeStep
 from ..physics import DEFAULT_LOOP_GAMMA
 from .base import (
@@ -74,14 +78,10 @@ class MultiplierWICCLayer(SOENLayer):
         values = self.prepare(ctx)
         if self.solver == "PS":
             return self.run_parallel(phi_ext, state0, values, ctx)
-        fusable = (native_scan.supports(phi_ext, self.source)
-                   and (internal is None or internal.is_static)
-                   and not ctx.noise.any_step_noise(self.noise_keys())
-                   and all(ctx.noise.offset(key) is None for key in ("phi", "g", "s")))
-        if not fusable:
+        if not fused_multiplier_applies(self, phi_ext, internal, ctx):
             return self.run_steps(phi_ext, state0, internal, values, ctx)
         return fused_fe_history(phi_ext, state0["s"], internal, values, values["bias_current"],
-                                self.source, ctx, phi_without_internal=phi_ext,
+                                self.source, ctx, phi_without_internal=lambda: phi_ext,
                                 phi_y=values["phi_y"])
 
     def _drive(self, phi: Tensor, s: Tensor | None, values: dict[str, Tensor],
@@ -116,6 +116,17 @@ class MultiplierWICCLayer(SOENLayer):
         return a, ctx.dt * values["gamma_plus"] * g, g
 
 
+def fused_multiplier_applies(layer: SOENLayer, phi_ext: Tensor, internal: InternalWeight | None,
+                             ctx: LayerRunContext) -> bool:
+    """True when a multiplier layer's compiled fused scan reproduces its step loop exactly:
+    the kernel runs this dtype/device/source, the internal weight is static and no noise is
+    configured (per-step samples or offsets on phi, g or s)."""
+    return (native_scan.supports(phi_ext, layer.source)
+            and (internal is None or internal.is_static)
+            and not ctx.noise.any_step_noise(layer.noise_keys())
+            and all(ctx.noise.offset(key) is None for key in ("phi", "g", "s")))
+
+
 def soft_abs(value: Tensor) -> Tensor:
     """Smooth |v| = sqrt(v^2 + 0.01) of a SQUID branch current [Ic] (0.1 at v = 0)."""
     return torch.sqrt(value * value + SOFT_ABS_EPS)
@@ -147,6 +158,30 @@ class MultiplierNOCCLayer(SOENLayer):
     def parallel_scan_blocker(self) -> str | None:
         """Three coupled states: no scalar linear recurrence."""
         return "its three coupled states (m, s1, s2) have no scalar parallel-scan form"
+
+    def run_sequence(self, phi_ext: Tensor, state0: dict[str, Tensor],
+                     internal: InternalWeight | None, ctx: LayerRunContext) -> LayerHistory:
+        """Layerwise run: the compiled fused scan of the three states when it applies, else
+        the step loop (its reference)."""
+        values = self.prepare(ctx)
+        if not fused_multiplier_applies(self, phi_ext, internal, ctx):
+            return self.run_steps(phi_ext, state0, internal, values, ctx)
+        weight = internal.base if internal is not None else None
+        beta, beta_out, alpha, dt = values["beta"], values["beta_out"], values["alpha"], ctx.dt
+        beta_eff = beta + 2.0 * nocc_fan_in(weight, phi_ext) * beta_out
+        shape = torch.broadcast_shapes(*(v.shape for v in values.values()), (self.dim,))
+        # A phi-only source never reads the bias current: no gradient for it (as in the step loop).
+        bias = values["bias_current"] if self.source.uses_current else values["bias_current"].detach()
+        coeffs = {"py": values["phi_y"], "ib": bias, "kg": dt / beta_eff,
+                  "km": dt * alpha / beta_eff, "ks": dt * alpha / beta, "k1": dt / beta,
+                  "ko": beta_out / beta}
+        coeffs = {name: value.expand(shape) for name, value in coeffs.items()}
+        M, S1, S2, PHI, G1, G2 = nocc_scan(phi_ext, state0["s"], state0["s1"], state0["s2"], weight,
+                                           coeffs, self.source, SOFT_ABS_EPS,
+                                           record=ctx.track_phi or ctx.track_g)
+        phi = (PHI if weight is not None else phi_ext) if ctx.track_phi else None
+        return LayerHistory(states=M, aux_final={"s1": S1[-1], "s2": S2[-1]}, phi=phi,
+                            g=G1 - G2 if ctx.track_g else None)
 
     def step(self, phi_ext_t: Tensor, state: dict[str, Tensor], weight_t: Tensor | EdgeStep | None,
              values: dict[str, Tensor], ctx: LayerRunContext

@@ -121,7 +121,7 @@ class SingleDendriteLayer(SOENLayer):
             return self.run_steps(phi_ext, state0, internal, values, ctx)
         flux, offset, bias, g_noise, s_noise = self._noisy_inputs(phi_ext, values, ctx)
         return fused_fe_history(flux, state0["s"], internal, values, bias, self.source, ctx,
-                                phi_without_internal=flux + offset,
+                                phi_without_internal=lambda: flux + offset,
                                 g_noise=g_noise, s_noise=s_noise, bias=offset)
 
     def _noisy_inputs(self, phi_ext: Tensor, values: dict[str, Tensor], ctx: LayerRunContext

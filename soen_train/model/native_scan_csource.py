@@ -1,0 +1,183 @@
+"""C text of the compiled scan's building blocks: the source functions and the blocked product.
+
+Written once over a placeholder float type ``REAL`` and function suffix ``_SUF``;
+``native_scan_build`` instantiates every piece for float32 (``_f32``, ``powf``...) and float64
+(``_f64``, ``pow``...). Math calls go through ``M_POW``, ``M_COS``... macros for the same reason.
+The kernels that use these pieces are in ``native_scan_ckernels``.
+"""
+
+from __future__ import annotations
+
+#: Source functions over one row of n points and ``matvec_rows`` (the internal-weight product).
+C_BUILDING_BLOCKS = r"""
+/* ---- source functions over one row of n points (simple loops the compiler vectorises) ---- */
+
+static void rate_array_SUF(int64_t n, const REAL* restrict phi, const REAL* restrict cur,
+                           REAL* restrict g, REAL* restrict dp, REAL* restrict di,
+                           int slopes, const REAL* restrict table, int64_t Ht, int64_t Wt,
+                           REAL inv_dphi, REAL inv_dib, REAL phi0, REAL ib0) {
+    const REAL x_off = ((REAL)0.5 - phi0) * inv_dphi, y_off = -ib0 * inv_dib;
+    const REAL x_hi = (REAL)(Wt - 1), y_hi = (REAL)(Ht - 1);
+    const int32_t ix_hi = (int32_t)(Wt - 2), iy_hi = (int32_t)(Ht - 2), stride = (int32_t)(Wt - 1);
+    /* Branch-free bodies (two loops: with and without slopes) so the compiler vectorises them. */
+#define RATE_ARRAY_BODY                                                                    \
+        REAL p = phi[k];                                                                  \
+        REAL centred = M_FLOOR(p) + (REAL)0.5 - p;        /* 0.5 - (phi mod 1) */         \
+        REAL ac = centred < 0 ? -centred : centred;                                       \
+        REAL x = x_off - ac * inv_dphi;                                                   \
+        x = x < 0 ? 0 : x;                                                                \
+        x = x > x_hi ? x_hi : x;                                                          \
+        int32_t ix = (int32_t)x;                          /* x >= 0: truncation = floor */ \
+        ix = ix > ix_hi ? ix_hi : ix;                                                     \
+        REAL fx = x - (REAL)ix;                                                           \
+        REAL i_k = cur[k];                                                                \
+        REAL mag = i_k < 0 ? -i_k : i_k;                                                  \
+        REAL y_raw = y_off + inv_dib * mag;                                               \
+        REAL y = y_raw < 0 ? 0 : y_raw;                                                   \
+        y = y > y_hi ? y_hi : y;                                                          \
+        int32_t iy = (int32_t)y;                                                          \
+        iy = iy > iy_hi ? iy_hi : iy;                                                     \
+        REAL fy = y - (REAL)iy;                                                           \
+        int32_t cell = 4 * (iy * stride + ix);                                            \
+        REAL c0 = table[cell], cx = table[cell + 1], cy = table[cell + 2], cxy = table[cell + 3]; \
+        REAL upper = cy + fx * cxy;                                                       \
+        g[k] = (c0 + fx * cx) + fy * upper;
+    const int count = (int)n;  /* a 32-bit index lets the compiler vectorise the gathers */
+    if (slopes) {
+        for (int k = 0; k < count; ++k) {
+            RATE_ARRAY_BODY
+            dp[k] = (cx + fy * cxy) * (signbit(centred) ? -inv_dphi : inv_dphi);
+            di[k] = upper * (signbit(i_k) ? -inv_dib : inv_dib) * (REAL)(y == y_raw);
+        }
+    } else {
+        for (int k = 0; k < count; ++k) {
+            RATE_ARRAY_BODY
+        }
+    }
+#undef RATE_ARRAY_BODY
+}
+
+static inline REAL sgn_SUF(REAL v) { return (REAL)((v > 0) - (v < 0)); }
+
+static void heaviside_SUF(int64_t n, const REAL* phi, const REAL* cur, REAL* g, REAL* dp, REAL* di,
+                          int slopes) {
+    const REAL A = (REAL)0.37091212, B = (REAL)0.31903101, C = (REAL)1.06435066;
+    const REAL K = (REAL)1.92138556, M = (REAL)2.50322787, N = (REAL)2.62706077;
+    const REAL EPS = (REAL)1e-6, PI = (REAL)3.14159265358979323846;
+    for (int64_t k = 0; k < n; ++k) {
+        REAL excess = cur[k] - C;
+        REAL bi = excess > EPS ? excess : EPS;
+        REAL cs = M_COS(PI * phi[k]);
+        REAL bp = (cs < 0 ? -cs : cs) + EPS;
+        REAL d = A * M_POW(bi, K) - B * M_POW(bp, M);
+        REAL sig = (REAL)1 / ((REAL)1 + M_EXP(-(REAL)100 * d));
+        REAL dc = d > EPS ? d : EPS;
+        REAL root = M_POW(dc, (REAL)1 / N);
+        g[k] = sig * root;
+        if (slopes) {
+            REAL dg_dd = (REAL)100 * sig * ((REAL)1 - sig) * root + sig * (root / dc) * (REAL)(d >= EPS) / N;
+            REAL dd_di = A * K * M_POW(bi, K - 1) * (REAL)(excess >= EPS);
+            REAL dabs = -sgn_SUF(cs) * M_SIN(PI * phi[k]) * PI;
+            dp[k] = dg_dd * (-B * M * M_POW(bp, M - 1) * dabs);
+            di[k] = dg_dd * dd_di;
+        }
+    }
+}
+
+static void phi_only_SUF(int kind, int64_t n, const REAL* phi, REAL* g, REAL* dp, int slopes) {
+    for (int64_t k = 0; k < n; ++k) {
+        REAL p = phi[k], v, s;
+        if (kind == 2) { REAL t = M_TANH(p); v = t; s = (REAL)1 - t * t; }
+        else if (kind == 3) { v = p > 0 ? p : 0; s = (REAL)(p > 0); }
+        else if (kind == 4) {
+            REAL t = M_TANH((REAL)0.8 * p);
+            v = (REAL)0.5 * p * t + (REAL)0.5 * p;
+            s = (REAL)0.5 * t + (REAL)0.4 * p * ((REAL)1 - t * t) + (REAL)0.5;
+        } else { REAL e = M_EXP(p), t = M_TANH(e); v = p * t; s = t + p * e * ((REAL)1 - t * t); }
+        g[k] = v;
+        if (slopes) dp[k] = s;
+    }
+}
+
+static void tanh_gauss_SUF(int64_t n, const REAL* phi, const REAL* cur, REAL* g, REAL* dp, REAL* di,
+                           int slopes) {
+    const REAL SIG = (REAL)0.126327336, P = (REAL)2.548409700, AMP = (REAL)0.784536839;
+    for (int64_t k = 0; k < n; ++k) {
+        REAL off = phi[k] - M_FLOOR(phi[k]) - (REAL)0.5;
+        REAL gauss = M_EXP(-(off * off) / ((REAL)2 * SIG * SIG));
+        REAL t = M_TANH(gauss);
+        REAL i_k = cur[k];
+        REAL lifted = i_k < (REAL)0.7 ? (REAL)0 : (i_k > (REAL)1.7 ? (REAL)1 : i_k - (REAL)0.7);
+        REAL cterm = M_POW(lifted, P);
+        g[k] = cterm * AMP * t;
+        if (slopes) {
+            dp[k] = cterm * AMP * ((REAL)1 - t * t) * gauss * (-off / (SIG * SIG));
+            REAL window = (REAL)(i_k >= (REAL)0.7 && i_k <= (REAL)1.7);
+            di[k] = P * M_POW(lifted, P - 1) * window * AMP * t;
+        }
+    }
+}
+
+static void source_row_SUF(int kind, int64_t n, const REAL* phi, const REAL* cur, REAL* g, REAL* dp,
+                           REAL* di, int slopes, const REAL* table, int64_t Ht, int64_t Wt,
+                           REAL inv_dphi, REAL inv_dib, REAL phi0, REAL ib0) {
+    if (kind == 0) rate_array_SUF(n, phi, cur, g, dp, di, slopes, table, Ht, Wt, inv_dphi, inv_dib, phi0, ib0);
+    else if (kind == 1) heaviside_SUF(n, phi, cur, g, dp, di, slopes);
+    else if (kind == 6) tanh_gauss_SUF(n, phi, cur, g, dp, di, slopes);
+    else phi_only_SUF(kind, n, phi, g, dp, slopes);
+}
+
+/* ---- out_r = base_r + s_r M for a block of nb <= SOEN_RB rows ----
+   M is [D, ldm] row-major with ldm a multiple of SOEN_DB and zeros beyond column D, so every
+   column strip is full; rows past nb repeat row 0 and are discarded. Each output element
+   sums over k in order 0..D-1 starting from its base value (the blocking never changes the
+   result). The accumulators (SOEN_RB x SOEN_DB) stay in registers and each value of M is
+   read once for all rows. */
+static void matvec_rows_SUF(int nb, int64_t D, int64_t ldm, const REAL* const* S_in,
+                            const REAL* restrict M, REAL* const* OUT, const REAL* const* BASE) {
+    const REAL* s0 = S_in[0];
+    const REAL* s1 = nb > 1 ? S_in[1] : s0;
+    const REAL* s2 = nb > 2 ? S_in[2] : s0;
+    const REAL* s3 = nb > 3 ? S_in[3] : s0;
+    for (int64_t d0 = 0; d0 < D; d0 += SOEN_DB) {
+        const int w = (int)(D - d0 < SOEN_DB ? D - d0 : SOEN_DB);
+        REAL acc0[SOEN_DB], acc1[SOEN_DB], acc2[SOEN_DB], acc3[SOEN_DB];
+        for (int j = 0; j < SOEN_DB; ++j) { acc0[j] = 0; acc1[j] = 0; acc2[j] = 0; acc3[j] = 0; }
+        if (BASE) {
+            for (int j = 0; j < w; ++j) acc0[j] = BASE[0][d0 + j];
+            if (nb > 1) for (int j = 0; j < w; ++j) acc1[j] = BASE[1][d0 + j];
+            if (nb > 2) for (int j = 0; j < w; ++j) acc2[j] = BASE[2][d0 + j];
+            if (nb > 3) for (int j = 0; j < w; ++j) acc3[j] = BASE[3][d0 + j];
+        }
+        for (int64_t k = 0; k < D; ++k) {
+            const REAL* restrict m = M + k * ldm + d0;
+            const REAL v0 = s0[k], v1 = s1[k], v2 = s2[k], v3 = s3[k];
+            for (int j = 0; j < SOEN_DB; ++j) {
+                acc0[j] += v0 * m[j]; acc1[j] += v1 * m[j];
+                acc2[j] += v2 * m[j]; acc3[j] += v3 * m[j];
+            }
+        }
+        for (int j = 0; j < w; ++j) OUT[0][d0 + j] = acc0[j];
+        if (nb > 1) for (int j = 0; j < w; ++j) OUT[1][d0 + j] = acc1[j];
+        if (nb > 2) for (int j = 0; j < w; ++j) OUT[2][d0 + j] = acc2[j];
+        if (nb > 3) for (int j = 0; j < w; ++j) OUT[3][d0 + j] = acc3[j];
+    }
+}
+
+
+/* ---- the same product through the BLAS torch links (Fortran sgemm_/dgemm_), when found ----
+   OUT[rows, D] += S[rows, D] M for contiguous rows (M read like matvec_rows: M[k*ldm + d]).
+   In column-major terms OUT^T = M' S^T with M' the [D, D] view of M with leading dimension
+   ldm. blas_threads (MKL_Set_Num_Threads_Local, or NULL) keeps the BLAS on the calling thread. */
+typedef void (*gemm_SUF_t)(const char*, const char*, const int*, const int*, const int*, const REAL*,
+                           const REAL*, const int*, const REAL*, const int*, const REAL*, REAL*, const int*);
+
+static void gemm_rows_SUF(const void* gemm, int64_t rows, int64_t D, int64_t ldm, const REAL* S,
+                          const REAL* M, REAL* OUT) {
+    const int m = (int)D, n = (int)rows, k = (int)D, lda = (int)ldm, ldb = (int)D, ldc = (int)D;
+    const REAL one = 1;
+    ((gemm_SUF_t)gemm)("N", "N", &m, &n, &k, &one, M, &lda, S, &ldb, &one, OUT, &ldc);
+}
+
+static int blas_threads_SUF(const void* fn, int n) { return fn ? ((int (*)(int))fn)(n) : 0; }
+"""
