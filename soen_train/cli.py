@@ -28,7 +28,6 @@ from soen_train.config.secrets import move_secret_overrides_to_env, redact
 from soen_train.config.startup_checks import check_before_start
 from soen_train.config.store import register_configs
 from soen_train.errors import SOENError
-from soen_train.registry import UnknownNameError
 
 
 def _check_catalog_names(job_cfg: Any) -> None:
@@ -163,12 +162,9 @@ def _hydra_entry(cfg: DictConfig) -> Optional[Any]:
 
 
 def _is_user_error(err: BaseException) -> bool:
-    """Errors caused by the user's config, data or files: printed as one line, no traceback."""
-    if isinstance(err, (SOENError, UnknownNameError)):
-        return True
-    model_errors = sys.modules.get("soen_train.model.validation"), sys.modules.get("soen_train.model.soen_file")
-    kinds = tuple(getattr(mod, name) for mod, name in zip(model_errors, ("ArchitectureError", "SoenFileError")) if mod)
-    return isinstance(err, kinds)
+    """Errors caused by the user's config, data or files (every ``SOENError``, see
+    soen_train/errors.py): printed as one line, no traceback."""
+    return isinstance(err, SOENError)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

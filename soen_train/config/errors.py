@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from soen_train.errors import SOENError
+from soen_train.errors import ConfigError
 
+__all__ = ["ConfigError"]
 
-class ConfigError(SOENError, ValueError):
-    """An invalid config key, value or combination; the message names the key and valid values."""

@@ -33,10 +33,9 @@ from typing import Any
 
 import torch
 
-from soen_train.errors import SOENError
+from soen_train.errors import OriginalImportError, SOENError
 
 from .architecture import parse_architecture
-from .file_errors import SoenFileError
 from .network import SOENModel
 from .original_unpickler import UnsafeFileError, read_torch_file
 from .spec_types import ArchitectureSpec, SimulationSpec
@@ -57,10 +56,6 @@ _CONNECTION_KEY = re.compile(r"^connections\.J_(-?\d+)_to_(-?\d+)$")
 _LEGACY_INTERNAL_KEY = re.compile(r"^connections\.internal_(-?\d+)$")
 _LAYER_KEY = re.compile(r"^layers\.(\d+)\.(.+)$")
 _MASK_KEY = re.compile(r"^J_(-?\d+)_to_(-?\d+)$")
-
-
-class OriginalImportError(SoenFileError):
-    """An original-toolkit file cannot be imported faithfully (the message says what and where)."""
 
 
 # ----------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from soen_train.errors import SOENError
+from soen_train.errors import ArchitectureError
 from soen_train.registry import closest
 
 #: Marker for a required entry in a table of defaults.
@@ -23,10 +23,6 @@ REQUIRED = object()
 
 _TRUE_STRINGS = {"true", "yes", "on", "1"}
 _FALSE_STRINGS = {"false", "no", "off", "0"}
-
-
-class ArchitectureError(SOENError, ValueError):
-    """An architecture description (YAML, dict or .soen spec) is invalid."""
 
 
 class IgnoredKeysWarning(UserWarning):
