@@ -1,4 +1,4 @@
-"""One training epoch of the shipped MNIST net (soen_train/conf/arch/mnist_net.yaml) on
+"""One training epoch of the shipped MNIST net (conf/arch/mnist_net.yaml) on
 MNIST-sized data: 60000 sequences of 28 steps x 28 features (a generated stand-in with MNIST's
 shape and pixel range; the time does not depend on the pixel values), batch 64 as the
 experiment ships it, CPU. Forward + final-step pooling + cross-entropy + AdamW step per batch,
@@ -20,7 +20,7 @@ import yaml
 from soen_train.model import SOENModel
 from soen_train.training.time_pooling import pool_time
 
-ARCH = Path(__file__).resolve().parents[1] / "soen_train" / "conf" / "arch" / "mnist_net.yaml"
+ARCH = Path(__file__).resolve().parents[1] / "conf" / "arch" / "mnist_net.yaml"
 
 
 def main() -> None:

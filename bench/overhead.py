@@ -23,8 +23,9 @@ from typing import Dict, List, Tuple
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 
+from soen_train.config.conf_dir import CONF_DIR
 from soen_train.config.loading import to_job_config
 from soen_train.config.store import register_configs
 from soen_train.training.model_factory import build_model
@@ -64,7 +65,7 @@ class EpochTimer(pl.Callback):
 
 def _config(tmp: Path, n_train: int, epochs: int, extra: List[str] = ()):
     register_configs()
-    with initialize_config_module(config_module="soen_train.conf", version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(
             config_name="train",
             overrides=[

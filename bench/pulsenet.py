@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 
+from soen_train.config.conf_dir import CONF_DIR
 from soen_train.config.loading import to_job_config
 from soen_train.config.store import register_configs
 from soen_train.data.makers.building import build_dataset
@@ -43,7 +44,7 @@ def main() -> None:
     register_configs()
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        with initialize_config_module(config_module="soen_train.conf", version_base="1.3"):
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = compose(config_name="train", overrides=[
                 "+experiment=pulsenet", f"training.max_epochs={args.epochs}",
                 f"data.data_path={tmp / 'pulsenet.h5'}", f"logging.project_dir={tmp}",

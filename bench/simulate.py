@@ -38,7 +38,7 @@ from soen_train.model import SOENModel, native_scan
 from soen_train.model.rate_table import default_rate_table
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "soen_train" / "model" / "examples"
-MNIST_NET = Path(__file__).resolve().parents[1] / "soen_train" / "conf" / "arch" / "mnist_net.yaml"
+MNIST_NET = Path(__file__).resolve().parents[1] / "conf" / "arch" / "mnist_net.yaml"
 
 
 def wide_recurrent_arch() -> dict:

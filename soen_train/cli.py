@@ -16,6 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from soen_train.config.conf_dir import CONF_DIR, PRIMARY_CONFIG
 from soen_train.config.errors import ConfigError
 from soen_train.config.overrides import (
     check_override_keys,
@@ -123,7 +124,7 @@ def _job(cfg: DictConfig) -> Any:
     return run_job(job_cfg, job_dir=job_dir, overrides=list(hc.overrides.task), sweep=sweep)
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=PRIMARY_CONFIG)
 def _hydra_entry(cfg: DictConfig) -> Optional[Any]:
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:

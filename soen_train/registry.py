@@ -29,20 +29,9 @@ from typing import (
     TypeVar,
 )
 
-from soen_train.errors import SOENError
+from soen_train.errors import UnknownNameError, UnknownParameterError
 
 T = TypeVar("T")
-
-
-class UnknownNameError(KeyError, ValueError, SOENError):
-    """A name that is not in a registry; the message lists what is."""
-
-    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
-        return str(self.args[0]) if self.args else ""
-
-
-class UnknownParameterError(ValueError, SOENError):
-    """A parameter name that the catalog entry does not accept; the message lists valid ones."""
 
 
 def closest(name: str, candidates: Iterable[str]) -> Optional[str]:

@@ -105,6 +105,8 @@ TIER_BY_DIR = {
 }
 SLOW_FILES = {
     "config/test_cli_help.py",
+    "config/test_conf_local_overlay.py",  # `soen-train` processes, 2.5 s each
+    "config/test_wheel_install.py",  # pip install . into a fresh venv, 10 s
     "data/test_data_lightning.py",
     "data/test_mnist_download.py",  # 0.5 s a test (a real HTTP mirror)
     "jax/test_jax_catalogs.py",  # 13.5 s for 43 tests

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
+from soen_train.errors import CatalogMismatchError
 from soen_train.registry import Registry, signature_params
 
 #: Default of a declared param that has none (the config must give it).
@@ -27,10 +28,6 @@ REQUIRED = inspect.Parameter.empty
 
 #: The backends an entry can be implemented in.
 BACKENDS: Tuple[str, ...] = ("torch", "jax")
-
-
-class CatalogMismatchError(TypeError):
-    """An implementation that does not match its declaration, or a declared entry without one."""
 
 
 @dataclass(frozen=True)

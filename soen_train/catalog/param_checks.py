@@ -12,11 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 
-class ParameterTypeError(TypeError, ValueError):
-    """A parameter value of the wrong type (e.g. the string '1e-3' where a number is needed).
-
-    Also a ``ValueError`` so that callers can catch every configuration error one way.
-    """
+from soen_train.errors import ParameterTypeError
 
 
 def check_number(

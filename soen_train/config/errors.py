@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from soen_train.errors import SOENError
+from soen_train.errors import ConfigError, SOENError
+
+__all__ = ["ConfigError", "error_text", "keyed"]
 
 T = TypeVar("T")
-
-
-class ConfigError(SOENError, ValueError):
-    """An invalid config key, value or combination; the message names the key and valid values."""
 
 
 def error_text(err: BaseException) -> str:

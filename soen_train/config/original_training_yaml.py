@@ -374,10 +374,10 @@ def translate(doc: Mapping[str, Any], source: str = "<config>") -> Translation:
 
 
 def _group_option(group: str, name: Any) -> Optional[str]:
-    """``name`` when it is an option of config group ``group`` (a file in soen_train/conf)."""
-    from importlib import resources
+    """``name`` when it is an option of config group ``group`` (a file in conf/)."""
+    from soen_train.config.conf_dir import CONF_DIR
 
-    folder = resources.files("soen_train") / "conf" / group
+    folder = CONF_DIR / group
     return str(name) if (folder / f"{name}.yaml").is_file() else None
 
 

@@ -114,9 +114,9 @@ def _section(cls: type, path: str, out: List[str]) -> None:
 
 def render() -> str:
     """The whole reference page as Markdown."""
-    from importlib import resources
+    from soen_train.config.conf_dir import CONF_DIR
 
-    conf = resources.files("soen_train") / "conf"
+    conf = CONF_DIR
     lines = [HEADER.rstrip("\n")]
     for group, target in GROUPS:
         folder = conf / group

@@ -15,6 +15,7 @@ from typing import Any, Iterator, List, Optional, Set, Tuple
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from soen_train.config.conf_dir import CONF_DIR
 from soen_train.config.errors import ConfigError
 from soen_train.config.keys import check_override_key
 from soen_train.config.overrides import (
@@ -27,14 +28,12 @@ from soen_train.config.overrides import (
 
 @contextlib.contextmanager
 def _hydra_context(line: CommandLine) -> Iterator[None]:
-    from hydra import initialize_config_dir, initialize_config_module
+    from hydra import initialize_config_dir
 
-    if line.config_path and Path(line.config_path).is_absolute():
-        with initialize_config_dir(config_dir=line.config_path, version_base="1.3"):
-            yield
-    else:
-        with initialize_config_module("soen_train.conf", version_base="1.3"):
-            yield
+    custom = line.config_path and Path(line.config_path).is_absolute()
+    folder = line.config_path if custom else str(CONF_DIR)
+    with initialize_config_dir(config_dir=folder, version_base="1.3"):
+        yield
 
 
 def _search_path_override(line: CommandLine) -> List[str]:

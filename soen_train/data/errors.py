@@ -7,8 +7,7 @@ be valid, so the CLI can print it as a single line.
 
 from __future__ import annotations
 
-from soen_train.errors import SOENError
+from soen_train.errors import DataError
 
+__all__ = ["DataError"]
 
-class DataError(SOENError, ValueError):
-    """A dataset file, HDF5 key or data-config value that cannot be used as given."""

@@ -31,6 +31,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from soen_train.errors import UnsafePickleError
+
 from .checkpoint import SUFFIX, JaxCheckpoint, save_checkpoint
 from .errors import JaxCheckpointError, JaxUnsupportedError
 from .original_pickle_layout import (
@@ -68,10 +70,6 @@ NUMPY_DTYPE_MODULES = ("numpy.dtypes",)
 
 #: Packages whose classes appear in the optimiser state; they become inert stubs.
 STUB_PACKAGES = ("optax", "equinox", "jax", "jaxlib", "chex", "soen_toolkit")
-
-
-class UnsafePickleError(JaxCheckpointError):
-    """The pickle names a global that could run code; nothing was executed."""
 
 
 class PickleStub:

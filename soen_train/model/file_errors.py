@@ -1,11 +1,11 @@
-"""The error of model files, in a module of its own so that both readers of ``.soen`` files
-(``soen_file`` for ours, ``original_import`` for the original toolkit's) raise it without
-importing each other."""
+"""The error of model files (defined in ``soen_train.errors``), importable from here as before.
+
+Both readers of model files (``soen_file`` for ours, ``original_import`` for the original
+toolkit's) raise it without importing each other."""
 
 from __future__ import annotations
 
-from soen_train.errors import SOENError
+from soen_train.errors import SoenFileError
 
+__all__ = ["SoenFileError"]
 
-class SoenFileError(SOENError, ValueError):
-    """A model file cannot be read (wrong format, unsafe content, or inconsistent)."""

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
-from soen_train.errors import SOENError
+from soen_train.errors import OriginalImportError, SOENError
 
 from .architecture import parse_architecture
 from .file_errors import SoenFileError
@@ -62,10 +62,6 @@ _CONNECTION_KEY = re.compile(r"^connections\.J_(-?\d+)_to_(-?\d+)$")
 _LEGACY_INTERNAL_KEY = re.compile(r"^connections\.internal_(-?\d+)$")
 _LAYER_KEY = re.compile(r"^layers\.(\d+)\.(.+)$")
 _MASK_KEY = re.compile(r"^J_(-?\d+)_to_(-?\d+)$")
-
-
-class OriginalImportError(SoenFileError):
-    """An original-toolkit file cannot be imported faithfully (the message says what and where)."""
 
 
 # ----------------------------------------------------------------------------------------

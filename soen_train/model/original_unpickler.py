@@ -24,11 +24,7 @@ from typing import Any
 
 import torch
 
-from soen_train.errors import SOENError
-
-
-class UnsafeFileError(SOENError, ValueError):
-    """A pickled file references something other than containers and tensors."""
+from soen_train.errors import UnsafeFileError
 
 
 class _StorageType:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from soen_train.errors import SOENError
+from soen_train.errors import ArchitectureError
 from soen_train.registry import closest
 
 #: Marker for a required entry in a table of defaults.
@@ -25,10 +25,6 @@ REQUIRED = object()
 
 _TRUE_STRINGS = {"true", "yes", "on", "1"}
 _FALSE_STRINGS = {"false", "no", "off", "0"}
-
-
-class ArchitectureError(SOENError, ValueError):
-    """An architecture description (YAML, dict or .soen spec) is invalid."""
 
 
 class IgnoredKeysWarning(UserWarning):

@@ -14,6 +14,8 @@ from typing import Any, Dict, List
 
 import optuna
 
+from soen_train.errors import OptunaClassError
+
 SAMPLER_CLASSES: Dict[str, str] = {
     f"optuna.samplers.{name}": name
     for name in (
@@ -36,10 +38,6 @@ HELPER_CLASSES: Dict[str, str] = {
         "VSBXCrossover", "UNDXCrossover",
     )
 }
-
-
-class OptunaClassError(ValueError):
-    """A ``_target_`` that is not on the allow-list, or a config that cannot build it."""
 
 
 def _resolve(target: str, allowed: Mapping[str, str], key: str) -> Any:

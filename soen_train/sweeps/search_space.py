@@ -32,6 +32,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from soen_train.errors import SearchSpaceError
 from soen_train.sweeps.override_text import primitive_text
 
 #: Tags understood on ``interval(...)``: ``log`` samples on a log scale, ``int`` samples integers.
@@ -40,10 +41,6 @@ INTERVAL_TAGS = ("log", "int")
 RANGE_TAGS = ("log",)
 #: Values Optuna can store as a categorical choice as they are.
 _PRIMITIVES = (str, int, float, bool)
-
-
-class SearchSpaceError(ValueError):
-    """A sweep parameter that cannot become an Optuna distribution; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ import subprocess
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from soen_train.errors import SlurmJobEnded  # noqa: F401  (the SLURM launcher imports it from here)
+
 #: States in which a job will never run again (SLURM's job state codes).
 ENDED_STATES = frozenset({
     "COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY",
@@ -28,10 +30,6 @@ RESULT_GRACE_S = 15.0
 #: The same for a job ended from outside (cancelled, failed, timed out): a result it wrote
 #: before that is already there or never comes.
 ENDED_GRACE_S = 3.0
-
-
-class SlurmJobEnded(RuntimeError):
-    """A SLURM job ended (cancelled, failed, timed out...) without writing its result."""
 
 
 def _table(command: List[str]) -> Optional[Dict[str, str]]:

@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from soen_train.errors import SOENError
+from soen_train.errors import SlurmRequestError
 
 #: Pending reasons that only an administrator or a changed request can clear.
 HOPELESS_PENDING_REASONS = frozenset({
@@ -23,10 +23,6 @@ HOPELESS_PENDING_REASONS = frozenset({
     "InvalidAccount", "InvalidQOS", "AccountNotAllowed", "QOSNotAllowed", "PartitionDown",
     "PartitionInactive", "NodeDown", "ReqNodeNotAvail",
 })
-
-
-class SlurmRequestError(SOENError):
-    """A job request the partition can never satisfy (or a job stuck for such a reason)."""
 
 
 @dataclass

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
+from soen_train.errors import StorageConfigError
+
 #: Seconds a SQLite connection waits for another process's write lock before giving up.
 SQLITE_TIMEOUT_S = 30.0
 #: File name of the default study storage inside the sweep directory.
@@ -19,10 +21,6 @@ DEFAULT_DB_NAME = "optuna.db"
 _SQLITE_PREFIX = "sqlite:///"
 #: PostgreSQL advisory-lock key held while Optuna creates its tables (any fixed 64-bit number).
 PG_SCHEMA_LOCK_KEY = 0x50E17A1
-
-
-class StorageConfigError(ValueError):
-    """A ``hydra.sweeper.storage`` value that is not a usable database URL."""
 
 
 def resolve_storage_url(storage: Optional[str], sweep_dir: Union[str, Path]) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from soen_train.errors import SweeperConfigError
 from soen_train.sweeps.optuna_classes import (
     PRUNER_CLASSES,
     SAMPLER_CLASSES,
@@ -39,10 +40,6 @@ _SAMPLER_EXTRAS = {
     "optuna.samplers.GPSampler": ("torch", "scipy"),
     "optuna.samplers.QMCSampler": ("scipy",),
 }
-
-
-class SweeperConfigError(ValueError):
-    """A ``hydra.sweeper`` setting with an invalid value; the message names key and value."""
 
 
 def directions_from_config(direction: Union[str, Sequence[str], None]) -> List[str]:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Optional
 
+from soen_train.errors import TrialContextError
+
 ENV_STORAGE = "SOEN_OPTUNA_STORAGE"
 ENV_STUDY = "SOEN_OPTUNA_STUDY"
 ENV_TRIAL = "SOEN_OPTUNA_TRIAL"
@@ -24,10 +26,6 @@ TRIAL_ENV_VARS = (ENV_STORAGE, ENV_STUDY, ENV_TRIAL)
 
 #: Study user attribute holding the pruner's config (``_target_`` + kwargs) for the jobs.
 PRUNER_ATTR = "soen_pruner"
-
-
-class TrialContextError(RuntimeError):
-    """The trial environment is incomplete or names a trial that does not exist."""
 
 
 class TrialHandle:

@@ -29,7 +29,7 @@ from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.loggers.logger import Logger, rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
 
-from soen_train.errors import SOENError
+from soen_train.errors import TrackingAuthError
 
 log = logging.getLogger("soen_train")
 
@@ -44,10 +44,6 @@ def _probe_timeout() -> float:
         return float(raw) if raw else DEFAULT_PROBE_TIMEOUT_S
     except ValueError:
         return DEFAULT_PROBE_TIMEOUT_S
-
-
-class TrackingAuthError(SOENError, PermissionError):
-    """The tracking server answered but refused the run's credentials (HTTP 401/403)."""
 
 
 def _auth_header() -> Dict[str, str]:

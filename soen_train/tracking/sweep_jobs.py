@@ -16,17 +16,13 @@ from typing import Dict, List, Optional
 
 import yaml
 
-from soen_train.errors import SOENError
+from soen_train.errors import SweepSummaryError
 
 RESULT_FILE = "soen_result.json"
 OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
 # "running" is what the trainer writes between repeats: the job is still going or was killed.
 STATUSES = ("completed", "failed", "pruned", "running")
 DIRECTIONS = ("minimize", "maximize")
-
-
-class SweepSummaryError(SOENError, ValueError):
-    """The given directory cannot be summarised (not a multirun dir, unknown metric, ...)."""
 
 
 @dataclass

@@ -29,7 +29,7 @@ import h5py
 import numpy as np
 import torch
 
-from soen_train.errors import SOENError
+from soen_train.errors import DistillationError
 
 #: Version of the file layout written here; a change invalidates older caches.
 FORMAT_VERSION = 1
@@ -38,10 +38,6 @@ FORMAT_VERSION = 1
 CACHE_ATTR = "distillation_cache_key"
 
 PathLike = str | os.PathLike
-
-
-class DistillationError(SOENError, ValueError):
-    """Teacher trajectories cannot be generated from the given teacher, data or options."""
 
 
 def file_sha256(path: Path) -> str:

@@ -13,16 +13,12 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor
 
-from soen_train.errors import SOENError
+from soen_train.errors import NonFiniteLossError
 from soen_train.training.alignment import AlignedBatch, align, cat_or_none, detach_cpu
 from soen_train.training.losses import LossContext, WeightedLoss
 from soen_train.training.metrics import compute_metrics
 from soen_train.training.optimizers import build_optimizer
 from soen_train.training.rank_sync import gather_samples, global_means
-
-
-class NonFiniteLossError(SOENError, FloatingPointError):
-    """A NaN or Inf loss: training stops instead of corrupting the weights (checkpoints stay)."""
 
 
 def tbptt_chunk_count(length: int, steps: int, stride: int) -> int:

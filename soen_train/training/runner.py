@@ -23,7 +23,7 @@ from soen_train.config.errors import ConfigError
 from soen_train.config.loading import save_job_config
 from soen_train.config.schema import SOENTrainConfig
 from soen_train.config.secrets import redact
-from soen_train.errors import SOENError
+from soen_train.errors import RunInterrupted
 from soen_train.run_record import build_run_record, log_run_record, write_run_record
 from soen_train.training.checkpointing import (
     PreemptionCheckpoint,
@@ -65,10 +65,6 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
-
-
-class RunInterrupted(SOENError):
-    """The job was pre-empted (SIGTERM/SIGINT) after writing a resumable checkpoint."""
 
 
 @dataclass

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Iterator, Optional
 
-from soen_train.errors import SOENError
+from soen_train.errors import StorageError
 
 #: errno -> what the operating system said, in words a user acts on.
 _WRITE_ERRNOS = {
@@ -29,10 +29,6 @@ _WRITE_ERRNOS = {
 _TORCH_WRITE_FAILURES = (
     "file write failed", "unexpected pos", "No space left on device", "basic_ios::clear: iostream error",
 )
-
-
-class StorageError(SOENError):
-    """The run could not write its outputs; earlier checkpoints and logs are left as they were."""
 
 
 def _chain(err: BaseException) -> Iterator[BaseException]:

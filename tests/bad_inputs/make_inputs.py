@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 from safetensors.numpy import save_file
 
-PULSE_ARCH = Path(__file__).resolve().parents[2] / "soen_train" / "conf" / "arch" / "pulse_net.yaml"
+PULSE_ARCH = Path(__file__).resolve().parents[2] / "conf" / "arch" / "pulse_net.yaml"
 
 
 def _h5(path: Path, data: np.ndarray, labels: np.ndarray | None, **attrs: object) -> None:

@@ -1,17 +1,16 @@
 """Every shipped config-group option is accepted by the catalog it configures."""
 
-from importlib import resources
-
 import pytest
 import torch
 import yaml
 
+from soen_train.config.conf_dir import CONF_DIR
 from soen_train.training.losses import WeightedLoss
 from soen_train.training.lr_schedules import build_lr_schedule
 from soen_train.training.optimizers import build_optimizer
 from soen_train.training.time_pooling import pool_time, validate_pooling
 
-CONF = resources.files("soen_train") / "conf"
+CONF = CONF_DIR
 
 
 def _options(group):

@@ -4,8 +4,9 @@ import subprocess
 import sys
 
 import pytest
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 
+from soen_train.config.conf_dir import CONF_DIR
 from soen_train.config.errors import ConfigError
 from soen_train.config.loading import to_job_config
 from soen_train.config.schema import SOENTrainConfig
@@ -15,7 +16,7 @@ from soen_train.config.validation import check_override_key, validate
 
 def _compose(overrides):
     register_configs()
-    with initialize_config_module(config_module="soen_train.conf", version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose(config_name="train", overrides=overrides)
 
 

@@ -8,9 +8,10 @@ import zipfile
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 from safetensors.numpy import save_file
 
+from soen_train.config.conf_dir import CONF_DIR
 from soen_train.config.errors import ConfigError
 from soen_train.config.keys import check_override_key
 from soen_train.config.overrides import job_override_lists, normalise_group_additions
@@ -42,7 +43,7 @@ def test_debug_goes_last_and_groups_in_the_defaults_lose_their_plus():
     args = normalise_group_additions(["debug=fast", "+experiment=pulses", "+optimizer=lion", "seed=1"])
     assert args == ["+experiment=pulses", "optimizer=lion", "seed=1", "+debug=fast"]
     register_configs()
-    with initialize_config_module("soen_train.conf", version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=args)
     assert cfg.training.max_epochs == 1  # the debug overlay wins over the experiment's 10
     assert cfg.training.limit_train_batches == 4 and isinstance(cfg.training.limit_train_batches, int)

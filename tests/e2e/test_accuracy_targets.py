@@ -3,8 +3,9 @@
 import json
 
 import pytest
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 
+from soen_train.config.conf_dir import CONF_DIR
 from soen_train.config.loading import to_job_config
 from soen_train.config.store import register_configs
 from soen_train.training.runner import run_job
@@ -15,7 +16,7 @@ from soen_train.training.runner import run_job
 )
 def test_default_experiment_reaches_its_test_accuracy(experiment, target, tmp_path):
     register_configs()
-    with initialize_config_module(config_module="soen_train.conf", version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(
             config_name="train",
             overrides=[

@@ -4,9 +4,10 @@ refused and typo'd keys, the original's defaults, and the composed Hydra config.
 from __future__ import annotations
 
 import pytest
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from soen_train.config.conf_dir import CONF_DIR
 from soen_train.config.errors import ConfigError
 from soen_train.config.from_file_cli import expand_from_file, split_flags
 from soen_train.config.guide_aliases import refusal, rewrite_overrides
@@ -36,7 +37,7 @@ def _compose(tmp_path, doc, *overrides):
     path.write_text(yaml.safe_dump(doc))
     args = rewrite_overrides(expand_from_file(["--from-file", str(path), *overrides]))
     register_configs()
-    with initialize_config_module("soen_train.conf", version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=args)
     return to_job_config(cfg)
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import optuna
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from hydra_plugins.soen_optuna_sweeper.config import SWEEPER_TARGET
+from soen_train.config.conf_dir import CONF_DIR
 from soen_train.config.store import register_configs
 from soen_train.sweeps.search_space import build_search_space
 from soen_train.sweeps.study_setup import build_pruner, build_sampler, pruner_config
@@ -17,7 +18,7 @@ from soen_train.sweeps.study_setup import build_pruner, build_sampler, pruner_co
 def test_hparams_search_optuna_composes_to_tpe_median_search() -> None:
     register_configs()
     GlobalHydra.instance().clear()
-    with initialize_config_module("soen_train.conf", version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=["hparams_search=optuna"], return_hydra_config=True)
     sweeper = cfg.hydra.sweeper
     assert sweeper._target_ == SWEEPER_TARGET
@@ -38,6 +39,6 @@ def test_hparams_search_optuna_composes_to_tpe_median_search() -> None:
     assert (pruner._n_startup_trials, pruner._n_warmup_steps) == (3, 1)
     # The job overrides it would hand to soen-train are valid for the trainer's own config.
     lines = space.job_overrides({"training.lr": 0.003, "model.time_pooling.name": "mean"})
-    with initialize_config_module("soen_train.conf", version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         job_cfg = compose("train", overrides=lines)
     assert job_cfg.training.lr == 0.003 and job_cfg.model.time_pooling.name == "mean"

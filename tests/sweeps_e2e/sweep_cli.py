@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATES_DIR = REPO / "soen_train" / "conf"  # the shipped `sweep` group lives in conf/sweep
+TEMPLATES_DIR = REPO / "conf"  # the shipped `sweep` group lives in conf/sweep
 SOEN_TRAIN = str(Path(sys.executable).with_name("soen-train"))
 SOEN_TRAIN_SUMMARY = str(Path(sys.executable).with_name("soen-train-summary"))
 

@@ -4,9 +4,10 @@ training loss falls between the first and the last epoch (pulses, tiny settings,
 import json
 
 import pytest
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from soen_train.config.conf_dir import CONF_DIR
 from soen_train.config.loading import to_job_config
 from soen_train.config.store import register_configs
 from soen_train.training.runner import run_job
@@ -32,7 +33,7 @@ LOSS_LISTS = {
 @pytest.mark.parametrize("loss", sorted(LOSS_LISTS))
 def test_loss_trains_through_the_runner(loss, tmp_path):
     register_configs()
-    with initialize_config_module(config_module="soen_train.conf", version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(
             config_name="train",
             overrides=[

@@ -5,8 +5,9 @@ import json
 import h5py
 import pytest
 import torch
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 
+from soen_train.config.conf_dir import CONF_DIR
 from soen_train.config.errors import ConfigError
 from soen_train.config.loading import to_job_config
 from soen_train.config.store import register_configs
@@ -22,7 +23,7 @@ TINY = [
 
 def _job(tmp_path, *overrides):
     register_configs()
-    with initialize_config_module(config_module="soen_train.conf", version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="train", overrides=[
             "+experiment=pulses", f"data.data_path={tmp_path / 'p.h5'}",
             f"logging.project_dir={tmp_path / 'exp'}", *TINY, *overrides])

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from soen_train.errors import SOENError
+from soen_train.errors import OriginalStateError
 
 from ..connections import Connection
 from ..distributions import draw_values
@@ -41,10 +41,6 @@ SOLVERS: tuple[str, ...] = ("FE", "PS", "PARARNN")
 #: (``_source_function.g_table``, ``_dynamics._source_function.g_table``, ... and the legacy
 #: spellings without the underscore).
 _RATE_TABLE_KEY = re.compile(r"^(_?(source_function|dynamics|solver)\.)*_?source_function\.g_table$")
-
-
-class OriginalStateError(SOENError, ValueError):
-    """A tensor of an original-toolkit state_dict cannot be placed into a soen_train layer."""
 
 
 @dataclass(frozen=True)
