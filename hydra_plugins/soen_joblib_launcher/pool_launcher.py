@@ -25,7 +25,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import List, Optional, Sequence
@@ -73,11 +75,22 @@ def pool_start_method(start_method: str, threads: int) -> str:
     return "fork" if fork_ok and threads == 1 else "loky"
 
 
+def die_with_parent() -> None:
+    """Have Linux SIGKILL this process when the sweeper that started it dies (``kill -9`` of
+    the sweeper alone leaves no orphan worker training on; the rerun recovers its trial)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def start_worker(threads: int, modules: List[str]) -> None:
-    """Initializer of every worker process: its thread count, and (a fresh interpreter) what
-    the jobs import, imported once before any job."""
+    """Initializer of every worker process: tied to the sweeper's life, its thread count, and
+    (a fresh interpreter) what the jobs import, imported once before any job."""
     from soen_train.sweeps.worker_preload import preload
 
+    die_with_parent()
     for var in THREAD_VARS:  # read by torch when a job first imports it
         os.environ[var] = str(threads)
     if "torch" in sys.modules:  # forked from a sweeper that imported torch
@@ -101,11 +114,16 @@ def run_pickled_job(job: bytes) -> bytes:
 
 def make_pool(n_jobs: int, threads: int, method: str, modules: List[str]) -> Executor:
     """The worker pool, forked from this process or loky interpreters; either way each worker
-    has ``modules`` imported before its first job."""
+    has ``modules`` imported before its first job. A process running other threads is never
+    forked (a lock one of them holds would stay locked in the child): loky then."""
     from soen_train.sweeps.worker_preload import preload
 
     if method == "fork":
         preload(modules)  # once here; the forked workers inherit it
+        if threading.active_count() > 1:
+            method = "loky"
+    log.info("Worker pool: %d %s worker(s), %d thread(s) each", n_jobs, method, threads)
+    if method == "fork":
         return ProcessPoolExecutor(
             max_workers=n_jobs, mp_context=multiprocessing.get_context("fork"),
             initializer=start_worker, initargs=(threads, []),
@@ -140,8 +158,6 @@ class SoenJoblibLauncher(Launcher):
     def _start_pool(self) -> Executor:
         """Make the pool and have every worker start (in the background)."""
         if self._pool is None:
-            log.info("Worker pool: %d %s worker(s), %d thread(s) each", self.n_jobs,
-                     self.start_method, self.threads)
             from soen_train.sweeps.worker_preload import job_modules
 
             self._pool = make_pool(self.n_jobs, self.threads, self.start_method,

@@ -4,11 +4,14 @@ lives for the whole sweep, each worker running many trials with cores // n_jobs 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from optuna.trial import TrialState
-from sweep_toy_runner import load_trials, run_toy, toy_objective
+from sweep_toy_runner import load_trials, run_toy, toy_command, toy_env, toy_objective
 
 from hydra_plugins.soen_joblib_launcher.pool_launcher import (
     pool_start_method,
@@ -65,3 +68,37 @@ def test_two_workers_run_all_trials_in_two_processes(tmp_path: Path, start_metho
     assert len({i["pid"] for i in infos}) == 2
     # 2 workers share the cores: cores // 2 threads each (1 on a 2-core machine)
     assert {i["omp_threads"] for i in infos} == {str(max(1, usable_cores() // 2))}
+
+
+def _alive(pid: int) -> bool:
+    """True while process ``pid`` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
+def test_workers_die_with_a_sigkilled_sweeper(tmp_path: Path) -> None:
+    sweep_dir = tmp_path / "orphans"
+    sweep_dir.mkdir()
+    proc = subprocess.Popen(
+        toy_command(sweep_dir, "hydra/launcher=soen_joblib", "hydra.launcher.n_jobs=2",
+                    "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=40", "x=interval(-4,4)",
+                    "sleep_s=0.2"),
+        cwd=tmp_path, env=toy_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 90
+        while len(list(sweep_dir.glob("*/job_info.json"))) < 2 and time.time() < deadline:
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+            time.sleep(0.05)
+        pids = {json.loads(p.read_text())["pid"] for p in sweep_dir.glob("*/job_info.json")}
+        assert pids and all(_alive(pid) for pid in pids)  # the workers outlive their jobs
+    finally:
+        proc.kill()  # the sweeper alone, not its process group
+        proc.wait(timeout=30)
+    deadline = time.time() + 20
+    while any(_alive(pid) for pid in pids) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in pids if _alive(pid)], "workers outlived the sweeper"
