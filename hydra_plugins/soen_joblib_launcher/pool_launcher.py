@@ -30,7 +30,7 @@ import sys
 import threading
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, setup_globals
@@ -103,13 +103,25 @@ def worker_ready() -> int:
     return os.getpid()
 
 
+def adopt_environment(environ: Dict[str, str]) -> None:
+    """Make this worker's environment the sweeper's ``environ`` (taken when it launched the job:
+    the sweeper exports e.g. a storage URL with a password after the workers started), except
+    the worker's own thread counts."""
+    wanted = {k: v for k, v in environ.items() if k not in THREAD_VARS}
+    for key in [k for k in os.environ if k not in wanted and k not in THREAD_VARS]:
+        del os.environ[key]
+    os.environ.update(wanted)
+
+
 def run_pickled_job(job: bytes) -> bytes:
-    """Run one Hydra job in a worker: ``job`` is the cloudpickled arguments of
-    hydra-joblib-launcher's ``execute_job``; returns its cloudpickled ``JobReturn``."""
+    """Run one Hydra job in a worker: ``job`` is the cloudpickled sweeper environment and the
+    arguments of hydra-joblib-launcher's ``execute_job``; returns its cloudpickled ``JobReturn``."""
     import cloudpickle
     from hydra_plugins.hydra_joblib_launcher._core import execute_job
 
-    return cloudpickle.dumps(execute_job(*cloudpickle.loads(job)))
+    environ, args = cloudpickle.loads(job)
+    adopt_environment(environ)
+    return cloudpickle.dumps(execute_job(*args))
 
 
 def make_pool(n_jobs: int, threads: int, method: str, modules: List[str]) -> Executor:
@@ -183,9 +195,9 @@ class SoenJoblibLauncher(Launcher):
         pool = self._start_pool()
         state = Singleton.get_state()
         futures = [
-            pool.submit(run_pickled_job, cloudpickle.dumps(
-                (initial_job_idx + offset, list(overrides), self.hydra_context, self.config,
-                 self.task_function, state)))
+            pool.submit(run_pickled_job, cloudpickle.dumps((dict(os.environ), (
+                initial_job_idx + offset, list(overrides), self.hydra_context, self.config,
+                self.task_function, state))))
             for offset, overrides in enumerate(job_overrides)
         ]
         try:

@@ -4,6 +4,7 @@ lives for the whole sweep, each worker running many trials with cores // n_jobs 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from optuna.trial import TrialState
 from sweep_toy_runner import load_trials, run_toy, toy_command, toy_env, toy_objective
 
 from hydra_plugins.soen_joblib_launcher.pool_launcher import (
+    adopt_environment,
     pool_start_method,
     usable_cores,
     worker_threads,
@@ -43,6 +45,19 @@ def test_workers_preload_the_training_stack_and_only_the_loggers_turned_on() -> 
                                                        "mlflow_active": True}})
     assert job_modules(job) == [*TRAINING_MODULES, *MLFLOW_MODULES]
     assert job_modules(OmegaConf.create({"x": 1})) == []  # not a soen-train job
+
+
+def test_a_job_sees_the_sweepers_environment_at_launch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the sweeper exports SOEN_OPTUNA_STORAGE (a URL with a password) after the workers started
+    monkeypatch.setenv("SOEN_TEST_GONE", "1")
+    monkeypatch.delenv("SOEN_TEST_NEW", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    sweeper = {k: v for k, v in os.environ.items() if k != "SOEN_TEST_GONE"}
+    sweeper.update(SOEN_TEST_NEW="postgresql://u:secret@db/optuna", OMP_NUM_THREADS="8")
+    adopt_environment(sweeper)
+    assert os.environ["SOEN_TEST_NEW"] == "postgresql://u:secret@db/optuna"
+    assert "SOEN_TEST_GONE" not in os.environ
+    assert os.environ["OMP_NUM_THREADS"] == "1"  # the worker keeps its own thread count
 
 
 @pytest.mark.parametrize("start_method", ["fork", "loky"])
