@@ -1,19 +1,26 @@
 """Sweep throughput: trials per minute of an Optuna sweep run by the real `soen-train` command,
 with 1 worker (basic launcher, jobs in the sweeper's process) and with 2 workers
-(`launcher=joblib`), and the per-job overhead. With `--launcher slurm` the workers are SLURM
-array tasks (`launcher=slurm`, `hydra.sweeper.n_jobs` = `array_parallelism` = workers, 1 CPU
-each) on the cluster `sinfo` answers for (e.g. the one of `make services`).
+(`launcher=joblib`: a pool of worker processes that lives for the whole sweep), and the per-job
+overhead. With `--launcher slurm` the workers are SLURM array tasks (`launcher=slurm`,
+`hydra.sweeper.n_jobs` = `array_parallelism` = workers, 1 CPU each) on the cluster `sinfo`
+answers for (e.g. the one of `make services`).
+
+Trials of about `--trial-seconds` seconds of training each (default: 2 and 10): a warm-up run
+measures the training time per epoch on this machine now and sets the epochs per trial.
 
 Per job: wall time = from Hydra saving the job's `.hydra/hydra.yaml` (just before the task
 starts) to the last write of its `soen_result.json`; training time = the `train_seconds` the
 result records per repeat (Trainer.fit only); overhead = wall - training (config, data, model
 build, loggers, test pass, result writing; plus the imports in the first job of each process).
+The machine's load average (1 min) is printed before and after each sweep: on a shared machine
+the figures only mean something next to it.
 
 SLURM mode also gives the per-trial overhead from SLURM's job start (`StartTime`, whole
 seconds) to the job's first training step (wall time of its first `train_loss_step` event in
 TensorBoard).
 
-    python bench/sweep.py [--trials 8] [--epochs 2] [--workers 1 2] [--logger both]
+    python bench/sweep.py [--trials 8] [--trial-seconds 2 10] [--workers 1 2] [--logger both]
+    python bench/sweep.py --epochs 2          # a fixed number of epochs per trial instead
     python bench/sweep.py --launcher slurm --trials 6 --epochs 110 --n-train 384  # ~10 s/trial
 """
 
@@ -52,6 +59,8 @@ class JobTiming:
     wall_s: float
     train_s: float
     logs_dirs: list[str] = field(default_factory=list)
+    #: the process that ran the job (its pid; persistent workers run several jobs)
+    worker_pid: int = 0
 
     @property
     def overhead_s(self) -> float:
@@ -69,6 +78,8 @@ class SweepTiming:
     jobs: list[JobTiming]
     #: SLURM mode: seconds from each job's SLURM start to its first training step
     start_to_first_step_s: list[float] = field(default_factory=list)
+    #: the machine's 1-minute load average before and after the sweep
+    load: tuple[float, float] = (0.0, 0.0)
 
     @property
     def trials_per_minute(self) -> float:
@@ -89,7 +100,8 @@ def job_timings(sweep_dir: Path) -> list[JobTiming]:
             raise RuntimeError(f"job {job} ended {result['status']}: {result['error']}")
         train = sum(r["train_seconds"] for r in result["repeats"])
         timings.append(JobTiming(int(job.name), result_file.stat().st_mtime - started, train,
-                                 [r["logs_dir"] for r in result["repeats"]]))
+                                 [r["logs_dir"] for r in result["repeats"]],
+                                 result.get("worker", {}).get("pid", 0)))
     return timings
 
 
@@ -142,10 +154,11 @@ def start_to_first_step(sweep_dir: Path, jobs: list[JobTiming]) -> list[float]:
 
 
 def sweep(root: Path, workers: int, trials: int, base: list[str], env: dict,
-          launcher: str = "local") -> SweepTiming:
+          launcher: str = "local", tag: str = "") -> SweepTiming:
     """An Optuna sweep of `trials` trials over the learning rate with `workers` workers
-    (processes of this machine, or SLURM array tasks with `launcher="slurm"`)."""
-    sweep_dir = root / f"sweep_{workers}w"
+    (processes of this machine, or SLURM array tasks with `launcher="slurm"`), into
+    `root/sweep_<tag><workers>w`."""
+    sweep_dir = root / f"sweep_{tag}{workers}w"
     args = [
         "-m",
         *base,
@@ -162,10 +175,12 @@ def sweep(root: Path, workers: int, trials: int, base: list[str], env: dict,
                  f"hydra.launcher.array_parallelism={workers}"]
     elif workers > 1:
         args += ["launcher=joblib", f"hydra.launcher.n_jobs={workers}"]
+    load_before = os.getloadavg()[0]
     command_s = run(args, root, env)
+    load = (load_before, os.getloadavg()[0])
     jobs = job_timings(sweep_dir)
     delays = start_to_first_step(sweep_dir, jobs) if launcher == "slurm" else []
-    return SweepTiming(workers, trials, command_s, jobs, delays)
+    return SweepTiming(workers, trials, command_s, jobs, delays, load)
 
 
 def report(result: SweepTiming) -> None:
@@ -174,7 +189,8 @@ def report(result: SweepTiming) -> None:
     kind = "SLURM array task(s)" if result.start_to_first_step_s else "worker(s)"
     print(
         f"\n{result.workers} {kind}: {result.trials} trials in {result.command_s:.1f} s "
-        f"-> {result.trials_per_minute:.1f} trials/min"
+        f"-> {result.trials_per_minute:.1f} trials/min (load average {result.load[0]:.2f} "
+        f"before, {result.load[1]:.2f} after)"
     )
     for label, values in (
         ("per job wall    ", [j.wall_s for j in jobs]),
@@ -186,10 +202,15 @@ def report(result: SweepTiming) -> None:
             f"{statistics.median(values):6.2f} s  min {min(values):6.2f} s  "
             f"max {max(values):6.2f} s"
         )
-    # The first job of each worker process also pays the torch/Lightning imports (every SLURM
-    # job is a new process and pays them all).
-    first = [j.overhead_s for j in jobs if j.number < result.workers]
-    later = [j.overhead_s for j in jobs if j.number >= result.workers]
+    # The first job of each worker process may pay imports the worker did not make before (every
+    # SLURM job is a new process and pays them all).
+    firsts = {}
+    for job in sorted(jobs, key=lambda j: j.number):
+        firsts.setdefault(job.worker_pid or job.number, job.number)
+    first = [j.overhead_s for j in jobs if j.number in firsts.values()]
+    later = [j.overhead_s for j in jobs if j.number not in firsts.values()]
+    if not result.start_to_first_step_s:
+        print(f"  worker processes: {len(firsts)} ran the {len(jobs)} jobs")
     if later and not result.start_to_first_step_s:
         print(
             f"  overhead of the first job per worker (imports included) mean "
@@ -204,17 +225,26 @@ def report(result: SweepTiming) -> None:
     print(f"  sweep start-up + scheduling outside jobs: ~{startup:.1f} s")
 
 
+def train_seconds(job_dir: Path) -> float:
+    """Seconds inside Trainer.fit of a finished job (all its repeats)."""
+    result = json.loads((job_dir / "soen_result.json").read_text())
+    return sum(r["train_seconds"] for r in result["repeats"])
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the sweeps and print trials/min and the per-job overhead."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=8)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--trial-seconds", type=float, nargs="+", default=[2.0, 10.0],
+                        help="training seconds per trial to aim at (sets the epochs)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="a fixed number of epochs per trial instead of --trial-seconds")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--logger", default="both", choices=["both", "tensorboard", "mlflow"])
     parser.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS of every job")
     parser.add_argument("--launcher", default="local", choices=["local", "slurm"],
                         help="local: the sweeper's process / joblib; slurm: SLURM job arrays")
-    parser.add_argument("--n-train", type=int, default=96, help="training samples per trial")
+    parser.add_argument("--n-train", type=int, default=384, help="training samples per trial")
     opts = parser.parse_args(argv)
     env = {**os.environ, "OMP_NUM_THREADS": str(opts.threads), "PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryDirectory(prefix="soen_sweep_bench_") as tmp:
@@ -222,27 +252,37 @@ def main(argv: list[str] | None = None) -> None:
         base = [
             *TINY_JOB,
             f"data.dataset_params.n_train={opts.n_train}",
-            f"training.max_epochs={opts.epochs}",
             f"logger={opts.logger}",
             f"logging.project_dir={root / 'experiments'}",
             f"data.data_path={root / 'pulses.h5'}",
         ]
-        # Warm-up: builds the dataset and the MLflow store once, so no sweep pays for them.
-        warm = run([*base, f"hydra.run.dir={root / 'warmup'}"], root, env)
+        # Warm-up: builds the dataset and the MLflow store once, so no sweep pays for them,
+        # and measures the training seconds per epoch.
+        warm_epochs = opts.epochs or 5
+        warm = run([*base, f"training.max_epochs={warm_epochs}", f"hydra.run.dir={root / 'warmup'}"],
+                   root, env)
+        per_epoch = train_seconds(root / "warmup") / warm_epochs
+        if opts.epochs:
+            plans = [(f"{opts.epochs} epochs", opts.epochs)]
+        else:
+            plans = [(f"~{t:g} s", max(1, round(t / per_epoch))) for t in opts.trial_seconds]
         print(
             f"cpu cores: {os.cpu_count()}, OMP_NUM_THREADS={opts.threads}, logger={opts.logger}, "
-            f"{opts.epochs} epochs/trial, {opts.n_train} training samples, launcher "
-            f"{opts.launcher}; warm-up single run {warm:.1f} s"
+            f"{opts.n_train} training samples, launcher {opts.launcher}; warm-up single run "
+            f"{warm:.1f} s, {per_epoch:.3f} s of training per epoch"
         )
-        results = [sweep(root, w, opts.trials, base, env, opts.launcher) for w in opts.workers]
-        for result in results:
-            report(result)
-        if len(results) > 1:
+        for label, epochs in plans:
+            print(f"\n=== trials of {label} of training ({epochs} epochs each)")
+            trial_base = [*base, f"training.max_epochs={epochs}"]
+            results = [sweep(root, w, opts.trials, trial_base, env, opts.launcher, f"{epochs}ep_")
+                       for w in opts.workers]
+            for result in results:
+                report(result)
             first = results[0]
             for other in results[1:]:
                 print(
-                    f"\nspeed-up {other.workers} vs {first.workers} worker(s)/task(s): "
-                    f"{other.trials_per_minute / first.trials_per_minute:.2f}x"
+                    f"\nspeed-up {other.workers} vs {first.workers} worker(s)/task(s) on {label} "
+                    f"trials: {other.trials_per_minute / first.trials_per_minute:.2f}x"
                 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any, Dict
 
@@ -17,11 +18,20 @@ log = logging.getLogger(__name__)
 def write_result(job_dir: Path, payload: Dict[str, Any]) -> None:
     """`soen_result.json` in the job dir, written atomically (read by soen-train-summary).
 
-    Only the main process writes it; DDP worker processes return their objective silently."""
+    Only the main process writes it; DDP worker processes return their objective silently.
+    It also names the process that ran the job (``worker``: a parallel sweep's workers are
+    persistent, so several jobs name the same one)."""
     if distributed_rank() > 0:
         return
-    text = json.dumps(payload, indent=2, default=str)
+    text = json.dumps({**payload, "worker": worker_info()}, indent=2, default=str)
     atomic_replace_write(job_dir / RESULT_FILE, lambda tmp: Path(tmp).write_text(text))
+
+
+def worker_info() -> Dict[str, int]:
+    """The process running this job: its pid and its torch intra-op threads."""
+    import torch
+
+    return {"pid": os.getpid(), "torch_threads": torch.get_num_threads()}
 
 
 def write_result_if_possible(job_dir: Path, payload: Dict[str, Any]) -> None:

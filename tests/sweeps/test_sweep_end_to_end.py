@@ -26,11 +26,16 @@ def job_infos(sweep_dir: Path) -> Dict[int, dict]:
     return {info["number"]: info for info in infos}
 
 
-def test_parallel_search_on_sqlite_records_every_trial(tmp_path: Path) -> None:
+#: Hydra's joblib launcher, and soen_train's persistent worker pool (``launcher=joblib``).
+PARALLEL_LAUNCHERS = ["joblib", "soen_joblib"]
+
+
+@pytest.mark.parametrize("launcher", PARALLEL_LAUNCHERS)
+def test_parallel_search_on_sqlite_records_every_trial(tmp_path: Path, launcher: str) -> None:
     sweep_dir = tmp_path / "parallel"
     run_toy(
         sweep_dir,
-        "hydra/launcher=joblib",
+        f"hydra/launcher={launcher}",
         "hydra.launcher.n_jobs=2",
         "hydra.sweeper.n_jobs=2",
         "hydra.sweeper.n_trials=6",
@@ -114,11 +119,12 @@ def finished_trials(db: Path) -> int:
     return int(row[0])
 
 
-def test_externally_killed_parallel_sweep_resumes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("launcher", PARALLEL_LAUNCHERS)
+def test_externally_killed_parallel_sweep_resumes(tmp_path: Path, launcher: str) -> None:
     sweep_dir = tmp_path / "kill"
     sweep_dir.mkdir()
     args = (
-        "hydra/launcher=joblib",
+        f"hydra/launcher={launcher}",
         "hydra.launcher.n_jobs=2",
         "hydra.sweeper.n_jobs=2",
         "hydra.sweeper.n_trials=6",

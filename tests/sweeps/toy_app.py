@@ -40,8 +40,10 @@ def main(cfg: DictConfig) -> object:
     try:
         return _evaluate(cfg, trial)
     finally:
-        # Lets a test map job dirs to trials and see which jobs ran at the same time.
-        info = {"number": number, "pid": os.getpid(), "start": started, "end": time.time()}
+        # Lets a test map job dirs to trials and see which jobs ran at the same time, in which
+        # process, with how many threads.
+        info = {"number": number, "pid": os.getpid(), "start": started, "end": time.time(),
+                "omp_threads": os.environ.get("OMP_NUM_THREADS")}
         Path(HydraConfig.get().runtime.output_dir, "job_info.json").write_text(json.dumps(info))
 
 

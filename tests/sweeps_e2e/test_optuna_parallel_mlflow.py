@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,12 @@ def test_parallel_search_loses_no_trial_and_no_mlflow_run(tmp_path: Path) -> Non
             float(o.split("=", 1)[1]) for o in result["overrides"] if o.startswith("training.lr=")
         ]
         assert lr == [pytest.approx(trial.params["training.lr"], rel=1e-12)]
+
+    # The 6 jobs ran in the same 2 persistent worker processes, each with cores // 2 torch
+    # threads (1 on a 2-core machine), so the workers do not oversubscribe the cores.
+    workers = [job_result(Path(t.user_attrs["job_dir"]))["worker"] for t in trials]
+    assert len({w["pid"] for w in workers}) == 2
+    assert {w["torch_threads"] for w in workers} == {max(1, len(os.sched_getaffinity(0)) // 2)}
 
     # The two jobs of each batch ran at the same time (their start-to-result spans overlap).
     spans = {}
