@@ -44,8 +44,22 @@ def _coefficient_rows(coeffs: list[Tensor], batch: int, dim: int) -> tuple:
 def nocc_forward(X: Tensor, m0: Tensor, s10: Tensor, s20: Tensor, J: Tensor | None,
                  coeffs: list[Tensor], source: SourceFunction, eps: float, slopes: bool,
                  record: bool) -> tuple:
-    """Compiled forward; returns (M, S1, S2 [T+1,B,D], PHI [T,B,D] or empty, G1, G2 or empty,
-    DP1, DP2, DI1, DI2 or None). ``record`` False keeps PHI, G1 and G2 in scratch rows."""
+    """Compiled forward of the three-state scan.
+
+    Args:
+        X: external flux [T, B, D] (Phi0), contiguous.
+        m0, s10, s20: initial states m, s1, s2 [B, D] (Ic).
+        J: internal connection [D, D], or None.
+        coeffs: the seven ``NOCC_COEFFICIENTS`` in order, each [D] or [B, D].
+        source: the source function g(phi, i) (one the kernel knows).
+        eps: the smooth-|v| constant (Ic^2).
+        slopes: keep dg/dphi (and dg/di) of both branches for the adjoint.
+        record: write PHI, G1 and G2 histories (False keeps them in scratch rows).
+
+    Returns:
+        (M, S1, S2 [T+1, B, D], PHI [T, B, D] or empty, G1, G2 [T, B, D] or empty,
+        DP1, DP2, DI1, DI2 [T, B, D] or None).
+    """
     steps, batch, dim = X.shape
     suffix = "_f32" if X.dtype == torch.float32 else "_f64"
     fn = getattr(library(), "nocc_forward" + suffix)
@@ -89,6 +103,15 @@ class NOCCScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, X: Tensor, m0: Tensor, s10: Tensor, s20: Tensor, J: Tensor | None,
                 source: SourceFunction, eps: float, need_grad: bool, record: bool, *coeffs: Tensor):
+        """Run the scan without a graph, keeping what the adjoint needs.
+
+        Args:
+            ctx: autograd's context; saves the histories and slopes for ``backward``.
+            X, m0, s10, s20, J, source, eps: as ``nocc_forward``.
+            need_grad: whether any input needs a gradient (slopes are kept only then).
+            record: write the PHI/G histories even without gradients.
+            coeffs: the seven ``NOCC_COEFFICIENTS`` in order, each [D] or [B, D].
+        """
         ctx.set_materialize_grads(False)
         record = record or need_grad
         M, S1, S2, PHI, G1, G2, DP1, DP2, DI1, DI2 = nocc_forward(
@@ -102,6 +125,15 @@ class NOCCScan(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, gM, gS1, gS2, gPHI, gG1, gG2):
+        """One adjoint pass in C: from the outputs' gradients to those of X, the initial
+        states, J and the seven coefficients.
+
+        Args:
+            ctx: what ``forward`` saved.
+            gM, gS1, gS2: gradients of the state histories [T+1, B, D], or None.
+            gPHI: gradient of the flux history [T, B, D], or None.
+            gG1, gG2: gradients of the two branches' rate histories [T, B, D], or None.
+        """
         M, S1, S2, G1, G2, DP1, DP2, DI1, DI2, J, *coeffs = ctx.saved_tensors
         steps, batch, dim = G1.shape
         suffix = "_f32" if G1.dtype == torch.float32 else "_f64"
@@ -139,10 +171,17 @@ def nocc_scan(X: Tensor, m0: Tensor, s10: Tensor, s20: Tensor, J: Tensor | None,
               ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Run the fused MultiplierNOCC scan (compiled kernel; check ``native_scan.supports``).
 
-    X [T, B, D] external flux; m0, s10, s20 [B, D]; J [D, D] or None; ``coeffs`` the seven
-    ``NOCC_COEFFICIENTS`` ([D] or [B, D]); ``eps`` the smooth-|v| constant. Returns
-    (M, S1, S2 [T+1, B, D], PHI [T, B, D] (empty without J), G1, G2 [T, B, D]); with
-    ``record`` False a run without gradients may return PHI, G1 and G2 empty.
+    Args:
+        X: external flux [T, B, D] (Phi0).
+        m0, s10, s20: initial states [B, D] (Ic).
+        J: internal connection [D, D], or None.
+        coeffs: the seven ``NOCC_COEFFICIENTS`` by name, each [D] or [B, D].
+        source: the source function g(phi, i).
+        eps: the smooth-|v| constant (Ic^2).
+        record: False lets a run without gradients return PHI, G1 and G2 empty.
+
+    Returns:
+        (M, S1, S2 [T+1, B, D], PHI [T, B, D] (empty without J), G1, G2 [T, B, D]).
     """
     ordered = [coeffs[name] for name in NOCC_COEFFICIENTS]
     tensors = (X, m0, s10, s20, J, *ordered)

@@ -120,7 +120,14 @@ def fused_multiplier_applies(layer: SOENLayer, phi_ext: Tensor, internal: Intern
                              ctx: LayerRunContext) -> bool:
     """True when a multiplier layer's compiled fused scan reproduces its step loop exactly:
     the kernel runs this dtype/device/source, the internal weight is static and no noise is
-    configured (per-step samples or offsets on phi, g or s)."""
+    configured (per-step samples or offsets on phi, g or s).
+
+    Args:
+        layer: the MultiplierWICC or MultiplierNOCC layer.
+        phi_ext: external flux [T, B, D] (Phi0); its dtype and device decide.
+        internal: the layer's internal connection, or None.
+        ctx: the run's context (its noise settings decide).
+    """
     return (native_scan.supports(phi_ext, layer.source)
             and (internal is None or internal.is_static)
             and not ctx.noise.any_step_noise(layer.noise_keys())
@@ -162,7 +169,17 @@ class MultiplierNOCCLayer(SOENLayer):
     def run_sequence(self, phi_ext: Tensor, state0: dict[str, Tensor],
                      internal: InternalWeight | None, ctx: LayerRunContext) -> LayerHistory:
         """Layerwise run: the compiled fused scan of the three states when it applies, else
-        the step loop (its reference)."""
+        the step loop (its reference).
+
+        Args:
+            phi_ext: external flux [T, B, D] (Phi0).
+            state0: initial states ``m``, ``s1``, ``s2`` [B, D].
+            internal: the layer's internal connection, or None.
+            ctx: the run's context (dt, noise, what to track).
+
+        Returns:
+            The layer's history (states [T+1, B, D]; phi and g when tracked).
+        """
         values = self.prepare(ctx)
         if not fused_multiplier_applies(self, phi_ext, internal, ctx):
             return self.run_steps(phi_ext, state0, internal, values, ctx)
