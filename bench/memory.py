@@ -70,7 +70,9 @@ def measure_one(seq_len: int, batch: int, epochs: int, n_train: int, threads: in
 
     from soen_train.training.model_factory import build_model
     from soen_train.training.run_paths import RunPaths
-    from soen_train.training.runner import build_datamodule, build_module, flat_hparams
+    from soen_train.training.datamodule_factory import build_datamodule
+    from soen_train.training.runner import build_module
+    from soen_train.training.trainer_factory import flat_hparams
     from soen_train.training.trainer_factory import build_callbacks, build_loggers, build_trainer
 
     torch.set_num_threads(threads)

@@ -30,7 +30,9 @@ from soen_train.config.loading import to_job_config
 from soen_train.config.store import register_configs
 from soen_train.training.model_factory import build_model
 from soen_train.training.run_paths import RunPaths
-from soen_train.training.runner import build_datamodule, build_module, flat_hparams
+from soen_train.training.datamodule_factory import build_datamodule
+from soen_train.training.runner import build_module
+from soen_train.training.trainer_factory import flat_hparams
 from soen_train.training.time_pooling import pool_time
 from soen_train.training.trainer_factory import build_callbacks, build_loggers, build_trainer
 

@@ -37,6 +37,7 @@ errors: they carry an outcome between parts of the program.
       JaxCheckpointError        a broken or mismatched JAX checkpoint (ValueError)
         UnsafePickleError       a JAX pickle naming code (also an UnsafeFileError)
     SlurmJobEnded               a SLURM job ended without its result (RuntimeError; internal)
+    CatalogMismatchError        a backend entry unlike its declaration (TypeError; internal)
 
 The modules that raise these import them from here; the names stay importable from their
 old homes (``soen_train.config.errors.ConfigError``, ``soen_train.data.errors.DataError``,

@@ -104,6 +104,7 @@ TIER_BY_DIR = {
     "faults": "slow",  # kills and resumes of real trainings
 }
 SLOW_FILES = {
+    "catalog/test_catalog_declarations.py",  # each test imports a backend in a subprocess, 2 s
     "config/test_cli_help.py",
     "config/test_conf_local_overlay.py",  # `soen-train` processes, 2.5 s each
     "config/test_wheel_install.py",  # pip install . into a fresh venv, 10 s
@@ -118,19 +119,24 @@ SLOW_FILES = {
     "original_configs/test_coming_from_doc.py",
     "original_configs/test_from_file_guide_config.py",  # 35 s for 5 tests
     "original_configs/test_original_jax_pickles.py",
+    "original_configs/test_resume_original_pickle.py",  # real trainings resumed, 20 s each
     "sweeps/test_sweep_end_to_end.py",
     "sweeps/test_sweep_hparams_search.py",
     "sweeps/test_sweep_job_env.py",
     "sweeps/test_sweep_pruning_callback.py",
-    "sweeps/test_sweep_trial_context.py",  # 7.2 s for 7 tests
+    "sweeps/test_sweep_trial_context.py",
+    "sweeps/test_sweep_worker_pool.py",  # real worker processes, 5-8 s a test  # 7.2 s for 7 tests
     "tracking/test_reading_runs_doc.py",
     "training/catalog/test_catalog_training_callbacks.py",
     "training/test_alternate_losses.py",
+    "training/test_fast_loop_same_numbers.py",  # a real tiny training
+    "training/test_training_memory_flat.py",  # six epochs measured, 20 s
     "training/test_losses_train_through_cli_runner.py",
     "training/test_paradigms_and_profiler.py",
     "training/test_tbptt.py",
 }
 SLOW_TESTS = {
+    "original_configs/test_original_pickle_layers.py::test_recurrent_layers_and_dynamic_edges_migrate_and_run_in_jax",  # 1.7 s
     "config/test_schema.py::test_cfg_job_does_not_import_torch",  # 2.2 s
     "config/test_schema.py::test_group_options_land_in_their_sections",  # 0.6 s
     "config/test_schema.py::test_lr_shortcut_flows_into_optimizer",  # 0.7 s

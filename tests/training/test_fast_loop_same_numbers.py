@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from soen_train.config.conf_dir import CONF_DIR
 from soen_train.config.loading import to_job_config
 from soen_train.config.store import register_configs
 from soen_train.training.runner import run_job
@@ -41,7 +42,7 @@ EXPECTED_CHECKPOINTS = ['epoch=02-val_loss=0.5884.ckpt', 'last.ckpt']
 
 def _tiny_pulses_run(tmp_path: Path) -> Path:
     register_configs()
-    with initialize_config_module(config_module="soen_train.conf", version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(
             config_name="train",
             overrides=[

@@ -7,14 +7,16 @@ import tracemalloc
 from pathlib import Path
 
 import lightning.pytorch as pl
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 
+from soen_train.config.conf_dir import CONF_DIR
 from soen_train.config.loading import to_job_config
 from soen_train.config.store import register_configs
 from soen_train.training.model_factory import build_model
 from soen_train.training.run_paths import RunPaths
-from soen_train.training.runner import build_datamodule, build_module, flat_hparams
-from soen_train.training.trainer_factory import build_callbacks, build_loggers, build_trainer
+from soen_train.training.datamodule_factory import build_datamodule
+from soen_train.training.runner import build_module
+from soen_train.training.trainer_factory import build_callbacks, build_loggers, build_trainer, flat_hparams
 
 # a metrics-history row, checkpoint bookkeeping and timing noise of where a step stands (measured:
 # ~3 KiB per epoch, none of it tensors); a leaked batch output per step shows as tensor bytes
@@ -35,7 +37,7 @@ def _live_tensor_bytes() -> int:
 def _retained_after_training(tmp: Path, epochs: int) -> tuple:
     """(Python KiB, tensor KiB) still held after fit above the level before it, and the module."""
     register_configs()
-    with initialize_config_module(config_module="soen_train.conf", version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = to_job_config(compose(config_name="train", overrides=[
             "+experiment=pulses", f"data.data_path={tmp / 'p.h5'}",
             "data.dataset_params.n_train=48", "data.dataset_params.n_val=16",
