@@ -147,6 +147,20 @@ class Catalog:
         """Why ``backend`` does not implement entry ``name``, or None when it does."""
         return self.declaration(name).missing.get(backend)
 
+    def unavailable(self, backend: str, name: str) -> str:
+        """The one wording for "``backend`` lacks entry ``name``": its reason and what it has.
+
+        Callers prefix the config key and append the way out, e.g.
+        ``"source function 'X' has no JAX implementation (reason); JAX supports A, B"``.
+        """
+        label = backend.upper() if backend != "torch" else "PyTorch"
+        canonical = self.canonical(name)
+        return (
+            f"{self.kind} '{canonical}' has no {label} implementation "
+            f"({self.missing_reason(backend, canonical)}); {label} supports "
+            f"{', '.join(self.registry(backend).names())}"
+        )
+
     # ---------------------------------------------------------------------- implementations
     def bind(self, backend: str, registry: Registry[Any]) -> Registry[Any]:
         """Use ``registry`` (e.g. a subclass with its own errors) for ``backend``'s entries."""

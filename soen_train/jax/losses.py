@@ -322,11 +322,9 @@ class JaxWeightedLoss:
         self.terms: List[JaxLossTerm] = []
         for index, term in enumerate(checked.terms):
             if term.name not in JAX_LOSSES:
-                reason = LOSS_CATALOG.missing_reason("jax", term.name)
                 raise JaxUnsupportedError(
-                    f"{where}[{index}]: loss '{term.name}' is not available in the JAX backend "
-                    f"({reason}); JAX supports {', '.join(JAX_LOSSES.names())}; remove it or use "
-                    "training.backend=torch"
+                    f"{where}[{index}]: {LOSS_CATALOG.unavailable('jax', term.name)}; remove it "
+                    "or use training.backend=torch"
                 )
             self.terms.append(term)
         self.weights: Dict[str, float] = checked.weights

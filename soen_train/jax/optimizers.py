@@ -195,9 +195,7 @@ def resolve_options(name: str, kwargs: Optional[Mapping[str, Any]]) -> Dict[str,
     canonical = OPTIMIZER_CATALOG.canonical(str(name))
     if canonical not in JAX_OPTIMIZERS:
         raise JaxUnsupportedError(
-            f"training.optimizer.name: '{canonical}' has no JAX implementation "
-            f"({OPTIMIZER_CATALOG.missing_reason('jax', canonical)}); JAX supports "
-            f"{', '.join(JAX_OPTIMIZERS.names())}"
+            f"training.optimizer.name: {OPTIMIZER_CATALOG.unavailable('jax', canonical)}"
         )
     torch_options = OPTIMIZER_CATALOG.declaration(canonical).params
     options = {k: torch_options[k] for k in JAX_OPTIMIZERS.get(canonical).options}

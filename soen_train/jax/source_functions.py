@@ -225,9 +225,7 @@ def jax_source_function(name: str) -> JaxSourceFunction:
     canonical = SOURCE_CATALOG.canonical(str(name))
     if canonical not in JAX_SOURCE_FUNCTIONS:
         raise JaxUnsupportedError(
-            f"source function '{canonical}' has no JAX implementation "
-            f"({SOURCE_CATALOG.missing_reason('jax', canonical)}); JAX supports "
-            f"{', '.join(JAX_SOURCE_FUNCTIONS.names())}; use training.backend=torch"
+            f"{SOURCE_CATALOG.unavailable('jax', canonical)}; use training.backend=torch"
         )
     return JAX_SOURCE_FUNCTIONS.get(canonical)
 

@@ -45,22 +45,8 @@ void scan_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
     for (int64_t b = b0; b < b1; ++b)
         for (int64_t d = 0; d < D; ++d) Hout[b * D + d] = s0[b * D + d];
     for (int64_t t = 0; t < T; ++t) {
-        REAL* phi_block = 0;
-        if (JT && gemm) {
-            const int64_t first = (t * B + b0) * D;
-            phi_block = PHIout ? PHIout + first : phi_all;
-            for (int64_t b = b0; b < b1; ++b) {
-                const REAL* x_row = X + (t * B + b) * D;
-                REAL* out = phi_block + (b - b0) * D;
-                if (bias) {
-                    const REAL* bias_row = bias + b * bias_sb;
-                    for (int64_t d = 0; d < D; ++d) out[d] = x_row[d] + bias_row[d];
-                } else {
-                    for (int64_t d = 0; d < D; ++d) out[d] = x_row[d];
-                }
-            }
-            gemm_rows_SUF(gemm, b1 - b0, D, ldm, Hout + first, JT, phi_block);
-        }
+        REAL* phi_block = (JT && gemm) ? step_flux_gemm_SUF(gemm, t, B, D, b0, b1, X, bias, bias_sb,
+                                                            Hout, JT, ldm, PHIout, phi_all) : 0;
         for (int64_t bb = b0; bb < b1; bb += SOEN_RB) {
             const int nb = (int)(b1 - bb < SOEN_RB ? b1 - bb : SOEN_RB);
             const REAL* phis[SOEN_RB];
@@ -75,17 +61,8 @@ void scan_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                     phis[r] = flux;
                 }
             }
-            if (JT && !phi_block) {
-                const REAL* S[SOEN_RB];
-                REAL* OUT[SOEN_RB];
-                for (int r = 0; r < nb; ++r) {
-                    const int64_t row = (t * B + bb + r) * D;
-                    S[r] = Hout + row;
-                    OUT[r] = PHIout ? PHIout + row : phi_rows + r * D;
-                }
-                matvec_rows_SUF(nb, D, ldm, S, JT, OUT, phis);
-                for (int r = 0; r < nb; ++r) phis[r] = OUT[r];
-            }
+            if (JT && !phi_block)
+                internal_flux_rows_SUF(nb, (t * B + bb) * D, D, ldm, Hout, JT, PHIout, phi_rows, phis);
             for (int r = 0; r < nb; ++r) {
                 const int64_t b = bb + r;
                 const int64_t row = (t * B + b) * D;
@@ -183,21 +160,11 @@ void scan_backward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                     nxt[d] = n;
                 }
             }
-            if (J && !gemm) {
-                const REAL* S[SOEN_RB];
-                REAL* OUT[SOEN_RB];
-                for (int r = 0; r < nb; ++r) {
-                    S[r] = P + (t * B + bb + r) * D;
-                    OUT[r] = acc_rows + r * D;
-                }
-                matvec_rows_SUF(nb, D, ldm, S, J, OUT, 0);
-                for (int r = 0; r < nb; ++r)
-                    for (int64_t d = 0; d < D; ++d) nxt_all[(bb - b0 + r) * D + d] += acc_rows[r * D + d];
-            }
+            if (J && !gemm)
+                adjoint_internal_rows_SUF(nb, P + (t * B + bb) * D, D, ldm, J, acc_rows,
+                                          nxt_all + (bb - b0) * D);
         }
-        if (J && gemm) gemm_rows_SUF(gemm, b1 - b0, D, ldm, P + (t * B + b0) * D, J, nxt_all);
-        for (int64_t b = b0; b < b1; ++b)
-            for (int64_t d = 0; d < D; ++d) grad_s0[b * D + d] = nxt_all[(b - b0) * D + d];
+        adjoint_finish_step_SUF(gemm, b1 - b0, D, ldm, P + (t * B + b0) * D, J, nxt_all, grad_s0 + b0 * D);
     }
     blas_threads_SUF(blas_threads, blas_prev);
 }
@@ -236,29 +203,15 @@ void nocc_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1, c
             M[b * D + d] = m0[b * D + d]; S1[b * D + d] = s10[b * D + d]; S2[b * D + d] = s20[b * D + d];
         }
     for (int64_t t = 0; t < T; ++t) {
-        REAL* phi_block = 0;
-        if (JT && gemm) {
-            const int64_t first = (t * B + b0) * D;
-            phi_block = PHIout ? PHIout + first : phi_all;
-            for (int64_t k = 0; k < (b1 - b0) * D; ++k) phi_block[k] = X[first + k];
-            gemm_rows_SUF(gemm, b1 - b0, D, ldm, M + first, JT, phi_block);
-        }
+        REAL* phi_block = (JT && gemm) ? step_flux_gemm_SUF(gemm, t, B, D, b0, b1, X, 0, 0,
+                                                            M, JT, ldm, PHIout, phi_all) : 0;
         for (int64_t bb = b0; bb < b1; bb += SOEN_RB) {
             const int nb = (int)(b1 - bb < SOEN_RB ? b1 - bb : SOEN_RB);
             const REAL* phis[SOEN_RB];
             for (int r = 0; r < nb; ++r)
                 phis[r] = phi_block ? phi_block + (bb - b0 + r) * D : X + (t * B + bb + r) * D;
-            if (JT && !phi_block) {
-                const REAL* S[SOEN_RB];
-                REAL* OUT[SOEN_RB];
-                for (int r = 0; r < nb; ++r) {
-                    const int64_t row = (t * B + bb + r) * D;
-                    S[r] = M + row;
-                    OUT[r] = PHIout ? PHIout + row : phi_rows + r * D;
-                }
-                matvec_rows_SUF(nb, D, ldm, S, JT, OUT, phis);
-                for (int r = 0; r < nb; ++r) phis[r] = OUT[r];
-            }
+            if (JT && !phi_block)
+                internal_flux_rows_SUF(nb, (t * B + bb) * D, D, ldm, M, JT, PHIout, phi_rows, phis);
             for (int r = 0; r < nb; ++r) {
                 const int64_t b = bb + r;
                 const int64_t row = (t * B + b) * D;
@@ -360,21 +313,11 @@ void nocc_backward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                     nxt[d] = lm - km[d] * mu + (gM ? gM[row + d] : 0);
                 }
             }
-            if (JP && !gemm) {
-                const REAL* S[SOEN_RB];
-                REAL* OUT[SOEN_RB];
-                for (int r = 0; r < nb; ++r) {
-                    S[r] = P + (t * B + bb + r) * D;
-                    OUT[r] = acc_rows + r * D;
-                }
-                matvec_rows_SUF(nb, D, ldm, S, JP, OUT, 0);
-                for (int r = 0; r < nb; ++r)
-                    for (int64_t d = 0; d < D; ++d) nxt_all[(bb - b0 + r) * D + d] += acc_rows[r * D + d];
-            }
+            if (JP && !gemm)
+                adjoint_internal_rows_SUF(nb, P + (t * B + bb) * D, D, ldm, JP, acc_rows,
+                                          nxt_all + (bb - b0) * D);
         }
-        if (JP && gemm) gemm_rows_SUF(gemm, b1 - b0, D, ldm, P + (t * B + b0) * D, JP, nxt_all);
-        for (int64_t b = b0; b < b1; ++b)
-            for (int64_t d = 0; d < D; ++d) LM[b * D + d] = nxt_all[(b - b0) * D + d];
+        adjoint_finish_step_SUF(gemm, b1 - b0, D, ldm, P + (t * B + b0) * D, JP, nxt_all, LM + b0 * D);
     }
     blas_threads_SUF(blas_threads, blas_prev);
 }

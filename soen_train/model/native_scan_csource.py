@@ -180,4 +180,64 @@ static void gemm_rows_SUF(const void* gemm, int64_t rows, int64_t D, int64_t ldm
 }
 
 static int blas_threads_SUF(const void* fn, int n) { return fn ? ((int (*)(int))fn)(n) : 0; }
+
+/* ---- the internal-weight steps every scan shares (state: [T+1, B, D] history) ---- */
+
+/* With gemm: the step's flux rows b0..b1 = X_t (+ bias) + s_t JT, all rows at once, written to
+   PHIout when it is kept, else to phi_all. Returns the block (row b at (b - b0)*D). */
+static REAL* step_flux_gemm_SUF(const void* gemm, int64_t t, int64_t B, int64_t D, int64_t b0,
+                                int64_t b1, const REAL* X, const REAL* bias, int64_t bias_sb,
+                                const REAL* state, const REAL* JT, int64_t ldm, REAL* PHIout,
+                                REAL* phi_all) {
+    const int64_t first = (t * B + b0) * D;
+    REAL* block = PHIout ? PHIout + first : phi_all;
+    for (int64_t b = b0; b < b1; ++b) {
+        const REAL* x_row = X + (t * B + b) * D;
+        REAL* out = block + (b - b0) * D;
+        if (bias) {
+            const REAL* bias_row = bias + b * bias_sb;
+            for (int64_t d = 0; d < D; ++d) out[d] = x_row[d] + bias_row[d];
+        } else {
+            for (int64_t d = 0; d < D; ++d) out[d] = x_row[d];
+        }
+    }
+    gemm_rows_SUF(gemm, b1 - b0, D, ldm, state + first, JT, block);
+    return block;
+}
+
+/* Without gemm: phis[r] becomes phis[r] + s_r JT for the nb rows of a block whose first row
+   starts at state[row0] (written to PHIout when kept, else to phi_rows). */
+static void internal_flux_rows_SUF(int nb, int64_t row0, int64_t D, int64_t ldm, const REAL* state,
+                                   const REAL* JT, REAL* PHIout, REAL* phi_rows, const REAL** phis) {
+    const REAL* S[SOEN_RB];
+    REAL* OUT[SOEN_RB];
+    for (int r = 0; r < nb; ++r) {
+        const int64_t row = row0 + r * D;
+        S[r] = state + row;
+        OUT[r] = PHIout ? PHIout + row : phi_rows + r * D;
+    }
+    matvec_rows_SUF(nb, D, ldm, S, JT, OUT, phis);
+    for (int r = 0; r < nb; ++r) phis[r] = OUT[r];
+}
+
+/* Adjoint without gemm: nxt[r] += p_r J for the nb rows of a block (p rows contiguous at P). */
+static void adjoint_internal_rows_SUF(int nb, const REAL* P, int64_t D, int64_t ldm, const REAL* J,
+                                      REAL* acc_rows, REAL* nxt) {
+    const REAL* S[SOEN_RB];
+    REAL* OUT[SOEN_RB];
+    for (int r = 0; r < nb; ++r) {
+        S[r] = P + r * D;
+        OUT[r] = acc_rows + r * D;
+    }
+    matvec_rows_SUF(nb, D, ldm, S, J, OUT, 0);
+    for (int64_t k = 0; k < nb * D; ++k) nxt[k] += acc_rows[k];
+}
+
+/* End of an adjoint step over `rows` rows: with gemm add P J to nxt for all of them at once, then
+   nxt becomes the carried gradient lam (dL/d state_t). */
+static void adjoint_finish_step_SUF(const void* gemm, int64_t rows, int64_t D, int64_t ldm,
+                                    const REAL* P, const REAL* J, REAL* nxt, REAL* lam) {
+    if (J && gemm) gemm_rows_SUF(gemm, rows, D, ldm, P, J, nxt);
+    for (int64_t k = 0; k < rows * D; ++k) lam[k] = nxt[k];
+}
 """

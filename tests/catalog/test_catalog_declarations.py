@@ -180,7 +180,7 @@ def test_the_jax_refusal_gives_the_declared_reason():
     reason = LOSS_CATALOG.missing_reason("jax", "branching_loss")
     with pytest.raises(JaxUnsupportedError) as err:
         JaxWeightedLoss([{"name": "cross_entropy"}, {"name": "branching_loss"}])
-    assert "training.loss.losses[1]: loss 'branching_loss' is not available" in str(err.value)
+    assert "training.loss.losses[1]: loss 'branching_loss' has no JAX implementation" in str(err.value)
     assert f"({reason})" in str(err.value)
 
 
