@@ -68,12 +68,16 @@ def measure_one(seq_len: int, batch: int, epochs: int, n_train: int, threads: in
     sys.path.insert(0, str(Path(__file__).parent))
     from overhead import _config
 
+    from soen_train.training.datamodule_factory import build_datamodule
     from soen_train.training.model_factory import build_model
     from soen_train.training.run_paths import RunPaths
-    from soen_train.training.datamodule_factory import build_datamodule
     from soen_train.training.runner import build_module
-    from soen_train.training.trainer_factory import flat_hparams
-    from soen_train.training.trainer_factory import build_callbacks, build_loggers, build_trainer
+    from soen_train.training.trainer_factory import (
+        build_callbacks,
+        build_loggers,
+        build_trainer,
+        flat_hparams,
+    )
 
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:

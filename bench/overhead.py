@@ -28,14 +28,17 @@ from hydra import compose, initialize_config_dir
 from soen_train.config.conf_dir import CONF_DIR
 from soen_train.config.loading import to_job_config
 from soen_train.config.store import register_configs
+from soen_train.training.datamodule_factory import build_datamodule
 from soen_train.training.model_factory import build_model
 from soen_train.training.run_paths import RunPaths
-from soen_train.training.datamodule_factory import build_datamodule
 from soen_train.training.runner import build_module
-from soen_train.training.trainer_factory import flat_hparams
 from soen_train.training.time_pooling import pool_time
-from soen_train.training.trainer_factory import build_callbacks, build_loggers, build_trainer
-
+from soen_train.training.trainer_factory import (
+    build_callbacks,
+    build_loggers,
+    build_trainer,
+    flat_hparams,
+)
 
 Clock = Tuple[float, float]  # (wall seconds, process CPU seconds)
 

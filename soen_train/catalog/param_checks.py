@@ -11,7 +11,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-
 from soen_train.errors import ParameterTypeError
 
 

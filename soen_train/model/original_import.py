@@ -36,7 +36,6 @@ import torch
 from soen_train.errors import OriginalImportError, SOENError
 
 from .architecture import parse_architecture
-from .file_errors import SoenFileError
 from .original_unpickler import UnsafeFileError, read_torch_file
 from .spec_types import ArchitectureSpec, SimulationSpec
 from .validation import ArchitectureError

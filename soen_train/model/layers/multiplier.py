@@ -31,8 +31,8 @@ import torch
 from torch import Tensor
 
 from .. import native_scan
-from ..native_scan_nocc import nocc_scan
 from ..dynamic_edges import EdgeStep
+from ..native_scan_nocc import nocc_scan
 from ..physics import DEFAULT_LOOP_GAMMA
 from .base import (
     InternalWeight,

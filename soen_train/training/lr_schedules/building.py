@@ -8,7 +8,6 @@ from typing import Any
 from soen_train.registry import UnknownNameError, check_params
 from soen_train.training.lr_schedules.base import (
     CONFIG_PATH,
-    CONTEXT_ARGS,
     LR_SCHEDULES,
     LRSchedule,
 )
