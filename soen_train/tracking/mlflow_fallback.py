@@ -156,13 +156,23 @@ class LocalMLflowLog(Logger):
         self._write({"kind": "params", "params": {str(k): str(v) for k, v in data.items()}})
 
     @rank_zero_only
-    def log_metrics(self, metrics: Mapping[str, float], step: Optional[int] = None) -> None:
-        """Record each metric value with its step and a millisecond timestamp."""
+    def log_metrics(self, metrics: Mapping[str, float], step: Optional[int] = None,
+                    unconfirmed_since: Optional[int] = None) -> None:
+        """Record each metric value with its step and a millisecond timestamp.
+
+        Args:
+            unconfirmed_since: set for the values of the call to the server that failed: the
+                server may have stored them before its answer was lost. The value is the time
+                (ms) that call started; the upload skips such a value when the run already
+                holds it with a timestamp from then on.
+        """
         now = int(time.time() * 1000)
         for key, value in metrics.items():
-            self._write({"kind": "metric", "key": key, "value": float(value),
-                         "step": int(step or 0), "timestamp": now})
-
+            entry = {"kind": "metric", "key": key, "value": float(value),
+                     "step": int(step or 0), "timestamp": now}
+            if unconfirmed_since is not None:
+                entry["unconfirmed_since"] = int(unconfirmed_since)
+            self._write(entry)
 
     @rank_zero_only
     def log_artifact_file(self, path: Path) -> None:
@@ -194,8 +204,9 @@ def upload_offline_log(path: Path, tracking_uri: Optional[str] = None) -> str:
 
     A log that took over a server run mid-run (``continues_run``) is appended to that run when
     the target server has it (its params and metrics from before the outage are already
-    there); otherwise a new run is created. ``tracking_uri`` defaults to the one the run was
-    meant for.
+    there); otherwise a new run is created. A value whose call failed as the server went away
+    is not written twice when the server had stored it. ``tracking_uri`` defaults to the one
+    the run was meant for.
     """
     from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
@@ -220,7 +231,8 @@ def upload_offline_log(path: Path, tracking_uri: Optional[str] = None) -> str:
         run_id, known = client.create_run(exp_id, run_name=head.get("run_name"), tags=tags).info.run_id, {}
     params = [Param(k, v) for e in entries if e.get("kind") == "params"
               for k, v in e["params"].items() if k not in known]  # MLflow params are write-once
-    metrics = [Metric(e["key"], e["value"], e["timestamp"], e["step"]) for e in entries if e.get("kind") == "metric"]
+    metrics = [Metric(e["key"], e["value"], e["timestamp"], e["step"])
+               for e in _not_on_server(client, run_id if existing is not None else None, entries)]
     for i in range(0, len(params), 100):  # MLflow caps a batch at 100 params / 1000 metrics
         client.log_batch(run_id, params=params[i:i + 100])
     for i in range(0, len(metrics), 1000):
@@ -231,6 +243,32 @@ def upload_offline_log(path: Path, tracking_uri: Optional[str] = None) -> str:
     ends = [e["status"] for e in entries if e.get("kind") == "end"]
     client.set_terminated(run_id, status=ends[-1] if ends else "FINISHED")
     return run_id
+
+
+def _not_on_server(client: Any, run_id: Optional[str], entries: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The metric entries to replay into ``run_id``: all but those the server already stored.
+
+    Only the values of the call that failed when the server went away are in doubt
+    (``unconfirmed_since``): the server may have written them and lost only its answer. Such a
+    value is skipped when the run's history has the same key, step and value with a timestamp
+    between the call's start and the offline entry's; each stored value excuses one entry.
+    """
+    metrics = [e for e in entries if e.get("kind") == "metric"]
+    doubtful = {e["key"] for e in metrics if "unconfirmed_since" in e}
+    if run_id is None or not doubtful:
+        return metrics
+    stored = {key: list(client.get_metric_history(run_id, key)) for key in doubtful}
+    replay = []
+    for e in metrics:
+        since = e.get("unconfirmed_since")
+        match = None if since is None else next(
+            (m for m in stored[e["key"]] if m.step == e["step"] and m.value == e["value"]
+             and since <= m.timestamp <= e["timestamp"]), None)
+        if match is None:
+            replay.append(e)
+        else:
+            stored[e["key"]].remove(match)
+    return replay
 
 
 def _server_run(client: Any, run_id: Optional[str]) -> Any:
@@ -288,10 +326,6 @@ def _main(argv: Optional[List[str]] = None) -> None:
         print(f"{path} -> run {upload_offline_log(path, args.tracking_uri)}")
 
 
-if __name__ == "__main__":
-    _main()
-
-
 class ResilientMLFlowLogger(MLFlowLogger):
     """Lightning's MLflow logger that survives the store going away mid-run.
 
@@ -328,10 +362,13 @@ class ResilientMLFlowLogger(MLFlowLogger):
     def log_metrics(self, metrics: Mapping[str, float], step: Optional[int] = None) -> None:
         """Log metrics to MLflow; on a store failure, to the local file from then on."""
         if self._offline is None:
+            sent_from = int(time.time() * 1000)
             try:
                 return super().log_metrics(metrics, step)
             except Exception as err:  # noqa: BLE001
-                self._go_offline(err)
+                # the server may have stored these before the connection broke: the upload checks
+                self._go_offline(err).log_metrics(metrics, step, unconfirmed_since=sent_from)
+                return
         self._offline.log_metrics(metrics, step)
 
     @rank_zero_only
@@ -356,3 +393,7 @@ class ResilientMLFlowLogger(MLFlowLogger):
             except Exception as err:  # noqa: BLE001
                 self._go_offline(err)
         self._offline.finalize(status)
+
+
+if __name__ == "__main__":
+    _main()

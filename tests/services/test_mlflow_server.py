@@ -178,3 +178,44 @@ def test_server_stopped_mid_run_then_upload_replays_into_the_same_run(
         assert arts.get("best.soen") == best.stat().st_size
     finally:
         kill_group(server)
+
+
+def test_a_reply_lost_after_the_server_stored_the_metrics_is_not_uploaded_twice(
+        tmp_path: Path, mlflow_server: dict[str, str], clean_env: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server stores a metric batch, then the connection breaks before its answer arrives:
+    the run goes offline with that batch too, and the upload must not write it a second time."""
+    from urllib.parse import urlparse
+
+    from reply_dropping_proxy import ReplyDroppingProxy
+
+    from soen_train.tracking.mlflow_fallback import ResilientMLFlowLogger, upload_offline_log
+
+    client = _client(mlflow_server)  # exports the credentials the logger uses
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    target = urlparse(mlflow_server["uri"])
+    proxy = ReplyDroppingProxy((target.hostname, target.port))
+    try:
+        logger = ResilientMLFlowLogger(experiment_name=f"team_{uuid.uuid4().hex[:8]}", run_name="r",
+                                       tracking_uri=f"http://127.0.0.1:{proxy.port}",
+                                       offline_dir=tmp_path / "logs")
+        logger.log_metrics({"val_loss": 0.5, "epoch": 0.0}, step=1)
+        proxy.drop_next_reply()
+        logger.log_metrics({"val_loss": 0.25, "epoch": 1.0}, step=2)  # stored; the answer is lost
+        assert proxy.dropped.is_set()
+        logger.log_metrics({"val_loss": 0.125, "epoch": 1.0}, step=2)  # offline: the same step again
+        logger.finalize("success")
+    finally:
+        proxy.close()
+    run_id = logger.run_id
+    assert [(m.step, m.value) for m in client.get_metric_history(run_id, "val_loss")] == [(1, 0.5), (2, 0.25)]
+    offline = tmp_path / "logs" / OFFLINE_FILE
+    doubtful = [(e["key"], e["step"]) for e in read_offline_log(offline) if "unconfirmed_since" in e]
+    assert sorted(doubtful) == [("epoch", 2), ("val_loss", 2)]
+
+    assert upload_offline_log(offline, tracking_uri=mlflow_server["uri"]) == run_id
+    history = {k: sorted((m.step, m.value) for m in client.get_metric_history(run_id, k))
+               for k in ("val_loss", "epoch")}
+    assert history == {"val_loss": [(1, 0.5), (2, 0.125), (2, 0.25)],
+                       "epoch": [(1, 0.0), (2, 1.0), (2, 1.0)]}  # the second epoch=1 at step 2 is the offline call's
+    assert client.get_run(run_id).info.status == "FINISHED"
