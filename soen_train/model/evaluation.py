@@ -19,7 +19,17 @@ source's previous state (one extra step of delay per dynamic edge, as in the ori
 Per-step connection noise ``j`` perturbs the phi_y the edges read at each step, in every
 method (the original drops the edge dynamics in layerwise when j-noise is on: not copied).
 
-Stepwise modes can stop early at a steady state (patience or trailing-window criterion).
+Stepwise modes batch over time where the graph allows: the layers are grouped into the
+strongly connected components of the connection graph and the groups run in dependency
+order. A layer on no cycle runs over the whole sequence at once (on its fused scan), its
+flux made from the finished source histories with the step each method delivers (the
+source's update of the same step, or of the step before); only the layers of a cycle
+advance together step by step. This is the per-step loop's arithmetic, reordered
+(``run_stepwise_reference`` keeps the loop as the oracle). A layer whose solver is not FE
+runs its FE steps, as in the loop.
+
+Stepwise modes can stop early at a steady state (patience or trailing-window criterion);
+a model that asks for it runs the whole loop step by step.
 Indexing (time-major [T+1, B, D]): history[0] is the initial state and history[t+1] the
 state after step t; an edge from a lower id into layer L at step t uses the source's state
 t+1 (its update of the same step), which is why Gauss-Seidel equals layerwise on
@@ -80,29 +90,45 @@ class ForwardPlan:
     edges: dict[str, EdgeRunner] = field(default_factory=dict)  # dynamic external connections
 
 
+# What a connection delivers at step t (see the module docstring):
+FRESH = "fresh"  # the source's state after step t (layerwise; Gauss-Seidel from a lower id)
+PREVIOUS = "previous"  # the state before step t (Gauss-Seidel feedback)
+PREVIOUS_EDGE_LAGGED = "previous, edges lagged"  # Jacobi: previous state, edge output before its update
+
+
 def _edge_flux(conn: Connection, runner: EdgeRunner, history: Tensor, weight: Tensor,
-               training: bool) -> Tensor:
-    """Flux [T, B, D_to] of a dynamic connection: its edges advanced with state t+1 at step t."""
-    outputs = [runner.advance(state, conn.step_weight(weight, training)) for state in history[1:].unbind(0)]
+               training: bool, delivery: str) -> Tensor:
+    """Flux [T, B, D_to] of a dynamic connection, its edges advanced once per step."""
+    states = history[1:] if delivery == FRESH else history[:-1]
+    outputs = []
+    for state in states.unbind(0):
+        step_weight = conn.step_weight(weight, training)
+        if delivery == PREVIOUS_EDGE_LAGGED:
+            outputs.append(runner.output())
+            runner.advance(state, step_weight)
+        else:
+            outputs.append(runner.advance(state, step_weight))
     return torch.stack(outputs, dim=0)
 
 
 def _connection_flux(conn: Connection, history: Tensor, weight: Tensor, training: bool,
-                     runner: EdgeRunner | None = None) -> Tensor:
+                     runner: EdgeRunner | None = None, delivery: str = FRESH) -> Tensor:
     """Flux [T, B, D_to] a connection delivers from a source history [T+1, B, D_from].
 
-    Step t uses the source state t+1. When the history needs gradients and the target is
-    not wider than the source, the product runs over all T+1 states and drops row 0, so
-    the backward pass never zero-fills a [T+1, B, D_from] gradient for the slice.
+    Step t uses the source state t+1 (``FRESH``) or t (the ``PREVIOUS`` deliveries). When
+    the history needs gradients and the target is not wider than the source, the product
+    runs over all T+1 states and drops one row, so the backward pass never zero-fills a
+    [T+1, B, D_from] gradient for the slice.
     """
     if runner is not None:
-        return _edge_flux(conn, runner, history, weight, training)
+        return _edge_flux(conn, runner, history, weight, training, delivery)
+    rows = slice(1, None) if delivery == FRESH else slice(None, -1)
     std = conn.step_noise_std(training)
     if std == 0.0:
         if history.requires_grad and weight.shape[0] <= weight.shape[1]:
-            return (history @ weight.t())[1:]
-        return history[1:] @ weight.t()
-    source_states = history[1:]
+            return (history @ weight.t())[rows]
+        return history[rows] @ weight.t()
+    source_states = history[rows]
     steps = source_states.shape[0]
     noisy = torch.stack([conn.step_weight(weight, training) for _ in range(steps)], dim=0)
     return torch.einsum("tbf,tdf->tbd", source_states, noisy)
@@ -173,34 +199,165 @@ class _SteadyStateMonitor:
         return self.calm_steps >= self.sim.early_stopping_patience
 
 
+def _delivery(order: dict[int, int], src: int, dst: int, jacobi: bool) -> str:
+    """Which state of ``src`` the stepwise method feeds ``dst`` at a step."""
+    if jacobi:
+        return PREVIOUS_EDGE_LAGGED
+    return FRESH if order[src] < order[dst] else PREVIOUS
+
+
+def stepwise_groups(plan: ForwardPlan) -> list[list[int]]:
+    """The layers' strongly connected components, each in id order, sources first.
+
+    A component of one layer without a connection onto itself depends on finished
+    histories only, so it can run over the whole sequence; a larger one (a cycle through
+    feedback) must step its layers together. Tarjan's algorithm, iterative.
+    """
+    targets: dict[int, list[int]] = {lid: [] for lid in plan.layer_ids}
+    for dst, conns in plan.incoming.items():
+        for conn in conns:
+            targets[conn.spec.from_layer].append(dst)
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on_stack: set[int] = set()
+    stack: list[int] = []
+    components: list[list[int]] = []
+    for root in plan.layer_ids:
+        if root in index:
+            continue
+        work = [(root, iter(targets[root]))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is None:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == node:
+                            break
+                    components.append(component)
+            elif child not in index:
+                index[child] = low[child] = len(index)
+                stack.append(child)
+                on_stack.add(child)
+                work.append((child, iter(targets[child])))
+            elif child in on_stack:
+                low[node] = min(low[node], index[child])
+    order = {lid: i for i, lid in enumerate(plan.layer_ids)}
+    return [sorted(c, key=order.__getitem__) for c in reversed(components)]  # Tarjan: sinks first
+
+
+def _external_drive(plan: ForwardPlan, lid: int, x: Tensor, histories: dict[int, LayerHistory],
+                    jacobi: bool, outside: set[int]) -> Tensor | None:
+    """Flux [T, B, D] into ``lid`` from the network input and the finished layers ``outside``."""
+    order = {layer: i for i, layer in enumerate(plan.layer_ids)}
+    first = plan.layer_ids[0]
+    phi_ext: Tensor | None = x if (lid == first and plan.simulation.input_type == "flux") else None
+    for conn in plan.incoming[lid]:
+        src = conn.spec.from_layer
+        if src not in outside:
+            continue
+        flux = _connection_flux(conn, histories[src].states, plan.weights[conn.name], plan.training,
+                                plan.edges.get(conn.name), _delivery(order, src, lid, jacobi))
+        phi_ext = flux if phi_ext is None else phi_ext + flux
+    return phi_ext
+
+
+def _run_alone(plan: ForwardPlan, lid: int, phi_ext: Tensor) -> LayerHistory:
+    """One layer over the whole sequence with the FE steps the stepwise loop takes."""
+    layer, ctx = plan.layers[lid], plan.contexts[lid]
+    if layer.solver == "FE":
+        return layer.run_sequence(phi_ext, plan.initial[lid], plan.internal[lid], ctx)
+    return layer.run_steps(phi_ext, plan.initial[lid], plan.internal[lid], layer.prepare(ctx), ctx)
+
+
 def run_stepwise(plan: ForwardPlan, x: Tensor, *, jacobi: bool) -> SimulationResult:
-    """All layers advance one step at a time (Gauss-Seidel or Jacobi order); x is [T, B, D]."""
+    """Stepwise evaluation (Gauss-Seidel or Jacobi), batched over time where the graph allows.
+
+    x is time-major [T, B, D_in]. Same numbers as `run_stepwise_reference` (the per-step
+    loop) up to float rounding; with noise on, the same distributions (drawn in another order).
+    """
+    if plan.simulation.early_stopping_forward_pass:  # the stop step depends on every layer
+        return run_stepwise_reference(plan, x, jacobi=jacobi)
+    steps, batch, _ = x.shape
+    first = plan.layer_ids[0]
+    histories: dict[int, LayerHistory] = {}
+    for group in stepwise_groups(plan):
+        members = set(group)
+        done = set(histories)
+        lid = group[0]
+        self_loop = any(c.spec.from_layer == lid for c in plan.incoming[lid])
+        if len(group) == 1 and not self_loop:
+            if lid == first and plan.simulation.input_type == "state":
+                states = _input_state_history(x, plan.contexts[lid], plan.initial[lid]["s"])
+                histories[lid] = LayerHistory(states=states, phi=x if plan.contexts[lid].track_phi else None,
+                                              g=x if plan.contexts[lid].track_g else None)
+                continue
+            phi_ext = _external_drive(plan, lid, x, histories, jacobi, done)
+            if phi_ext is None:
+                phi_ext = x.new_zeros(steps, batch, plan.layers[lid].dim)
+            histories[lid] = _run_alone(plan, lid, phi_ext)
+            continue
+        drive = {m: _external_drive(plan, m, x, histories, jacobi, done) for m in group}
+        histories.update(_step_together(plan, group, x, drive, members, jacobi, monitor=None))
+    return _result(plan, {lid: histories[lid] for lid in plan.layer_ids})
+
+
+def run_stepwise_reference(plan: ForwardPlan, x: Tensor, *, jacobi: bool) -> SimulationResult:
+    """The per-step loop over every layer: the oracle of `run_stepwise`, and the path of early
+    stopping."""
+    drive = {lid: (x if (lid == plan.layer_ids[0] and plan.simulation.input_type == "flux") else None)
+             for lid in plan.layer_ids}
+    histories = _step_together(plan, plan.layer_ids, x, drive, set(plan.layer_ids), jacobi,
+                               monitor=_SteadyStateMonitor(plan.simulation))
+    return _result(plan, histories)
+
+
+def _step_together(plan: ForwardPlan, group: list[int], x: Tensor, drive: dict[int, Tensor | None],
+                   members: set[int], jacobi: bool, monitor: _SteadyStateMonitor | None
+                   ) -> dict[int, LayerHistory]:
+    """Advance the layers ``group`` (id order) one step at a time, all together.
+
+    ``drive[lid]``: the flux [T, B, D] each gets from the input and from layers outside the
+    group (None: none); connections inside the group are applied step by step.
+    """
     first = plan.layer_ids[0]
     input_type = plan.simulation.input_type
     steps, batch, _ = x.shape
-    values = {lid: plan.layers[lid].prepare(plan.contexts[lid]) for lid in plan.layer_ids}
+    values = {lid: plan.layers[lid].prepare(plan.contexts[lid]) for lid in group}
     static_internal = {
-        lid: (w.base if (w is not None and w.is_static) else None)
-        for lid, w in plan.internal.items()
+        lid: (plan.internal[lid].base if (plan.internal[lid] is not None and plan.internal[lid].is_static) else None)
+        for lid in group
     }
-    state = {lid: dict(plan.initial[lid]) for lid in plan.layer_ids}
-    records: dict[int, list[Tensor]] = {lid: [state[lid]["s"]] for lid in plan.layer_ids}
-    phis: dict[int, list[Tensor]] = {lid: [] for lid in plan.layer_ids}
-    drives: dict[int, list[Tensor]] = {lid: [] for lid in plan.layer_ids}
-    monitor = _SteadyStateMonitor(plan.simulation)
+    drives_t = {lid: (d.unbind(0) if d is not None else None) for lid, d in drive.items()}
+    state = {lid: dict(plan.initial[lid]) for lid in group}
+    records: dict[int, list[Tensor]] = {lid: [state[lid]["s"]] for lid in group}
+    phis: dict[int, list[Tensor]] = {lid: [] for lid in group}
+    drives: dict[int, list[Tensor]] = {lid: [] for lid in group}
     inputs = x.unbind(0)
     for t in range(steps):
         fresh: dict[int, dict[str, Tensor]] = {}
-        for lid in plan.layer_ids:
+        for lid in group:
             layer, ctx = plan.layers[lid], plan.contexts[lid]
             if lid == first and input_type == "state":
                 s_new = ctx.noise.apply_step("s", inputs[t])
                 fresh[lid] = {"s": s_new}
                 phi = g = inputs[t]
             else:
-                phi_ext = inputs[t] if (lid == first and input_type == "flux") else None
+                phi_ext = drives_t[lid][t] if drives_t[lid] is not None else None
                 for conn in plan.incoming[lid]:
                     src = conn.spec.from_layer
+                    if src not in members:
+                        continue  # in the drive already
                     use_fresh = (not jacobi) and src in fresh
                     s_src = fresh[src]["s"] if use_fresh else state[src]["s"]
                     weight = conn.step_weight(plan.weights[conn.name], plan.training)
@@ -225,12 +382,13 @@ def run_stepwise(plan: ForwardPlan, x: Tensor, *, jacobi: bool) -> SimulationRes
                 phis[lid].append(phi)
             if ctx.track_g:
                 drives[lid].append(g)
-        stop = monitor.should_stop(t, {k: state[k]["s"] for k in fresh}, {k: v["s"] for k, v in fresh.items()})
+        stop = monitor is not None and monitor.should_stop(
+            t, {k: state[k]["s"] for k in fresh}, {k: v["s"] for k, v in fresh.items()})
         state = fresh
         if stop:
             break
     histories = {}
-    for lid in plan.layer_ids:
+    for lid in group:
         ctx = plan.contexts[lid]
         aux = {k: state[lid][k] for k in plan.layers[lid].AUX_STATES}
         histories[lid] = LayerHistory(
@@ -238,7 +396,7 @@ def run_stepwise(plan: ForwardPlan, x: Tensor, *, jacobi: bool) -> SimulationRes
             phi=torch.stack(phis[lid], dim=0) if ctx.track_phi else None,
             g=torch.stack(drives[lid], dim=0) if ctx.track_g else None,
         )
-    return _result(plan, histories)
+    return histories
 
 
 def _result(plan: ForwardPlan, histories: dict[int, LayerHistory]) -> SimulationResult:
