@@ -13,8 +13,12 @@ install:
 	$(BIN)/python -m pip install -q -e ".[all]" --config-settings editable_mode=compat
 	$(BIN)/python -m pip check
 
+# two pytest-xdist workers: most slow tests wait on subprocesses, servers and SLURM; a test
+# file (the SLURM tests: all of them) stays on one worker (tests/conftest.py: worker_group)
+TEST_WORKERS ?= 2
+
 test:
-	$(BIN)/python -m pytest tests -x -rs --durations=15
+	$(BIN)/python -m pytest tests -x -rs --durations=15 -n $(TEST_WORKERS) --dist loadgroup
 
 # the unit tier only: no test marked slow, e2e or services (tiers are set in tests/conftest.py)
 test-fast:
