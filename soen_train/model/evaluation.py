@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from soen_train.graph_components import strongly_connected_components
+
 from .connections import Connection
 from .dynamic_edges import EdgeRunner
 from .layers import InternalWeight, LayerHistory, LayerRunContext, SOENLayer
@@ -211,49 +213,14 @@ def stepwise_groups(plan: ForwardPlan) -> list[list[int]]:
 
     A component of one layer without a connection onto itself depends on finished
     histories only, so it can run over the whole sequence; a larger one (a cycle through
-    feedback) must step its layers together. Tarjan's algorithm, iterative.
+    feedback) must step its layers together.
     """
     targets: dict[int, list[int]] = {lid: [] for lid in plan.layer_ids}
     for dst, conns in plan.incoming.items():
         for conn in conns:
             targets[conn.spec.from_layer].append(dst)
-    index: dict[int, int] = {}
-    low: dict[int, int] = {}
-    on_stack: set[int] = set()
-    stack: list[int] = []
-    components: list[list[int]] = []
-    for root in plan.layer_ids:
-        if root in index:
-            continue
-        work = [(root, iter(targets[root]))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, children = work[-1]
-            child = next(children, None)
-            if child is None:
-                work.pop()
-                if work:
-                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
-                if low[node] == index[node]:
-                    component = []
-                    while True:
-                        member = stack.pop()
-                        on_stack.discard(member)
-                        component.append(member)
-                        if member == node:
-                            break
-                    components.append(component)
-            elif child not in index:
-                index[child] = low[child] = len(index)
-                stack.append(child)
-                on_stack.add(child)
-                work.append((child, iter(targets[child])))
-            elif child in on_stack:
-                low[node] = min(low[node], index[child])
     order = {lid: i for i, lid in enumerate(plan.layer_ids)}
-    return [sorted(c, key=order.__getitem__) for c in reversed(components)]  # Tarjan: sinks first
+    return [sorted(c, key=order.__getitem__) for c in strongly_connected_components(plan.layer_ids, targets)]
 
 
 def _external_drive(plan: ForwardPlan, lid: int, x: Tensor, histories: dict[int, LayerHistory],

@@ -96,3 +96,15 @@ def test_batched_stepwise_equals_the_step_loop(monkeypatch, topology, method, dt
             tol = 1e-4 * max(1.0, largest_grad)
         assert float((got - want).abs().max()) <= tol, (types, index)
 
+
+
+def test_components_come_sources_first_and_a_long_chain_needs_no_recursion():
+    from soen_train.graph_components import strongly_connected_components
+
+    edges = {"a": ["b"], "b": ["c", "d"], "c": ["b"], "d": ["d"], "e": []}
+    components = strongly_connected_components("abcde", edges)
+    assert sorted(map(sorted, components)) == [["a"], ["b", "c"], ["d"], ["e"]]
+    where = {n: i for i, c in enumerate(components) for n in c}
+    assert all(where[u] <= where[v] for u, vs in edges.items() for v in vs)
+    chain = {i: [i + 1] for i in range(20000)}
+    assert strongly_connected_components(range(20001), chain) == [[i] for i in range(20001)]

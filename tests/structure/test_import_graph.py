@@ -18,6 +18,8 @@ from typing import Dict, Iterator, List, Set, Tuple
 
 import pytest
 
+from soen_train.graph_components import strongly_connected_components
+
 PACKAGE = "soen_train"
 PACKAGE_DIR = Path(__file__).resolve().parents[2] / PACKAGE
 
@@ -87,40 +89,9 @@ def import_graph(root: Path = PACKAGE_DIR) -> Dict[str, Set[str]]:
 
 
 def cycles(graph: Dict[str, Set[str]]) -> List[List[str]]:
-    """Strongly connected components with more than one module (Tarjan), each sorted."""
-    index: Dict[str, int] = {}
-    low: Dict[str, int] = {}
-    on_stack: Set[str] = set()
-    stack: List[str] = []
-    found: List[List[str]] = []
-    counter = [0]
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = counter[0]
-        counter[0] += 1
-        stack.append(v)
-        on_stack.add(v)
-        for w in sorted(graph.get(v, ())):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                component.append(w)
-                if w == v:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
-
-    for v in sorted(graph):
-        if v not in index:
-            visit(v)
-    return sorted(found)
+    """Strongly connected components with more than one module, each sorted."""
+    successors = {v: sorted(ws) for v, ws in graph.items()}
+    return sorted(sorted(c) for c in strongly_connected_components(sorted(graph), successors) if len(c) > 1)
 
 
 #: Import edges (importer, imported) that today close a cycle, each with why it is still there.
