@@ -21,6 +21,7 @@ TensorBoard).
 
     python bench/sweep.py [--trials 8] [--trial-seconds 2 10] [--workers 1 2] [--logger both]
     python bench/sweep.py --epochs 2          # a fixed number of epochs per trial instead
+    python bench/sweep.py --log-freq 50       # metrics every 50 steps (the default) instead of every step
     python bench/sweep.py --launcher slurm --trials 6 --epochs 110 --n-train 384  # ~10 s/trial
 """
 
@@ -47,7 +48,6 @@ TINY_JOB = [
     "data.dataset_params.n_test=32",
     "data.dataset_params.seq_len=32",
     "logging.progress_bar=false",
-    "logging.log_freq=1",
 ]
 
 
@@ -245,6 +245,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--launcher", default="local", choices=["local", "slurm"],
                         help="local: the sweeper's process / joblib; slurm: SLURM job arrays")
     parser.add_argument("--n-train", type=int, default=384, help="training samples per trial")
+    parser.add_argument("--log-freq", type=int, default=1,
+                        help="logging.log_freq: steps between metric logs (1: every step, the worst "
+                             "case for a shared MLflow store; the framework's default is 50)")
     opts = parser.parse_args(argv)
     env = {**os.environ, "OMP_NUM_THREADS": str(opts.threads), "PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryDirectory(prefix="soen_sweep_bench_") as tmp:
@@ -253,6 +256,7 @@ def main(argv: list[str] | None = None) -> None:
             *TINY_JOB,
             f"data.dataset_params.n_train={opts.n_train}",
             f"logger={opts.logger}",
+            f"logging.log_freq={opts.log_freq}",
             f"logging.project_dir={root / 'experiments'}",
             f"data.data_path={root / 'pulses.h5'}",
         ]

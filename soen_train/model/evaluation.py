@@ -30,6 +30,7 @@ runs its FE steps, as in the loop.
 
 Stepwise modes can stop early at a steady state (patience or trailing-window criterion);
 a model that asks for it runs the whole loop step by step.
+
 Indexing (time-major [T+1, B, D]): history[0] is the initial state and history[t+1] the
 state after step t; an edge from a lower id into layer L at step t uses the source's state
 t+1 (its update of the same step), which is why Gauss-Seidel equals layerwise on
