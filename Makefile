@@ -13,12 +13,12 @@ install:
 	$(BIN)/python -m pip install -q -e ".[all]" --config-settings editable_mode=compat
 	$(BIN)/python -m pip check
 
-# two pytest-xdist workers: most slow tests wait on subprocesses, servers and SLURM; a test
-# file (the SLURM tests: all of them) stays on one worker (tests/conftest.py: worker_group)
+# two pytest-xdist workers: most slow tests wait on subprocesses, servers and SLURM; the tests
+# of a file stay on one worker, so its module fixtures are built once
 TEST_WORKERS ?= 2
 
 test:
-	$(BIN)/python -m pytest tests -x -rs --durations=15 -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest tests -x -rs --durations=15 -n $(TEST_WORKERS) --dist loadfile
 
 # the unit tier only: no test marked slow, e2e or services (tiers are set in tests/conftest.py)
 test-fast:

@@ -169,7 +169,6 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: a second or more a test; not in make test-fast")
     config.addinivalue_line("markers", "e2e: whole soen-train runs and multiruns; not in make test-fast")
     config.addinivalue_line("markers", "services: needs `make services` (SLURM, PostgreSQL, MLflow)")
-    config.addinivalue_line("markers", "xdist_group(name): tests of one group run on one worker")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -182,16 +181,3 @@ def pytest_collection_modifyitems(config, items):
         tier = tier_of(relative, getattr(item, "originalname", item.name))
         if tier is not None:
             item.add_marker(tier)
-        item.add_marker(pytest.mark.xdist_group(worker_group(relative)))
-
-
-def worker_group(relative: Path) -> str:
-    """The pytest-xdist group of a test file (`make test` runs two workers, --dist loadgroup).
-
-    A file stays on one worker, so its module fixtures are built once. The SLURM tests share
-    one group: the one-node cluster has a CPU per core, and jobs of two files at once would
-    queue behind each other.
-    """
-    if relative.parts[0] == "services" and relative.name.startswith("test_slurm"):
-        return "slurm"
-    return relative.as_posix()
