@@ -144,28 +144,31 @@ def _input_state_history(x: Tensor, ctx: LayerRunContext, s0: Tensor) -> Tensor:
 
 def run_layerwise(plan: ForwardPlan, x: Tensor) -> SimulationResult:
     """Layer after layer over the whole sequence (x is time-major [T, B, D_in])."""
-    first = plan.layer_ids[0]
-    input_type = plan.simulation.input_type
-    steps, batch, _ = x.shape
     histories: dict[int, LayerHistory] = {}
     for lid in plan.layer_ids:
-        layer, ctx = plan.layers[lid], plan.contexts[lid]
-        state0 = plan.initial[lid]
-        if lid == first and input_type == "state":
-            states = _input_state_history(x, ctx, state0["s"])
-            histories[lid] = LayerHistory(states=states, phi=x if ctx.track_phi else None,
-                                          g=x if ctx.track_g else None)
-            continue
-        phi_ext: Tensor | None = x if (lid == first and input_type == "flux") else None
-        for conn in plan.incoming[lid]:
-            source = histories[conn.spec.from_layer].states
-            flux = _connection_flux(conn, source, plan.weights[conn.name], plan.training,
-                                    plan.edges.get(conn.name))
-            phi_ext = flux if phi_ext is None else phi_ext + flux
-        if phi_ext is None:
-            phi_ext = x.new_zeros(steps, batch, layer.dim)
-        histories[lid] = layer.run_sequence(phi_ext, state0, plan.internal[lid], ctx)
+        histories[lid] = _whole_sequence(plan, lid, x, histories, set(plan.layer_ids),
+                                         jacobi=False, fe_steps=False)
     return _result(plan, histories)
+
+
+def _whole_sequence(plan: ForwardPlan, lid: int, x: Tensor, histories: dict[int, LayerHistory],
+                    sources: set[int], *, jacobi: bool, fe_steps: bool) -> LayerHistory:
+    """Layer ``lid`` over all T steps, fed the input and the finished histories of ``sources``.
+
+    Layerwise evaluation runs every layer this way; stepwise evaluation the layers on no cycle
+    (``jacobi`` picks its delivery, ``fe_steps`` keeps a non-FE solver on the FE steps the
+    stepwise loop takes).
+    """
+    layer, ctx, state0 = plan.layers[lid], plan.contexts[lid], plan.initial[lid]
+    if lid == plan.layer_ids[0] and plan.simulation.input_type == "state":
+        states = _input_state_history(x, ctx, state0["s"])
+        return LayerHistory(states=states, phi=x if ctx.track_phi else None, g=x if ctx.track_g else None)
+    phi_ext = _external_drive(plan, lid, x, histories, jacobi, sources)
+    if phi_ext is None:
+        phi_ext = x.new_zeros(x.shape[0], x.shape[1], layer.dim)
+    if fe_steps and layer.solver != "FE":
+        return layer.run_steps(phi_ext, state0, plan.internal[lid], layer.prepare(ctx), ctx)
+    return layer.run_sequence(phi_ext, state0, plan.internal[lid], ctx)
 
 
 class _SteadyStateMonitor:
@@ -240,14 +243,6 @@ def _external_drive(plan: ForwardPlan, lid: int, x: Tensor, histories: dict[int,
     return phi_ext
 
 
-def _run_alone(plan: ForwardPlan, lid: int, phi_ext: Tensor) -> LayerHistory:
-    """One layer over the whole sequence with the FE steps the stepwise loop takes."""
-    layer, ctx = plan.layers[lid], plan.contexts[lid]
-    if layer.solver == "FE":
-        return layer.run_sequence(phi_ext, plan.initial[lid], plan.internal[lid], ctx)
-    return layer.run_steps(phi_ext, plan.initial[lid], plan.internal[lid], layer.prepare(ctx), ctx)
-
-
 def run_stepwise(plan: ForwardPlan, x: Tensor, *, jacobi: bool) -> SimulationResult:
     """Stepwise evaluation (Gauss-Seidel or Jacobi), batched over time where the graph allows.
 
@@ -256,27 +251,16 @@ def run_stepwise(plan: ForwardPlan, x: Tensor, *, jacobi: bool) -> SimulationRes
     """
     if plan.simulation.early_stopping_forward_pass:  # the stop step depends on every layer
         return run_stepwise_reference(plan, x, jacobi=jacobi)
-    steps, batch, _ = x.shape
-    first = plan.layer_ids[0]
     histories: dict[int, LayerHistory] = {}
     for group in stepwise_groups(plan):
-        members = set(group)
         done = set(histories)
         lid = group[0]
         self_loop = any(c.spec.from_layer == lid for c in plan.incoming[lid])
         if len(group) == 1 and not self_loop:
-            if lid == first and plan.simulation.input_type == "state":
-                states = _input_state_history(x, plan.contexts[lid], plan.initial[lid]["s"])
-                histories[lid] = LayerHistory(states=states, phi=x if plan.contexts[lid].track_phi else None,
-                                              g=x if plan.contexts[lid].track_g else None)
-                continue
-            phi_ext = _external_drive(plan, lid, x, histories, jacobi, done)
-            if phi_ext is None:
-                phi_ext = x.new_zeros(steps, batch, plan.layers[lid].dim)
-            histories[lid] = _run_alone(plan, lid, phi_ext)
+            histories[lid] = _whole_sequence(plan, lid, x, histories, done, jacobi=jacobi, fe_steps=True)
             continue
         drive = {m: _external_drive(plan, m, x, histories, jacobi, done) for m in group}
-        histories.update(_step_together(plan, group, x, drive, members, jacobi, monitor=None))
+        histories.update(_step_together(plan, group, x, drive, jacobi, monitor=None))
     return _result(plan, {lid: histories[lid] for lid in plan.layer_ids})
 
 
@@ -285,14 +269,13 @@ def run_stepwise_reference(plan: ForwardPlan, x: Tensor, *, jacobi: bool) -> Sim
     stopping."""
     drive = {lid: (x if (lid == plan.layer_ids[0] and plan.simulation.input_type == "flux") else None)
              for lid in plan.layer_ids}
-    histories = _step_together(plan, plan.layer_ids, x, drive, set(plan.layer_ids), jacobi,
+    histories = _step_together(plan, plan.layer_ids, x, drive, jacobi,
                                monitor=_SteadyStateMonitor(plan.simulation))
     return _result(plan, histories)
 
 
 def _step_together(plan: ForwardPlan, group: list[int], x: Tensor, drive: dict[int, Tensor | None],
-                   members: set[int], jacobi: bool, monitor: _SteadyStateMonitor | None
-                   ) -> dict[int, LayerHistory]:
+                   jacobi: bool, monitor: _SteadyStateMonitor | None) -> dict[int, LayerHistory]:
     """Advance the layers ``group`` (id order) one step at a time, all together.
 
     ``drive[lid]``: the flux [T, B, D] each gets from the input and from layers outside the
@@ -302,9 +285,10 @@ def _step_together(plan: ForwardPlan, group: list[int], x: Tensor, drive: dict[i
     input_type = plan.simulation.input_type
     steps, batch, _ = x.shape
     values = {lid: plan.layers[lid].prepare(plan.contexts[lid]) for lid in group}
+    members = set(group)
     static_internal = {
-        lid: (plan.internal[lid].base if (plan.internal[lid] is not None and plan.internal[lid].is_static) else None)
-        for lid in group
+        lid: (w.base if (w is not None and w.is_static) else None)
+        for lid, w in plan.internal.items() if lid in members
     }
     drives_t = {lid: (d.unbind(0) if d is not None else None) for lid, d in drive.items()}
     state = {lid: dict(plan.initial[lid]) for lid in group}
