@@ -6,8 +6,10 @@ tensor ops per time step. The C kernel (text in ``native_scan_csource`` and
 loop in one call, with the source function evaluated inline and the internal connection's
 product through the BLAS torch links (``native_scan_build.blas_pointers``). This module checks
 what the kernel supports and calls it on raw tensor memory, split over the batch across
-``torch.get_num_threads()`` threads (ctypes releases the GIL). MultiplierNOCC's three-state
-scan has its own wrapper, ``native_scan_nocc``.
+``torch.get_num_threads()`` threads: torch's own OpenMP threads, so the kernel never competes
+with the threads torch's products leave spinning (ctypes releases the GIL). The first call
+also keeps freed host memory for reuse (``host_memory``). MultiplierNOCC's three-state scan
+has its own wrapper, ``native_scan_nocc``.
 
 Nothing depends on it: without a C compiler, or with ``SOEN_TRAIN_NATIVE=0``, the
 simulator uses the PyTorch scan (same equations; tests check both agree). Only CPU
@@ -24,7 +26,18 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 from torch import Tensor
 
-from .native_scan_build import BLAS_SWITCH, ENV_SWITCH, blas_pointers, build_error, enabled, library
+from .host_memory import retain_freed_pages
+from .native_scan_build import (
+    BLAS_SWITCH,
+    CHUNK,
+    ENV_SWITCH,
+    OPENMP_SWITCH,
+    blas_pointers,
+    build_error,
+    enabled,
+    library,
+    openmp_pointers,
+)
 from .source_functions import (
     HeavisideFitStateDep,
     RateArray,
@@ -36,7 +49,7 @@ from .source_functions import (
     TeluSource,
 )
 
-__all__ = ["BLAS_SWITCH", "ENV_SWITCH", "blas_pointers", "SOURCE_CODES", "backward", "build_error", "enabled", "forward", "library",
+__all__ = ["BLAS_SWITCH", "ENV_SWITCH", "OPENMP_SWITCH", "blas_pointers", "SOURCE_CODES", "backward", "build_error", "enabled", "forward", "library",
            "padded_rows", "source_table", "supports"]
 
 #: Source-function classes the C kernel evaluates inline, with their codes.
@@ -103,24 +116,51 @@ def _executor() -> ThreadPoolExecutor:
     return _pool["executor"]  # type: ignore[return-value]
 
 
+#: The C signature of a batch part handed to ``run_parts``.
+_PART = ctypes.CFUNCTYPE(None, ctypes.c_int)
+
+
 def _run(fn, ranges: list[Sequence[int]], make_args) -> None:
-    """Call the kernel ``fn`` on every batch range: all but the first on the worker threads,
-    the first on the calling thread (which would otherwise sit idle waiting for them)."""
+    """Call the kernel ``fn`` on every batch range, part 0 on the calling thread.
+
+    The other parts run on torch's OpenMP threads when its runtime is found (the threads
+    torch's matrix products leave spinning, so nothing competes for the cores), else on
+    worker threads of our own. Each part releases the GIL while the kernel runs.
+    """
+    retain_freed_pages()  # the next call's histories reuse this one's pages (host_memory)
     calls = [make_args(lo, hi) for lo, hi in ranges]  # in order: make_args may hand out buffers
-    futures = [_executor().submit(fn, *args) for args in calls[1:]]
-    fn(*calls[0])
-    for future in futures:
-        future.result()
+    if len(calls) == 1:
+        fn(*calls[0])
+        return
+    openmp = openmp_pointers()
+    if openmp is None:
+        futures = [_executor().submit(fn, *args) for args in calls[1:]]
+        fn(*calls[0])
+        for future in futures:
+            future.result()
+        return
+    errors: list[BaseException] = []
+
+    def part(index: int) -> None:
+        try:
+            fn(*calls[index])
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread below
+            errors.append(exc)
+
+    callback = _PART(part)
+    library().run_parts(*(ctypes.c_void_p(address) for address in openmp), ctypes.c_int(len(calls)), callback)
+    if errors:
+        raise errors[0]
 
 
 def _i(value: int) -> ctypes.c_int64:
     return ctypes.c_int64(int(value))
 
 
-def _rows_of(coeff: Tensor, batch: int, dim: int) -> tuple:
-    """(contiguous tensor, row stride) for a [D] or [B, D] coefficient (stride 0 = shared row)."""
-    coeff = coeff.contiguous()
-    return coeff, (0 if coeff.dim() == 1 else dim)
+def _per_row(coeff: Tensor, batch: int, dim: int) -> Tensor:
+    """A [D] or [B, D] coefficient as a contiguous [B, D] tensor: the kernel runs a step's rows
+    end to end, so every per-node array must repeat per batch row (a few KiB)."""
+    return coeff.expand(batch, dim).contiguous()
 
 
 def forward(X: Tensor, bias: Tensor | None, s0: Tensor, J: Tensor | None, a: Tensor, c: Tensor,
@@ -154,24 +194,21 @@ def forward(X: Tensor, bias: Tensor | None, s0: Tensor, J: Tensor | None, a: Ten
     DIB = X.new_empty(steps, batch, dim) if (DI is not None and multiplier) else None
     JT = padded_rows(J.t()) if J is not None else None
     ranges = _rows(batch, steps * batch * dim * (dim if J is not None else 1))
-    work_iter = iter([X.new_empty((3 * 4 + 14 + hi - lo) * dim) for lo, hi in ranges])
+    work_iter = iter([X.new_empty(14 * max(dim, CHUNK) + (hi - lo) * dim) for lo, hi in ranges])
     gemm, blas_threads = blas_pointers(X.dtype == torch.float64)
     inv_dphi, inv_dib, phi0, ib0, h, w = geometry
-    bias_rows, bias_sb = _rows_of(bias, batch, dim) if bias is not None else (None, 0)
-    a_rows, a_sb = _rows_of(a, batch, dim)
-    c_rows, c_sb = _rows_of(c, batch, dim)
-    py_rows, py_sb = _rows_of(phi_y, batch, dim) if multiplier else (None, 0)
-    ib_rows, ib_st, ib_sb = None, 0, 0
+    rows = {name: (None if coeff is None else _per_row(coeff, batch, dim))
+            for name, coeff in (("bias", bias), ("a", a), ("c", c), ("py", phi_y))}
+    ib_rows, ib_st = None, 0
     if IB is not None:
-        ib_rows = IB.contiguous()
+        ib_rows = IB.contiguous() if IB.dim() == 3 else _per_row(IB, batch, dim)
         ib_st = batch * dim if IB.dim() == 3 else 0
-        ib_sb = dim if IB.dim() >= 2 else 0
 
     def args(lo, hi):
-        return (_i(steps), _i(batch), _i(dim), _i(lo), _i(hi), _ptr(X), _ptr(bias_rows), _i(bias_sb),
+        return (_i(steps), _i(batch), _i(dim), _i(lo), _i(hi), _ptr(X), _ptr(rows["bias"]),
                 _ptr(s0), _ptr(JT), _i(JT.shape[1] if JT is not None else 0),
-                _ptr(a_rows), _i(a_sb), _ptr(c_rows), _i(c_sb), _ptr(ib_rows), _i(ib_st), _i(ib_sb),
-                _ptr(g_noise), _ptr(s_noise), _ptr(py_rows), _i(py_sb),
+                _ptr(rows["a"]), _ptr(rows["c"]), _ptr(ib_rows), _i(ib_st),
+                _ptr(g_noise), _ptr(s_noise), _ptr(rows["py"]),
                 ctypes.c_int(SOURCE_CODES[type(source)]), _ptr(table),
                 _i(h), _i(w), ctypes.c_double(inv_dphi), ctypes.c_double(inv_dib),
                 ctypes.c_double(phi0), ctypes.c_double(ib0), ctypes.c_int(int(slopes)),
@@ -200,13 +237,12 @@ def backward(H: Tensor, G: Tensor, DPHI: Tensor, DI: Tensor | None, J: Tensor | 
     ranges = _rows(batch, steps * batch * dim * (dim if J is not None else 1))
     work_iter = iter([G.new_empty((4 + hi - lo) * dim) for lo, hi in ranges])
     gemm, blas_threads = blas_pointers(G.dtype == torch.float64)
-    a_rows, a_sb = _rows_of(a, batch, dim)
-    c_rows, c_sb = _rows_of(c, batch, dim)
+    a_rows, c_rows = _per_row(a, batch, dim), _per_row(c, batch, dim)
     JP = padded_rows(J) if J is not None else None
 
     def args(lo, hi):
         return (_i(steps), _i(batch), _i(dim), _i(lo), _i(hi), _ptr(H), _ptr(G), _ptr(DPHI), _ptr(DI),
-                _ptr(JP), _i(JP.shape[1] if JP is not None else 0), _ptr(a_rows), _i(a_sb), _ptr(c_rows), _i(c_sb), _ptr(gH), _ptr(gG),
+                _ptr(JP), _i(JP.shape[1] if JP is not None else 0), _ptr(a_rows), _ptr(c_rows), _ptr(gH), _ptr(gG),
                 _ptr(gPHI), _ptr(P), _ptr(grad_s0), _ptr(lam_s), _ptr(lam_g), _ptr(u_di),
                 _ptr(u_di_full), _ptr(p_sum), _ptr(U), _ptr(next(work_iter)), _addr(gemm),
                 _addr(blas_threads))

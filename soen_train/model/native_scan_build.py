@@ -20,12 +20,14 @@ import warnings
 from pathlib import Path
 
 from .native_scan_ckernels import C_DENDRITE_SCAN, C_NOCC_SCAN
-from .native_scan_csource import C_BUILDING_BLOCKS
+from .native_scan_csource import C_BUILDING_BLOCKS, C_PARALLEL_PARTS
 
 ENV_SWITCH = "SOEN_TRAIN_NATIVE"
 #: "0" makes the kernel use its own blocked product for internal connections instead of the
 #: BLAS that torch links (the BLAS is faster; the switch lets tests cover both).
 BLAS_SWITCH = "SOEN_TRAIN_NATIVE_BLAS"
+#: "0" runs the batch parts on worker threads of our own instead of torch's OpenMP threads.
+OPENMP_SWITCH = "SOEN_TRAIN_NATIVE_OPENMP"
 
 _MATH = ("POW", "COS", "SIN", "EXP", "TANH", "FLOOR", "SQRT")
 
@@ -41,8 +43,11 @@ def _instantiate(real: str, suffix: str, math_suffix: str) -> str:
     return defines + template.replace("REAL", real).replace("_SUF", suffix) + undefs
 
 
-C_SOURCE = ("#include <math.h>\n#include <stdint.h>\n#define SOEN_RB 4\n#define SOEN_DB 16\n"
-            + _instantiate("float", "_f32", "f") + _instantiate("double", "_f64", ""))
+#: Values per chunk of a scan step's elementwise work (SOEN_CH in the C text).
+CHUNK = 512
+
+C_SOURCE = (f"#include <math.h>\n#include <stdint.h>\n#define SOEN_RB 4\n#define SOEN_DB 16\n#define SOEN_CH {CHUNK}\n"
+            + C_PARALLEL_PARTS + _instantiate("float", "_f32", "f") + _instantiate("double", "_f64", ""))
 _CFLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-std=c99", "-ffp-contract=off", "-fno-trapping-math"]
 
 _lock = threading.Lock()
@@ -102,6 +107,7 @@ def _build() -> ctypes.CDLL:
     for name in ENTRY_POINTS:
         for suffix in ("_f32", "_f64"):
             getattr(lib, name + suffix).restype = None
+    lib.run_parts.restype = None
     return lib
 
 
@@ -137,12 +143,18 @@ def _switched_on(name: str) -> bool:
     return os.environ.get(name, "1").strip().lower() not in ("0", "false", "off", "no")
 
 
-def _find_blas() -> dict[str, int | None]:
-    """Addresses of sgemm_, dgemm_ and MKL_Set_Num_Threads_Local in the BLAS torch links
-    (libtorch_cpu exports MKL's on x86 wheels); missing ones are None."""
+#: Symbols the kernel borrows from the libraries torch loaded: the BLAS gemm and its
+#: thread pinning (MKL, exported by libtorch_cpu on x86 wheels) and the OpenMP runtime's
+#: parallel-region entry with its thread queries (found through libtorch_cpu's dependencies).
+_TORCH_SYMBOLS = ("sgemm_", "dgemm_", "MKL_Set_Num_Threads_Local", "GOMP_parallel", "omp_get_thread_num",
+                  "omp_get_num_threads")
+
+
+def _find_torch_symbols() -> dict[str, int | None]:
+    """Addresses of ``_TORCH_SYMBOLS`` as libtorch_cpu resolves them; missing ones are None."""
     import torch
 
-    found: dict[str, int | None] = {"sgemm_": None, "dgemm_": None, "MKL_Set_Num_Threads_Local": None}
+    found: dict[str, int | None] = dict.fromkeys(_TORCH_SYMBOLS)
     try:
         lib = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"))
     except OSError:
@@ -155,16 +167,30 @@ def _find_blas() -> dict[str, int | None]:
     return found
 
 
+def _torch_symbol(name: str) -> int | None:
+    if not _blas:
+        _blas.update(_find_torch_symbols())
+    return _blas[name]  # type: ignore[return-value]
+
+
+def openmp_pointers() -> tuple[int, int, int] | None:
+    """(GOMP_parallel, omp_get_thread_num, omp_get_num_threads) of torch's OpenMP runtime, or
+    None (torch built without OpenMP, or ``SOEN_TRAIN_NATIVE_OPENMP=0``: worker threads of our
+    own then run the batch parts)."""
+    names = ("GOMP_parallel", "omp_get_thread_num", "omp_get_num_threads")
+    if not _switched_on(OPENMP_SWITCH) or any(_torch_symbol(name) is None for name in names):
+        return None
+    return tuple(_torch_symbol(name) for name in names)  # type: ignore[return-value]
+
+
 def blas_pointers(double: bool) -> tuple[int | None, int | None]:
     """(gemm, set-threads) function addresses the kernel calls for the internal-weight product,
     or (None, None) to use its own blocked product (no BLAS found, or ``SOEN_TRAIN_NATIVE_BLAS=0``).
     Only MKL's gemm is used: its thread count can be pinned to the calling thread."""
     if not _switched_on(BLAS_SWITCH):
         return None, None
-    if not _blas:
-        _blas.update(_find_blas())
-    gemm = _blas["dgemm_" if double else "sgemm_"]
-    threads = _blas["MKL_Set_Num_Threads_Local"]
+    gemm = _torch_symbol("dgemm_" if double else "sgemm_")
+    threads = _torch_symbol("MKL_Set_Num_Threads_Local")
     if gemm is None or threads is None:
         return None, None
     return gemm, threads  # type: ignore[return-value]

@@ -13,156 +13,152 @@ C_DENDRITE_SCAN = r"""
 /* ---- the scan: s_{t+1} = a*s_t + c*(G_t + gn_t) + sn_t ----
    SingleDendrite: G_t = g(phi_t, IB_t - s_t). Multiplier (py != NULL, the weight flux phi_y):
    G_t = g(phi_t + py, IB_t - s_t) - g(phi_t - py, IB_t + s_t). phi_t = X_t + bias (+ s_t J^T).
-   Rows b in [b0, b1), in blocks of SOEN_RB rows; time is the outer loop so every array
-   streams through memory once. a, c, bias, py: [B, D] rows with row stride *_sb (0 = one
-   shared row); IB: row (t, b) at t*ib_st + b*ib_sb; last dimensions are contiguous. JT is
-   the internal weight transposed and padded (JT[k*ldm + d] = J[d, k], see matvec_rows). Slopes written when asked:
-   DPHI = dG/dphi, DI = -dG/ds (the current's slope), and for a multiplier DPY = dG/dpy and
-   DIB = dG/dIB. PHIout and Gout may be NULL
-   (histories not kept: a forward without gradients). gemm (optional, see gemm_rows) computes the
-   internal term for all rows of a step at once. work: (3*SOEN_RB + 14 + b1 - b0)*D values. */
+
+   A step's rows b0..b1 lie end to end in every [T, B, D] and [B, D] array, so the
+   elementwise work of a step runs over one stretch of (b1 - b0)*D values (in chunks of
+   SOEN_CH) whatever the width: a 10-node layer costs what a 10*B-node row costs. */
+
+/* n consecutive values of a step: the drive G from phi and the state s, then the next state.
+   Pointers are at the stretch's first value; ib NULL = phi-only source, py NULL = not a
+   multiplier, gn/sn NULL = no noise. dphi (and di when ib is set; dpy, dib for a multiplier
+   when not NULL) get the slopes when `slopes` is set, else they point at scratch.
+   sc: 11 scratch vectors of n values. */
+static void dendrite_values_SUF(int64_t n, int kind, const REAL* phi, const REAL* s, REAL* s_next,
+                                const REAL* ib, const REAL* a, const REAL* c, const REAL* py,
+                                const REAL* gn, const REAL* sn, REAL* g, REAL* dphi, REAL* di,
+                                REAL* dpy, REAL* dib, int slopes, REAL* sc, const REAL* table,
+                                int64_t Ht, int64_t Wt, REAL inv_dphi, REAL inv_dib, REAL phi0, REAL ib0) {
+    REAL* cur = sc;
+    if (!py) {
+        if (ib) for (int64_t k = 0; k < n; ++k) cur[k] = ib[k] - s[k];
+        source_row_SUF(kind, n, phi, cur, g, dphi, di, slopes, table, Ht, Wt, inv_dphi, inv_dib, phi0, ib0);
+    } else {
+        REAL *f_p = sc + n, *f_m = sc + 2 * n, *c_p = sc + 3 * n, *c_m = sc + 4 * n, *g_p = sc + 5 * n;
+        REAL *g_m = sc + 6 * n, *dp_p = sc + 7 * n, *dp_m = sc + 8 * n, *di_p = sc + 9 * n, *di_m = sc + 10 * n;
+        for (int64_t k = 0; k < n; ++k) { f_p[k] = phi[k] + py[k]; f_m[k] = phi[k] - py[k]; }
+        if (ib) for (int64_t k = 0; k < n; ++k) { c_p[k] = ib[k] - s[k]; c_m[k] = ib[k] + s[k]; }
+        source_row_SUF(kind, n, f_p, c_p, g_p, dp_p, di_p, slopes, table, Ht, Wt, inv_dphi, inv_dib, phi0, ib0);
+        source_row_SUF(kind, n, f_m, c_m, g_m, dp_m, di_m, slopes, table, Ht, Wt, inv_dphi, inv_dib, phi0, ib0);
+        for (int64_t k = 0; k < n; ++k) g[k] = g_p[k] - g_m[k];
+        if (slopes) {
+            for (int64_t k = 0; k < n; ++k) dphi[k] = dp_p[k] - dp_m[k];
+            if (dpy) for (int64_t k = 0; k < n; ++k) dpy[k] = dp_p[k] + dp_m[k];
+            if (ib && dib) for (int64_t k = 0; k < n; ++k) { di[k] = di_p[k] + di_m[k]; dib[k] = di_p[k] - di_m[k]; }
+        }
+    }
+    if (gn) for (int64_t k = 0; k < n; ++k) g[k] += gn[k];
+    for (int64_t k = 0; k < n; ++k) {
+        REAL decayed = s[k] * a[k];
+        s_next[k] = decayed + c[k] * g[k];
+    }
+    if (sn) for (int64_t k = 0; k < n; ++k) s_next[k] += sn[k];
+}
+
+/* Forward scan for rows b in [b0, b1). a, c, bias, py: [B, D] (bias, py may be NULL); IB:
+   row (t, b) at t*ib_st + b*D ([B, D] or [T, B, D]; NULL for phi-only sources). JT is the
+   internal weight transposed and padded (JT[k*ldm + d] = J[d, k], see matvec_rows). Slopes
+   written when asked: DPHI = dG/dphi, DI = -dG/ds (the current's slope), and for a
+   multiplier DPY = dG/dpy and DIB = dG/dIB. PHIout and Gout may be NULL (histories not
+   kept: a forward without gradients). gemm (optional, see gemm_rows) computes the internal
+   term for all rows of a step at once. work: 14*max(D, SOEN_CH) + (b1 - b0)*D values. */
 void scan_forward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
-                      const REAL* X, const REAL* bias, int64_t bias_sb, const REAL* s0, const REAL* JT,
-                      int64_t ldm, const REAL* a, int64_t a_sb, const REAL* c, int64_t c_sb,
-                      const REAL* ib, int64_t ib_st, int64_t ib_sb,
-                      const REAL* gn, const REAL* sn, const REAL* py, int64_t py_sb,
+                      const REAL* X, const REAL* bias, const REAL* s0, const REAL* JT, int64_t ldm,
+                      const REAL* a, const REAL* c, const REAL* ib, int64_t ib_st,
+                      const REAL* gn, const REAL* sn, const REAL* py,
                       int kind, const REAL* table, int64_t Ht, int64_t Wt,
                       double inv_dphi, double inv_dib, double phi0, double ib0, int slopes,
                       REAL* Hout, REAL* Gout, REAL* PHIout, REAL* DPHI, REAL* DI,
                       REAL* DPY, REAL* DIB, REAL* work, const void* gemm, const void* blas_threads) {
-    REAL* flux_rows = work;                     /* SOEN_RB rows of X + bias */
-    REAL* phi_rows = work + SOEN_RB * D;        /* flux with the internal term when PHIout is NULL */
-    REAL* g_rows = work + 2 * SOEN_RB * D;      /* drive rows when Gout is NULL */
-    REAL* cur = work + 3 * SOEN_RB * D;
-    REAL* dp_scratch = cur + D;
-    REAL* di_scratch = cur + 2 * D;
-    REAL* f_p = cur + 3 * D; REAL* f_m = cur + 4 * D; REAL* c_p = cur + 5 * D; REAL* c_m = cur + 6 * D;
-    REAL* g_p = cur + 7 * D; REAL* g_m = cur + 8 * D; REAL* dp_p = cur + 9 * D; REAL* dp_m = cur + 10 * D;
-    REAL* di_p = cur + 11 * D; REAL* di_m = cur + 12 * D;
-    REAL* phi_all = cur + 14 * D;               /* the step's flux rows for gemm without PHIout */
+    const int64_t W = D > SOEN_CH ? D : SOEN_CH;  /* chunk length: at least one row */
+    REAL* g_scratch = work;                       /* drive chunk when Gout is NULL */
+    REAL* dp_scratch = work + W;                  /* slope chunks without slopes */
+    REAL* di_scratch = work + 2 * W;
+    REAL* sc = work + 3 * W;                      /* 11 vectors for dendrite_values */
+    REAL* phi_all = work + 14 * W;                /* the step's flux when PHIout is NULL */
     const int blas_prev = blas_threads_SUF(blas_threads, 1);
     const REAL fi_dphi = (REAL)inv_dphi, fi_dib = (REAL)inv_dib, f_phi0 = (REAL)phi0, f_ib0 = (REAL)ib0;
-    for (int64_t b = b0; b < b1; ++b)
-        for (int64_t d = 0; d < D; ++d) Hout[b * D + d] = s0[b * D + d];
+    const int64_t BD = B * D, n = (b1 - b0) * D, part = b0 * D;
+    for (int64_t k = 0; k < n; ++k) Hout[part + k] = s0[part + k];
     for (int64_t t = 0; t < T; ++t) {
-        REAL* phi_block = (JT && gemm) ? step_flux_gemm_SUF(gemm, t, B, D, b0, b1, X, bias, bias_sb,
-                                                            Hout, JT, ldm, PHIout, phi_all) : 0;
-        for (int64_t bb = b0; bb < b1; bb += SOEN_RB) {
-            const int nb = (int)(b1 - bb < SOEN_RB ? b1 - bb : SOEN_RB);
-            const REAL* phis[SOEN_RB];
-            for (int r = 0; r < nb && phi_block; ++r) phis[r] = phi_block + (bb - b0 + r) * D;
-            for (int r = 0; r < nb && !phi_block; ++r) {
-                const int64_t row = (t * B + bb + r) * D;
-                phis[r] = X + row;
-                if (bias) {
-                    const REAL* bias_row = bias + (bb + r) * bias_sb;
-                    REAL* flux = flux_rows + r * D;
-                    for (int64_t d = 0; d < D; ++d) flux[d] = X[row + d] + bias_row[d];
-                    phis[r] = flux;
+        const int64_t first = t * BD + part;      /* the stretch's start in [T, B, D] arrays */
+        const REAL* phi = X + first;
+        if (JT && gemm) {
+            phi = step_flux_gemm_SUF(gemm, t, B, D, b0, b1, X, bias, D, Hout, JT, ldm, PHIout, phi_all);
+        } else if (JT || bias) {
+            REAL* flux = (JT && PHIout) ? PHIout + first : phi_all;
+            if (bias) for (int64_t k = 0; k < n; ++k) flux[k] = X[first + k] + bias[part + k];
+            else for (int64_t k = 0; k < n; ++k) flux[k] = X[first + k];
+            for (int64_t bb = b0; JT && bb < b1; bb += SOEN_RB) {  /* += s_t JT, in place */
+                const int nb = (int)(b1 - bb < SOEN_RB ? b1 - bb : SOEN_RB);
+                const REAL* S[SOEN_RB];
+                REAL* OUT[SOEN_RB];
+                for (int r = 0; r < nb; ++r) {
+                    S[r] = Hout + first + (bb - b0 + r) * D;
+                    OUT[r] = flux + (bb - b0 + r) * D;
                 }
+                matvec_rows_SUF(nb, D, ldm, S, JT, OUT, (const REAL* const*)OUT);
             }
-            if (JT && !phi_block)
-                internal_flux_rows_SUF(nb, (t * B + bb) * D, D, ldm, Hout, JT, PHIout, phi_rows, phis);
-            for (int r = 0; r < nb; ++r) {
-                const int64_t b = bb + r;
-                const int64_t row = (t * B + b) * D;
-                const REAL* s = Hout + row;
-                REAL* s_next = Hout + row + B * D;
-                const REAL* phi = phis[r];
-                const REAL* ib_row = ib ? ib + t * ib_st + b * ib_sb : 0;
-                REAL* g = Gout ? Gout + row : g_rows + r * D;
-                if (!py) {
-                    if (ib) for (int64_t d = 0; d < D; ++d) cur[d] = ib_row[d] - s[d];
-                    source_row_SUF(kind, D, phi, cur, g, slopes ? DPHI + row : dp_scratch,
-                                   (slopes && DI) ? DI + row : di_scratch, slopes, table, Ht, Wt,
-                                   fi_dphi, fi_dib, f_phi0, f_ib0);
-                } else {
-                    const REAL* py_row = py + b * py_sb;
-                    for (int64_t d = 0; d < D; ++d) { f_p[d] = phi[d] + py_row[d]; f_m[d] = phi[d] - py_row[d]; }
-                    if (ib) for (int64_t d = 0; d < D; ++d) { c_p[d] = ib_row[d] - s[d]; c_m[d] = ib_row[d] + s[d]; }
-                    source_row_SUF(kind, D, f_p, c_p, g_p, dp_p, di_p, slopes, table, Ht, Wt,
-                                   fi_dphi, fi_dib, f_phi0, f_ib0);
-                    source_row_SUF(kind, D, f_m, c_m, g_m, dp_m, di_m, slopes, table, Ht, Wt,
-                                   fi_dphi, fi_dib, f_phi0, f_ib0);
-                    for (int64_t d = 0; d < D; ++d) g[d] = g_p[d] - g_m[d];
-                    if (slopes) {
-                        for (int64_t d = 0; d < D; ++d) {
-                            DPHI[row + d] = dp_p[d] - dp_m[d];
-                            if (DPY) DPY[row + d] = dp_p[d] + dp_m[d];
-                        }
-                        if (DI) for (int64_t d = 0; d < D; ++d) {
-                            DI[row + d] = di_p[d] + di_m[d];
-                            DIB[row + d] = di_p[d] - di_m[d];
-                        }
-                    }
-                }
-                if (gn) for (int64_t d = 0; d < D; ++d) g[d] += gn[row + d];
-                const REAL* a_row = a + b * a_sb;
-                const REAL* c_row = c + b * c_sb;
-                for (int64_t d = 0; d < D; ++d) {
-                    REAL decayed = s[d] * a_row[d];
-                    s_next[d] = decayed + c_row[d] * g[d];
-                }
-                if (sn) for (int64_t d = 0; d < D; ++d) s_next[d] += sn[row + d];
-            }
+            phi = flux;
+        }
+        const REAL* ib_step = ib ? ib + t * ib_st + part : 0;
+        for (int64_t k0 = 0; k0 < n; k0 += W) {
+            const int64_t len = n - k0 < W ? n - k0 : W, at = first + k0, in_row = part + k0;
+            dendrite_values_SUF(len, kind, phi + k0, Hout + at, Hout + at + BD,
+                                ib_step ? ib_step + k0 : 0, a + in_row, c + in_row, py ? py + in_row : 0,
+                                gn ? gn + at : 0, sn ? sn + at : 0, Gout ? Gout + at : g_scratch,
+                                slopes ? DPHI + at : dp_scratch, (slopes && DI) ? DI + at : di_scratch,
+                                DPY ? DPY + at : 0, DIB ? DIB + at : 0, slopes, sc,
+                                table, Ht, Wt, fi_dphi, fi_dib, f_phi0, f_ib0);
         }
     }
     blas_threads_SUF(blas_threads, blas_prev);
 }
 
 /* Adjoint recursion for rows b in [b0, b1): P = dL/dphi plus per-row sums for a, c, IB and bias.
-   grad_s0 holds dL/ds_{t+1} while time runs backwards and ends as dL/ds_0. U (optional) gets
-   u_t = dL/dG_t per step. gemm as in scan_forward. work: (SOEN_RB + b1 - b0)*D values. */
+   a, c: [B, D]. grad_s0 holds dL/ds_{t+1} while time runs backwards and ends as dL/ds_0. U
+   (optional) gets u_t = dL/dG_t per step. gemm as in scan_forward; without it the internal
+   term runs in blocks of SOEN_RB rows. work: (SOEN_RB + b1 - b0)*D values. */
 void scan_backward_SUF(int64_t T, int64_t B, int64_t D, int64_t b0, int64_t b1,
                        const REAL* Hs, const REAL* G, const REAL* DPHI, const REAL* DI, const REAL* J,
-                       int64_t ldm, const REAL* a, int64_t a_sb, const REAL* c, int64_t c_sb,
+                       int64_t ldm, const REAL* a, const REAL* c,
                        const REAL* gH, const REAL* gG, const REAL* gPHI,
                        REAL* P, REAL* grad_s0, REAL* lam_s, REAL* lam_g, REAL* u_di, REAL* u_di_full,
                        REAL* p_sum, REAL* U, REAL* work, const void* gemm, const void* blas_threads) {
     REAL* acc_rows = work;
     REAL* nxt_all = work + SOEN_RB * D;         /* dL/ds_t of rows b0..b1 while step t is done */
     const int blas_prev = blas_threads_SUF(blas_threads, 1);
-    for (int64_t b = b0; b < b1; ++b)
-        for (int64_t d = 0; d < D; ++d) {
-            grad_s0[b * D + d] = gH ? gH[(T * B + b) * D + d] : 0;
-            lam_s[b * D + d] = 0; lam_g[b * D + d] = 0; u_di[b * D + d] = 0; p_sum[b * D + d] = 0;
-        }
+    const int64_t BD = B * D, part = b0 * D;
+    const int64_t rows_per_block = (J && !gemm) ? SOEN_RB : b1 - b0;
+    for (int64_t k = part; k < b1 * D; ++k) {
+        grad_s0[k] = gH ? gH[T * BD + k] : 0;
+        lam_s[k] = 0; lam_g[k] = 0; u_di[k] = 0; p_sum[k] = 0;
+    }
     for (int64_t t = T - 1; t >= 0; --t) {
-        for (int64_t bb = b0; bb < b1; bb += SOEN_RB) {
-            const int nb = (int)(b1 - bb < SOEN_RB ? b1 - bb : SOEN_RB);
-            for (int r = 0; r < nb; ++r) {
-                const int64_t b = bb + r;
-                const int64_t row = (t * B + b) * D;
-                const REAL* lam = grad_s0 + b * D;
-                const REAL* a_row = a + b * a_sb;
-                const REAL* c_row = c + b * c_sb;
-                REAL* p_row = P + row;
-                REAL* ls = lam_s + b * D;
-                REAL* lg = lam_g + b * D;
-                REAL* ps = p_sum + b * D;
-                REAL* nxt = nxt_all + (b - b0) * D;
-                for (int64_t d = 0; d < D; ++d) {
-                    REAL l = lam[d];
-                    REAL u = l * c_row[d] + (gG ? gG[row + d] : 0);
-                    if (U) U[row + d] = u;
-                    REAL p = u * DPHI[row + d] + (gPHI ? gPHI[row + d] : 0);
-                    p_row[d] = p;
-                    ps[d] += p;
-                    ls[d] += l * Hs[row + d];
-                    lg[d] += l * G[row + d];
-                    REAL n = l * a_row[d] + (gH ? gH[row + d] : 0);
-                    if (DI) {
-                        REAL udi = u * DI[row + d];
-                        u_di[b * D + d] += udi;
-                        if (u_di_full) u_di_full[row + d] = udi;
-                        n -= udi;
-                    }
-                    nxt[d] = n;
+        for (int64_t bb = b0; bb < b1; bb += rows_per_block) {
+            const int nb = (int)(b1 - bb < rows_per_block ? b1 - bb : rows_per_block);
+            const int64_t r0 = bb * D, at0 = t * BD + r0;   /* block start in [B, D] and [T, B, D] */
+            REAL* nxt = nxt_all + (bb - b0) * D;
+            for (int64_t k = 0; k < nb * D; ++k) {
+                const int64_t rk = r0 + k, at = at0 + k;
+                REAL l = grad_s0[rk];
+                REAL u = l * c[rk] + (gG ? gG[at] : 0);
+                if (U) U[at] = u;
+                REAL p = u * DPHI[at] + (gPHI ? gPHI[at] : 0);
+                P[at] = p;
+                p_sum[rk] += p;
+                lam_s[rk] += l * Hs[at];
+                lam_g[rk] += l * G[at];
+                REAL nx = l * a[rk] + (gH ? gH[at] : 0);
+                if (DI) {
+                    REAL udi = u * DI[at];
+                    u_di[rk] += udi;
+                    if (u_di_full) u_di_full[at] = udi;
+                    nx -= udi;
                 }
+                nxt[k] = nx;
             }
             if (J && !gemm)
-                adjoint_internal_rows_SUF(nb, P + (t * B + bb) * D, D, ldm, J, acc_rows,
-                                          nxt_all + (bb - b0) * D);
+                adjoint_internal_rows_SUF(nb, P + at0, D, ldm, J, acc_rows, nxt);
         }
         adjoint_finish_step_SUF(gemm, b1 - b0, D, ldm, P + (t * B + b0) * D, J, nxt_all, grad_s0 + b0 * D);
     }

@@ -8,6 +8,31 @@ The kernels that use these pieces are in ``native_scan_ckernels``.
 
 from __future__ import annotations
 
+#: ``run_parts``: runs a part callback on each thread of torch's own OpenMP pool (no float type).
+C_PARALLEL_PARTS = r"""
+/* ---- the batch parts of a scan on torch's OpenMP threads ----
+   gomp_parallel, thread_num and num_threads are GOMP_parallel, omp_get_thread_num and
+   omp_get_num_threads of the OpenMP runtime torch loaded, so the parts run on the threads
+   torch's own ops use (and leave spinning) instead of competing with them for the cores.
+   Thread i runs parts i, i + team size, ... (part 0 on the calling thread); a smaller team
+   than asked for still runs every part. */
+typedef void (*part_fn_t)(int);
+typedef void (*gomp_parallel_t)(void (*)(void*), void*, unsigned, unsigned);
+struct soen_parts { part_fn_t fn; int n; int (*thread_num)(void); int (*num_threads)(void); };
+
+static void soen_parts_body(void* data) {
+    const struct soen_parts* parts = (const struct soen_parts*)data;
+    const int team = parts->num_threads();
+    for (int i = parts->thread_num(); i < parts->n; i += team) parts->fn(i);
+}
+
+void run_parts(const void* gomp_parallel, const void* thread_num, const void* num_threads, int n,
+               part_fn_t fn) {
+    struct soen_parts parts = {fn, n, (int (*)(void))thread_num, (int (*)(void))num_threads};
+    ((gomp_parallel_t)gomp_parallel)(soen_parts_body, &parts, (unsigned)n, 0u);
+}
+"""
+
 #: Source functions over one row of n points and ``matvec_rows`` (the internal-weight product).
 C_BUILDING_BLOCKS = r"""
 /* ---- source functions over one row of n points (simple loops the compiler vectorises) ---- */
