@@ -52,7 +52,7 @@ _CFLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-std=c99", "-ffp-contrac
 
 _lock = threading.Lock()
 _state: dict[str, object] = {"lib": None, "tried": False, "error": None}
-_blas: dict[str, object] = {}
+_symbols: dict[str, object] = {}  # _TORCH_SYMBOLS, looked up once
 
 
 def _cache_dir() -> Path:
@@ -168,9 +168,9 @@ def _find_torch_symbols() -> dict[str, int | None]:
 
 
 def _torch_symbol(name: str) -> int | None:
-    if not _blas:
-        _blas.update(_find_torch_symbols())
-    return _blas[name]  # type: ignore[return-value]
+    if not _symbols:
+        _symbols.update(_find_torch_symbols())
+    return _symbols[name]  # type: ignore[return-value]
 
 
 def openmp_pointers() -> tuple[int, int, int] | None:
