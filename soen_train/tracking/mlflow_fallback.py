@@ -18,6 +18,7 @@ import base64
 import json
 import logging
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +26,7 @@ from argparse import Namespace
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
 
+from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import MLFlowLogger
 from lightning.pytorch.loggers.logger import Logger, rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
@@ -157,16 +159,20 @@ class LocalMLflowLog(Logger):
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: Optional[int] = None,
-                    unconfirmed_since: Optional[int] = None) -> None:
+                    unconfirmed_since: Optional[int] = None, timestamp: Optional[int] = None) -> None:
         """Record each metric value with its step and a millisecond timestamp.
 
         Args:
+            metrics: metric name -> value.
+            step: the training step the values belong to (0 when None).
             unconfirmed_since: set for the values of the call to the server that failed: the
-                server may have stored them before its answer was lost. The value is the time
-                (ms) that call started; the upload skips such a value when the run already
-                holds it with a timestamp from then on.
+                server may have stored them before its answer was lost. The value is the
+                earliest timestamp (ms) the server could have stored them with; the upload
+                skips such a value when the run already holds it with a timestamp from then on.
+            timestamp: when the values were logged (ms; default now): a batch that waited in
+                `ResilientMLFlowLogger` keeps the times its values were logged at.
         """
-        now = int(time.time() * 1000)
+        now = int(time.time() * 1000) if timestamp is None else int(timestamp)
         for key, value in metrics.items():
             entry = {"kind": "metric", "key": key, "value": float(value),
                      "step": int(step or 0), "timestamp": now}
@@ -327,16 +333,35 @@ def _main(argv: Optional[List[str]] = None) -> None:
 
 
 class ResilientMLFlowLogger(MLFlowLogger):
-    """Lightning's MLflow logger that survives the store going away mid-run.
+    """Lightning's MLflow logger that survives the store going away mid-run, and sends metric
+    values in batches.
 
     The first failed call warns once and switches the rest of the run to a local JSONL log
     (same format as `LocalMLflowLog`, uploadable later); training is never interrupted.
+
+    Metric values wait in memory, each with the time it was logged, and go to the store in one
+    ``log_batch`` (one store write instead of one per logging step: on a SQLite store a write
+    costs milliseconds, as much as a small SOEN's training step). They are sent when
+    ``MAX_WAITING_VALUES`` wait or the oldest waited ``MAX_WAIT_S``, before every checkpoint
+    is written (`flush_waiting_metrics`: Lightning's through `MetricsFlush`, the JAX loop's
+    directly), when each epoch starts, and when the run ends. A
+    checkpoint therefore never holds a step whose values are not in the store: a run killed
+    with SIGKILL and resumed from its checkpoint loses no value, it logs again the steps after
+    the checkpoint, as it would without batching.
     """
+
+    #: values (not calls) waiting at most; MLflow takes at most 1000 metrics per batch
+    MAX_WAITING_VALUES = 1000
+    #: seconds the oldest waiting value may wait before the next logging call sends them
+    MAX_WAIT_S = 5.0
 
     def __init__(self, *args: Any, offline_dir: Path, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._offline_dir = Path(offline_dir)
         self._offline: Optional[LocalMLflowLog] = None
+        #: (metrics, step, timestamp ms) of the values not sent yet
+        self._waiting: List[Any] = []
+        self._waiting_values = 0
 
     def _go_offline(self, err: BaseException) -> LocalMLflowLog:
         if self._offline is None:
@@ -360,16 +385,44 @@ class ResilientMLFlowLogger(MLFlowLogger):
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: Optional[int] = None) -> None:
-        """Log metrics to MLflow; on a store failure, to the local file from then on."""
-        if self._offline is None:
-            sent_from = int(time.time() * 1000)
-            try:
-                return super().log_metrics(metrics, step)
-            except Exception as err:  # noqa: BLE001
-                # the server may have stored these before the connection broke: the upload checks
-                self._go_offline(err).log_metrics(metrics, step, unconfirmed_since=sent_from)
-                return
-        self._offline.log_metrics(metrics, step)
+        """Queue metrics for MLflow (sent in batches, see the class); on a store failure, to
+        the local file from then on."""
+        if self._offline is not None:
+            self._offline.log_metrics(metrics, step)
+            return
+        now = int(time.time() * 1000)
+        kept = {}
+        for key, value in metrics.items():
+            if isinstance(value, str):
+                log.warning("Discarding metric with string value %s=%s.", key, value)
+                continue
+            kept[re.sub("[^a-zA-Z0-9_/. -]+", "", key)] = value  # the characters MLflow allows
+        self._waiting.append((kept, int(step or 0), now))
+        self._waiting_values += len(kept)
+        if (self._waiting_values >= self.MAX_WAITING_VALUES
+                or now - self._waiting[0][2] >= 1000 * self.MAX_WAIT_S):
+            self.flush_metrics()
+
+    @rank_zero_only
+    def flush_metrics(self) -> None:
+        """Send every waiting value to the store now (each with the time it was logged)."""
+        if not self._waiting or self._offline is not None:
+            return
+        from mlflow.entities import Metric
+
+        waiting, self._waiting, self._waiting_values = self._waiting, [], 0
+        values = [Metric(key=key, value=value, timestamp=stamp, step=step)
+                  for metrics, step, stamp in waiting for key, value in metrics.items()]
+        try:
+            for start in range(0, len(values), 1000):
+                self.experiment.log_batch(run_id=self.run_id, metrics=values[start:start + 1000],
+                                          **self._log_batch_kwargs)
+        except Exception as err:  # noqa: BLE001
+            # the server may have stored some before the connection broke, each with its own
+            # timestamp: the upload checks them from that time on
+            offline = self._go_offline(err)
+            for metrics, step, stamp in waiting:
+                offline.log_metrics(metrics, step, unconfirmed_since=stamp, timestamp=stamp)
 
     @rank_zero_only
     def log_artifact_file(self, path: Path) -> None:
@@ -387,12 +440,35 @@ class ResilientMLFlowLogger(MLFlowLogger):
         # a pre-empted run (SIGTERM/SIGINT) ends KILLED rather than FAILED
         if status == "failed" and getattr(self, "soen_final_status", None):
             status = self.soen_final_status
+        self.flush_metrics()
         if self._offline is None:
             try:
                 return super().finalize(status)
             except Exception as err:  # noqa: BLE001
                 self._go_offline(err)
         self._offline.finalize(status)
+
+
+def flush_waiting_metrics(loggers: List[Any]) -> None:
+    """Send the metric values any of ``loggers`` holds back (`ResilientMLFlowLogger`); every
+    checkpoint writer calls this first, so that no checkpoint runs ahead of the store."""
+    for logger in loggers:
+        flush = getattr(logger, "flush_metrics", None)
+        if flush is not None:
+            flush()
+
+
+class MetricsFlush(Callback):
+    """`flush_waiting_metrics` before each Lightning checkpoint is written and when each
+    training epoch starts (an epoch's values are in the store while the next one trains)."""
+
+    def on_save_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: Dict[str, Any]) -> None:
+        """Lightning builds the checkpoint's contents: the file is written right after."""
+        flush_waiting_metrics(trainer.loggers)
+
+    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        """The previous epoch's end-of-epoch values are logged by now."""
+        flush_waiting_metrics(trainer.loggers)
 
 
 if __name__ == "__main__":

@@ -253,6 +253,10 @@ def build_trainer(
 ) -> pl.Trainer:
     """The pl.Trainer for a repeat, from the `training`, `logging` and `profiler` sections."""
     t, p = cfg.training, cfg.profiler
+    if any(hasattr(lgr, "flush_metrics") for lgr in loggers):  # a logger that sends in batches
+        from soen_train.tracking.mlflow_fallback import MetricsFlush
+
+        callbacks = [*callbacks, MetricsFlush()]
     kwargs: Dict[str, Any] = dict(
         max_epochs=t.max_epochs,
         accelerator=t.accelerator,

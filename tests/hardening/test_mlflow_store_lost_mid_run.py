@@ -14,11 +14,13 @@ def test_store_replaced_by_garbage_mid_run_switches_to_the_local_log(tmp_path):
     logger = ResilientMLFlowLogger(experiment_name="e", run_name="r", tracking_uri=f"sqlite:///{db}",
                                    offline_dir=tmp_path / "logs")
     logger.log_metrics({"val_loss": 0.5}, step=1)
+    logger.flush_metrics()  # values go in batches (tests/tracking/test_mlflow_batches.py)
     assert logger.experiment.get_metric_history(logger.run_id, "val_loss")[0].value == 0.5
 
     logger.experiment._tracking_client.store.engine.dispose()  # drop pooled connections
     db.write_bytes(b"\0" * 4096)  # the store is gone: a real, unreadable file now
-    logger.log_metrics({"val_loss": 0.25}, step=2)  # must not raise
+    logger.log_metrics({"val_loss": 0.25}, step=2)
+    logger.flush_metrics()  # must not raise
     logger.log_hyperparams({"lr": 0.01})
     logger.finalize("success")
 

@@ -200,8 +200,10 @@ def test_a_reply_lost_after_the_server_stored_the_metrics_is_not_uploaded_twice(
                                        tracking_uri=f"http://127.0.0.1:{proxy.port}",
                                        offline_dir=tmp_path / "logs")
         logger.log_metrics({"val_loss": 0.5, "epoch": 0.0}, step=1)
+        logger.flush_metrics()  # values go to the server in batches: send this one now
         proxy.drop_next_reply()
-        logger.log_metrics({"val_loss": 0.25, "epoch": 1.0}, step=2)  # stored; the answer is lost
+        logger.log_metrics({"val_loss": 0.25, "epoch": 1.0}, step=2)
+        logger.flush_metrics()  # stored; the answer is lost
         assert proxy.dropped.is_set()
         logger.log_metrics({"val_loss": 0.125, "epoch": 1.0}, step=2)  # offline: the same step again
         logger.finalize("success")

@@ -39,7 +39,11 @@ log = logging.getLogger("soen_train.jax")
 
 
 def write_checkpoint(trainer: "JaxTrainer", path: Path) -> Path:
-    """Write the trainer's weights, optimiser state and bookkeeping to ``path`` (+ its .soen)."""
+    """Write the trainer's weights, optimiser state and bookkeeping to ``path`` (+ its .soen),
+    after the loggers have sent every metric value logged so far."""
+    from soen_train.tracking.mlflow_fallback import flush_waiting_metrics
+
+    flush_waiting_metrics(trainer.loggers)
     leaves, treedef = jax.tree_util.tree_flatten(trainer.opt_state)
     params = {k: np.asarray(v) for k, v in trainer.params().items()}
     schedule = trainer.schedules.lr
