@@ -24,7 +24,7 @@ from soen_train.config.overrides import (
     one_line,
     parse_command_line,
 )
-from soen_train.config.secrets import move_secret_overrides_to_env, redact
+from soen_train.config.secrets import may_hold_secrets, move_secret_overrides_to_env, redact
 from soen_train.config.startup_checks import check_before_start
 from soen_train.config.store import register_configs
 from soen_train.errors import SOENError
@@ -69,7 +69,7 @@ def _fetch_dataset_sources(job_cfgs: List[Any]) -> None:
 def _redact_saved_config(job_dir: Path) -> None:
     """Mask secrets in the config copy Hydra saved before the job started."""
     saved = job_dir / ".hydra" / "config.yaml"
-    if saved.is_file():
+    if saved.is_file() and may_hold_secrets(saved.read_text()):
         data = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
         clean = redact(data)
         if clean != data:

@@ -85,6 +85,8 @@ class OptunaSweeper(Sweeper):
         self.hydra_context: Optional[HydraContext] = None
         self.config: Optional[DictConfig] = None
         self.launcher: Optional[Launcher] = None
+        #: composition keys (``SearchSpace.composition_key``) of job overrides checked already
+        self._composed: set = set()
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -252,7 +254,7 @@ class OptunaSweeper(Sweeper):
                 task_overrides + trial_env_overrides(url, study_name, trial.number, pass_url)
             )
         try:
-            self.validate_batch_is_legal(job_overrides)
+            self._validate_new_compositions(trials, job_overrides, space)
             # Job numbers follow trial numbers, so job dirs (hydra.sweep.subdir) match trials
             # and a resumed sweep does not overwrite the dirs of earlier trials. Another
             # sweeper on the study may hold the numbers in between: launch each run of
@@ -276,6 +278,20 @@ class OptunaSweeper(Sweeper):
         for trial, job in zip(trials, returns, strict=True):
             stop = self._tell(study, trial, job) or stop
         return stop
+
+    def _validate_new_compositions(
+        self, trials: Sequence[Any], job_overrides: List[List[str]], space: Any
+    ) -> None:
+        """Hydra's early composition check, for the jobs whose overrides differ from every
+        checked one in more than numbers (the trial number and the sampled floats and ints)."""
+        fresh, keys = [], []
+        for trial, overrides in zip(trials, job_overrides, strict=True):
+            key = space.composition_key(trial.params)
+            if key not in self._composed and key not in keys:
+                fresh.append(overrides)
+                keys.append(key)
+        self.validate_batch_is_legal(fresh)
+        self._composed.update(keys)
 
     def _tell(self, study: Any, trial: Any, job: JobReturn) -> bool:
         """Record one job's outcome in its trial; True if the sampler asked the study to stop."""

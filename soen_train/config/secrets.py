@@ -40,6 +40,19 @@ def move_secret_overrides_to_env(args: List[str]) -> List[str]:
     return kept
 
 
+#: A secret-looking key and the rest of its line in YAML text (block or flow style, quoted or not).
+_SECRET_ENTRY = re.compile(SECRET_KEY.pattern + r"""\w*['"]?[ \t]*:[ \t]*([^\n]*)""", re.IGNORECASE)
+_EMPTY_VALUES = {"null", "~", "''", '""', "null,", "null}"}
+
+
+def may_hold_secrets(yaml_text: str) -> bool:
+    """False only when every secret-looking key in ``yaml_text`` is set to null or the empty
+    string on its own line, so `redact` would leave the parsed document as it is; a cheap test
+    that spares a full parse of a saved config. Conservative: a key whose value continues on
+    the next lines (a nested mapping, a block scalar) counts as holding a secret."""
+    return any(m.group(2).strip() not in _EMPTY_VALUES for m in _SECRET_ENTRY.finditer(yaml_text))
+
+
 def redact(obj: Any) -> Any:
     """A copy of nested dicts/lists with every secret-looking key's value masked."""
     if isinstance(obj, Mapping):

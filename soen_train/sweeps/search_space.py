@@ -102,6 +102,20 @@ class SearchSpace:
         searched = [f"{key}={p.override_text(values[key])}" for key, p in self.params.items()]
         return list(self.fixed_overrides) + searched
 
+    def composition_key(self, values: Mapping[str, Any]) -> Tuple[str, ...]:
+        """What decides whether a job's override list composes: its overrides with each numeric
+        value (float or int distribution) replaced by a placeholder. A number never changes
+        which config files a composition reads, so jobs with one key compose alike and the
+        sweeper checks one of them (``Sweeper.validate_batch_is_legal`` costs a full Hydra
+        composition per job)."""
+        numeric = (FloatDistribution, IntDistribution)
+        searched = [
+            f"{key}=<{type(p.distribution).__name__}>" if isinstance(p.distribution, numeric)
+            else f"{key}={p.override_text(values[key])}"
+            for key, p in self.params.items()
+        ]
+        return tuple(self.fixed_overrides) + tuple(searched)
+
     def grid(self) -> Dict[str, List[Any]]:
         """The full grid (key -> values) for Optuna's GridSampler."""
         return {key: p.grid_values() for key, p in self.params.items()}

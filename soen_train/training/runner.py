@@ -22,7 +22,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from soen_train.config.errors import ConfigError
 from soen_train.config.loading import save_job_config
 from soen_train.config.schema import SOENTrainConfig
-from soen_train.config.secrets import redact
+from soen_train.config.secrets import may_hold_secrets, redact
 from soen_train.errors import RunInterrupted
 from soen_train.run_record import build_run_record, log_run_record, write_run_record
 from soen_train.training.checkpointing import (
@@ -395,7 +395,7 @@ def _redact_multirun_file(sweep_dir: Path) -> None:
     from omegaconf import OmegaConf
 
     path = Path(sweep_dir) / "multirun.yaml"
-    if not path.is_file():
+    if not path.is_file() or not may_hold_secrets(path.read_text()):
         return
     data = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
     clean = redact(data)

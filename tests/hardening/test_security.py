@@ -123,6 +123,30 @@ def test_secrets_never_reach_files_mlflow_tensorboard_or_logs(cli_here, tmp_path
     assert run.data.tags.get("team") == "soen" and run.data.tags.get("api_token") == "***"
 
 
+@pytest.mark.parametrize("text,holds", [
+    ("logging:\n  mlflow_password: null\n  lr: 0.1\n", False),
+    ("a: {password: null}\nb: ''\n", False),
+    ("'api_token': ''\n", False),
+    ("logging:\n  mlflow_password: hunter2\n", True),
+    ("a: {password: null, token: abc}\n", True),  # the second key of the line holds one
+    ("secrets:\n  db: abc\n", True),  # a nested mapping under a secret key
+    ("api_key: |\n  abc\n", True),  # a block scalar
+    ("- credential: abc\n", True),
+    ("lr: 0.1\nname: password\n", False),  # the word as a value is no key
+])
+def test_the_secret_prefilter_never_skips_a_file_redact_would_change(text, holds):
+    """``may_hold_secrets`` lets a saved config skip its parse only when `redact` would change
+    nothing; every case where redaction masks a value must say True."""
+    from omegaconf import OmegaConf
+
+    from soen_train.config.secrets import may_hold_secrets, redact
+
+    data = OmegaConf.to_container(OmegaConf.create(text), resolve=False)
+    changes = redact(data) != data
+    assert may_hold_secrets(text) is holds
+    assert holds or not changes
+
+
 def test_secrets_never_reach_the_files_of_a_multirun(cli_here, tmp_path):
     """With -m, Hydra writes the whole config into <sweep dir>/multirun.yaml and each job's
     .hydra folder: a password from a config file or the command line is masked everywhere."""

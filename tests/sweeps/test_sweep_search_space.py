@@ -77,6 +77,19 @@ def test_job_overrides_parse_back_to_the_sampled_values() -> None:
         assert parsed_value(space.job_overrides({**values, "name": tricky})[3]) == tricky
 
 
+def test_composition_key_ignores_numbers_but_not_choices() -> None:
+    """Jobs that differ only in sampled numbers compose alike (one early check for all); a
+    categorical value may name a config group option, so it stays in the key."""
+    space = build_search_space(
+        {"lr": "tag(log, interval(1e-4, 1e-1))", "n": "range(1, 10, 2)", "model": "choice(a, b)"},
+        ["fixed=7"],
+    )
+    key = space.composition_key({"lr": 1e-3, "n": 3, "model": "a"})
+    assert key == space.composition_key({"lr": 5e-2, "n": 9, "model": "a"})
+    assert key != space.composition_key({"lr": 1e-3, "n": 3, "model": "b"})
+    assert key[0] == "fixed=7" and "model=a" in key
+
+
 def test_grid_lists_every_discrete_value() -> None:
     space = build_search_space({"n": "range(0, 6, 2)", "f": "range(0.5, 2.0, 0.5)", "c": "x,y"}, [])
     assert space.grid() == {"n": [0, 2, 4], "f": [0.5, 1.0, 1.5], "c": ["x", "y"]}
