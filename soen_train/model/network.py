@@ -324,20 +324,27 @@ class SOENModel(nn.Module):
     # ------------------------------------------------------------------------------------
     # Simulation
     # ------------------------------------------------------------------------------------
+    def _placement_sources(self) -> tuple[tuple[nn.Module, str] | None, tuple[nn.Module, str] | None]:
+        """Where the dtype and device of a forward come from: (module, attribute) of the first
+        parameter (else floating buffer) and of the first buffer (else parameter).
+
+        Found once (the module tree does not change after construction) and read anew each
+        call, so ``.to()``, ``.double()`` and ``load_state_dict(assign=True)`` are followed
+        without walking every submodule per forward."""
+        if getattr(self, "_placement_cache", None) is None:
+            params = [(m, n) for m in self.modules() for n in m._parameters if m._parameters[n] is not None]
+            buffers = [(m, n) for m in self.modules() for n in m._buffers if m._buffers[n] is not None]
+            floating = [(m, n) for m, n in buffers if m._buffers[n].is_floating_point()]
+            self._placement_cache = ((params or floating or [None])[0], (buffers or params or [None])[0])
+        return self._placement_cache
+
     def _dtype(self) -> torch.dtype:
-        for param in self.parameters():
-            return param.dtype
-        for buf in self.buffers():
-            if buf.is_floating_point():
-                return buf.dtype
-        return torch.float32
+        source = self._placement_sources()[0]
+        return torch.float32 if source is None else getattr(*source).dtype
 
     def _device(self) -> torch.device:
-        for buf in self.buffers():
-            return buf.device
-        for param in self.parameters():
-            return param.device
-        return torch.device("cpu")
+        source = self._placement_sources()[1]
+        return torch.device("cpu") if source is None else getattr(*source).device
 
     def _check_input(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
@@ -385,13 +392,25 @@ class SOENModel(nn.Module):
             states[lid] = layer.initial_state(s0, supplied[lid])
         return states
 
+    def _dt_constant(self, ref: Tensor) -> Tensor:
+        """The fixed step as a 0-dim tensor of ``ref``'s dtype and device, made once per
+        (dt, dtype, device) rather than per forward (nothing writes into it). Made outside
+        inference mode, so a validation pass under ``torch.inference_mode`` never leaves an
+        inference tensor that a later training step would have to save for backward."""
+        key = (self._arch.simulation.dt, ref.dtype, ref.device)
+        cached = getattr(self, "_dt_cache", None)
+        if cached is None or cached[0] != key:
+            with torch.inference_mode(False):
+                cached = (key, torch.tensor(key[0], dtype=ref.dtype, device=ref.device))
+            self._dt_cache = cached
+        return cached[1]
+
     def _plan(self, x: Tensor, initial_states: Mapping[Any, Any] | None, track_phi: bool,
               track_g: bool) -> ForwardPlan:
         batch, steps = int(x.shape[0]), int(x.shape[1])
         sim = self._arch.simulation
         training = bool(self.training)
-        dt = self.dt_parameter.to(x.dtype) if sim.dt_learnable else torch.tensor(
-            sim.dt, dtype=x.dtype, device=x.device)
+        dt = self.dt_parameter.to(x.dtype) if sim.dt_learnable else self._dt_constant(x)
         contexts, layers = {}, {}
         for spec in self._arch.layers:
             active = training and (spec.noise.is_active() or spec.perturb.is_active())

@@ -22,6 +22,8 @@ from .spec_types import NoiseSpec, PerturbSpec
 class NoiseRuntime:
     """Noise/perturbation of one layer for one forward pass (offsets drawn at creation)."""
 
+    _INACTIVE: NoiseRuntime | None = None
+
     def __init__(self, noise: NoiseSpec, perturb: PerturbSpec, *, batch: int, dim: int,
                  device: torch.device, dtype: torch.dtype, active: bool) -> None:
         self.noise = noise
@@ -40,9 +42,12 @@ class NoiseRuntime:
 
     @classmethod
     def inactive(cls) -> NoiseRuntime:
-        """A runtime that never changes anything (eval mode, or nothing configured)."""
-        return cls(NoiseSpec(), PerturbSpec(), batch=0, dim=0, device=torch.device("cpu"),
-                   dtype=torch.float32, active=False)
+        """A runtime that never changes anything (eval mode, or nothing configured); one shared
+        instance, since an inactive runtime holds no draws."""
+        if cls._INACTIVE is None:
+            cls._INACTIVE = cls(NoiseSpec(), PerturbSpec(), batch=0, dim=0, device=torch.device("cpu"),
+                                dtype=torch.float32, active=False)
+        return cls._INACTIVE
 
     def offset(self, key: str) -> Tensor | None:
         """The per-forward offset [B, D] of ``key`` (None when not perturbed)."""

@@ -96,6 +96,24 @@ def test_one_dimensional_initial_states_broadcast_over_the_batch():
     assert torch.equal(out_vec, out_mat) and torch.equal(out_vec[:, 0], vector.expand(4, 2))
 
 
+def test_a_forward_follows_the_model_to_another_dtype_and_back():
+    """The dtype a forward casts its input to is read from the model's own tensors each call:
+    ``.float()``, ``.double()`` and ``load_state_dict(assign=True)`` are all followed, and the
+    cached dt constant made under inference mode still trains."""
+    model = one_layer("SingleDendrite", dim=2)  # float64
+    for param in model.parameters():
+        param.requires_grad_(True)  # so that the backward saves dt * gamma's factors
+    x = torch.rand(4, 3, 2)
+    assert model(x).dtype == F64
+    with torch.inference_mode():
+        assert model.float()(x).dtype == torch.float32
+    model(x).sum().backward()  # the float32 dt made under inference mode can be saved
+    assert model.layer(0).gamma_plus.grad is not None
+    state = {k: v.double() for k, v in model.state_dict().items()}
+    model.load_state_dict(state, assign=True)
+    assert model(x).dtype == F64
+
+
 def test_bad_inputs_and_states_are_clear_errors():
     model = one_layer("SingleDendrite", dim=2)
     with pytest.raises(ValueError, match="input has 3 features but the first layer \\(id 0\\) has dim 2"):
