@@ -13,7 +13,9 @@ starts) to the last write of its `soen_result.json`; training time = the `train_
 result records per repeat (Trainer.fit only); overhead = wall - training (config, data, model
 build, loggers, test pass, result writing; plus the imports in the first job of each process).
 The machine's load average (1 min) is printed before and after each sweep: on a shared machine
-the figures only mean something next to it.
+the figures only mean something next to it. Besides the whole command's trials/min, each sweep
+prints the time before its first job and after its last, and the trials/min from the first
+job's start to the last job's end (what a long sweep approaches: the start-up is paid once).
 
 SLURM mode also gives the per-trial overhead from SLURM's job start (`StartTime`, whole
 seconds) to the job's first training step (wall time of its first `train_loss_step` event in
@@ -61,6 +63,9 @@ class JobTiming:
     logs_dirs: list[str] = field(default_factory=list)
     #: the process that ran the job (its pid; persistent workers run several jobs)
     worker_pid: int = 0
+    #: wall-clock times (s since the epoch) the job started and ended
+    started: float = 0.0
+    ended: float = 0.0
 
     @property
     def overhead_s(self) -> float:
@@ -80,11 +85,22 @@ class SweepTiming:
     start_to_first_step_s: list[float] = field(default_factory=list)
     #: the machine's 1-minute load average before and after the sweep
     load: tuple[float, float] = (0.0, 0.0)
+    #: wall-clock times (s since the epoch) the command started and ended
+    started: float = 0.0
+    ended: float = 0.0
 
     @property
     def trials_per_minute(self) -> float:
         """Trials finished per minute of the whole command (start-up included)."""
         return 60.0 * self.trials / self.command_s
+
+    @property
+    def steady_trials_per_minute(self) -> float:
+        """Trials per minute from the first job's start to the last job's end: the rate of a
+        long sweep, whose fixed start-up (imports, config checks, study set-up) is spread
+        over many trials."""
+        span = max(j.ended for j in self.jobs) - min(j.started for j in self.jobs)
+        return 60.0 * self.trials / span
 
 
 def job_timings(sweep_dir: Path) -> list[JobTiming]:
@@ -99,9 +115,10 @@ def job_timings(sweep_dir: Path) -> list[JobTiming]:
         if result["status"] != "completed":
             raise RuntimeError(f"job {job} ended {result['status']}: {result['error']}")
         train = sum(r["train_seconds"] for r in result["repeats"])
-        timings.append(JobTiming(int(job.name), result_file.stat().st_mtime - started, train,
+        ended = result_file.stat().st_mtime
+        timings.append(JobTiming(int(job.name), ended - started, train,
                                  [r["logs_dir"] for r in result["repeats"]],
-                                 result.get("worker", {}).get("pid", 0)))
+                                 result.get("worker", {}).get("pid", 0), started, ended))
     return timings
 
 
@@ -176,11 +193,12 @@ def sweep(root: Path, workers: int, trials: int, base: list[str], env: dict,
     elif workers > 1:
         args += ["launcher=joblib", f"hydra.launcher.n_jobs={workers}"]
     load_before = os.getloadavg()[0]
+    started = time.time()
     command_s = run(args, root, env)
     load = (load_before, os.getloadavg()[0])
     jobs = job_timings(sweep_dir)
     delays = start_to_first_step(sweep_dir, jobs) if launcher == "slurm" else []
-    return SweepTiming(workers, trials, command_s, jobs, delays, load)
+    return SweepTiming(workers, trials, command_s, jobs, delays, load, started, time.time())
 
 
 def report(result: SweepTiming) -> None:
@@ -223,6 +241,10 @@ def report(result: SweepTiming) -> None:
     walls = [j.wall_s for j in jobs]
     startup = result.command_s - sum(walls) / result.workers
     print(f"  sweep start-up + scheduling outside jobs: ~{startup:.1f} s")
+    before = min(j.started for j in jobs) - result.started
+    print(f"  command start -> first job start: {before:.1f} s; last job end -> command end: "
+          f"{result.ended - max(j.ended for j in jobs):.1f} s; from the first job's start to the "
+          f"last job's end: {result.steady_trials_per_minute:.1f} trials/min")
 
 
 def train_seconds(job_dir: Path) -> float:
@@ -286,7 +308,9 @@ def main(argv: list[str] | None = None) -> None:
             for other in results[1:]:
                 print(
                     f"\nspeed-up {other.workers} vs {first.workers} worker(s)/task(s) on {label} "
-                    f"trials: {other.trials_per_minute / first.trials_per_minute:.2f}x"
+                    f"trials: {other.trials_per_minute / first.trials_per_minute:.2f}x (whole "
+                    f"command), {other.steady_trials_per_minute / first.steady_trials_per_minute:.2f}x "
+                    "(first job start to last job end)"
                 )
 
 
