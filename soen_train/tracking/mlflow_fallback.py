@@ -362,6 +362,7 @@ class ResilientMLFlowLogger(MLFlowLogger):
         #: (metrics, step, timestamp ms) of the values not sent yet
         self._waiting: List[Any] = []
         self._waiting_values = 0
+        self._renamed: set = set()  # metric names already warned about
 
     def _go_offline(self, err: BaseException) -> LocalMLflowLog:
         if self._offline is None:
@@ -396,7 +397,12 @@ class ResilientMLFlowLogger(MLFlowLogger):
             if isinstance(value, str):
                 log.warning("Discarding metric with string value %s=%s.", key, value)
                 continue
-            kept[re.sub("[^a-zA-Z0-9_/. -]+", "", key)] = value  # the characters MLflow allows
+            allowed = re.sub("[^a-zA-Z0-9_/. -]+", "", key)  # the characters MLflow takes
+            if allowed != key and key not in self._renamed:
+                self._renamed.add(key)
+                log.warning("MLflow takes only letters, digits and '_/. -' in metric names: %r is "
+                            "logged as %r.", key, allowed)
+            kept[allowed] = value
         self._waiting.append((kept, int(step or 0), now))
         self._waiting_values += len(kept)
         if (self._waiting_values >= self.MAX_WAITING_VALUES
