@@ -14,7 +14,7 @@ from typing import Any, List, Optional, Set
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from soen_train.config.conf_dir import CONF_DIR, PRIMARY_CONFIG
 from soen_train.config.errors import ConfigError
@@ -24,7 +24,7 @@ from soen_train.config.overrides import (
     one_line,
     parse_command_line,
 )
-from soen_train.config.secrets import may_hold_secrets, move_secret_overrides_to_env, redact
+from soen_train.config.secrets import move_secret_overrides_to_env, redact_yaml_file
 from soen_train.config.startup_checks import check_before_start
 from soen_train.config.store import register_configs
 from soen_train.errors import SOENError
@@ -66,16 +66,6 @@ def _fetch_dataset_sources(job_cfgs: List[Any]) -> None:
                                   **dict(d.dataset_params))
 
 
-def _redact_saved_config(job_dir: Path) -> None:
-    """Mask secrets in the config copy Hydra saved before the job started."""
-    saved = job_dir / ".hydra" / "config.yaml"
-    if saved.is_file() and may_hold_secrets(saved.read_text()):
-        data = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
-        clean = redact(data)
-        if clean != data:
-            saved.write_text(OmegaConf.to_yaml(OmegaConf.create(clean)))
-
-
 def _refuse_local_ddp_in_sweeps(job_cfg: Any) -> None:
     """Lightning starts DDP workers by re-running the command line; inside a local multirun that
     re-runs the whole sweep. On SLURM the scheduler starts the workers, which is fine."""
@@ -110,7 +100,7 @@ def _job(cfg: DictConfig) -> Any:
 
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)
-    _redact_saved_config(job_dir)
+    redact_yaml_file(job_dir / ".hydra" / "config.yaml")  # the config copy Hydra saved
     job_cfg = to_job_config(cfg)
     _validate_once(job_cfg)  # done in main() before Hydra started, unless a sweeper sampled it
     print_config(cfg, job_cfg.logging.print_config, dict(hc.runtime.choices), list(hc.overrides.task))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import Any, Dict, List, Mapping
 
 SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_?key|credential)", re.IGNORECASE)
@@ -51,6 +52,26 @@ def may_hold_secrets(yaml_text: str) -> bool:
     that spares a full parse of a saved config. Conservative: a key whose value continues on
     the next lines (a nested mapping, a block scalar) counts as holding a secret."""
     return any(m.group(2).strip() not in _EMPTY_VALUES for m in _SECRET_ENTRY.finditer(yaml_text))
+
+
+def redact_yaml_file(path: Path) -> None:
+    """Mask the secrets of a YAML file another tool wrote (Hydra's saved configs), in place and
+    atomically (a crash leaves the old file); the file is parsed only when `may_hold_secrets`."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    text = path.read_text()
+    if not may_hold_secrets(text):
+        return
+    from omegaconf import OmegaConf
+
+    data = OmegaConf.to_container(OmegaConf.create(text), resolve=False)
+    clean = redact(data)
+    if clean != data:
+        from soen_train.training.checkpointing import atomic_replace_write
+
+        masked = OmegaConf.to_yaml(OmegaConf.create(clean))
+        atomic_replace_write(path, lambda tmp: Path(tmp).write_text(masked))
 
 
 def redact(obj: Any) -> Any:

@@ -22,13 +22,12 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from soen_train.config.errors import ConfigError
 from soen_train.config.loading import save_job_config
 from soen_train.config.schema import SOENTrainConfig
-from soen_train.config.secrets import may_hold_secrets, redact
+from soen_train.config.secrets import redact_yaml_file
 from soen_train.errors import RunInterrupted
 from soen_train.run_record import build_run_record, log_run_record, write_run_record
 from soen_train.training.checkpointing import (
     PreemptionCheckpoint,
     RunIdentity,
-    atomic_replace_write,
     changed_keys,
     describe_changes,
     read_run_identity,
@@ -390,20 +389,6 @@ def _announce_job_dir(job_dir: Path) -> None:
         trial.set_user_attr(JOB_DIR_ATTR, str(Path(job_dir).resolve()))
 
 
-def _redact_multirun_file(sweep_dir: Path) -> None:
-    """Mask secrets in the `multirun.yaml` Hydra's own sweepers wrote (idempotent, atomic)."""
-    from omegaconf import OmegaConf
-
-    path = Path(sweep_dir) / "multirun.yaml"
-    if not path.is_file() or not may_hold_secrets(path.read_text()):
-        return
-    data = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
-    clean = redact(data)
-    if clean != data:
-        text = OmegaConf.to_yaml(OmegaConf.create(clean))
-        atomic_replace_write(path, lambda tmp: Path(tmp).write_text(text))
-
-
 def run_job(
     cfg: SOENTrainConfig,
     job_dir: Path,
@@ -445,7 +430,7 @@ def run_job(
     if distributed_rank() == 0:
         write_run_record(job_dir, build_run_record(cfg, overrides=overrides))
         if sweep.sweep_dir is not None:
-            _redact_multirun_file(sweep.sweep_dir)
+            redact_yaml_file(Path(sweep.sweep_dir) / "multirun.yaml")  # Hydra's sweep config
             _announce_job_dir(job_dir)
     try:
         for k in range(t.num_repeats):
