@@ -9,6 +9,7 @@ prints seconds per epoch and the ratio (aim: <= 1.10) by wall clock and by proce
 (all threads; the steadier figure on a shared machine).
 
     python bench/overhead.py [--epochs 3] [--n-train 2048] [--threads 2] [--rounds 3]
+    python bench/overhead.py --override training.fast_loop=false   # Lightning's own loop
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ def _config(tmp: Path, n_train: int, epochs: int, extra: List[str] = ()):
     return to_job_config(cfg)
 
 
+#: which loop trained the last soen-train run ("fast", or "lightning: <why>")
+LOOP_USED: List[str] = []
+
+
 def soen_train_epochs(cfg, epochs: int) -> List[Clock]:
     """Seconds per training epoch through the soen-train runner pieces."""
     pl.seed_everything(cfg.seed, verbose=False)
@@ -100,6 +105,7 @@ def soen_train_epochs(cfg, epochs: int) -> List[Clock]:
     loggers = build_loggers(cfg, paths, cfg.seed, None, flat_hparams(cfg))
     trainer = build_trainer(cfg, paths, [*callbacks, timer], loggers)
     trainer.fit(module, datamodule=dm)
+    LOOP_USED[:] = [module.training_loop]
     return timer.times
 
 
@@ -134,7 +140,8 @@ NETS: Dict[str, List[str]] = {
 
 def _report(name: str, n: int, bare: List[Clock], ours: List[Clock]) -> None:
     """Median and best s/epoch of both loops and their ratios, by wall clock and CPU time."""
-    print(f"{name}, {n} training sequences, {len(bare)} timed epochs per loop")
+    print(f"{name}, {n} training sequences, {len(bare)} timed epochs per loop; "
+          f"soen-train's training loop: {LOOP_USED[0]}")
     for index, clock in ((0, "wall"), (1, "cpu ")):
         b = [t[index] for t in bare]
         o = [t[index] for t in ours]

@@ -130,6 +130,7 @@ SLOW_FILES = {
     "training/catalog/test_catalog_training_callbacks.py",
     "training/test_alternate_losses.py",
     "training/test_fast_loop_same_numbers.py",  # a real tiny training
+    "training/test_fast_loop.py",  # real tiny trainings, both loops
     "training/test_training_memory_flat.py",  # six epochs measured, 20 s
     "training/test_losses_train_through_cli_runner.py",
     "training/test_paradigms_and_profiler.py",

@@ -106,6 +106,10 @@ class TrainingConfig:
     gradient_clip_val: Optional[float] = None
     #: norm or value.
     gradient_clip_algorithm: str = "norm"
+    #: Run each training epoch in soen-train's own batch loop (a third less fixed cost per step
+    #: than Lightning's) when nothing in the run needs Lightning's per-batch hooks; false:
+    #: always Lightning's loop. Same numbers either way (docs/callbacks.md, "The training loop").
+    fast_loop: bool = True
     #: Stop after this many epochs without a better val_loss (null = never).
     early_stopping_patience: Optional[int] = None
     #: Keep the k best checkpoints by val_loss (-1 = all, 0 = none).

@@ -20,6 +20,7 @@ REFUSED: Tuple[Tuple[str, str], ...] = (
     ("training.alternate_losses", "alternating loss terms is a torch-only training mode"),
     ("training.optimizer.param_groups", "per-parameter optimiser groups are torch-only"),
     ("training.precision", "the JAX backend trains in float32 only (32-true)"),
+    ("training.fast_loop", "false asks for Lightning's loop; the JAX backend always runs its own"),
     ("training.strategy / devices / num_nodes", "the JAX backend runs on one device"),
     ("callbacks.noise_annealers", "the JAX simulator has no noise or perturbation"),
     ("callbacks.connection_noise", "the JAX simulator has no connection noise"),
@@ -65,6 +66,9 @@ def check_jax_config(cfg: Any) -> None:
             "per-parameter optimiser groups are torch-only",
             "remove them or use training.backend=torch",
         )
+    if not t.fast_loop:
+        _fail("training.fast_loop", t.fast_loop, "Lightning's per-batch loop is torch-only; the "
+              "JAX backend always trains in its own loop", "drop the key or use training.backend=torch")
     if str(t.precision) not in PRECISIONS:
         _fail(
             "training.precision",

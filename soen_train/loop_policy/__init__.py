@@ -7,5 +7,6 @@ JAX loop (``training/jax_loop``) call these functions, so a rule is written once
 - ``early_stopping``: when a monitored value stops improving, when the run stops;
 - ``checkpoint_rule``: which epochs write a checkpoint, which enter the top k, which is best;
 - ``optuna_report``: what an Optuna trial is told after a validation, and when it is pruned;
-- ``metric_history``: the per-epoch validation rows and their best/final summary.
+- ``metric_history``: the per-epoch validation rows and their best/final summary;
+- ``step_logging``: which optimiser steps write their per-step values.
 """

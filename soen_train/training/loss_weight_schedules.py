@@ -306,6 +306,11 @@ class LossWeightSchedulerHooks:
             )
         return applied
 
+    @property
+    def uses_batch_hooks(self) -> bool:
+        """Whether a schedule changes per step (per-epoch ones leave the fast loop usable)."""
+        return any(schedule.per_step for schedule in self.schedules)
+
     def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
         self._update(trainer, pl_module, per_step=True)
 

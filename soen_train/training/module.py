@@ -1,4 +1,6 @@
-"""`SOENLightningModule`: forward, time pooling, weighted losses and epoch metrics.
+"""`SOENLightningModule`: forward, time pooling, weighted losses and epoch metrics, and the
+fast loop that trains a whole epoch in one Lightning step where the run allows it
+(`training/fast_loop.py` has the rules).
 
 Plain Lightning, no Hydra: it is built from a SOENModel and plain settings, so it can be used
 from a notebook as well as from the `soen-train` runner.
@@ -7,18 +9,23 @@ from a notebook as well as from the `soen-train` runner.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import lightning.pytorch as pl
 import torch
 from torch import Tensor
 
 from soen_train.errors import NonFiniteLossError
+from soen_train.loop_policy.step_logging import logs_step
+from soen_train.training import fast_loop as fast
 from soen_train.training.alignment import AlignedBatch, align, cat_or_none, detach_cpu
 from soen_train.training.losses import LossContext, WeightedLoss
 from soen_train.training.metrics import compute_metrics
 from soen_train.training.optimizers import build_optimizer
 from soen_train.training.rank_sync import gather_samples, global_means
+
+#: Checkpoint key: how far the fast loop got into the epoch a checkpoint was written in.
+FAST_LOOP_KEY = "soen_fast_loop_epoch"
 
 
 def tbptt_chunk_count(length: int, steps: int, stride: int) -> int:
@@ -46,6 +53,7 @@ class SOENLightningModule(pl.LightningModule):
         tbptt_stride: Optional[int] = None,
         gradient_clip_val: Optional[float] = None,
         gradient_clip_algorithm: str = "norm",
+        fast_loop: bool = True,
     ) -> None:
         super().__init__()
         self.model = model
@@ -67,6 +75,16 @@ class SOENLightningModule(pl.LightningModule):
         self.gradient_clip_algorithm = gradient_clip_algorithm
         if tbptt_steps:
             self.automatic_optimization = False
+        # soen-train's own loop over an epoch's batches (training/fast_loop.py) where the run
+        # allows it; the reasons it does not are kept here at fit start
+        self.fast_loop = fast_loop
+        self.fast_loop_blockers: List[str] = []
+        self._fast_loop_on = False
+        # training batches of the current epoch done by the fast loop (None between epochs),
+        # kept in checkpoints so that a resume mid-epoch goes on after them
+        self._epoch_steps_done: Dict[str, Optional[int]] = {"count": None}
+        self._resume_epoch_steps: Optional[Dict[str, int]] = None
+        self._muted_warnings = fast.MutedWarnings()
         # stateful training and monitoring callbacks read every layer's states from here
         self.pending_initial_states: Optional[Dict[Any, Tensor]] = None
         self.keep_simulation = False
@@ -114,7 +132,7 @@ class SOENLightningModule(pl.LightningModule):
         total, terms = self.loss(ctx, only=only) if only else self.loss(ctx)
         # on the CPU a finiteness test costs nothing; on an accelerator it would wait for the
         # device every step, so there the epoch's running loss sum is tested at log steps
-        if total.device.type == "cpu" and not torch.isfinite(total):
+        if total.device.type == "cpu" and not math.isfinite(total.item()):
             raise self._non_finite(stage, total, terms)
         return total, terms, aligned
 
@@ -153,17 +171,114 @@ class SOENLightningModule(pl.LightningModule):
     def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
         if self.tbptt_steps:
             return self._tbptt_step(batch, batch_idx)
+        return self._train_batch(batch)
+
+    def _train_batch(self, batch: Sequence[Tensor]) -> Tensor:
+        """Forward and loss of one training batch: its epoch sums, its outputs for the epoch
+        metrics and, at log steps, ``train_loss_step``."""
         total, terms, aligned = self._step(batch, "train")
         bs = batch[0].shape[0]
         self._accumulate("train", "train_loss", total, bs)
         if len(terms) > 1:
             for name, value in terms.items():
                 self._accumulate("train", f"train_loss/{name}", value, bs)
-        if batch_idx % self.log_freq == 0:
-            self._check_running_loss("train")
-            self.log("train_loss_step", total, on_step=True, on_epoch=False, batch_size=bs)
+        self._log_step_loss(total)
         self._collect("train", aligned)
         return total
+
+    def _log_step_loss(self, total: Tensor) -> None:
+        """``train_loss_step`` of this optimiser step, straight to the loggers at the steps of
+        ``loop_policy.step_logging`` (`self.log` would cost about a millisecond per call)."""
+        step = self.global_step
+        if self._trainer is None or not logs_step(step, self.log_freq):
+            return
+        from soen_train.training.callbacks.log_writers import log_scalars_now
+
+        self._check_running_loss("train")
+        values = {"train_loss_step": float(total.detach()), "epoch": float(self.current_epoch)}
+        log_scalars_now(self.trainer, values, step)
+
+    # ------------------------------------------------------------------ the fast loop
+    def on_fit_start(self) -> None:
+        """Train with the fast loop (training/fast_loop.py) unless the run needs Lightning's."""
+        self._use_lightning_loop()
+        if not self.fast_loop:
+            self.fast_loop_blockers = ["training.fast_loop is false"]
+            return
+        self.fast_loop_blockers = fast.fast_loop_blockers(self.trainer, self, SOENLightningModule)
+        if self.fast_loop_blockers:
+            return
+        fast.align_step_counters(self.trainer)
+        self.automatic_optimization = False
+        # an instance attribute: Lightning hands a step with a `dataloader_iter` argument the
+        # epoch's batch iterator instead of one batch
+        self.training_step = self._train_epoch  # type: ignore[method-assign]
+        self._fast_loop_on = True
+        self._muted_warnings.start()
+
+    def on_fit_end(self) -> None:
+        self._use_lightning_loop()
+
+    @property
+    def training_loop(self) -> str:
+        """Which loop the last fit ran: "fast", or "lightning: " and why it had to."""
+        return "lightning: " + "; ".join(self.fast_loop_blockers) if self.fast_loop_blockers else "fast"
+
+    def log(self, name: str, value: Any, *args: Any, **kwargs: Any) -> None:
+        """Lightning's ``log``. In the fast loop Lightning cannot read a batch size from the
+        step's batch iterator; the values logged then (from epoch hooks) count once each."""
+        if self._fast_loop_on and kwargs.get("batch_size") is None:
+            kwargs["batch_size"] = 1
+        super().log(name, value, *args, **kwargs)
+
+    def _use_lightning_loop(self) -> None:
+        self._muted_warnings.stop()
+        if self._fast_loop_on:
+            del self.training_step
+            self.automatic_optimization = True
+            self._fast_loop_on = False
+
+    def _train_epoch(self, dataloader_iter: Iterator) -> None:
+        """All training batches of an epoch, each as Lightning's automatic optimisation runs
+        one: forward and loss, zero_grad, backward, on_before_optimizer_step hooks, clipping,
+        the optimiser step, the model's constraints; Lightning's step counters follow."""
+        self._muted_warnings.stop()
+        trainer = self.trainer
+        optimizer = trainer.optimizers[0]
+        before_step = fast.before_step_callbacks(trainer)
+        step_end = fast.step_end_callbacks(trainer)
+        resumed, self._resume_epoch_steps = self._resume_epoch_steps, None
+        skip = resumed["steps_done"] if resumed and resumed["epoch"] == self.current_epoch else 0
+        done = self._epoch_steps_done  # a dict: nn.Module's __setattr__ costs per step
+        done["count"] = skip
+        batches = fast.epoch_batches(trainer, self, dataloader_iter, skip)
+        for index, (batch, batch_idx) in enumerate(batches):
+            if index:
+                fast.count_logged_batch(trainer)
+            total = self._train_batch(batch)
+            optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            for callback in before_step:
+                callback.on_before_optimizer_step(trainer, self, optimizer)
+            if trainer.gradient_clip_val:
+                self.clip_gradients(optimizer)
+            optimizer.step()
+            fast.count_optimizer_step(trainer)
+            self.model.enforce_constraints()
+            done["count"] = batch_idx + 1
+            for callback in step_end:
+                callback.on_train_batch_end(trainer, self, None, batch, batch_idx)
+        if dataloader_iter.done:  # not stopped early (SIGTERM, max_steps): the epoch is whole
+            done["count"] = None
+
+    def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        steps_done = self._epoch_steps_done["count"]
+        if steps_done is not None:
+            checkpoint[FAST_LOOP_KEY] = {"epoch": self.current_epoch, "steps_done": steps_done}
+
+    def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        saved = checkpoint.get(FAST_LOOP_KEY)
+        self._resume_epoch_steps = dict(saved) if isinstance(saved, dict) else None
 
     def _accumulate(self, stage: str, tag: str, value: Tensor, batch_size: int) -> None:
         """Batch-size-weighted epoch mean, kept on the device and logged once at epoch end

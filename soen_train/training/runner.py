@@ -87,6 +87,8 @@ class RepeatResult:
     mlflow_run_id: Optional[str] = None
     checkpoints_dir: Optional[str] = None
     logs_dir: Optional[str] = None
+    #: which loop trained it: "fast" (training/fast_loop.py), "jax", or "lightning: <why>"
+    training_loop: str = ""
 
 
 def objective_direction(metric: str, direction: str) -> str:
@@ -121,6 +123,7 @@ def build_module(cfg: SOENTrainConfig, model: torch.nn.Module, seq_len: Optional
         tbptt_stride=t.tbptt_stride if t.use_tbptt else None,
         gradient_clip_val=t.gradient_clip_val,
         gradient_clip_algorithm=t.gradient_clip_algorithm,
+        fast_loop=t.fast_loop,
     )
     if t.use_tbptt and seq_len:
         module.optimizer_steps_per_batch = tbptt_chunk_count(seq_len, t.tbptt_steps, t.tbptt_stride or t.tbptt_steps)
@@ -249,6 +252,8 @@ def _fit_and_test(cfg: SOENTrainConfig, repeat: int, seed: int, paths: RunPaths,
             f"(missing {err}); keys that differ: {what}; resume with the checkpoint's config or start fresh"
         ) from None
     train_seconds = time.perf_counter() - started
+    loop = module.training_loop
+    log.info("repeat %d trained with %s", repeat, "soen-train's fast loop" if loop == "fast" else loop)
     metrics = history.summary()
     test_ckpt = _test_checkpoint(cfg.training.test_checkpoint, checkpoint)
     if _has_test_split(dm):
@@ -259,7 +264,8 @@ def _fit_and_test(cfg: SOENTrainConfig, repeat: int, seed: int, paths: RunPaths,
     run_id = _close_loggers(loggers, paths)
     return RepeatResult(repeat=repeat, seed=seed, metrics=metrics, best_checkpoint=best,
                         train_seconds=train_seconds, mlflow_run_id=run_id,
-                        checkpoints_dir=str(paths.checkpoints), logs_dir=str(paths.logs))
+                        checkpoints_dir=str(paths.checkpoints), logs_dir=str(paths.logs),
+                        training_loop=loop)
 
 
 def _run_jax_repeat(cfg: SOENTrainConfig, repeat: int, seed: int, paths: RunPaths, dm: Any,
@@ -276,7 +282,8 @@ def _run_jax_repeat(cfg: SOENTrainConfig, repeat: int, seed: int, paths: RunPath
     return RepeatResult(repeat=repeat, seed=seed, metrics=dict(metrics),
                         best_checkpoint=str(best) if best.exists() else None,
                         train_seconds=train_seconds, mlflow_run_id=run_id,
-                        checkpoints_dir=str(paths.checkpoints), logs_dir=str(paths.logs))
+                        checkpoints_dir=str(paths.checkpoints), logs_dir=str(paths.logs),
+                        training_loop="jax")
 
 
 def _test_checkpoint(choice: str, checkpoint: Any) -> Optional[str]:

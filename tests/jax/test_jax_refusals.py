@@ -36,6 +36,7 @@ REFUSED = [
         _set("training.optimizer.param_groups", [{"match": "layers", "lr": 0.1}]),
     ),
     ("training.precision", _set("training.precision", "16-mixed")),
+    ("training.fast_loop", _set("training.fast_loop", False)),
     ("training.strategy", _set("training.strategy", "ddp")),
     ("training.devices", _set("training.devices", 2)),
     (

@@ -27,6 +27,11 @@ def test_parallel_search_loses_no_trial_and_no_mlflow_run(tmp_path: Path) -> Non
             "hydra.sweeper.sampler.seed=3",
             f"hydra.sweep.dir={sweep_dir}",
             "training.lr=tag(log, interval(1e-3, 1e-1))",
+            # jobs of about 2 s of training: long enough that the two of a batch overlap even
+            # when a worker is still closing its previous job
+            "data.dataset_params.n_train=768",
+            "data.dataset_params.seq_len=96",
+            "training.max_epochs=6",
         ],
         cwd=tmp_path,
     )

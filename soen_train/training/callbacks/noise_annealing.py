@@ -90,6 +90,11 @@ class NoiseAnnealingCallback(pl.Callback):
         if stage == "fit":
             self.check_model(unwrap_model(pl_module))
 
+    @property
+    def uses_batch_hooks(self) -> bool:
+        """Whether the value changes per step (a per-epoch ramp leaves the fast loop usable)."""
+        return self.per_step
+
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:

@@ -49,6 +49,7 @@ from soen_train.jax.simulator import JaxSOEN
 from soen_train.jax.train_step import Alignment, StepFunctions, as_weight_arrays, tree_mean
 from soen_train.loop_policy import checkpoint_rule, optuna_report
 from soen_train.loop_policy.metric_history import summarise_history, validation_row
+from soen_train.loop_policy.step_logging import logs_step
 
 from . import checkpoints
 from .loader_batches import batch_limit, numpy_batches, set_loader_epoch
@@ -148,7 +149,7 @@ class JaxTrainer:
         return out
 
     def _train_epoch(self, epoch: int, scale: float) -> Dict[str, float]:
-        log_freq = max(1, int(self.cfg.logging.log_freq))
+        log_freq = int(self.cfg.logging.log_freq)
         sums: Dict[str, float] = {}
         count = 0
         outputs: List[np.ndarray] = []
@@ -197,7 +198,7 @@ class JaxTrainer:
                     jnp.asarray(lr, dtype=jnp.float32),
                 )
                 pending = []
-                if self.state.global_step % log_freq == 0:
+                if logs_step(self.state.global_step, log_freq):
                     scheduled = {
                         f"callbacks/loss_weight_{k}": current[k] for k, _ in self.schedules.weights
                     }

@@ -41,7 +41,9 @@ class WeightedLoss(LossTerms):
         for term in selected:
             value = checked_scalar(term.key, LOSSES.get(term.name)(ctx, **term.params))
             values[term.key] = value
-            weighted = self._weights[term.key] * value
+            weight = self._weights[term.key]
+            # x 1.0 changes no bit of the value or its gradient; skipping it saves two kernels
+            weighted = value if weight == 1.0 else weight * value
             total = weighted if total is None else total + weighted
         assert total is not None  # the constructor guarantees at least one term
         return total, values

@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from soen_train.loop_policy.step_logging import logs_step
 from soen_train.training.lr_schedules.base import CONFIG_PATH, LR_SCHEDULES, LRSchedule
 from soen_train.training.lr_schedules.building import build_lr_schedule, validate_lr_schedule
 
@@ -126,7 +127,7 @@ class LRSchedulerHooks:
         # straight to the loggers at the logging cadence: `pl_module.log` costs about a
         # millisecond per call in Lightning, as much as a whole SOEN training step
         step = trainer.global_step
-        if step % max(1, int(trainer.log_every_n_steps or 1)) == 0:
+        if logs_step(step, trainer.log_every_n_steps or 1):
             for logger in trainer.loggers:
                 logger.log_metrics({self.log_name: lr}, step=step)
 
