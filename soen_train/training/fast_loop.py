@@ -179,6 +179,7 @@ def epoch_batches(
     device = trainer.strategy.root_device
     # device batches of cached data need no preparation: skip three hook dispatches per batch
     as_is = _preparation_is_identity(trainer, module)
+    max_steps = trainer.max_steps
     for batch, batch_idx, _ in dataloader_iter:
         if batch_idx < skip:
             continue
@@ -188,7 +189,7 @@ def epoch_batches(
             batch = module._on_before_batch_transfer(batch, dataloader_idx=0)
             batch = trainer.strategy.batch_to_device(batch, dataloader_idx=0)
         yield batch, batch_idx
-        if trainer.received_sigterm or 0 <= trainer.max_steps <= trainer.global_step:
+        if trainer.received_sigterm or 0 <= max_steps <= trainer.global_step:
             return
 
 

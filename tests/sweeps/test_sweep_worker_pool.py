@@ -21,7 +21,12 @@ from hydra_plugins.soen_joblib_launcher.pool_launcher import (
     worker_threads,
 )
 from soen_train.config.errors import ConfigError
-from soen_train.sweeps.worker_preload import MLFLOW_MODULES, TRAINING_MODULES, job_modules
+from soen_train.sweeps.worker_preload import (
+    MLFLOW_MODULES,
+    MLFLOW_SQL_STORE_MODULES,
+    TRAINING_MODULES,
+    job_modules,
+)
 
 
 def test_threads_per_worker_default_to_cores_over_workers() -> None:
@@ -43,6 +48,9 @@ def test_workers_preload_the_training_stack_and_only_the_loggers_turned_on() -> 
 
     job = OmegaConf.create({"training": {}, "logging": {"tensorboard_active": False,
                                                        "mlflow_active": True}})
+    # the default store is a local SQLite file: its SQLAlchemy layer too
+    assert job_modules(job) == [*TRAINING_MODULES, *MLFLOW_MODULES, *MLFLOW_SQL_STORE_MODULES]
+    job.logging.mlflow_tracking_uri = "http://127.0.0.1:5000"  # a server: no local store
     assert job_modules(job) == [*TRAINING_MODULES, *MLFLOW_MODULES]
     assert job_modules(OmegaConf.create({"x": 1})) == []  # not a soen-train job
 
