@@ -123,13 +123,10 @@ def _config(tmp: Path, n_train: int, epochs: int, extra: List[str] = ()):
     return to_job_config(cfg)
 
 
-#: which loop trained the last soen-train run ("fast", or "lightning: <why>")
-LOOP_USED: List[str] = []
-
-
-def paired_epochs(cfg) -> List[Tuple[Clock, Clock]]:
+def paired_epochs(cfg) -> Tuple[List[Tuple[Clock, Clock]], str]:
     """(soen-train, bare) seconds of each training epoch, soen-train's through the runner
-    pieces, each followed at once by an epoch of the bare loop."""
+    pieces, each followed by an epoch of the bare loop; and which loop soen-train ran ("fast",
+    or "lightning: <why>")."""
     pl.seed_everything(cfg.seed, verbose=False)
     paths = RunPaths.create(cfg.logging.project_dir, "bench", "overhead", "g", 0)
     dm = build_datamodule(cfg, cfg.seed)
@@ -141,8 +138,7 @@ def paired_epochs(cfg) -> List[Tuple[Clock, Clock]]:
     loggers = build_loggers(cfg, paths, cfg.seed, None, flat_hparams(cfg))
     trainer = build_trainer(cfg, paths, [*callbacks, timer], loggers)
     trainer.fit(module, datamodule=dm)
-    LOOP_USED[:] = [module.training_loop]
-    return timer.pairs
+    return timer.pairs, module.training_loop
 
 
 NETS: Dict[str, List[str]] = {
@@ -151,11 +147,11 @@ NETS: Dict[str, List[str]] = {
 }
 
 
-def _report(name: str, n: int, pairs: List[Tuple[Clock, Clock]]) -> None:
+def _report(name: str, n: int, pairs: List[Tuple[Clock, Clock]], loop: str) -> None:
     """Median s/epoch of both loops and the median of the per-pair ratios (each soen-train
     epoch over the bare epoch right after it), by wall clock and CPU time."""
     print(f"{name}, {n} training sequences, {len(pairs)} timed epoch pairs; "
-          f"soen-train's training loop: {LOOP_USED[0]}")
+          f"soen-train's training loop: {loop}")
     for index, clock in ((0, "wall"), (1, "cpu ")):
         o = [ours[index] for ours, _ in pairs]
         b = [bare[index] for _, bare in pairs]
@@ -186,8 +182,9 @@ def main() -> None:
             for round_ in range(args.rounds):
                 folder = Path(tmp) / f"{len(overrides)}-{round_}"
                 cfg = _config(folder, args.n_train, args.epochs, [*overrides, *args.override])
-                pairs += paired_epochs(cfg)[1:]  # the first pair warms caches
-            _report(net, args.n_train, pairs)
+                timed, loop = paired_epochs(cfg)
+                pairs += timed[1:]  # the first pair warms caches
+            _report(net, args.n_train, pairs, loop)
 
 
 if __name__ == "__main__":
